@@ -1,0 +1,245 @@
+"""The JSON API, shaped like Sentry's public web API (``/api/0/...``).
+
+Handlers are thin: authenticate, find the project the caller may see, call
+the store and the serializers in ``query/``. Every error is JSON
+``{"detail": reason}`` with the right status; pagination is by opaque cursor
+in a Sentry-style ``Link`` header.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from heliograph.api.errors import ApiError
+from heliograph.api.openapi import openapi_schema
+from heliograph.auth import Principal, authenticate, can_write, project_role
+from heliograph.query.search import SearchError, parse_issue_search
+from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
+from heliograph.runtime import Runtime
+from heliograph.store.base import ISSUE_STATUSES, Issue, Project
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+TREND_HOURS = 24
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _principal(request: Request) -> Principal:
+    principal = authenticate(request, _runtime(request).store)
+    if principal is None:
+        raise ApiError(401, "authentication required: send 'Authorization: Bearer <token>'")
+    return principal
+
+
+def _check_write(request: Request, principal: Principal, role: str | None) -> None:
+    if not can_write(principal, role):
+        raise ApiError(403, "you have read-only access to this project")
+    if principal.csrf_token is not None:
+        # A cookie session: a cross-site form could ride on it, so demand the token.
+        if request.headers.get("x-csrf-token") != principal.csrf_token:
+            raise ApiError(403, "missing or wrong X-CSRF-Token header")
+
+
+def _project(request: Request, principal: Principal) -> tuple[Project, str | None]:
+    store = _runtime(request).store
+    project = store.get_project(
+        request.path_params["organization_slug"], request.path_params["project_slug"]
+    )
+    role = project_role(principal, project, store) if project else None
+    if project is None or role is None:
+        raise ApiError(404, "project not found")
+    return project, role
+
+
+def _issue(request: Request, principal: Principal) -> tuple[Issue, Project, str | None]:
+    store = _runtime(request).store
+    try:
+        issue_id = int(request.path_params["issue_id"])
+    except ValueError:
+        raise ApiError(404, "issue not found") from None
+    issue = store.get_issue(issue_id)
+    project = store.get_project_by_id(issue.project_id) if issue else None
+    role = project_role(principal, project, store) if project else None
+    if issue is None or project is None or role is None:
+        raise ApiError(404, "issue not found")
+    return issue, project, role
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit") or request.query_params.get("per_page")
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"limit must be an integer, got {raw!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def _link_header(request: Request, next_cursor: str | None) -> str:
+    def url(cursor: str) -> str:
+        return str(request.url.include_query_params(cursor=cursor))
+
+    current = request.query_params.get("cursor", "")
+    previous = f'<{url("")}>; rel="previous"; results="{"true" if current else "false"}"; cursor=""'
+    if next_cursor:
+        following = f'<{url(next_cursor)}>; rel="next"; results="true"; cursor="{next_cursor}"'
+    else:
+        following = f'<{url(current)}>; rel="next"; results="false"; cursor="{current}"'
+    return f"{previous}, {following}"
+
+
+def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(data, status_code=status_code, headers=headers)
+
+
+# -- endpoints ---------------------------------------------------------------
+
+
+def list_projects(request: Request) -> Response:
+    principal = _principal(request)
+    projects = _runtime(request).store.list_projects(principal.user.id)
+    return _json([project_json(p) for p in projects])
+
+
+def _issues_json(request: Request, issues: list[Issue], project: Project) -> list[dict[str, Any]]:
+    runtime = _runtime(request)
+    trends = runtime.store.issue_trend([i.id for i in issues], hours=TREND_HOURS)
+    end_hour = int(time.time() // 3600)
+    return [
+        issue_json(
+            issue,
+            project,
+            base_url=runtime.settings.base_url,
+            trend=trends.get(issue.id),
+            trend_end_hour=end_hour,
+        )
+        for issue in issues
+    ]
+
+
+def project_issues(request: Request) -> Response:
+    principal = _principal(request)
+    project, _role = _project(request, principal)
+    store = _runtime(request).store
+    try:
+        filters = parse_issue_search(project.id, request.query_params)
+        issues, next_cursor = store.list_issues(
+            filters, limit=_limit(request), cursor=request.query_params.get("cursor")
+        )
+    except SearchError as exc:
+        raise ApiError(400, str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    return _json(
+        _issues_json(request, issues, project),
+        headers={"Link": _link_header(request, next_cursor)},
+    )
+
+
+def _status_change(body: Any) -> tuple[str, bool]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "expected a JSON object such as {\"status\": \"resolved\"}")
+    status = body.get("status")
+    details = body.get("statusDetails") or {}
+    if status == "resolvedInNextRelease":
+        return "resolved", True
+    if status not in ISSUE_STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(ISSUE_STATUSES)}")
+    in_next = isinstance(details, dict) and bool(details.get("inNextRelease"))
+    return str(status), in_next and status == "resolved"
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "the request body must be JSON") from None
+
+
+async def issue_detail(request: Request) -> Response:
+    principal = _principal(request)
+    issue, project, role = _issue(request, principal)
+    runtime = _runtime(request)
+    if request.method == "PUT":
+        _check_write(request, principal, role)
+        status, in_next_release = _status_change(await _json_body(request))
+        updated = runtime.store.set_issue_status(
+            issue.id, status, in_next_release=in_next_release
+        )
+        assert updated is not None
+        issue = updated
+    data = _issues_json(request, [issue], project)[0]
+    data["tags"] = tags_json(runtime.store.issue_tags(issue.id))
+    return _json(data)
+
+
+def issue_events(request: Request) -> Response:
+    principal = _principal(request)
+    issue, _project_, _role = _issue(request, principal)
+    try:
+        events, next_cursor = _runtime(request).store.issue_events(
+            issue.id, limit=_limit(request), cursor=request.query_params.get("cursor")
+        )
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
+    payload = [event_json(e, title=issue.title) for e in events]
+    if not full:
+        for item in payload:
+            item.pop("entries", None)
+    return _json(payload, headers={"Link": _link_header(request, next_cursor)})
+
+
+def latest_event(request: Request) -> Response:
+    principal = _principal(request)
+    issue, _project_, _role = _issue(request, principal)
+    stored = _runtime(request).store.latest_event(issue.id)
+    if stored is None:
+        raise ApiError(404, "this issue has no stored events")
+    return _json(event_json(stored, title=issue.title))
+
+
+def project_event(request: Request) -> Response:
+    principal = _principal(request)
+    project, _role = _project(request, principal)
+    stored = _runtime(request).store.get_event(project.id, request.path_params["event_id"])
+    if stored is None:
+        raise ApiError(404, "event not found")
+    return _json(event_json(stored))
+
+
+def openapi(request: Request) -> Response:
+    return _json(openapi_schema(_runtime(request).settings.base_url))
+
+
+PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
+
+routes = [
+    Route("/api/openapi.json", openapi),
+    Route("/api/0/projects/", list_projects),
+    Route(f"{PROJECT}/issues/", project_issues, methods=["GET"]),
+    Route(f"{PROJECT}/events/{{event_id}}/", project_event),
+    Route("/api/0/issues/{issue_id}/", issue_detail, methods=["GET", "PUT"]),
+    Route(
+        "/api/0/organizations/{organization_slug}/issues/{issue_id}/",
+        issue_detail,
+        methods=["GET", "PUT"],
+    ),
+    Route("/api/0/issues/{issue_id}/events/", issue_events),
+    Route("/api/0/issues/{issue_id}/events/latest/", latest_event),
+]

@@ -1,0 +1,92 @@
+"""ASGI assembly: routes from each package, error handlers, the lifespan.
+
+``create_app`` is what ``heliograph serve`` runs under uvicorn and what tests
+mount in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from heliograph.api.errors import ApiError
+from heliograph.api.routes import routes as api_routes
+from heliograph.config import Settings
+from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
+from heliograph.runtime import Runtime
+from heliograph.web.routes import STATIC_DIR
+from heliograph.web.routes import routes as web_routes
+
+logger = logging.getLogger(__name__)
+
+
+async def health(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return JSONResponse({"status": "ok", "backlog": runtime.queue.depth})
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def ingest_routes() -> list[BaseRoute]:
+    methods = ["POST", "OPTIONS"]
+    return [
+        Route("/api/{project_id}/envelope/", envelope_endpoint, methods=methods),
+        Route("/api/{project_id}/store/", store_endpoint, methods=methods),
+    ]
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
+    """Build the ASGI app. A given ``runtime`` is used as is (and not closed)."""
+    owned = runtime is None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owned:
+            app.state.runtime.start()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    routes: list[BaseRoute] = [
+        Route("/_health", health),
+        *ingest_routes(),
+        *api_routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+        *web_routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error,
+            Exception: server_error,
+        },
+    )
+    app.state.runtime = runtime or Runtime(settings)
+    return app

@@ -1,0 +1,62 @@
+"""First start: a default organization, project, ingest key and admin.
+
+Run on every start; it only creates what is missing, so it is safe to repeat
+and never prints a secret twice (a new login link is made only when the admin
+is created, or on request with ``heliograph login-link``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from heliograph.store.base import Project
+from heliograph.store.sqlite import SQLiteStore
+
+DEFAULT_ORG = "default"
+DEFAULT_PROJECT = "default"
+ADMIN_EMAIL = "admin@heliograph.local"
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """What the first start tells the operator."""
+
+    project: Project
+    dsn: str
+    public_key: str
+    login_url: str | None  # only on the very first start
+    api_token: str | None  # only on the very first start
+
+
+def dsn_for(base_url: str, public_key: str, project_id: int) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{public_key}@{parts.netloc}{parts.path.rstrip('/')}/{project_id}"
+
+
+def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
+    org = store.get_organization(DEFAULT_ORG) or store.create_organization(
+        DEFAULT_ORG, "Default organization"
+    )
+    project = store.get_project(org.slug, DEFAULT_PROJECT) or store.create_project(
+        org.id, DEFAULT_PROJECT, "Default project"
+    )
+    keys = [k for k in store.project_keys(project.id) if k.revoked_at is None]
+    key = keys[0] if keys else store.create_key(project.id)
+    login_url = api_token = None
+    if store.count_users() == 0:
+        admin = store.create_user(ADMIN_EMAIL, is_superuser=True)
+        store.add_member(admin.id, org.id, "owner")
+        login_url = login_link_url(base_url, store.create_login_link(admin.id))
+        api_token = store.create_api_token(admin.id, "created at first start")
+    return Welcome(
+        project=project,
+        dsn=dsn_for(base_url, key.public_key, project.id),
+        public_key=key.public_key,
+        login_url=login_url,
+        api_token=api_token,
+    )
+
+
+def login_link_url(base_url: str, token: str) -> str:
+    return f"{base_url}/login/link/{token}"

@@ -1,0 +1,153 @@
+"""The ``heliograph`` command line: ``serve`` and the admin commands.
+
+Flags win over ``HELIOGRAPH_*`` environment variables, which win over the
+defaults in :class:`~heliograph.config.Settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from heliograph.bootstrap import ensure_defaults, login_link_url
+from heliograph.config import ConfigError, Settings
+
+app = typer.Typer(
+    help="Heliograph: self-hosted error tracking and LLM analytics.",
+    no_args_is_help=False,
+    add_completion=False,
+)
+console = Console(stderr=True, highlight=False)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the SQLite files live [env: HELIOGRAPH_DATA_DIR]"),
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if data_dir is not None:
+        settings = replace(settings, data_dir=data_dir)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(settings, **given)  # type: ignore[arg-type]
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    """Run ``serve`` when no command is given."""
+    if ctx.invoked_subcommand is None:
+        serve()
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [env: HELIOGRAPH_HOST]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [env: HELIOGRAPH_PORT]")
+    ] = None,
+    data_dir: DataDirOption = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="URL users and SDKs reach the server at [env: HELIOGRAPH_PUBLIC_URL]"),
+    ] = None,
+) -> None:
+    """Start the server (the default command)."""
+    import uvicorn
+
+    from heliograph.app import create_app
+    from heliograph.runtime import Runtime
+
+    settings = _settings(data_dir, host=host, port=port, public_url=public_url)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings)
+    welcome = ensure_defaults(runtime.store, settings.base_url)
+    runtime.keys.reload()
+    _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
+    app_ = create_app(settings, runtime)
+    runtime.start()
+    try:
+        uvicorn.run(
+            app_, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        )
+    finally:
+        runtime.close()
+
+
+def _print_welcome(
+    settings: Settings, dsn: str, login_url: str | None, api_token: str | None
+) -> None:
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"Heliograph is running at [bold]{settings.base_url}[/bold]")
+    out.print(f"  data directory: {settings.data_dir.resolve()}")
+    out.print(f"  DSN for sentry-sdk: [bold]{dsn}[/bold]")
+    if login_url:
+        out.print(f"  one-time admin login link: [bold]{login_url}[/bold]")
+    if api_token:
+        out.print(f"  admin API token (shown once): [bold]{api_token}[/bold]")
+    if not login_url:
+        out.print("  log in with your account, or run `heliograph login-link` for a new link")
+
+
+@app.command("login-link")
+def login_link(
+    email: Annotated[str, typer.Option(help="The user to log in as")] = "admin@heliograph.local",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a one-time login link for a user (valid for 24 hours)."""
+    from heliograph.store.sqlite import SQLiteStore
+
+    settings = _settings(data_dir)
+    store = SQLiteStore(settings.db_path)
+    try:
+        found = store.get_user_by_email(email)
+        if found is None:
+            console.print(f"no user {email!r}; create one with `heliograph createuser`")
+            raise typer.Exit(1)
+        print(login_link_url(settings.base_url, store.create_login_link(found[0].id)))
+    finally:
+        store.close()
+
+
+@app.command()
+def createuser(
+    email: Annotated[str, typer.Argument(help="The new user's email")],
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password"),
+    ],
+    superuser: Annotated[bool, typer.Option(help="Give access to everything")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a user who logs in with email and password."""
+    from heliograph.auth import hash_password
+    from heliograph.store.sqlite import SQLiteStore
+
+    settings = _settings(data_dir)
+    store = SQLiteStore(settings.db_path)
+    try:
+        ensure_defaults(store, settings.base_url)
+        if store.get_user_by_email(email) is not None:
+            console.print(f"a user {email!r} already exists")
+            raise typer.Exit(1)
+        user = store.create_user(email, password_hash=hash_password(password), is_superuser=superuser)
+        org = store.get_organization("default")
+        if org is not None:
+            store.add_member(user.id, org.id, "owner" if superuser else "member")
+        console.print(f"created {user.email}")
+    finally:
+        store.close()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,37 @@
+"""Everything digest does to one canonical event before it is stored.
+
+Errors are scrubbed and grouped; analytics events are scrubbed, have their LLM
+payloads kept or dropped per the project's policy, and are priced.
+"""
+
+from __future__ import annotations
+
+from heliograph.digest.costs import apply_cost
+from heliograph.digest.grouping import compute_grouping
+from heliograph.digest.payloads import apply_payload_policy
+from heliograph.digest.scrub import scrub_event
+from heliograph.digest.titles import event_culprit, event_title
+from heliograph.model import Event
+from heliograph.store.base import GroupedEvent, Project
+
+PRICED_EVENTS = frozenset({"$ai_generation", "$ai_embedding"})
+
+
+def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
+    if event.kind == "error":
+        scrub_event(event)
+        grouping = compute_grouping(event)
+        return GroupedEvent(
+            event=event,
+            group_hash=grouping.hash,
+            grouping_version=grouping.version,
+            title=event_title(event),
+            culprit=event_culprit(event),
+        )
+    apply_payload_policy(
+        event, keep_payloads=project.keep_llm_payloads, max_chars=project.payload_max_chars
+    )
+    scrub_event(event)
+    if event.name in PRICED_EVENTS:
+        apply_cost(event)
+    return event

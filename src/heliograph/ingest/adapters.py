@@ -1,0 +1,138 @@
+"""Turn a queued payload into canonical events: the one door from ingest to digest.
+
+The digest worker calls :func:`decode_payload` and never looks at a protocol
+itself; each payload kind names the adapter that wrote it into the queue.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from heliograph.ingest import envelope as envelopes
+from heliograph.ingest import otlp, posthog_event, sentry_event
+from heliograph.ingest.errors import IngestError
+from heliograph.model import Event
+from heliograph.store.base import Outcome
+
+# Sentry item types and the data category they are counted under (Relay's names).
+ITEM_CATEGORIES = {
+    "event": "error",
+    "transaction": "transaction",
+    "attachment": "attachment",
+    "session": "session",
+    "sessions": "session",
+    "check_in": "monitor",
+    "feedback": "feedback",
+    "user_report": "user_report_v2",
+    "replay_event": "replay",
+    "replay_recording": "replay",
+    "replay_video": "replay",
+    "profile": "profile",
+    "profile_chunk": "profile_chunk",
+    "log": "log_item",
+    "otel_log": "log_item",
+    "span": "span",
+    "otel_span": "span",
+    "trace_metric": "trace_metric",
+    "statsd": "metric_bucket",
+    "metric_buckets": "metric_bucket",
+}
+
+
+@dataclass(slots=True)
+class Decoded:
+    events: list[Event] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def decode_payload(kind: str, body: bytes, *, project_id: int, received_at: float) -> Decoded:
+    """Decode one queued payload. Raises :class:`IngestError` when it is malformed."""
+    if kind == "sentry_envelope":
+        return _decode_envelope(body, project_id, received_at)
+    if kind == "sentry_store":
+        payload = _json_object(body)
+        event = sentry_event.to_event(
+            payload, project_id=project_id, event_id=None, received_at=received_at
+        )
+        return Decoded(events=[event])
+    if kind == "posthog":
+        raw_events = orjson.loads(body)
+        return Decoded(
+            events=[
+                posthog_event.to_event(raw, project_id=project_id, received_at=received_at)
+                for raw in raw_events
+            ]
+        )
+    if kind in ("otlp_proto", "otlp_json"):
+        content_type = "application/x-protobuf" if kind == "otlp_proto" else "application/json"
+        spans = otlp.decode_traces(body, content_type)
+        return Decoded(
+            events=[
+                otlp.span_to_event(span, project_id=project_id, received_at=received_at)
+                for span in spans
+            ]
+        )
+    raise IngestError(f"unknown payload kind {kind!r}")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise IngestError("expected a JSON object")
+    return value
+
+
+def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decoded:
+    envelope = envelopes.parse_envelope(body)
+    decoded = Decoded()
+    header_event_id = envelope.headers.get("event_id")
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for item in envelope.items:
+        item_type = item.type
+        if item_type == "event":
+            payload = _json_object(item.payload)
+            event = sentry_event.to_event(
+                payload,
+                project_id=project_id,
+                event_id=header_event_id if isinstance(header_event_id, str) else None,
+                received_at=received_at,
+            )
+            decoded.events.append(event)
+        elif item_type == "client_report":
+            _client_report(item.payload, counts)
+        else:
+            category = ITEM_CATEGORIES.get(item_type, "default")
+            quantity = item.headers.get("item_count", 1)
+            counts[(category, "accepted", item_type)] += (
+                quantity if isinstance(quantity, int) and quantity > 0 else 1
+            )
+    decoded.outcomes = [
+        Outcome(project_id, category, outcome, reason, quantity)
+        for (category, outcome, reason), quantity in counts.items()
+    ]
+    return decoded
+
+
+def _client_report(payload: bytes, counts: Counter[tuple[str, str, str]]) -> None:
+    """Count what SDKs report they dropped on their side (``discarded_events``)."""
+    try:
+        report = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(report, dict):
+        return
+    for entry in report.get("discarded_events") or []:
+        if not isinstance(entry, dict):
+            continue
+        quantity = entry.get("quantity")
+        if isinstance(quantity, int) and quantity > 0:
+            category = str(entry.get("category", "default"))[:64]
+            reason = str(entry.get("reason", ""))[:64]
+            counts[(category, "client_discard", reason)] += quantity

@@ -1,0 +1,62 @@
+"""What every ingest endpoint shares: error answers, CORS, backpressure.
+
+Ingest endpoints raise :class:`~heliograph.ingest.errors.IngestError`; one
+place turns it into the 4xx answer of the endpoint's protocol dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from heliograph.ingest.errors import IngestError, RateLimited
+from heliograph.runtime import Runtime
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+BACKLOG_RETRY_AFTER = 10
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def cors_headers(request: Request, allow_headers: str) -> dict[str, str]:
+    """Browser SDKs post cross-origin: mirror the origin, expose the limit headers."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": allow_headers,
+        "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
+        "Access-Control-Max-Age": "3600",
+        "Vary": "Origin",
+    }
+
+
+def check_backlog(runtime: Runtime) -> None:
+    """Refuse new work while digest is too far behind, instead of growing without bound."""
+    if runtime.queue.depth >= runtime.settings.max_backlog:
+        raise RateLimited(
+            "the server is busy digesting a backlog; retry later",
+            retry_after=BACKLOG_RETRY_AFTER,
+        )
+
+
+def error_response(
+    exc: IngestError, extra_headers: Mapping[str, str], *, sentry: bool
+) -> JSONResponse:
+    headers = dict(extra_headers)
+    if sentry:
+        headers["X-Sentry-Error"] = exc.detail
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+        if sentry:
+            # <seconds>:<categories>:<scope>:<reason>; empty categories means all of them.
+            headers["X-Sentry-Rate-Limits"] = f"{exc.retry_after}::organization:backlog"
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)

@@ -1,0 +1,230 @@
+"""Issues and events in the shapes of Sentry's public web API.
+
+Scripts and tools written against Sentry's API read these; field names and
+types (``count`` as a string, ISO dates, ``entries``) follow Sentry's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from heliograph.digest.titles import event_title
+from heliograph.model import Event, Exception_, Frame
+from heliograph.store.base import Issue, Project, StoredEvent, TagCount
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": str(project.id),
+        "slug": project.slug,
+        "name": project.name,
+        "platform": project.platform,
+        "organization": {"slug": project.organization_slug},
+    }
+
+
+def short_id(project: Project, issue: Issue) -> str:
+    return f"{project.slug.upper()}-{issue.id}"
+
+
+def status_details(issue: Issue) -> dict[str, Any]:
+    if issue.status == "resolved" and issue.substatus == "in_next_release":
+        return {"inNextRelease": True, "inRelease": issue.resolved_in_release}
+    return {}
+
+
+def issue_json(
+    issue: Issue,
+    project: Project,
+    *,
+    base_url: str,
+    trend: list[int] | None = None,
+    trend_end_hour: int | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(issue.id),
+        "shortId": short_id(project, issue),
+        "title": issue.title,
+        "culprit": issue.culprit,
+        "permalink": f"{base_url}/issues/{issue.id}/",
+        "level": issue.level,
+        "status": issue.status,
+        "substatus": issue.substatus,
+        "statusDetails": status_details(issue),
+        "platform": issue.platform,
+        "project": project_json(project),
+        "type": "error",
+        "metadata": _metadata(issue.title),
+        "count": str(issue.times_seen),
+        "userCount": issue.users_seen,
+        "firstSeen": iso(issue.first_seen),
+        "lastSeen": iso(issue.last_seen),
+        "firstRelease": _release(issue.first_release),
+        "lastRelease": _release(issue.last_release),
+        "groupingVersion": issue.grouping_version,
+        "isPublic": False,
+        "isBookmarked": False,
+        "hasSeen": False,
+        "assignedTo": None,
+        "numComments": 0,
+        "annotations": [],
+    }
+    if trend is not None and trend_end_hour is not None:
+        start = trend_end_hour - len(trend) + 1
+        data["stats"] = {"24h": [[(start + i) * 3600, n] for i, n in enumerate(trend)]}
+    return data
+
+
+def _release(version: str | None) -> dict[str, Any] | None:
+    return {"version": version, "shortVersion": version} if version else None
+
+
+def _metadata(title: str) -> dict[str, str]:
+    type_, sep, value = title.partition(": ")
+    if sep and type_ and " " not in type_:
+        return {"type": type_, "value": value, "title": title}
+    return {"title": title}
+
+
+def tags_json(tags: list[TagCount]) -> list[dict[str, Any]]:
+    grouped: dict[str, list[TagCount]] = {}
+    for tag in tags:
+        grouped.setdefault(tag.key, []).append(tag)
+    return [
+        {
+            "key": key,
+            "name": key,
+            "totalValues": sum(t.count for t in values),
+            "topValues": [
+                {"key": key, "name": t.value, "value": t.value, "count": t.count}
+                for t in values
+            ],
+        }
+        for key, values in grouped.items()
+    ]
+
+
+def frame_json(frame: Frame) -> dict[str, Any]:
+    context: list[list[Any]] = []
+    if frame.lineno is not None and frame.context_line is not None:
+        first = frame.lineno - len(frame.pre_context)
+        lines = [*frame.pre_context, frame.context_line, *frame.post_context]
+        context = [[first + i, line] for i, line in enumerate(lines)]
+    return {
+        "filename": frame.filename,
+        "absPath": frame.abs_path,
+        "module": frame.module,
+        "function": frame.function,
+        "lineNo": frame.lineno,
+        "colNo": frame.colno,
+        "inApp": frame.in_app,
+        "context": context,
+        "vars": frame.vars,
+        "platform": frame.platform,
+    }
+
+
+def exception_json(exc: Exception_) -> dict[str, Any]:
+    mechanism = None
+    if exc.mechanism is not None:
+        mechanism = {
+            "type": exc.mechanism.type,
+            "handled": exc.mechanism.handled,
+            "synthetic": exc.mechanism.synthetic,
+            "exception_id": exc.mechanism.exception_id,
+            "parent_id": exc.mechanism.parent_id,
+            "is_exception_group": exc.mechanism.is_exception_group,
+        }
+    return {
+        "type": exc.type,
+        "value": exc.value,
+        "module": exc.module,
+        "mechanism": mechanism,
+        "stacktrace": {"frames": [frame_json(f) for f in exc.frames]} if exc.frames else None,
+    }
+
+
+def _entries(event: Event) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if event.exceptions:
+        # Sentry's order: the root cause first, the exception that crashed last.
+        values = [exception_json(e) for e in reversed(event.exceptions)]
+        has_system = any(not f.in_app for e in event.exceptions for f in e.frames)
+        entries.append({"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}})
+    elif event.stacktrace:
+        entries.append(
+            {"type": "stacktrace", "data": {"frames": [frame_json(f) for f in event.stacktrace]}}
+        )
+    if event.message:
+        entries.append({"type": "message", "data": {"formatted": event.message}})
+    if event.breadcrumbs:
+        crumbs = [
+            {
+                "timestamp": iso(b.timestamp),
+                "type": b.type or "default",
+                "category": b.category,
+                "level": b.level or "info",
+                "message": b.message,
+                "data": b.data,
+            }
+            for b in event.breadcrumbs
+        ]
+        entries.append({"type": "breadcrumbs", "data": {"values": crumbs}})
+    if event.request:
+        entries.append({"type": "request", "data": event.request})
+    return entries
+
+
+def event_json(stored: StoredEvent, *, title: str | None = None) -> dict[str, Any]:
+    event = stored.event
+    user = None
+    if event.user is not None:
+        user = {
+            "id": event.user.id,
+            "email": event.user.email,
+            "username": event.user.username,
+            "ip_address": event.user.ip_address,
+            "name": event.user.name,
+            "data": event.user.data,
+        }
+    tags = [{"key": k, "value": v} for k, v in sorted(event.tags.items())]
+    for key in ("environment", "release", "level", "server_name"):
+        value = getattr(event, key)
+        if value and key not in event.tags:
+            tags.append({"key": key, "value": str(value)})
+    return {
+        "id": event.event_id,
+        "eventID": event.event_id,
+        "groupID": str(stored.issue_id) if stored.issue_id is not None else None,
+        "projectID": str(stored.project_id),
+        "title": title or event_title(event),
+        "message": event.message or "",
+        "platform": event.platform,
+        "type": "error" if event.kind == "error" else "default",
+        "level": event.level,
+        "logger": event.logger,
+        "culprit": event.transaction,
+        "dateCreated": iso(event.timestamp),
+        "dateReceived": iso(event.received_at),
+        "environment": event.environment,
+        "release": _release(event.release),
+        "user": user,
+        "tags": tags,
+        "contexts": event.contexts,
+        "extra": event.extra,
+        "sdk": {"name": event.sdk_name, "version": event.sdk_version} if event.sdk_name else None,
+        "fingerprints": event.fingerprint or [],
+        "entries": _entries(event),
+        "traceId": event.trace_id,
+        "distinctId": event.distinct_id,
+        "errors": [],
+    }
+

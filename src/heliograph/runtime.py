@@ -1,0 +1,64 @@
+"""The long-lived parts of a running server, built once and shared by handlers.
+
+Handlers reach them as ``request.app.state.runtime``; tests build one around a
+temporary directory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from heliograph.config import Settings
+from heliograph.digest.worker import DigestWorker
+from heliograph.ingest.queue import IngestQueue
+from heliograph.store.sqlite import SQLiteStore
+
+KEY_REFRESH_SECONDS = 2.0
+
+
+@dataclass
+class KeyCache:
+    """Ingest keys in memory: authenticating a request must not touch the database.
+
+    An unknown key triggers a reload (at most every couple of seconds), so a
+    key created or revoked in the UI takes effect without a restart.
+    """
+
+    store: SQLiteStore
+    _keys: dict[str, int] = field(default_factory=dict)
+    _loaded_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def project_for(self, public_key: str) -> int | None:
+        project_id = self._keys.get(public_key)
+        if project_id is None and time.monotonic() - self._loaded_at > KEY_REFRESH_SECONDS:
+            self.reload()
+            project_id = self._keys.get(public_key)
+        return project_id
+
+    def reload(self) -> None:
+        with self._lock:
+            self._keys = self.store.active_keys()
+            self._loaded_at = time.monotonic()
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SQLiteStore(settings.db_path)
+        self.queue = IngestQueue(settings.queue_path)
+        self.keys = KeyCache(self.store)
+        self.keys.reload()
+        self.worker = DigestWorker(self.queue, self.store, batch_size=settings.digest_batch)
+        self.started_at = time.time()
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.queue.close()
+        self.store.close()

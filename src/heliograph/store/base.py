@@ -1,0 +1,170 @@
+"""The storage interfaces and the small record types they return.
+
+``EventStore`` holds immutable facts (digested events); ``MetaStore`` holds
+what changes (organizations, projects, keys, users, issue state, the fix
+cache). Query, web, api and ai code depend on these protocols only, so a
+backend is a module that implements them and passes ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from heliograph.model import Event
+
+IssueStatus = Literal["unresolved", "resolved", "ignored"]
+ISSUE_STATUSES: tuple[str, ...] = ("unresolved", "resolved", "ignored")
+IssueSort = Literal["last_seen", "first_seen", "count"]
+Role = Literal["owner", "admin", "member", "viewer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: int
+    slug: str
+    name: str
+    ai_policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    organization_id: int
+    organization_slug: str
+    slug: str
+    name: str
+    platform: str
+    ai_policy: str
+    keep_llm_payloads: bool
+    payload_max_chars: int
+    retention_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectKey:
+    public_key: str
+    project_id: int
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserAccount:
+    id: int
+    email: str
+    is_superuser: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    user: UserAccount
+    csrf_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: int
+    project_id: int
+    group_hash: str
+    grouping_version: str
+    title: str
+    culprit: str
+    level: str
+    platform: str
+    first_seen: float
+    last_seen: float
+    times_seen: int
+    users_seen: int
+    status: str
+    substatus: str
+    resolved_in_release: str | None
+    first_release: str | None
+    last_release: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    project_id: int
+    event_id: str
+    issue_id: int | None
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    key: str
+    value: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    project_id: int
+    category: str
+    outcome: str  # "accepted", "filtered", "invalid", "rate_limited", "client_discard"
+    reason: str
+    quantity: int
+    day: int = 0  # days since the epoch; 0 means "today" when recording
+
+
+@dataclass(frozen=True, slots=True)
+class GroupedEvent:
+    """An error event ready to store, with what digest derived from it."""
+
+    event: Event
+    group_hash: str
+    grouping_version: str
+    title: str
+    culprit: str
+
+
+@dataclass(slots=True)
+class DigestBatch:
+    """Everything one digest pass writes, committed in one transaction."""
+
+    errors: list[GroupedEvent] = field(default_factory=list)
+    analytics: list[Event] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFilter:
+    project_id: int
+    status: str | None = "unresolved"
+    level: str | None = None
+    environment: str | None = None
+    release: str | None = None
+    query: str | None = None
+    sort: IssueSort = "last_seen"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of results with an opaque cursor for the next one (None at the end)."""
+
+    items: Sequence[object]
+    next_cursor: str | None
+
+
+class EventStore(Protocol):
+    def record(self, batch: DigestBatch) -> None: ...
+    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None: ...
+    def issue_events(
+        self, issue_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]: ...
+    def latest_event(self, issue_id: int) -> StoredEvent | None: ...
+
+
+class MetaStore(Protocol):
+    def get_issue(self, issue_id: int) -> Issue | None: ...
+    def list_issues(
+        self, filters: IssueFilter, *, limit: int, cursor: str | None
+    ) -> tuple[list[Issue], str | None]: ...
+    def set_issue_status(
+        self, issue_id: int, status: str, *, in_next_release: bool = False
+    ) -> Issue | None: ...
+    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]: ...
+    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]: ...

@@ -1,0 +1,197 @@
+"""One SQLite file: a single writer thread with group commit, read-only readers.
+
+SQLite allows one writer at a time. Rather than let many threads fight for the
+write lock (and time out under load), every write is a *task* handed to the one
+writer thread of its database. The writer drains whatever tasks are waiting and
+runs them in a single ``BEGIN IMMEDIATE`` transaction, each inside its own
+savepoint so one failing task never undoes its neighbours. One commit (one
+fsync) then acknowledges many concurrent requests: group commit.
+
+Reads use per-thread read-only connections (WAL lets them run beside the
+writer) under a time limit, so a slow query can't pin a worker forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Task = Callable[[sqlite3.Connection], Any]
+
+logger = logging.getLogger(__name__)
+
+_STOP = object()
+MAX_TASKS_PER_COMMIT = 2000
+
+
+class QueryTimeout(Exception):
+    """A read ran longer than its time limit and was interrupted."""
+
+
+class Database:
+    """A SQLite database file with one writer thread and per-thread readers.
+
+    ``migrations`` is an ordered list of SQL scripts; the index of the last one
+    applied is kept in ``PRAGMA user_version`` so upgrades run exactly once.
+    ``durable=True`` makes each commit fsync the WAL (``synchronous=FULL``):
+    used for the ingest queue, whose commits are promises made to clients.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        migrations: Sequence[str] = (),
+        durable: bool = False,
+        read_timeout: float = 5.0,
+    ) -> None:
+        self.path = path
+        self.read_timeout = read_timeout
+        self._synchronous = "FULL" if durable else "NORMAL"
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._write_conn = self._connect()
+        self._migrate(migrations)
+        self._thread = threading.Thread(
+            target=self._writer_loop, name=f"sqlite-writer:{path.name}", daemon=True
+        )
+        self._closed = False
+        self._thread.start()
+
+    # -- connections -----------------------------------------------------
+
+    def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        if readonly:
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only = ON")
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _migrate(self, migrations: Sequence[str]) -> None:
+        conn = self._write_conn
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for version, script in enumerate(migrations, start=1):
+            if version <= current:
+                continue
+            logger.info("migrating %s to version %d", self.path.name, version)
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+
+    # -- writes ----------------------------------------------------------
+
+    def submit(self, task: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Queue a write task; the future resolves once its transaction commits."""
+        future: Future[T] = Future()
+        if self._closed:
+            future.set_exception(RuntimeError(f"database {self.path.name} is closed"))
+            return future
+        self._tasks.put((task, future))
+        return future
+
+    def write(self, task: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write task and wait for its commit (from any thread but the writer)."""
+        return self.submit(task).result()
+
+    async def write_async(self, task: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.wrap_future(self.submit(task))
+
+    def _writer_loop(self) -> None:
+        conn = self._write_conn
+        while True:
+            first = self._tasks.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            stop_after = False
+            while len(batch) < MAX_TASKS_PER_COMMIT:
+                try:
+                    item = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                batch.append(item)
+            self._run_batch(conn, batch)
+            if stop_after:
+                break
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        results: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for task, future in batch:
+                conn.execute("SAVEPOINT task")
+                try:
+                    value = task(conn)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    conn.execute("ROLLBACK TO task")
+                    conn.execute("RELEASE task")
+                    results.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE task")
+                    results.append((future, True, value))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            logger.exception("commit failed on %s", self.path.name)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _task, future in batch:
+                future.set_exception(exc)
+            return
+        for future, ok, value in results:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    # -- reads -----------------------------------------------------------
+
+    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read on this thread's read-only connection, under the time limit."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(readonly=True)
+            self._local.conn = conn
+        deadline = time.monotonic() + self.read_timeout
+
+        def check_deadline() -> int:
+            return 1 if time.monotonic() > deadline else 0
+
+        conn.set_progress_handler(check_deadline, 10_000)
+        try:
+            return query(conn)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise QueryTimeout(f"query exceeded {self.read_timeout}s") from exc
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    async def read_async(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self.read, query)
+
+    def close(self) -> None:
+        """Finish queued writes, then stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._tasks.put(_STOP)
+        self._thread.join(timeout=30)

@@ -1,0 +1,153 @@
+"""SQLite schema of the main database, as an ordered list of migrations.
+
+Append a new script to change the schema; never edit one that has shipped.
+"""
+
+MIGRATIONS = [
+    """
+    CREATE TABLE organizations (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        ai_policy TEXT NOT NULL DEFAULT 'allowed',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        organization_id INTEGER NOT NULL REFERENCES organizations(id),
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        platform TEXT NOT NULL DEFAULT 'python',
+        ai_policy TEXT NOT NULL DEFAULT 'allowed',
+        keep_llm_payloads INTEGER NOT NULL DEFAULT 0,
+        payload_max_chars INTEGER NOT NULL DEFAULT 30000,
+        retention_days INTEGER NOT NULL DEFAULT 90,
+        created_at REAL NOT NULL,
+        UNIQUE (organization_id, slug)
+    );
+    CREATE TABLE project_keys (
+        public_key TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        label TEXT NOT NULL DEFAULT 'Default',
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT,
+        is_superuser INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE memberships (
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        organization_id INTEGER NOT NULL REFERENCES organizations(id),
+        role TEXT NOT NULL,
+        PRIMARY KEY (user_id, organization_id)
+    );
+    CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        label TEXT NOT NULL,
+        scopes TEXT NOT NULL DEFAULT 'read write admin',
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        csrf_token TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE login_links (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        expires_at REAL NOT NULL,
+        used_at REAL
+    );
+    CREATE TABLE issues (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        group_hash TEXT NOT NULL,
+        grouping_version TEXT NOT NULL,
+        title TEXT NOT NULL,
+        culprit TEXT NOT NULL DEFAULT '',
+        level TEXT NOT NULL,
+        platform TEXT NOT NULL DEFAULT 'other',
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        times_seen INTEGER NOT NULL DEFAULT 0,
+        users_seen INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'unresolved',
+        substatus TEXT NOT NULL DEFAULT 'new',
+        resolved_in_release TEXT,
+        resolved_at REAL,
+        first_release TEXT,
+        last_release TEXT,
+        UNIQUE (project_id, group_hash)
+    );
+    CREATE INDEX issues_by_last_seen ON issues (project_id, last_seen DESC);
+    CREATE INDEX issues_by_first_seen ON issues (project_id, first_seen DESC);
+    CREATE INDEX issues_by_count ON issues (project_id, times_seen DESC);
+    CREATE TABLE issue_tags (
+        issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        times_seen INTEGER NOT NULL DEFAULT 0,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (issue_id, key, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX issue_tags_by_value ON issue_tags (key, value, issue_id);
+    CREATE TABLE issue_users (
+        issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+        user_key TEXT NOT NULL,
+        PRIMARY KEY (issue_id, user_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE issue_hourly (
+        issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        issue_id INTEGER,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        timestamp REAL NOT NULL,
+        received_at REAL NOT NULL,
+        level TEXT,
+        environment TEXT,
+        release TEXT,
+        distinct_id TEXT,
+        trace_id TEXT,
+        data BLOB NOT NULL,
+        UNIQUE (project_id, event_id)
+    );
+    CREATE INDEX events_by_issue ON events (issue_id, timestamp DESC);
+    CREATE INDEX events_by_trace ON events (project_id, trace_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX events_by_time ON events (project_id, kind, timestamp);
+    CREATE TABLE outcomes (
+        project_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        category TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        quantity INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, category, outcome, reason)
+    ) WITHOUT ROWID;
+    CREATE TABLE fix_cache (
+        cache_key TEXT PRIMARY KEY,
+        text TEXT NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
+]

@@ -1,0 +1,443 @@
+"""The embedded backend: ``EventStore`` and ``MetaStore`` on one SQLite file.
+
+All writes go through the database's single writer thread (see
+``database.py``); digest hands it one task per batch, so a batch of events,
+their issues, tags and counters commit together or not at all. Re-running a
+batch after a crash is harmless: an event id already stored is skipped before
+any counter moves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from heliograph.digest.lifecycle import on_new_event
+from heliograph.model import Event
+from heliograph.store.accounts import AccountsMixin
+from heliograph.store.base import (
+    DigestBatch,
+    GroupedEvent,
+    Issue,
+    IssueFilter,
+    Outcome,
+    StoredEvent,
+    TagCount,
+)
+from heliograph.store.database import Database
+from heliograph.store.schema import MIGRATIONS
+
+_SORT_COLUMNS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "times_seen"}
+_ISSUE_COLUMNS = (
+    "id, project_id, group_hash, grouping_version, title, culprit, level, platform, "
+    "first_seen, last_seen, times_seen, users_seen, status, substatus, resolved_in_release, "
+    "first_release, last_release"
+)
+# Tags that every error contributes to its issue's breakdown, beside the event's own.
+_BUILTIN_TAG_FIELDS = ("environment", "release", "level", "server_name")
+MAX_TAGS_PER_EVENT = 50
+
+
+def _issue(row: sqlite3.Row) -> Issue:
+    return Issue(*row)
+
+
+def _stored_event(row: sqlite3.Row) -> StoredEvent:
+    return StoredEvent(
+        project_id=row["project_id"],
+        event_id=row["event_id"],
+        issue_id=row["issue_id"],
+        event=Event.from_dict(orjson.loads(row["data"])),
+    )
+
+
+def _encode_cursor(value: float | int, row_id: int) -> str:
+    return f"{value!r}:{row_id}"
+
+
+def _decode_cursor(cursor: str | None) -> tuple[float, int] | None:
+    if not cursor:
+        return None
+    try:
+        value, row_id = cursor.rsplit(":", 1)
+        return float(value), int(row_id)
+    except ValueError:
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+class SQLiteStore(AccountsMixin):
+    """Both stores on one SQLite database (the embedded default)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, migrations=MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- digest ----------------------------------------------------------
+
+    def record(self, batch: DigestBatch) -> None:
+        """Commit one digest batch atomically."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            for grouped in batch.errors:
+                _record_error(conn, grouped)
+            for event in batch.analytics:
+                _insert_event(conn, event, issue_id=None)
+            _add_outcomes(conn, batch.outcomes)
+
+        self.db.write(write)
+
+    def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self.db.write(lambda conn: _add_outcomes(conn, outcomes))
+
+    def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]:
+        since = int(time.time() // 86400) - days
+
+        def query(conn: sqlite3.Connection) -> list[Outcome]:
+            rows = conn.execute(
+                "SELECT project_id, category, outcome, reason, SUM(quantity), 0 FROM outcomes "
+                "WHERE project_id = ? AND day >= ? GROUP BY category, outcome, reason "
+                "ORDER BY category, outcome, reason",
+                (project_id, since),
+            ).fetchall()
+            return [Outcome(*row) for row in rows]
+
+        return self.db.read(query)
+
+    # -- events ----------------------------------------------------------
+
+    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT project_id, event_id, issue_id, data FROM events "
+                "WHERE project_id = ? AND event_id = ?",
+                (project_id, event_id.replace("-", "").lower()),
+            ).fetchone()
+        )
+        return _stored_event(row) if row else None
+
+    def issue_events(
+        self, issue_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]:
+        after = _decode_cursor(cursor)
+
+        def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            sql = "SELECT id, timestamp, project_id, event_id, issue_id, data FROM events "
+            sql += "WHERE issue_id = ?"
+            params: list[Any] = [issue_id]
+            if after:
+                sql += " AND (timestamp < ? OR (timestamp = ? AND id < ?))"
+                params += [after[0], after[0], after[1]]
+            sql += " ORDER BY timestamp DESC, id DESC LIMIT ?"
+            params.append(limit + 1)
+            return conn.execute(sql, params).fetchall()
+
+        rows = self.db.read(query)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = _encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
+        return [_stored_event(r) for r in rows], next_cursor
+
+    def latest_event(self, issue_id: int) -> StoredEvent | None:
+        events, _ = self.issue_events(issue_id, limit=1, cursor=None)
+        return events[0] if events else None
+
+    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT project_id, event_id, issue_id, data FROM events "
+                "WHERE project_id = ? AND trace_id = ? ORDER BY timestamp LIMIT 1000",
+                (project_id, trace_id),
+            ).fetchall()
+        )
+        return [_stored_event(r) for r in rows]
+
+    # -- issues ----------------------------------------------------------
+
+    def get_issue(self, issue_id: int) -> Issue | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,)
+            ).fetchone()
+        )
+        return _issue(row) if row else None
+
+    def list_issues(
+        self, filters: IssueFilter, *, limit: int, cursor: str | None
+    ) -> tuple[list[Issue], str | None]:
+        column = _SORT_COLUMNS[filters.sort]
+        after = _decode_cursor(cursor)
+        sql = f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
+        params: list[Any] = [filters.project_id]
+        if filters.status:
+            sql += " AND status = ?"
+            params.append(filters.status)
+        if filters.level:
+            sql += " AND level = ?"
+            params.append(filters.level)
+        for key, value in (("environment", filters.environment), ("release", filters.release)):
+            if value:
+                sql += (
+                    " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
+                )
+                params += [key, value]
+        if filters.query:
+            sql += " AND (title LIKE ? ESCAPE '\\' OR culprit LIKE ? ESCAPE '\\')"
+            pattern = "%" + _escape_like(filters.query) + "%"
+            params += [pattern, pattern]
+        if after:
+            sql += f" AND ({column} < ? OR ({column} = ? AND id < ?))"
+            params += [after[0], after[0], after[1]]
+        sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
+        params.append(limit + 1)
+        rows = self.db.read(lambda c: c.execute(sql, params).fetchall())
+        issues = [_issue(r) for r in rows]
+        next_cursor = None
+        if len(issues) > limit:
+            issues = issues[:limit]
+            last = issues[-1]
+            value = {"last_seen": last.last_seen, "first_seen": last.first_seen}.get(
+                filters.sort, last.times_seen
+            )
+            next_cursor = _encode_cursor(value, last.id)
+        return issues, next_cursor
+
+    def set_issue_status(
+        self, issue_id: int, status: str, *, in_next_release: bool = False
+    ) -> Issue | None:
+        def write(conn: sqlite3.Connection) -> None:
+            if status == "resolved":
+                release = None
+                if in_next_release:
+                    row = conn.execute(
+                        "SELECT last_release FROM issues WHERE id = ?", (issue_id,)
+                    ).fetchone()
+                    release = row[0] if row else None
+                conn.execute(
+                    "UPDATE issues SET status = 'resolved', substatus = ?, "
+                    "resolved_in_release = ?, resolved_at = ? WHERE id = ?",
+                    (
+                        "in_next_release" if in_next_release else "resolved",
+                        release,
+                        time.time(),
+                        issue_id,
+                    ),
+                )
+            else:
+                substatus = "ongoing" if status == "unresolved" else "archived"
+                conn.execute(
+                    "UPDATE issues SET status = ?, substatus = ?, resolved_in_release = NULL, "
+                    "resolved_at = NULL WHERE id = ?",
+                    (status, substatus, issue_id),
+                )
+
+        self.db.write(write)
+        return self.get_issue(issue_id)
+
+    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT key, value, times_seen FROM ("
+                " SELECT key, value, times_seen, ROW_NUMBER() OVER ("
+                "  PARTITION BY key ORDER BY times_seen DESC, value) AS rank"
+                " FROM issue_tags WHERE issue_id = ?) WHERE rank <= ? ORDER BY key, rank",
+                (issue_id, top),
+            ).fetchall()
+        )
+        return [TagCount(*row) for row in rows]
+
+    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]:
+        """Hourly event counts for the last ``hours`` hours, oldest first."""
+        if not issue_ids:
+            return {}
+        now_hour = int(time.time() // 3600)
+        start = now_hour - hours + 1
+        marks = ",".join("?" * len(issue_ids))
+        rows = self.db.read(
+            lambda c: c.execute(
+                f"SELECT issue_id, hour, count FROM issue_hourly "
+                f"WHERE issue_id IN ({marks}) AND hour >= ?",
+                (*issue_ids, start),
+            ).fetchall()
+        )
+        trend = {issue_id: [0] * hours for issue_id in issue_ids}
+        for issue_id, hour, count in rows:
+            if hour <= now_hour:
+                trend[issue_id][hour - start] = count
+        return trend
+
+    def environments(self, project_id: int) -> list[str]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT DISTINCT environment FROM events WHERE project_id = ? "
+                "AND environment IS NOT NULL ORDER BY environment LIMIT 100",
+                (project_id,),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _insert_event(conn: sqlite3.Connection, event: Event, *, issue_id: int | None) -> bool:
+    """Insert an event; False when its id was already stored (a replay)."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
+        "received_at, level, environment, release, distinct_id, trace_id, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.project_id,
+            event.event_id,
+            issue_id,
+            event.kind,
+            event.name,
+            event.timestamp,
+            event.received_at,
+            event.level,
+            event.environment,
+            event.release,
+            event.distinct_id,
+            event.trace_id,
+            orjson.dumps(event),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> None:
+    event = grouped.event
+    exists = conn.execute(
+        "SELECT 1 FROM events WHERE project_id = ? AND event_id = ?",
+        (event.project_id, event.event_id),
+    ).fetchone()
+    if exists:
+        return
+    issue_id = _upsert_issue(conn, grouped)
+    _insert_event(conn, event, issue_id=issue_id)
+    _count_tags(conn, issue_id, event)
+    hour = int(event.timestamp // 3600)
+    conn.execute(
+        "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?, ?, 1) "
+        "ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1",
+        (issue_id, hour),
+    )
+    user_key = event.user.key if event.user else None
+    if user_key is None and event.distinct_id:
+        user_key = f"id:{event.distinct_id}"
+    if user_key:
+        added = conn.execute(
+            "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?, ?)",
+            (issue_id, user_key),
+        ).rowcount
+        if added:
+            conn.execute("UPDATE issues SET users_seen = users_seen + 1 WHERE id = ?", (issue_id,))
+
+
+def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
+    event = grouped.event
+    row = conn.execute(
+        "SELECT id, status, substatus, resolved_in_release FROM issues "
+        "WHERE project_id = ? AND group_hash = ?",
+        (event.project_id, grouped.group_hash),
+    ).fetchone()
+    if row is None:
+        cursor = conn.execute(
+            "INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, level, "
+            "platform, first_seen, last_seen, times_seen, first_release, last_release) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            (
+                event.project_id,
+                grouped.group_hash,
+                grouped.grouping_version,
+                grouped.title,
+                grouped.culprit,
+                event.level,
+                event.platform,
+                event.timestamp,
+                event.timestamp,
+                event.release,
+                event.release,
+            ),
+        )
+        return cursor.lastrowid or 0
+    issue_id, status, substatus, resolved_in_release = row
+    change = on_new_event(status, substatus, resolved_in_release, event.release)
+    # The newest event names the issue, as users expect after a message changes.
+    conn.execute(
+        "UPDATE issues SET times_seen = times_seen + 1, "
+        "last_seen = MAX(last_seen, ?), first_seen = MIN(first_seen, ?), "
+        "title = CASE WHEN ? >= last_seen THEN ? ELSE title END, "
+        "culprit = CASE WHEN ? >= last_seen THEN ? ELSE culprit END, "
+        "level = CASE WHEN ? >= last_seen THEN ? ELSE level END, "
+        "last_release = COALESCE(?, last_release), first_release = COALESCE(first_release, ?), "
+        "status = ?, substatus = ?, resolved_in_release = ?, "
+        "resolved_at = CASE WHEN ? THEN NULL ELSE resolved_at END "
+        "WHERE id = ?",
+        (
+            event.timestamp,
+            event.timestamp,
+            event.timestamp,
+            grouped.title,
+            event.timestamp,
+            grouped.culprit,
+            event.timestamp,
+            event.level,
+            event.release,
+            event.release,
+            change.status,
+            change.substatus,
+            change.resolved_in_release,
+            change.regressed,
+            issue_id,
+        ),
+    )
+    return int(issue_id)
+
+
+def _event_tags(event: Event) -> Iterable[tuple[str, str]]:
+    seen: set[str] = set()
+    for field_name in _BUILTIN_TAG_FIELDS:
+        value = getattr(event, field_name)
+        if value:
+            seen.add(field_name)
+            yield field_name, str(value)[:200]
+    if event.user and event.user.key:
+        seen.add("user")
+        yield "user", event.user.key[:200]
+    for index, (key, value) in enumerate(event.tags.items()):
+        if index >= MAX_TAGS_PER_EVENT:
+            break
+        if key not in seen:
+            yield key[:200], str(value)[:200]
+
+
+def _count_tags(conn: sqlite3.Connection, issue_id: int, event: Event) -> None:
+    conn.executemany(
+        "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) "
+        "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (issue_id, key, value) DO UPDATE SET "
+        "times_seen = times_seen + 1, first_seen = MIN(first_seen, excluded.first_seen), "
+        "last_seen = MAX(last_seen, excluded.last_seen)",
+        [(issue_id, k, v, event.timestamp, event.timestamp) for k, v in _event_tags(event)],
+    )
+
+
+def _add_outcomes(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> None:
+    today = int(time.time() // 86400)
+    conn.executemany(
+        "INSERT INTO outcomes (project_id, day, category, outcome, reason, quantity) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, day, category, outcome, reason) "
+        "DO UPDATE SET quantity = quantity + excluded.quantity",
+        [
+            (o.project_id, o.day or today, o.category, o.outcome, o.reason, o.quantity)
+            for o in outcomes
+        ],
+    )

@@ -1,0 +1,120 @@
+"""Shared fixtures: a live ``heliograph serve`` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real server process and what its first start printed."""
+
+    url: str
+    dsn: str
+    api_token: str
+    login_url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def project_id(self) -> int:
+        return int(self.dsn.rsplit("/", 1)[1])
+
+    @property
+    def public_key(self) -> str:
+        return self.dsn.split("://", 1)[1].split("@", 1)[0]
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.api_token}"}, timeout=10
+        )
+
+    def wait_for_digest(self, timeout: float = 15.0) -> None:
+        """Wait until the ingest queue is empty (every accepted payload digested)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if httpx.get(f"{self.url}/_health").json()["backlog"] == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError("digest did not catch up in time")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+def start_server(
+    data_dir: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int, list[str]]:
+    """Start ``heliograph serve``; its output goes to a log file beside the data dir."""
+    port = port or free_port()
+    log_path = data_dir.with_name(data_dir.name + f"-{port}.log")
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "heliograph", "serve", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+    )
+    log.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("server exited early:\n" + log_path.read_text())
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1)
+            return process, port, log_path.read_text().splitlines()
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("server did not start:\n" + log_path.read_text())
+
+
+def _printed(lines: list[str], label: str) -> str:
+    for line in lines:
+        match = re.search(re.escape(label) + r".*?:\s*(\S+)\s*$", line)
+        if match:
+            return match.group(1)
+    return ""
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("heliograph-data")
+    process, port, lines = start_server(data_dir)
+    server = LiveServer(
+        url=f"http://127.0.0.1:{port}",
+        dsn=_printed(lines, "DSN for sentry-sdk"),
+        api_token=_printed(lines, "admin API token"),
+        login_url=_printed(lines, "one-time admin login link"),
+        data_dir=data_dir,
+        process=process,
+        port=port,
+    )
+    assert server.dsn and server.api_token and server.login_url, "".join(lines)
+    yield server
+    server.stop()
