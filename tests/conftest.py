@@ -73,8 +73,16 @@ def start_server(
     log_path = data_dir.with_name(data_dir.name + f"-{port}.log")
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "heliograph", "serve", "--port", str(port),
-         "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "heliograph",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

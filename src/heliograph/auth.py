@@ -54,7 +54,9 @@ def authenticate(request: Request, store: SQLiteStore) -> Principal | None:
     if cookie:
         session = store.get_session(cookie)
         if session is not None:
-            return Principal(session.user, frozenset({"read", "write", "admin"}), session.csrf_token)
+            return Principal(
+                session.user, frozenset({"read", "write", "admin"}), session.csrf_token
+            )
     return None
 
 

@@ -140,7 +140,9 @@ def createuser(
         if store.get_user_by_email(email) is not None:
             console.print(f"a user {email!r} already exists")
             raise typer.Exit(1)
-        user = store.create_user(email, password_hash=hash_password(password), is_superuser=superuser)
+        user = store.create_user(
+            email, password_hash=hash_password(password), is_superuser=superuser
+        )
         org = store.get_organization("default")
         if org is not None:
             store.add_member(user.id, org.id, "owner" if superuser else "member")

@@ -35,9 +35,7 @@ _PROJECT_PARAMS = [
     {"name": "organization_slug", "in": "path", "required": True, "schema": {"type": "string"}},
     {"name": "project_slug", "in": "path", "required": True, "schema": {"type": "string"}},
 ]
-_ISSUE_PARAM = [
-    {"name": "issue_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-]
+_ISSUE_PARAM = [{"name": "issue_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 _PAGING = [
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -57,7 +55,9 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Projects you can see",
                     "responses": {
-                        "200": _ok({"type": "array", "items": {"$ref": "#/components/schemas/Project"}}),
+                        "200": _ok(
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}
+                        ),
                         **_error_responses(401),
                     },
                 }
@@ -68,16 +68,31 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "parameters": [
                         *_PROJECT_PARAMS,
                         *_PAGING,
-                        {"name": "query", "in": "query", "schema": {"type": "string"},
-                         "description": "is:unresolved level:error environment:x release:y text"},
-                        {"name": "status", "in": "query", "schema": {
-                            "type": "string", "enum": ["unresolved", "resolved", "ignored", "all"]}},
+                        {
+                            "name": "query",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "is:unresolved level:error environment:x release:y text",
+                        },
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["unresolved", "resolved", "ignored", "all"],
+                            },
+                        },
                         {"name": "level", "in": "query", "schema": {"type": "string"}},
                         {"name": "environment", "in": "query", "schema": {"type": "string"}},
                         {"name": "release", "in": "query", "schema": {"type": "string"}},
-                        {"name": "sort", "in": "query", "schema": {
-                            "type": "string",
-                            "enum": ["date", "new", "freq", "last_seen", "first_seen", "count"]}},
+                        {
+                            "name": "sort",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["date", "new", "freq", "last_seen", "first_seen", "count"],
+                            },
+                        },
                     ],
                     "responses": {
                         "200": _ok({"type": "array", "items": issue}),
@@ -90,8 +105,12 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "summary": "One event's full JSON",
                     "parameters": [
                         *_PROJECT_PARAMS,
-                        {"name": "event_id", "in": "path", "required": True,
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "event_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "responses": {"200": _ok(event), **_error_responses(401, 404)},
                 }
@@ -107,16 +126,29 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "parameters": _ISSUE_PARAM,
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {
-                            "type": "object",
-                            "required": ["status"],
-                            "properties": {
-                                "status": {"type": "string", "enum": [
-                                    "unresolved", "resolved", "ignored", "resolvedInNextRelease"]},
-                                "statusDetails": {"type": "object", "properties": {
-                                    "inNextRelease": {"type": "boolean"}}},
-                            },
-                        }}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["status"],
+                                    "properties": {
+                                        "status": {
+                                            "type": "string",
+                                            "enum": [
+                                                "unresolved",
+                                                "resolved",
+                                                "ignored",
+                                                "resolvedInNextRelease",
+                                            ],
+                                        },
+                                        "statusDetails": {
+                                            "type": "object",
+                                            "properties": {"inNextRelease": {"type": "boolean"}},
+                                        },
+                                    },
+                                }
+                            }
+                        },
                     },
                     "responses": {"200": _ok(issue), **_error_responses(400, 401, 403, 404)},
                 },
@@ -124,8 +156,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             "/api/0/issues/{issue_id}/events/": {
                 "get": {
                     "summary": "An issue's events, newest first",
-                    "parameters": [*_ISSUE_PARAM, *_PAGING,
-                                   {"name": "full", "in": "query", "schema": {"type": "boolean"}}],
+                    "parameters": [
+                        *_ISSUE_PARAM,
+                        *_PAGING,
+                        {"name": "full", "in": "query", "schema": {"type": "boolean"}},
+                    ],
                     "responses": {
                         "200": _ok({"type": "array", "items": event}),
                         **_error_responses(400, 401, 404),

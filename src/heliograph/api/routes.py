@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import orjson
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,10 +44,12 @@ def _principal(request: Request) -> Principal:
 def _check_write(request: Request, principal: Principal, role: str | None) -> None:
     if not can_write(principal, role):
         raise ApiError(403, "you have read-only access to this project")
-    if principal.csrf_token is not None:
-        # A cookie session: a cross-site form could ride on it, so demand the token.
-        if request.headers.get("x-csrf-token") != principal.csrf_token:
-            raise ApiError(403, "missing or wrong X-CSRF-Token header")
+    # A cookie session: a cross-site form could ride on it, so demand the token.
+    if (
+        principal.csrf_token is not None
+        and request.headers.get("x-csrf-token") != principal.csrf_token
+    ):
+        raise ApiError(403, "missing or wrong X-CSRF-Token header")
 
 
 def _project(request: Request, principal: Principal) -> tuple[Project, str | None]:
@@ -152,7 +153,7 @@ def project_issues(request: Request) -> Response:
 
 def _status_change(body: Any) -> tuple[str, bool]:
     if not isinstance(body, dict):
-        raise ApiError(400, "expected a JSON object such as {\"status\": \"resolved\"}")
+        raise ApiError(400, 'expected a JSON object such as {"status": "resolved"}')
     status = body.get("status")
     details = body.get("statusDetails") or {}
     if status == "resolvedInNextRelease":
@@ -178,9 +179,7 @@ async def issue_detail(request: Request) -> Response:
     if request.method == "PUT":
         _check_write(request, principal, role)
         status, in_next_release = _status_change(await _json_body(request))
-        updated = runtime.store.set_issue_status(
-            issue.id, status, in_next_release=in_next_release
-        )
+        updated = runtime.store.set_issue_status(issue.id, status, in_next_release=in_next_release)
         assert updated is not None
         issue = updated
     data = _issues_json(request, [issue], project)[0]
@@ -190,7 +189,7 @@ async def issue_detail(request: Request) -> Response:
 
 def issue_events(request: Request) -> Response:
     principal = _principal(request)
-    issue, _project_, _role = _issue(request, principal)
+    issue, *_ = _issue(request, principal)
     try:
         events, next_cursor = _runtime(request).store.issue_events(
             issue.id, limit=_limit(request), cursor=request.query_params.get("cursor")
@@ -207,7 +206,7 @@ def issue_events(request: Request) -> Response:
 
 def latest_event(request: Request) -> Response:
     principal = _principal(request)
-    issue, _project_, _role = _issue(request, principal)
+    issue, *_ = _issue(request, principal)
     stored = _runtime(request).store.latest_event(issue.id)
     if stored is None:
         raise ApiError(404, "this issue has no stored events")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from heliograph.digest.prepare import prepare_event
 from heliograph.ingest.adapters import decode_payload
@@ -96,33 +95,24 @@ class DigestWorker:
             )
         except (IngestError, ValueError) as exc:
             logger.info("rejected payload %d of project %d: %s", payload.id, project.id, exc)
-            batch.outcomes.append(
-                Outcome(project.id, "default", "invalid", _reason(exc), 1)
-            )
+            batch.outcomes.append(Outcome(project.id, "default", "invalid", _reason(exc), 1))
             return
         batch.outcomes.extend(decoded.outcomes)
         for event in decoded.events:
-            prepared = _safely(prepare_event, event, project)
+            try:
+                prepared = prepare_event(event, project)
+            except Exception:
+                # One odd event must not stall the queue: log it, count it, move on.
+                logger.exception("could not digest an event; it is counted as invalid")
+                batch.outcomes.append(Outcome(project.id, "default", "invalid", "digest", 1))
+                continue
             if isinstance(prepared, GroupedEvent):
                 batch.errors.append(prepared)
                 batch.outcomes.append(Outcome(project.id, "error", "accepted", "", 1))
-            elif prepared is not None:
+            else:
                 batch.analytics.append(prepared)
                 batch.outcomes.append(Outcome(project.id, "analytics", "accepted", "", 1))
-            else:
-                batch.outcomes.append(Outcome(project.id, "default", "invalid", "digest", 1))
 
 
 def _reason(exc: Exception) -> str:
     return (getattr(exc, "detail", None) or str(exc))[:120]
-
-
-def _safely(
-    step: Callable[..., GroupedEvent | object], *args: object
-) -> GroupedEvent | object | None:
-    """One odd event must not stall the queue: log it, count it, move on."""
-    try:
-        return step(*args)
-    except Exception:
-        logger.exception("could not digest an event; it is counted as invalid")
-        return None

@@ -45,6 +45,8 @@ def check_backlog(runtime: Runtime) -> None:
         raise RateLimited(
             "the server is busy digesting a backlog; retry later",
             retry_after=BACKLOG_RETRY_AFTER,
+            scope="organization",
+            reason="backlog",
         )
 
 
@@ -58,5 +60,8 @@ def error_response(
         headers["Retry-After"] = str(exc.retry_after)
         if sentry:
             # <seconds>:<categories>:<scope>:<reason>; empty categories means all of them.
-            headers["X-Sentry-Rate-Limits"] = f"{exc.retry_after}::organization:backlog"
+            categories = ";".join(exc.categories)
+            headers["X-Sentry-Rate-Limits"] = (
+                f"{exc.retry_after}:{categories}:{exc.scope}:{exc.reason or ''}"
+            )
     return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)

@@ -55,7 +55,9 @@ class IngestQueue:
     def __init__(self, path: Path) -> None:
         self._db = Database(path, migrations=MIGRATIONS, durable=True)
         self._lock = threading.Lock()
-        self._depth = self._db.read(lambda c: c.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        self._depth: int = self._db.read(
+            lambda c: int(c.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        )
         self._new_work = threading.Event()
         if self._depth:
             self._new_work.set()
@@ -82,14 +84,18 @@ class IngestQueue:
         self._new_work.set()
         return queue_id
 
-    def append_sync(self, project_id: int, kind: PayloadKind, received_at: float, body: bytes) -> int:
+    def append_sync(
+        self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
+    ) -> int:
         """Blocking variant for tools and tests that are not running an event loop."""
         queue_id = self._db.write(
-            lambda c: c.execute(
-                "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
-                (project_id, kind, received_at, body),
-            ).lastrowid
-            or 0
+            lambda c: (
+                c.execute(
+                    "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
+                    (project_id, kind, received_at, body),
+                ).lastrowid
+                or 0
+            )
         )
         with self._lock:
             self._depth += 1
@@ -119,9 +125,11 @@ class IngestQueue:
         if not ids:
             return
         deleted = self._db.write(
-            lambda c: c.execute(
-                "DELETE FROM queue WHERE id BETWEEN ? AND ?", (min(ids), max(ids))
-            ).rowcount
+            lambda c: (
+                c.execute(
+                    "DELETE FROM queue WHERE id BETWEEN ? AND ?", (min(ids), max(ids))
+                ).rowcount
+            )
         )
         with self._lock:
             self._depth = max(0, self._depth - deleted)

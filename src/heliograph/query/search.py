@@ -53,14 +53,14 @@ def parse_issue_search(project_id: int, params: Mapping[str, str]) -> IssueFilte
         if key == "is":
             filters = replace(filters, status=_status(value))
         elif key in ("level", "environment", "release"):
-            filters = replace(filters, **{key: value})
+            filters = _with(filters, key, value)
         else:
             text.append(token)
     if "status" in params:
         filters = replace(filters, status=_status(params["status"]))
     for key in ("level", "environment", "release"):
         if params.get(key):
-            filters = replace(filters, **{key: params[key]})
+            filters = _with(filters, key, params[key])
     if text:
         filters = replace(filters, query=" ".join(text))
     sort = params.get("sort")
@@ -69,6 +69,14 @@ def parse_issue_search(project_id: int, params: Mapping[str, str]) -> IssueFilte
             raise SearchError(f"unknown sort {sort!r}: use one of {', '.join(sorted(SORTS))}")
         filters = replace(filters, sort=SORTS[sort])  # type: ignore[arg-type]
     return filters
+
+
+def _with(filters: IssueFilter, key: str, value: str) -> IssueFilter:
+    if key == "level":
+        return replace(filters, level=value)
+    if key == "environment":
+        return replace(filters, environment=value)
+    return replace(filters, release=value)
 
 
 def _status(value: str) -> str | None:

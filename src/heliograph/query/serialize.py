@@ -104,8 +104,7 @@ def tags_json(tags: list[TagCount]) -> list[dict[str, Any]]:
             "name": key,
             "totalValues": sum(t.count for t in values),
             "topValues": [
-                {"key": key, "name": t.value, "value": t.value, "count": t.count}
-                for t in values
+                {"key": key, "name": t.value, "value": t.value, "count": t.count} for t in values
             ],
         }
         for key, values in grouped.items()
@@ -158,7 +157,9 @@ def _entries(event: Event) -> list[dict[str, Any]]:
         # Sentry's order: the root cause first, the exception that crashed last.
         values = [exception_json(e) for e in reversed(event.exceptions)]
         has_system = any(not f.in_app for e in event.exceptions for f in e.frames)
-        entries.append({"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}})
+        entries.append(
+            {"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}}
+        )
     elif event.stacktrace:
         entries.append(
             {"type": "stacktrace", "data": {"frames": [frame_json(f) for f in event.stacktrace]}}
@@ -227,4 +228,3 @@ def event_json(stored: StoredEvent, *, title: str | None = None) -> dict[str, An
         "distinctId": event.distinct_id,
         "errors": [],
     }
-

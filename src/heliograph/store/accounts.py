@@ -113,7 +113,10 @@ class AccountsMixin:
 
     def list_projects(self, user_id: int | None = None) -> list[Project]:
         """Projects visible to a user (all of them when ``user_id`` is None)."""
-        sql = f"SELECT {_PROJECT_COLUMNS} FROM projects p JOIN organizations o ON o.id = p.organization_id"
+        sql = (
+            f"SELECT {_PROJECT_COLUMNS} FROM projects p "
+            "JOIN organizations o ON o.id = p.organization_id"
+        )
         params: tuple[int, ...] = ()
         if user_id is not None:
             sql += (
@@ -121,7 +124,9 @@ class AccountsMixin:
                 "WHERE user_id = ?) OR EXISTS (SELECT 1 FROM users WHERE id = ? AND is_superuser)"
             )
             params = (user_id, user_id)
-        rows = self.db.read(lambda c: c.execute(sql + " ORDER BY o.slug, p.slug", params).fetchall())
+        rows = self.db.read(
+            lambda c: c.execute(sql + " ORDER BY o.slug, p.slug", params).fetchall()
+        )
         return [_project(r) for r in rows]
 
     def update_project(self, project_id: int, **changes: object) -> None:

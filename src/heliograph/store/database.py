@@ -71,9 +71,7 @@ class Database:
 
     def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
-            conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
-            )
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA query_only = ON")
         else:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -91,7 +89,9 @@ class Database:
             if version <= current:
                 continue
             logger.info("migrating %s to version %d", self.path.name, version)
-            conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
 
     # -- writes ----------------------------------------------------------
 
@@ -141,7 +141,7 @@ class Database:
                 conn.execute("SAVEPOINT task")
                 try:
                     value = task(conn)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                except BaseException as exc:
                     conn.execute("ROLLBACK TO task")
                     conn.execute("RELEASE task")
                     results.append((future, False, exc))

@@ -184,9 +184,7 @@ class SQLiteStore(AccountsMixin):
             params.append(filters.level)
         for key, value in (("environment", filters.environment), ("release", filters.release)):
             if value:
-                sql += (
-                    " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
-                )
+                sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
                 params += [key, value]
         if filters.query:
             sql += " AND (title LIKE ? ESCAPE '\\' OR culprit LIKE ? ESCAPE '\\')"
@@ -203,10 +201,10 @@ class SQLiteStore(AccountsMixin):
         if len(issues) > limit:
             issues = issues[:limit]
             last = issues[-1]
-            value = {"last_seen": last.last_seen, "first_seen": last.first_seen}.get(
+            sort_value = {"last_seen": last.last_seen, "first_seen": last.first_seen}.get(
                 filters.sort, last.times_seen
             )
-            next_cursor = _encode_cursor(value, last.id)
+            next_cursor = _encode_cursor(sort_value, last.id)
         return issues, next_cursor
 
     def set_issue_status(
@@ -282,6 +280,68 @@ class SQLiteStore(AccountsMixin):
             ).fetchall()
         )
         return [r[0] for r in rows]
+
+    # -- read-only helpers for the web UI ---------------------------------
+
+    def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]:
+        """Distinct values of one issue tag in a project, most recently seen first.
+
+        Feeds the issue list's environment and release selects. Walks the
+        project's issues and their tag rows by primary key, so it never reads
+        event bodies (unlike :meth:`environments`).
+        """
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT t.value FROM issues i JOIN issue_tags t "
+                "ON t.issue_id = i.id AND t.key = ? WHERE i.project_id = ? "
+                "GROUP BY t.value ORDER BY MAX(t.last_seen) DESC LIMIT ?",
+                (key, project_id, limit),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def event_neighbours(
+        self, issue_id: int, event_id: str
+    ) -> tuple[str | None, str | None] | None:
+        """(newer, older) event ids around ``event_id`` in its issue, or None if absent.
+
+        Same order as :meth:`issue_events` (timestamp, then row id), so
+        stepping with these ids visits every event exactly once.
+        """
+
+        def query(conn: sqlite3.Connection) -> tuple[str | None, str | None] | None:
+            row = conn.execute(
+                "SELECT id, timestamp FROM events WHERE issue_id = ? AND event_id = ?",
+                (issue_id, event_id),
+            ).fetchone()
+            if row is None:
+                return None
+            row_id, ts = row
+            newer = conn.execute(
+                "SELECT event_id FROM events WHERE issue_id = ? "
+                "AND (timestamp > ? OR (timestamp = ? AND id > ?)) "
+                "ORDER BY timestamp, id LIMIT 1",
+                (issue_id, ts, ts, row_id),
+            ).fetchone()
+            older = conn.execute(
+                "SELECT event_id FROM events WHERE issue_id = ? "
+                "AND (timestamp < ? OR (timestamp = ? AND id < ?)) "
+                "ORDER BY timestamp DESC, id DESC LIMIT 1",
+                (issue_id, ts, ts, row_id),
+            ).fetchone()
+            return (newer[0] if newer else None, older[0] if older else None)
+
+        return self.db.read(query)
+
+    def oldest_event_id(self, issue_id: int) -> str | None:
+        """The first event of an issue (the "Oldest" link on the issue page)."""
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT event_id FROM events WHERE issue_id = ? ORDER BY timestamp, id LIMIT 1",
+                (issue_id,),
+            ).fetchone()
+        )
+        return row[0] if row else None
 
 
 def _escape_like(text: str) -> str:

@@ -1,0 +1,80 @@
+"""LLM payload privacy: prompts and completions are stored only when a project says so.
+
+Off (the default for a project): the payload properties are removed before
+anything is written and ``$ai_payloads_dropped: true`` says so. On: every
+string inside them longer than ``max_chars`` is clipped, however deeply it
+sits in a message list, and ends with a visible ``…[truncated N chars]``
+marker, N being the number of characters removed. A clipped string, marker
+included, is at most ``max_chars`` long.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from heliograph.model import Event
+
+__all__ = ["DEFAULT_MAX_CHARS", "PAYLOAD_KEYS", "apply_payload_policy", "clip_text"]
+
+DEFAULT_MAX_CHARS = 30_000
+# Properties that carry prompt or completion content, from PostHog clients
+# ($ai_instructions: the Responses API's system prompt; $ai_output: older
+# clients) and from the OTLP adapter (which writes the same names).
+PAYLOAD_KEYS = (
+    "$ai_input",
+    "$ai_output",
+    "$ai_output_choices",
+    "$ai_input_state",
+    "$ai_output_state",
+    "$ai_instructions",
+    "$ai_tools",
+)
+_MAX_DEPTH = 64
+
+
+def apply_payload_policy(
+    event: Event, *, keep_payloads: bool, max_chars: int = DEFAULT_MAX_CHARS
+) -> None:
+    """Drop (``keep_payloads=False``) or clip the LLM payload properties of ``event``, in place."""
+    properties = event.properties
+    present = [key for key in PAYLOAD_KEYS if key in properties]
+    if not keep_payloads:
+        for key in present:
+            del properties[key]
+        if present:
+            properties["$ai_payloads_dropped"] = True
+        return
+    for key in present:
+        properties[key] = _clip(properties[key], max_chars, 0)
+
+
+def clip_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """``text`` cut to at most ``max_chars`` characters, ending ``…[truncated N chars]``."""
+    if len(text) <= max_chars:
+        return text
+    removed = len(text) - max_chars
+    # The marker's own length depends on N: settle N (it converges in a step or two).
+    while True:
+        keep = max(max_chars - len(f"…[truncated {removed} chars]"), 0)
+        if len(text) - keep == removed:
+            break
+        removed = len(text) - keep
+    return text[:keep] + f"…[truncated {removed} chars]"
+
+
+def _clip(value: Any, max_chars: int, depth: int) -> Any:
+    if isinstance(value, str):
+        return clip_text(value, max_chars)
+    if depth >= _MAX_DEPTH and isinstance(value, dict | list):
+        # Pathologically deep: keep it as (clipped) JSON text rather than recurse.
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (RecursionError, ValueError):
+            text = "[too deeply nested to store]"
+        return clip_text(text, max_chars)
+    if isinstance(value, list):
+        return [_clip(item, max_chars, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {key: _clip(item, max_chars, depth + 1) for key, item in value.items()}
+    return value

@@ -1,0 +1,72 @@
+"""An issue's title and culprit, the two lines the issue list shows.
+
+* title: ``"ZeroDivisionError: division by zero"`` -- the outermost exception's
+  type and the first line of its value; else the message's first line; else
+  ``"<unlabeled event>"``. Clipped to ``TITLE_MAX_CHARS``.
+* culprit: where it crashed, Sentry style (``"app.views in index"``): the
+  crash frame of the outermost exception (or of the bare stack trace); else
+  the transaction; else ``""``.
+
+Neither is normalised: titles show the values of the event that opened the
+issue; grouping (``heliograph.digest.grouping``) decides what is the same.
+"""
+
+from __future__ import annotations
+
+from heliograph.model import Event, Frame
+
+__all__ = ["TITLE_MAX_CHARS", "UNLABELED", "crash_frame", "event_culprit", "event_title"]
+
+TITLE_MAX_CHARS = 200
+UNLABELED = "<unlabeled event>"
+
+
+def _first_line(text: str | None) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _clip(text: str, limit: int = TITLE_MAX_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def event_title(event: Event) -> str:
+    """``"Type: first line of value"`` of the outermost exception, else the message."""
+    if event.exceptions:
+        outermost = event.exceptions[0]
+        kind = outermost.type.strip()
+        value = _first_line(outermost.value)
+        title = f"{kind}: {value}" if kind and value else kind or value
+        if title:
+            return _clip(title)
+    message = _first_line(event.message)
+    return _clip(message) if message else UNLABELED
+
+
+def crash_frame(event: Event) -> Frame | None:
+    """The frame that crashed: the last in-app frame, else the last frame.
+
+    Looks at the outermost exception's frames, or the bare stack trace when
+    that exception has none (``Event.crash_frames``).
+    """
+    frames = event.crash_frames
+    for frame in reversed(frames):
+        if frame.in_app:
+            return frame
+    return frames[-1] if frames else None
+
+
+def event_culprit(event: Event) -> str:
+    """``"module in function"`` of the crash frame, else the transaction, else ``""``."""
+    frame = crash_frame(event)
+    if frame is not None:
+        where = frame.module or frame.filename or frame.abs_path
+        if where and frame.function:
+            return _clip(f"{where} in {frame.function}")
+        if where or frame.function:
+            return _clip(where or frame.function or "")
+    return _clip(event.transaction or "")

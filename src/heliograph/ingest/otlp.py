@@ -1,0 +1,826 @@
+"""OTLP/HTTP traces in, canonical LLM analytics events out.
+
+:func:`decode_traces` reads an ``ExportTraceServiceRequest`` in either OTLP
+encoding: protobuf (``application/x-protobuf``, via ``opentelemetry-proto``)
+or OTLP JSON (``application/json``: hex trace and span ids, camelCase or
+snake_case keys, 64-bit integers as strings or numbers). Each span becomes a
+:class:`Span` carrying its own attributes and its resource's and scope's
+attributes merged (the scope's win).
+
+:func:`span_to_event` turns a span into the analytics event a PostHog client
+would have sent for the same call (``$ai_generation``, ``$ai_embedding`` or
+``$ai_span``, with the same ``$ai_*`` properties), reading the OpenTelemetry
+GenAI semantic conventions (``gen_ai.*``, current and older names) and, as a
+second dialect, OpenInference (``llm.*``, ``openinference.span.kind``). Past
+this module nothing knows the event came over OTLP.
+
+Token counts: the GenAI conventions and OpenInference both count cached
+tokens *inside* the input count, whichever the provider; such events carry
+``$ai_cache_reporting_exclusive: false`` so that cost is computed right for
+Anthropic models too (see ``heliograph.digest.costs``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from heliograph.ingest import bodies
+from heliograph.ingest.errors import BadRequest
+from heliograph.ingest.posthog_event import coerce_ai_properties
+from heliograph.model import Event
+
+__all__ = [
+    "OTLP_MAX_BYTES",
+    "PROTOBUF",
+    "Span",
+    "SpanEvent",
+    "decode_traces",
+    "decode_traces_counted",
+    "export_response",
+    "span_to_event",
+]
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+OTLP_MAX_BYTES = 20 * 1024 * 1024
+"""Largest OTLP body, after decompression."""
+
+STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+_SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+
+_GENERATION_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "completion", "generation"}
+)
+_EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    name: str
+    time_unix_nano: int = 0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Span:
+    """One span, in plain Python values (ids as lower-case hex)."""
+
+    trace_id: str
+    span_id: str
+    name: str = ""
+    parent_span_id: str | None = None
+    kind: int = 0
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[SpanEvent] = field(default_factory=list)
+    status_code: int = STATUS_UNSET
+    status_message: str = ""
+    # Resource attributes with the instrumentation scope's merged over them.
+    resource: dict[str, Any] = field(default_factory=dict)
+    scope_name: str = ""
+    scope_version: str = ""
+
+
+# --- decoding -------------------------------------------------------------------------
+
+
+def decode_traces(body: bytes, content_type: str) -> list[Span]:
+    """Decode an ``ExportTraceServiceRequest``; spans without valid ids are skipped."""
+    return decode_traces_counted(body, content_type)[0]
+
+
+def decode_traces_counted(body: bytes, content_type: str) -> tuple[list[Span], int]:
+    """Like :func:`decode_traces`, also returning how many spans were rejected
+    (for the response's ``partial_success``). A gzip body (magic bytes) is
+    decompressed here, up to :data:`OTLP_MAX_BYTES`."""
+    if body.startswith(b"\x1f\x8b"):
+        body = bodies.decompress(body, "gzip", OTLP_MAX_BYTES)
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in (PROTOBUF, "application/protobuf", "application/octet-stream"):
+        return _decode_protobuf(body)
+    if media == JSON or media.endswith("+json"):
+        return _decode_json(body)
+    raise BadRequest(f"unsupported content type {content_type!r}: send {PROTOBUF} or {JSON}")
+
+
+def _decode_protobuf(body: bytes) -> tuple[list[Span], int]:
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except DecodeError:
+        raise BadRequest("body is not a valid ExportTraceServiceRequest") from None
+    spans: list[Span] = []
+    rejected = 0
+    for resource_spans in request.resource_spans:
+        resource = _proto_attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            merged = {**resource, **_proto_attributes(scope.attributes)}
+            for pb in scope_spans.spans:
+                trace_id, span_id = pb.trace_id.hex(), pb.span_id.hex()
+                if not _valid_id(trace_id, 32) or not _valid_id(span_id, 16):
+                    rejected += 1
+                    continue
+                spans.append(
+                    Span(
+                        trace_id=trace_id,
+                        span_id=span_id,
+                        name=pb.name,
+                        parent_span_id=pb.parent_span_id.hex() or None,
+                        kind=int(pb.kind),
+                        start_time_unix_nano=pb.start_time_unix_nano,
+                        end_time_unix_nano=pb.end_time_unix_nano,
+                        attributes=_proto_attributes(pb.attributes),
+                        events=[
+                            SpanEvent(e.name, e.time_unix_nano, _proto_attributes(e.attributes))
+                            for e in pb.events
+                        ],
+                        status_code=int(pb.status.code),
+                        status_message=pb.status.message,
+                        resource=merged,
+                        scope_name=scope.name,
+                        scope_version=scope.version,
+                    )
+                )
+    return spans, rejected
+
+
+def _proto_attributes(items: Iterable[KeyValue]) -> dict[str, Any]:
+    return {item.key: _proto_value(item.value) for item in items}
+
+
+def _proto_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "array_value":
+        return [_proto_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return _proto_attributes(value.kvlist_value.values)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None
+
+
+def _decode_json(body: bytes) -> tuple[list[Span], int]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON ExportTraceServiceRequest object")
+    spans: list[Span] = []
+    rejected = 0
+    for resource_spans in _list(_get(data, "resourceSpans", "resource_spans")):
+        resource_value = _get(resource_spans, "resource")
+        resource = _json_attributes(
+            _get(resource_value, "attributes") if isinstance(resource_value, dict) else None
+        )
+        scope_list = _get(resource_spans, "scopeSpans", "scope_spans")
+        if scope_list is None:
+            scope_list = _get(
+                resource_spans, "instrumentationLibrarySpans", "instrumentation_library_spans"
+            )
+        for scope_spans in _list(scope_list):
+            scope = _get(scope_spans, "scope")
+            if not isinstance(scope, dict):
+                scope = _get(scope_spans, "instrumentationLibrary", "instrumentation_library")
+            scope = scope if isinstance(scope, dict) else {}
+            merged = {**resource, **_json_attributes(_get(scope, "attributes"))}
+            for raw in _list(_get(scope_spans, "spans")):
+                span = _json_span(raw, merged, scope)
+                if span is None:
+                    rejected += 1
+                else:
+                    spans.append(span)
+    return spans, rejected
+
+
+def _json_span(raw: Any, resource: dict[str, Any], scope: Mapping[str, Any]) -> Span | None:
+    if not isinstance(raw, dict):
+        return None
+    trace_id = _json_id(_get(raw, "traceId", "trace_id"), 32)
+    span_id = _json_id(_get(raw, "spanId", "span_id"), 16)
+    if trace_id is None or span_id is None:
+        return None
+    status = _get(raw, "status")
+    status = status if isinstance(status, dict) else {}
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        name=str(_get(raw, "name") or ""),
+        parent_span_id=_json_id(_get(raw, "parentSpanId", "parent_span_id"), 16),
+        kind=_enum(_get(raw, "kind"), "SPAN_KIND_", _SPAN_KINDS),
+        start_time_unix_nano=_json_int(_get(raw, "startTimeUnixNano", "start_time_unix_nano")),
+        end_time_unix_nano=_json_int(_get(raw, "endTimeUnixNano", "end_time_unix_nano")),
+        attributes=_json_attributes(_get(raw, "attributes")),
+        events=[
+            SpanEvent(
+                name=str(_get(event, "name") or ""),
+                time_unix_nano=_json_int(_get(event, "timeUnixNano", "time_unix_nano")),
+                attributes=_json_attributes(_get(event, "attributes")),
+            )
+            for event in _list(_get(raw, "events"))
+            if isinstance(event, dict)
+        ],
+        status_code=_enum(_get(status, "code"), "STATUS_CODE_", ("unset", "ok", "error")),
+        status_message=str(_get(status, "message") or ""),
+        resource=resource,
+        scope_name=str(_get(scope, "name") or ""),
+        scope_version=str(_get(scope, "version") or ""),
+    )
+
+
+def _get(data: Any, *keys: str) -> Any:
+    if not isinstance(data, dict):
+        return None
+    for key in keys:
+        if key in data:
+            return data[key]
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _json_attributes(items: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in _list(items):
+        if isinstance(item, dict) and isinstance(item.get("key"), str):
+            result[item["key"]] = _json_value(item.get("value"))
+    return result
+
+
+def _json_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    for key in ("stringValue", "string_value"):
+        if key in value:
+            return value[key]
+    for key in ("boolValue", "bool_value"):
+        if key in value:
+            return bool(value[key])
+    for key in ("intValue", "int_value"):
+        if key in value:
+            return _json_int(value[key])
+    for key in ("doubleValue", "double_value"):
+        if key in value:
+            try:
+                return float(value[key])
+            except (TypeError, ValueError):
+                return None
+    for key in ("arrayValue", "array_value"):
+        if key in value:
+            return [_json_value(v) for v in _list(_get(value[key], "values"))]
+    for key in ("kvlistValue", "kvlist_value"):
+        if key in value:
+            return _json_attributes(_get(value[key], "values"))
+    for key in ("bytesValue", "bytes_value"):
+        if key in value:
+            return value[key]
+    return None
+
+
+def _json_int(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _json_id(value: Any, length: int) -> str | None:
+    """OTLP JSON ids are hex; tolerate the protobuf JSON mapping's base64 too."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().lower()
+    if len(text) == length and _valid_id(text, length):
+        return text
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    text = raw.hex()
+    return text if _valid_id(text, length) else None
+
+
+def _valid_id(text: str, length: int) -> bool:
+    return (
+        len(text) == length and text != "0" * length and all(c in "0123456789abcdef" for c in text)
+    )
+
+
+def _enum(value: Any, prefix: str, names: tuple[str, ...]) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        name = value.upper().removeprefix(prefix).lower()
+        if name in names:
+            return names.index(name)
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+# --- the response ---------------------------------------------------------------------
+
+
+def export_response(rejected: int = 0, message: str = "", content_type: str = PROTOBUF) -> bytes:
+    """An ``ExportTraceServiceResponse`` in the request's encoding.
+
+    With nothing rejected and no message, ``partial_success`` is left unset
+    (full success). Send it with :func:`response_content_type`.
+    """
+    response = ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.CopyFrom(
+            ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
+        )
+    if response_content_type(content_type) == JSON:
+        payload: dict[str, Any] = {}
+        if rejected or message:
+            payload["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+        return orjson.dumps(payload)
+    serialized: bytes = response.SerializeToString()
+    return serialized
+
+
+def response_content_type(request_content_type: str | None) -> str:
+    media = (request_content_type or "").split(";", 1)[0].strip().lower()
+    return JSON if media == JSON or media.endswith("+json") else PROTOBUF
+
+
+# --- span -> event ----------------------------------------------------------------------
+
+
+def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
+    """Map one span to the canonical analytics event a PostHog client would send."""
+    attrs = span.attributes
+    resource = span.resource
+
+    def attr(*keys: str) -> Any:
+        for key in keys:
+            value = attrs.get(key)
+            if value is not None and value != "":
+                return value
+        return None
+
+    name = _event_name(span, attr)
+    properties: dict[str, Any] = {
+        "$ai_trace_id": span.trace_id,
+        "$ai_span_id": span.span_id,
+        "$ai_span_name": span.name,
+        "$otel_span_kind": _SPAN_KINDS[span.kind] if 0 <= span.kind < 6 else str(span.kind),
+    }
+    if span.parent_span_id:
+        properties["$ai_parent_id"] = span.parent_span_id
+    if span.scope_name:
+        properties["$otel_scope"] = span.scope_name
+    if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
+        properties["$ai_latency"] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+
+    _put(
+        properties,
+        "$ai_provider",
+        attr("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    )
+    _put(
+        properties,
+        "$ai_model",
+        attr(
+            "gen_ai.response.model", "gen_ai.request.model", "llm.response.model", "llm.model_name"
+        ),
+    )
+    _put(properties, "$ai_response_id", attr("gen_ai.response.id"))
+    _put(properties, "$ai_base_url", attr("server.address"))
+    _put(properties, "$ai_http_status", attr("http.response.status_code", "http.status_code"))
+    _put(properties, "$ai_stream", attr("gen_ai.request.stream", "llm.is_streaming"))
+    _tokens(properties, attr)
+    _model_parameters(properties, attr)
+    finish = attr("gen_ai.response.finish_reasons", "llm.response.finish_reason")
+    if isinstance(finish, list) and finish:
+        properties["$ai_stop_reason"] = str(finish[0])
+    elif isinstance(finish, str):
+        properties["$ai_stop_reason"] = finish
+    _error(properties, span, attr)
+    _payloads(properties, name, span, attr)
+
+    session = attr("session.id", "gen_ai.conversation.id")
+    _put(properties, "$ai_session_id", session)
+    service = resource.get("service.name")
+    _put(properties, "$service_name", service)
+    distinct_id = attr("user.id", "enduser.id", "posthog.distinct_id")
+    if distinct_id is None:
+        # The posthog-python wrappers' convention for anonymous calls.
+        distinct_id = span.trace_id
+        properties["$process_person_profile"] = False
+    coerce_ai_properties(properties)
+
+    timestamp = span.start_time_unix_nano / 1e9 if span.start_time_unix_nano else received_at
+    environment = resource.get("deployment.environment.name") or resource.get(
+        "deployment.environment"
+    )
+    return Event(
+        project_id=project_id,
+        event_id=(span.trace_id[:16] + span.span_id),
+        timestamp=timestamp,
+        kind="analytics",
+        name=name,
+        received_at=received_at,
+        platform=_platform(resource.get("telemetry.sdk.language")),
+        distinct_id=str(distinct_id),
+        environment=str(environment) if environment else None,
+        release=str(resource["service.version"]) if resource.get("service.version") else None,
+        server_name=str(resource["host.name"]) if resource.get("host.name") else None,
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        sdk_name=str(resource.get("telemetry.sdk.name") or "opentelemetry"),
+        sdk_version=str(resource["telemetry.sdk.version"])
+        if resource.get("telemetry.sdk.version")
+        else None,
+        properties=properties,
+    )
+
+
+def _event_name(span: Span, attr: Any) -> str:
+    operation = str(attr("gen_ai.operation.name", "llm.request.type") or "").lower()
+    if operation in _GENERATION_OPERATIONS:
+        return "$ai_generation"
+    if operation in _EMBEDDING_OPERATIONS:
+        return "$ai_embedding"
+    kind = str(attr("openinference.span.kind") or "").upper()
+    if kind == "LLM":
+        return "$ai_generation"
+    if kind == "EMBEDDING":
+        return "$ai_embedding"
+    return "$ai_span"
+
+
+def _put(properties: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None and value != "":
+        properties[key] = value
+
+
+def _tokens(properties: dict[str, Any], attr: Any) -> None:
+    _put(
+        properties,
+        "$ai_input_tokens",
+        attr(
+            "gen_ai.usage.input_tokens",
+            "gen_ai.usage.prompt_tokens",
+            "llm.token_count.prompt",
+            "llm.usage.prompt_tokens",
+        ),
+    )
+    _put(
+        properties,
+        "$ai_output_tokens",
+        attr(
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.completion_tokens",
+            "llm.token_count.completion",
+            "llm.usage.completion_tokens",
+        ),
+    )
+    _put(
+        properties,
+        "$ai_total_tokens",
+        attr("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total"),
+    )
+    cache_read = attr(
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    )
+    cache_write = attr(
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    )
+    _put(properties, "$ai_cache_read_input_tokens", cache_read)
+    _put(properties, "$ai_cache_creation_input_tokens", cache_write)
+    if cache_read is not None or cache_write is not None:
+        properties["$ai_cache_reporting_exclusive"] = False
+    _put(
+        properties,
+        "$ai_reasoning_tokens",
+        attr(
+            "gen_ai.usage.reasoning.output_tokens",
+            "gen_ai.usage.reasoning_tokens",
+            "llm.token_count.completion_details.reasoning",
+        ),
+    )
+
+
+_REQUEST_PARAMETERS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop_sequences",
+    "seed",
+    "choice.count",
+)
+
+
+def _model_parameters(properties: dict[str, Any], attr: Any) -> None:
+    parameters: dict[str, Any] = {}
+    invocation = _maybe_json(attr("llm.invocation_parameters"))
+    if isinstance(invocation, dict):
+        parameters.update(invocation)
+    for name in _REQUEST_PARAMETERS:
+        value = attr(f"gen_ai.request.{name}")
+        if value is not None:
+            parameters[name] = value
+    if not parameters:
+        return
+    properties["$ai_model_parameters"] = parameters
+    _put(properties, "$ai_temperature", parameters.get("temperature"))
+    _put(
+        properties,
+        "$ai_max_tokens",
+        parameters.get("max_tokens") or parameters.get("max_completion_tokens"),
+    )
+
+
+def _error(properties: dict[str, Any], span: Span, attr: Any) -> None:
+    error_type = attr("error.type")
+    exception = next((e for e in span.events if e.name == "exception"), None)
+    is_error = span.status_code == STATUS_ERROR or error_type is not None
+    properties["$ai_is_error"] = is_error
+    if not is_error:
+        return
+    message = span.status_message
+    if not message and exception is not None:
+        exc_type = exception.attributes.get("exception.type")
+        exc_message = exception.attributes.get("exception.message")
+        message = ": ".join(str(part) for part in (exc_type, exc_message) if part)
+    properties["$ai_error"] = message or str(error_type or "error")
+
+
+# --- message payloads -----------------------------------------------------------------
+
+
+def _payloads(properties: dict[str, Any], name: str, span: Span, attr: Any) -> None:
+    if name in ("$ai_generation", "$ai_embedding"):
+        inputs = _input_messages(span, attr)
+        if inputs:
+            properties["$ai_input"] = inputs
+        outputs = _output_messages(span, attr)
+        if outputs:
+            properties["$ai_output_choices"] = outputs
+    else:
+        state_in = attr("gen_ai.tool.call.arguments", "input.value", "traceloop.entity.input")
+        state_out = attr("gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
+        if state_in is not None:
+            properties["$ai_input_state"] = _maybe_json(state_in)
+        if state_out is not None:
+            properties["$ai_output_state"] = _maybe_json(state_out)
+        _put(properties, "$ai_tool_name", attr("gen_ai.tool.name", "tool.name"))
+        _put(properties, "$ai_agent_name", attr("gen_ai.agent.name"))
+    tools = _maybe_json(attr("gen_ai.tool.definitions"))
+    if not isinstance(tools, list):
+        indexed = _indexed(span.attributes, "llm.tools")
+        tools = [_maybe_json(item.get("tool.json_schema")) for item in indexed if item]
+    if tools:
+        properties["$ai_tools"] = tools
+
+
+def _input_messages(span: Span, attr: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    system = _maybe_json(attr("gen_ai.system_instructions"))
+    if isinstance(system, list) and system:
+        messages.append({"role": "system", "content": _content(system)})
+    elif isinstance(system, str) and system:
+        messages.append({"role": "system", "content": system})
+    current = _maybe_json(attr("gen_ai.input.messages"))
+    if current is None:
+        current = _event_attribute(span, "gen_ai.input.messages")
+    if isinstance(current, list):
+        return messages + [_semconv_message(m) for m in current if isinstance(m, dict)]
+    # Older conventions, most recent first: per-message span events,
+    # OpenLLMetry's indexed gen_ai.prompt.N.*, OpenInference's llm.input_messages.N.*.
+    from_events = [
+        message
+        for event in span.events
+        if event.name.startswith("gen_ai.") and event.name.endswith(".message")
+        for message in [_event_message(event)]
+        if message
+    ]
+    if from_events:
+        return messages + from_events
+    indexed = _indexed(span.attributes, "gen_ai.prompt")
+    if indexed:
+        return messages + [_flat_message(item) for item in indexed if item]
+    openinference = _indexed(span.attributes, "llm.input_messages")
+    return messages + [_openinference_message(item) for item in openinference if item]
+
+
+def _output_messages(span: Span, attr: Any) -> list[dict[str, Any]]:
+    current = _maybe_json(attr("gen_ai.output.messages"))
+    if current is None:
+        current = _event_attribute(span, "gen_ai.output.messages")
+    if isinstance(current, list):
+        return [_semconv_message(m) for m in current if isinstance(m, dict)]
+    choices = [
+        message
+        for event in span.events
+        if event.name == "gen_ai.choice"
+        for message in [_choice_message(event)]
+        if message
+    ]
+    if choices:
+        return choices
+    indexed = _indexed(span.attributes, "gen_ai.completion")
+    if indexed:
+        return [_flat_message(item, default_role="assistant") for item in indexed if item]
+    openinference = _indexed(span.attributes, "llm.output_messages")
+    return [_openinference_message(item) for item in openinference if item]
+
+
+def _event_attribute(span: Span, key: str) -> Any:
+    for event in span.events:
+        if key in event.attributes:
+            return _maybe_json(event.attributes[key])
+    return None
+
+
+def _semconv_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """``{role, parts: [{type, content}...]}`` (GenAI conventions) -> ``{role, content}``."""
+    result: dict[str, Any] = {"role": str(message.get("role") or "user")}
+    parts = message.get("parts")
+    if isinstance(parts, list):
+        result["content"] = _content(parts)
+    elif "content" in message:
+        result["content"] = message["content"]
+    if message.get("finish_reason"):
+        result["finish_reason"] = message["finish_reason"]
+    if message.get("name"):
+        result["name"] = message["name"]
+    return result
+
+
+def _content(parts: list[Any]) -> Any:
+    converted = [_part(part) for part in parts]
+    if (
+        len(converted) == 1
+        and isinstance(converted[0], dict)
+        and converted[0].get("type") == "text"
+    ):
+        return converted[0].get("text", "")
+    return converted
+
+
+def _part(part: Any) -> Any:
+    if not isinstance(part, dict):
+        return {"type": "text", "text": str(part)}
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": part.get("content", part.get("text", ""))}
+    if kind == "tool_call":
+        return {
+            "type": "function",
+            "id": part.get("id"),
+            "function": {"name": part.get("name"), "arguments": part.get("arguments")},
+        }
+    if kind == "tool_call_response":
+        return {"type": "tool_result", "id": part.get("id"), "content": part.get("response")}
+    if kind == "reasoning":
+        return {"type": "reasoning", "text": part.get("content", "")}
+    if kind == "uri" and part.get("modality") == "image":
+        return {"type": "image", "image": part.get("uri")}
+    return dict(part)
+
+
+def _event_message(event: Any) -> dict[str, Any] | None:
+    """``gen_ai.{system,user,assistant,tool}.message`` span events (deprecated conventions)."""
+    role = event.name.removeprefix("gen_ai.").removesuffix(".message")
+    attributes = event.attributes
+    body = _maybe_json(attributes.get("gen_ai.event.content"))
+    if isinstance(body, dict):
+        attributes = {**attributes, **body}
+    message: dict[str, Any] = {"role": str(attributes.get("role") or role)}
+    content = _maybe_json(attributes.get("content"))
+    if content is not None:
+        message["content"] = content
+    tool_calls = _maybe_json(attributes.get("tool_calls"))
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return message if len(message) > 1 else None
+
+
+def _choice_message(event: Any) -> dict[str, Any] | None:
+    attributes = event.attributes
+    body = _maybe_json(attributes.get("gen_ai.event.content"))
+    if isinstance(body, dict):
+        attributes = {**attributes, **body}
+    message = _maybe_json(attributes.get("message"))
+    result: dict[str, Any] = {"role": "assistant"}
+    if isinstance(message, dict):
+        result.update({k: v for k, v in message.items() if v is not None})
+    elif attributes.get("content") is not None:
+        result["content"] = attributes["content"]
+    else:
+        return None
+    if attributes.get("finish_reason"):
+        result["finish_reason"] = attributes["finish_reason"]
+    return result
+
+
+def _flat_message(item: Mapping[str, Any], default_role: str = "user") -> dict[str, Any]:
+    message: dict[str, Any] = {"role": str(item.get("role") or default_role)}
+    if "content" in item:
+        message["content"] = _maybe_json(item["content"])
+    if item.get("finish_reason"):
+        message["finish_reason"] = item["finish_reason"]
+    return message
+
+
+def _openinference_message(item: Mapping[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": str(item.get("message.role") or "user")}
+    if item.get("message.content") is not None:
+        message["content"] = item["message.content"]
+    else:
+        contents = _indexed(item, "message.contents")
+        parts: list[dict[str, Any]] = []
+        for content in contents:
+            if content.get("message_content.type") == "image":
+                parts.append(
+                    {"type": "image", "image": content.get("message_content.image.image.url")}
+                )
+            elif content.get("message_content.text") is not None:
+                parts.append({"type": "text", "text": content["message_content.text"]})
+        if parts:
+            message["content"] = parts
+    calls = _indexed(item, "message.tool_calls")
+    if calls:
+        message["tool_calls"] = [
+            {
+                "type": "function",
+                "id": call.get("tool_call.id"),
+                "function": {
+                    "name": call.get("tool_call.function.name"),
+                    "arguments": call.get("tool_call.function.arguments"),
+                },
+            }
+            for call in calls
+        ]
+    return message
+
+
+_INDEX = re.compile(r"^(\d+)\.(.+)$")
+
+
+def _indexed(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """``p.0.role``, ``p.0.content``, ``p.1.role`` -> ``[{role, content}, {role}]``."""
+    found: dict[int, dict[str, Any]] = {}
+    start = prefix + "."
+    for key, value in attributes.items():
+        if not key.startswith(start):
+            continue
+        match = _INDEX.match(key[len(start) :])
+        if match:
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return [found[index] for index in sorted(found)]
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _platform(language: Any) -> str:
+    if not isinstance(language, str):
+        return "other"
+    return {"nodejs": "node", "js": "javascript", "dotnet": "csharp", "cpp": "native"}.get(
+        language, language
+    )

@@ -1,0 +1,649 @@
+"""PostHog capture decoding: every body shape the official clients send.
+
+Framework-free: the HTTP layer hands over the raw body, the query string, the
+form fields (when it parsed any) and two headers, and gets back a
+:class:`CaptureBatch` of normalised events, or an
+:class:`~heliograph.ingest.errors.IngestError` carrying PostHog's status code:
+
+* 400 (:class:`BadRequest`): the body does not decode or parse, an event has
+  no name or no distinct id, a timestamp or uuid is malformed. One bad event
+  rejects the whole batch, as PostHog does, and the detail names its index.
+* 401 (:class:`AuthError`): no project token, or several tokens in one batch.
+* 413 (:class:`PayloadTooLarge`): the body, or what it decompresses to, is
+  larger than the route allows (:data:`BATCH_MAX_BYTES` for ``/batch/``,
+  :data:`CAPTURE_MAX_BYTES` for the others, see :func:`max_bytes_for_path`).
+
+Body shapes (PROTOCOLS.md section 4):
+
+* a JSON array of events (posthog-js);
+* ``{"api_key"|"token": key, "batch": [...], "sent_at": iso,
+  "historical_migration": bool}`` (posthog-python, posthog-node);
+* a single event carrying ``token`` / ``$token`` / ``api_key``, or
+  ``properties.token``;
+* any of these gzip-compressed (``compression=gzip-js`` or ``gzip``, or just
+  the gzip magic bytes), LZString-compressed (``lz64`` / ``lz-string``) or
+  base64-encoded, raw in the body or as a legacy ``data=`` field in the query
+  string or a form-encoded body.
+
+The feature-flag and remote-config answers the clients ask for at start-up
+live at the end of this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import uuid as _uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from heliograph.ingest import bodies
+from heliograph.ingest.errors import AuthError, BadRequest, PayloadTooLarge
+
+__all__ = [
+    "BATCH_MAX_BYTES",
+    "CAPTURE_MAX_BYTES",
+    "MAX_DISTINCT_ID_CHARS",
+    "CaptureBatch",
+    "decode_capture",
+    "flag_definitions_response",
+    "flags_response",
+    "lz_decompress_from_base64",
+    "max_bytes_for_path",
+    "normalize_event",
+    "remote_config",
+    "remote_config_js",
+]
+
+BATCH_MAX_BYTES = 20 * 1024 * 1024
+"""Largest body, compressed or decompressed, accepted on ``/batch/`` (and the AI batch route)."""
+CAPTURE_MAX_BYTES = 2 * 1024 * 1024
+"""Largest body on ``/capture/``, ``/e/``, ``/i/v0/e/``, ``/track/``, ``/engage/``."""
+MAX_DISTINCT_ID_CHARS = 200
+"""PostHog truncates longer distinct ids to this many characters."""
+
+_BATCH_PATHS = ("/batch", "/i/v0/ai/batch")
+_GZIP_MAGIC = b"\x1f\x8b"
+# PostHog resets timestamps more than this far in the future to "now".
+_MAX_FUTURE_SECONDS = 23 * 3600
+_GZIP_HINTS = frozenset({"gzip", "gzip-js"})
+_LZ_HINTS = frozenset({"lz64", "lz-string", "lzstring"})
+_BASE64_HINTS = frozenset({"base64", "b64"})
+
+
+@dataclass(slots=True)
+class CaptureBatch:
+    """A decoded capture request: one project token and its normalised events.
+
+    Each event is ``{"event", "distinct_id", "properties", "timestamp", "uuid"}``
+    with ``timestamp`` an ISO 8601 UTC string (already corrected for client
+    clock skew) and ``uuid`` a canonical UUID string.
+    """
+
+    api_key: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # When the client says it sent the request (Unix seconds), if it said.
+    sent_at: float | None = None
+    historical_migration: bool = False
+
+
+def max_bytes_for_path(path: str) -> int:
+    """The body limit for a capture route: 20 MB for the batch routes, 2 MB otherwise."""
+    trimmed = path.rstrip("/")
+    return BATCH_MAX_BYTES if trimmed.endswith(_BATCH_PATHS) else CAPTURE_MAX_BYTES
+
+
+def decode_capture(
+    *,
+    body: bytes,
+    query: Mapping[str, str],
+    content_type: str | None,
+    content_encoding: str | None,
+    form: Mapping[str, str] | None = None,
+    max_bytes: int = CAPTURE_MAX_BYTES,
+    received_at: float | None = None,
+) -> CaptureBatch:
+    """Decode one capture request into a :class:`CaptureBatch`.
+
+    ``body`` is the request body exactly as it arrived (``b""`` for GET) and
+    ``content_encoding`` its header; when the HTTP layer has already undone the
+    Content-Encoding, pass ``content_encoding=None``.
+    ``form`` the parsed form fields when the HTTP layer already read them (a
+    form-encoded body is parsed here otherwise). ``max_bytes`` bounds the
+    decompressed payload (pass :func:`max_bytes_for_path`). ``received_at``
+    (Unix seconds, default now) anchors clock-skew correction.
+    """
+    now = _now() if received_at is None else received_at
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"body of {len(body)} bytes exceeds the {max_bytes} byte limit")
+    payload = _payload_bytes(body, query, content_type, content_encoding, form, max_bytes)
+    data = _parse_json(payload)
+    return _batch_from_json(data, query, now)
+
+
+# --- Step 1: bytes on the wire -> JSON text ---------------------------------
+
+
+def _payload_bytes(
+    body: bytes,
+    query: Mapping[str, str],
+    content_type: str | None,
+    content_encoding: str | None,
+    form: Mapping[str, str] | None,
+    max_bytes: int,
+) -> bytes:
+    encoding = (content_encoding or "").strip().lower()
+    # Some clients name PostHog's own codings in the header: those are hints.
+    header_hint = _hint(encoding) if encoding in _LZ_HINTS | _BASE64_HINTS else None
+    if encoding and header_hint is None and encoding not in ("identity", "none"):
+        if encoding in _GZIP_HINTS:
+            encoding = "gzip"
+        body = bodies.decompress(body, encoding, max_bytes)
+
+    fields: dict[str, str] = {}
+    if form:
+        fields.update(form)
+    elif body and _is_form(content_type, body):
+        fields.update(_parse_form(body))
+    hint = _hint(query.get("compression") or fields.get("compression")) or header_hint
+
+    if "data" in fields:
+        return _decode_text(fields["data"], hint, max_bytes)
+    if not body and "data" in query:
+        # Legacy GET: ?data=<base64 or lz64 or JSON>. The query parser already
+        # turned '+' into spaces; _decode_text turns them back.
+        return _decode_text(query["data"], hint, max_bytes)
+    if not body:
+        raise BadRequest("empty body: no events")
+    if body.startswith(_GZIP_MAGIC):
+        return _gunzip(body, max_bytes)
+    # compression=gzip-js on a body that is not gzip: the HTTP layer may have
+    # decoded it already (Content-Encoding); read it as it is.
+    if hint in ("lz", "base64") and body.lstrip()[:1] not in (b"[", b"{"):
+        try:
+            text = body.decode("ascii")
+        except UnicodeDecodeError:
+            raise BadRequest(f"compression={hint} but the body is not ASCII") from None
+        return _decode_text(text, hint, max_bytes)
+    return body
+
+
+def _is_form(content_type: str | None, body: bytes) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return True
+    # sendBeacon and old snippets post "data=...&compression=..." as text/plain.
+    return body.startswith((b"data=", b"compression="))
+
+
+def _parse_form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("form body is not UTF-8") from None
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _hint(value: str | None) -> str | None:
+    hint = (value or "").strip().lower()
+    if hint in _GZIP_HINTS:
+        return "gzip"
+    if hint in _LZ_HINTS:
+        return "lz"
+    if hint in _BASE64_HINTS:
+        return "base64"
+    return None
+
+
+def _decode_text(text: str, hint: str | None, max_bytes: int) -> bytes:
+    """Decode a legacy ``data`` value: LZString, base64 (of JSON or gzip), or JSON."""
+    stripped = text.strip()
+    # Neither alphabet (base64, LZString's base64) has a bracket: this is JSON.
+    if stripped[:1] in ("[", "{"):
+        return stripped.encode("utf-8")
+    if hint == "lz":
+        return lz_decompress_from_base64(stripped, max_chars=max_bytes).encode("utf-8")
+    raw = _b64decode(stripped)
+    if raw.startswith(_GZIP_MAGIC):
+        return _gunzip(raw, max_bytes)
+    return raw
+
+
+def _b64decode(text: str) -> bytes:
+    # Form decoding turns an unescaped '+' into a space: turn it back.
+    cleaned = text.replace(" ", "+").replace("\n", "").replace("\r", "")
+    cleaned = cleaned.replace("-", "+").replace("_", "/").rstrip("=")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        return base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("data is not valid base64") from None
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    # bodies raises BadEncoding (400) on corrupt data, PayloadTooLarge past the limit.
+    return bodies.decompress(data, "gzip", max_bytes)
+
+
+def _parse_json(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson rejects lone surrogates ("\\ud83d" cut in half by a client's string
+    # truncation) and NaN. The stdlib parser takes them; replace both so that
+    # what we hand on serialises again.
+    try:
+        lenient = json.loads(
+            payload.decode("utf-8", errors="replace"), parse_constant=lambda _name: None
+        )
+        text = json.dumps(lenient, ensure_ascii=False)
+        return orjson.loads(text.encode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not valid JSON") from None
+
+
+# --- LZString -----------------------------------------------------------------
+
+_LZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_LZ_VALUES = {char: index for index, char in enumerate(_LZ_ALPHABET)}
+
+
+class _LZBits:
+    """Reads LZString's bit stream: six bits per base64 character, high bit first."""
+
+    __slots__ = ("_index", "_position", "_symbols", "_value")
+
+    def __init__(self, symbols: list[int]) -> None:
+        self._symbols = symbols
+        self._value = symbols[0]
+        self._position = 32
+        self._index = 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self._index > len(self._symbols)
+
+    def read(self, count: int) -> int:
+        result = 0
+        for shift in range(count):
+            if self._value & self._position:
+                result |= 1 << shift
+            self._position >>= 1
+            if self._position == 0:
+                self._position = 32
+                self._value = self._symbols[self._index] if self._index < len(self._symbols) else 0
+                self._index += 1
+        return result
+
+
+def lz_decompress_from_base64(text: str, *, max_chars: int = CAPTURE_MAX_BYTES) -> str:
+    """LZString ``decompressFromBase64``: the inverse of posthog-js's ``lz64`` encoding.
+
+    The compressed stream is a sequence of dictionary codes whose width grows
+    from 3 bits; code 0 introduces an 8-bit character, 1 a 16-bit one, 2 ends
+    the stream. The output is UTF-16 code units, joined back into text here
+    (surrogate pairs included). Raises :class:`PayloadTooLarge` past
+    ``max_chars`` output characters and :class:`BadRequest` on a corrupt stream.
+    """
+    cleaned = text.replace(" ", "+").replace("\n", "").replace("\r", "")
+    if not cleaned:
+        return ""
+    try:
+        symbols = [_LZ_VALUES[char] for char in cleaned]
+    except KeyError:
+        raise BadRequest("data is not valid lz64") from None
+    units = _lz_units(_LZBits(symbols), max_chars)
+    # A lone surrogate (a pair cut in half by a client) becomes U+FFFD.
+    return units.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _lz_units(bits: _LZBits, max_chars: int) -> str:
+    dictionary: list[str] = ["", "", ""]
+    enlarge_in = 4
+    num_bits = 3
+    first = bits.read(2)
+    if first == 2:
+        return ""
+    if first not in (0, 1):
+        raise BadRequest("lz64 data is corrupt")
+    entry = chr(bits.read(8 if first == 0 else 16))
+    dictionary.append(entry)
+    previous = entry
+    result = [entry]
+    total = 1
+    while True:
+        if bits.exhausted:
+            raise BadRequest("lz64 data is truncated")
+        code = bits.read(num_bits)
+        if code in (0, 1):
+            dictionary.append(chr(bits.read(8 if code == 0 else 16)))
+            code = len(dictionary) - 1
+            enlarge_in -= 1
+        elif code == 2:
+            return "".join(result)
+        if enlarge_in == 0:
+            enlarge_in = 1 << num_bits
+            num_bits += 1
+        if code < len(dictionary):
+            entry = dictionary[code]
+        elif code == len(dictionary):
+            entry = previous + previous[0]
+        else:
+            raise BadRequest("lz64 data is corrupt")
+        total += len(entry)
+        if total > max_chars:
+            raise PayloadTooLarge(f"lz64 data decompresses past {max_chars} characters")
+        result.append(entry)
+        dictionary.append(previous + entry[0])
+        enlarge_in -= 1
+        previous = entry
+        if enlarge_in == 0:
+            enlarge_in = 1 << num_bits
+            num_bits += 1
+
+
+# --- Step 2: JSON -> batch ------------------------------------------------------
+
+
+def _batch_from_json(data: Any, query: Mapping[str, str], now: float) -> CaptureBatch:
+    batch_key: str | None = None
+    historical = False
+    sent_at_value: Any = None
+    if isinstance(data, list):
+        raw_events: list[Any] = data
+    elif isinstance(data, dict) and "batch" in data:
+        raw_events = data["batch"]
+        if not isinstance(raw_events, list):
+            raise BadRequest("'batch' must be a list of events")
+        batch_key = _token(data.get("api_key")) or _token(data.get("token"))
+        historical = data.get("historical_migration") is True
+        sent_at_value = data.get("sent_at")
+    elif isinstance(data, dict):
+        raw_events = [data]
+    else:
+        raise BadRequest("body must be a JSON object or array of events")
+    if not raw_events:
+        raise BadRequest("no events in the request")
+    for index, raw in enumerate(raw_events):
+        if not isinstance(raw, dict):
+            raise BadRequest(f"event {index}: not a JSON object")
+
+    api_key = batch_key or _single_event_token(raw_events)
+    if sent_at_value is None:
+        sent_at_value = query.get("_") or query.get("sent_at")
+    sent_at = _parse_time(sent_at_value, "sent_at") if sent_at_value not in (None, "") else None
+    events = [
+        normalize_event(raw, index=index, sent_at=sent_at, now=now, historical=historical)
+        for index, raw in enumerate(raw_events)
+    ]
+    return CaptureBatch(
+        api_key=api_key, events=events, sent_at=sent_at, historical_migration=historical
+    )
+
+
+def _token(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _event_token(raw: Mapping[str, Any]) -> str | None:
+    for key in ("api_key", "token", "$token"):
+        if token := _token(raw.get(key)):
+            return token
+    properties = raw.get("properties")
+    if isinstance(properties, dict):
+        for key in ("token", "$token"):
+            if token := _token(properties.get(key)):
+                return token
+    return None
+
+
+def _single_event_token(raw_events: Iterable[Mapping[str, Any]]) -> str:
+    tokens = {token for raw in raw_events if (token := _event_token(raw))}
+    if not tokens:
+        raise AuthError("no project token: send api_key, token or properties.token")
+    if len(tokens) > 1:
+        raise AuthError("events of one batch carry different project tokens")
+    return tokens.pop()
+
+
+def normalize_event(
+    raw: Mapping[str, Any],
+    *,
+    index: int = 0,
+    sent_at: float | None = None,
+    now: float | None = None,
+    historical: bool = False,
+) -> dict[str, Any]:
+    """One raw client event -> ``{event, distinct_id, properties, timestamp, uuid}``.
+
+    Raises :class:`BadRequest` naming ``index`` when the event has no name or
+    distinct id, or a malformed timestamp or uuid.
+    """
+    now = _now() if now is None else now
+    name = raw.get("event")
+    if not isinstance(name, str) or not name:
+        raise BadRequest(f"event {index}: missing event name")
+    properties_value = raw.get("properties")
+    if properties_value is None:
+        properties: dict[str, Any] = {}
+    elif isinstance(properties_value, dict):
+        properties = dict(properties_value)
+    else:
+        raise BadRequest(f"event {index}: properties must be an object")
+    for key in ("$set", "$set_once"):
+        if isinstance(raw.get(key), dict) and key not in properties:
+            properties[key] = raw[key]
+
+    distinct_id = _distinct_id(raw, properties)
+    if distinct_id is None:
+        raise BadRequest(f"event {index}: missing distinct_id")
+
+    try:
+        timestamp = _event_timestamp(raw, properties, sent_at, now, historical)
+    except BadRequest as exc:
+        raise BadRequest(f"event {index}: {exc.detail}") from None
+
+    raw_uuid = raw.get("uuid")
+    if raw_uuid in (None, ""):
+        event_uuid = str(_uuid.uuid4())
+    else:
+        try:
+            event_uuid = str(_uuid.UUID(str(raw_uuid)))
+        except ValueError:
+            raise BadRequest(f"event {index}: invalid uuid {raw_uuid!r}") from None
+
+    return {
+        "event": name,
+        "distinct_id": distinct_id,
+        "properties": properties,
+        "timestamp": _iso(timestamp),
+        "uuid": event_uuid,
+    }
+
+
+def _distinct_id(raw: Mapping[str, Any], properties: Mapping[str, Any]) -> str | None:
+    for value in (
+        raw.get("distinct_id"),
+        raw.get("$distinct_id"),
+        properties.get("distinct_id"),
+        properties.get("$distinct_id"),
+    ):
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, str):
+            text = value.strip()
+        elif isinstance(value, int | float):
+            text = (
+                str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+            )
+        else:
+            continue
+        if text:
+            return text[:MAX_DISTINCT_ID_CHARS]
+    return None
+
+
+def _event_timestamp(
+    raw: Mapping[str, Any],
+    properties: Mapping[str, Any],
+    batch_sent_at: float | None,
+    now: float,
+    historical: bool,
+) -> float:
+    """PostHog's rule: shift the client's timestamp by the client's clock skew.
+
+    ``timestamp - sent_at`` is how long before sending the event happened, by
+    the client's clock; adding it to the server's ``now`` removes the skew.
+    ``offset`` (milliseconds before sending) is the older form of the same.
+    Historical migrations and ``$ignore_sent_at`` keep the timestamp as sent.
+    """
+    raw_timestamp = raw.get("timestamp")
+    timestamp = _parse_time(raw_timestamp, "timestamp") if raw_timestamp not in (None, "") else None
+    event_sent_at = raw.get("sent_at")
+    sent_at = (
+        _parse_time(event_sent_at, "sent_at") if event_sent_at not in (None, "") else batch_sent_at
+    )
+    offset = raw.get("offset")
+    ignore_sent_at = historical or properties.get("$ignore_sent_at") is True
+    if timestamp is not None and sent_at is not None and not ignore_sent_at:
+        result = now + (timestamp - sent_at)
+    elif timestamp is not None:
+        result = timestamp
+    elif offset is not None and not isinstance(offset, bool) and isinstance(offset, int | float):
+        result = now - float(offset) / 1000.0
+    else:
+        result = now
+    if not math.isfinite(result) or result > now + _MAX_FUTURE_SECONDS:
+        return now
+    return result
+
+
+def _parse_time(value: Any, what: str) -> float:
+    """ISO 8601 text, or integer milliseconds since the epoch (as a number or text)."""
+    if isinstance(value, bool):
+        raise BadRequest(f"invalid {what} {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise BadRequest(f"invalid {what} {value!r}")
+        return float(value) / 1000.0
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text) / 1000.0
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadRequest(f"invalid {what} {value!r}") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    raise BadRequest(f"invalid {what} {value!r}")
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
+
+
+def _now() -> float:
+    return datetime.now(tz=timezone.utc).timestamp()
+
+
+# --- Feature flags and remote config --------------------------------------------
+
+
+def flags_response(*, legacy: bool = False, request_id: str | None = None) -> dict[str, Any]:
+    """The "no flags" answer to ``POST /flags/?v=2`` (``legacy=True``: ``/decide/``).
+
+    ``/flags`` clients read ``flags``; ``/decide`` clients read ``featureFlags``
+    and ``featureFlagPayloads``, and older posthog-js builds also take their
+    remote config from it, so the legacy answer carries :func:`remote_config`'s
+    keys too.
+    """
+    response: dict[str, Any] = {
+        "flags": {},
+        "errorsWhileComputingFlags": False,
+        "requestId": request_id or str(_uuid.uuid4()),
+    }
+    if legacy:
+        response = {**remote_config(), **response, "featureFlags": {}, "featureFlagPayloads": {}}
+    return response
+
+
+def flag_definitions_response() -> dict[str, Any]:
+    """The empty local-evaluation answer to ``GET /flags/definitions`` (and the older
+    ``/api/feature_flag/local_evaluation/``)."""
+    return {"flags": [], "group_type_mapping": {}, "cohorts": {}}
+
+
+def remote_config(
+    token: str = "",
+    *,
+    autocapture: bool = False,
+    capture_exceptions: bool = False,
+) -> dict[str, Any]:
+    """The posthog-js ``GET /array/{token}/config`` answer: minimal and safe.
+
+    No session recording, surveys, heatmaps, site apps or toolbar; no flags to
+    load (``hasFeatureFlags: false`` spares the ``/flags`` round trip).
+    ``autocapture_opt_out`` switches DOM autocapture off on the server side
+    even when the page enabled it, unless the project allows it
+    (``autocapture=True``). Exception autocapture stays whatever the page
+    configured (``capture_exceptions`` turns it on from the server).
+    """
+    config: dict[str, Any] = {
+        "supportedCompression": ["gzip", "gzip-js"],
+        "autocapture_opt_out": not autocapture,
+        "autocaptureExceptions": capture_exceptions,
+        "errorTracking": {
+            "autocaptureExceptions": capture_exceptions,
+            "suppressionRules": [],
+        },
+        "capturePerformance": False,
+        "captureDeadClicks": False,
+        "heatmaps": False,
+        "sessionRecording": False,
+        "surveys": False,
+        "productTours": False,
+        "conversations": False,
+        "logs": {"captureConsoleLogs": False},
+        "elementsChainAsString": True,
+        "hasFeatureFlags": False,
+        "defaultIdentifiedOnly": True,
+        "siteApps": [],
+        "toolbarParams": {},
+        "isAuthenticated": False,
+        "config": {"enable_collect_everything": autocapture},
+    }
+    if token:
+        config = {"token": token, **config}
+    return config
+
+
+def remote_config_js(
+    token: str, *, autocapture: bool = False, capture_exceptions: bool = False
+) -> str:
+    """``GET /array/{token}/config.js``: the same config, registered the way posthog-js
+    looks for it (``window._POSTHOG_REMOTE_CONFIG[token].config``)."""
+    config = remote_config(token, autocapture=autocapture, capture_exceptions=capture_exceptions)
+    payload = orjson.dumps({"config": config, "siteApps": []}).decode()
+    # Escape "<" so a token can never close the <script> element this may be inlined in.
+    payload = payload.replace("<", "\\u003c")
+    key = orjson.dumps(token).decode().replace("<", "\\u003c")
+    return (
+        "(function() {\n"
+        "  window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};\n"
+        f"  window._POSTHOG_REMOTE_CONFIG[{key}] = {payload};\n"
+        "})();\n"
+    )
