@@ -99,6 +99,20 @@ def _print_welcome(
         out.print("  log in with your account, or run `heliograph login-link` for a new link")
 
 
+@app.command()
+def digest(
+    data_dir: DataDirOption = None,
+    parent_pid: Annotated[
+        int | None, typer.Option(hidden=True, help="Exit when this process is gone")
+    ] = None,
+) -> None:
+    """Run the digest worker (``serve`` starts one itself; this runs one alone)."""
+    from heliograph.digest.process import run_digest
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_digest(_settings(data_dir), parent_pid=parent_pid)
+
+
 @app.command("login-link")
 def login_link(
     email: Annotated[str, typer.Option(help="The user to log in as")] = "admin@heliograph.local",

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from heliograph.config import Settings
-from heliograph.digest.worker import DigestWorker
+from heliograph.digest.process import DigestProcess
 from heliograph.ingest.queue import IngestQueue
 from heliograph.store.sqlite import SQLiteStore
 
@@ -52,13 +52,13 @@ class Runtime:
         self.queue = IngestQueue(settings.queue_path)
         self.keys = KeyCache(self.store)
         self.keys.reload()
-        self.worker = DigestWorker(self.queue, self.store, batch_size=settings.digest_batch)
+        self.digest = DigestProcess(settings)
         self.started_at = time.time()
 
     def start(self) -> None:
-        self.worker.start()
+        self.digest.start()
 
     def close(self) -> None:
-        self.worker.stop()
+        self.digest.stop()
         self.queue.close()
         self.store.close()

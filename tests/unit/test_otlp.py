@@ -21,7 +21,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from heliograph.digest.costs import compute_cost
 from heliograph.ingest import otlp
-from heliograph.ingest.errors import BadRequest
+from heliograph.ingest.errors import AuthError, BadRequest
 from heliograph.model import Event
 
 NOW = 1_750_000_000.0
@@ -469,3 +469,20 @@ def test_export_response() -> None:
     assert json.loads(otlp.export_response(content_type="application/json")) == {}
     assert otlp.response_content_type("application/json; charset=utf-8") == "application/json"
     assert otlp.response_content_type(None) == otlp.PROTOBUF
+
+
+def test_project_key_headers() -> None:
+    assert otlp.project_key({"authorization": "Bearer abc123"}) == "abc123"
+    assert otlp.project_key({"Authorization": "bearer  abc123 "}) == "abc123"
+    assert otlp.project_key({"X-Heliograph-Key": "abc123"}) == "abc123"
+    both = {"authorization": "Bearer abc123", "x-heliograph-key": "abc123"}
+    assert otlp.project_key(both) == "abc123"
+    for headers in (
+        {},
+        {"authorization": "Basic abc123"},
+        {"authorization": "Bearer"},
+        {"authorization": "Bearer abc123", "x-heliograph-key": "other"},
+    ):
+        with pytest.raises(AuthError) as info:
+            otlp.project_key(headers)
+        assert info.value.status == 401

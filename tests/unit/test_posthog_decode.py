@@ -218,6 +218,11 @@ def test_lz64_compressed_with_our_encoder_round_trips() -> None:
     assert posthog.lz_decompress_from_base64(compress_to_base64(text)) == text
 
 
+def test_lz64_named_in_the_content_encoding_header() -> None:
+    batch = _decode(LZ_VECTOR.encode(), content_type="text/plain", content_encoding="lz64")
+    assert batch.events[0]["distinct_id"] == "user-1"
+
+
 def test_lz64_bomb_is_refused() -> None:
     bomb = lz_bomb(codes=2500)  # ~3 MB of "a" from a few kilobytes
     assert len(bomb) < 10_000

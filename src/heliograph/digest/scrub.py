@@ -7,6 +7,7 @@ reader still sees *that* a password was there.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -42,6 +43,8 @@ SAFE_KEYS = frozenset({"session_id", "$session_id", "$ai_session_id", "sessionid
 _CARD_CANDIDATE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)")
+# One cheap search that rules out most strings before the three precise ones run.
+_MAY_HOLD_SECRET = re.compile(r"\d[ -]?\d[ -]?\d[ -]?\d|bearer|basic|token|://", re.IGNORECASE)
 MAX_DEPTH = 20
 
 
@@ -64,16 +67,21 @@ def _mask_cards(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_SENSITIVE_KEY = re.compile("|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS))
+
+
+@functools.lru_cache(maxsize=8192)
 def is_sensitive_key(key: str, extra_keys: frozenset[str] = frozenset()) -> bool:
+    """Cached: the same few hundred keys (headers, variable names) come back all day."""
     lowered = key.lower()
     if lowered in SAFE_KEYS:
         return False
-    return lowered in extra_keys or any(part in lowered for part in SENSITIVE_KEY_PARTS)
+    return lowered in extra_keys or _SENSITIVE_KEY.search(lowered) is not None
 
 
 def scrub_text(text: str) -> str:
     """Mask credentials that hide inside free text (card numbers, bearer tokens, URLs)."""
-    if len(text) < 8:
+    if len(text) < 8 or _MAY_HOLD_SECRET.search(text) is None:
         return text
     text = _CARD_CANDIDATE.sub(_mask_cards, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
@@ -86,24 +94,28 @@ def scrub_value(value: Any, extra_keys: frozenset[str] = frozenset(), depth: int
     Only *string* values under sensitive keys are replaced: ``max_tokens: 512``
     or ``$ai_input_tokens: 30`` are counts, not credentials.
     """
-    if depth > MAX_DEPTH:
-        return value
     if isinstance(value, str):
         return scrub_text(value)
+    if depth > MAX_DEPTH:
+        return value
     if isinstance(value, dict):
-        return {
-            key: (
-                FILTERED
-                if isinstance(value[key], str)
-                and value[key]
-                and isinstance(key, str)
-                and is_sensitive_key(key, extra_keys)
-                else scrub_value(value[key], extra_keys, depth + 1)
-            )
-            for key in value
-        }
+        scrubbed = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                sensitive = item and isinstance(key, str) and is_sensitive_key(key, extra_keys)
+                scrubbed[key] = FILTERED if sensitive else scrub_text(item)
+            elif isinstance(item, (dict, list)):
+                scrubbed[key] = scrub_value(item, extra_keys, depth + 1)
+            else:
+                scrubbed[key] = item
+        return scrubbed
     if isinstance(value, list):
-        return [scrub_value(item, extra_keys, depth + 1) for item in value]
+        return [
+            scrub_value(item, extra_keys, depth + 1)
+            if isinstance(item, (str, dict, list))
+            else item
+            for item in value
+        ]
     return value
 
 

@@ -23,6 +23,8 @@ from heliograph.store.sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
 
+IDLE_POLL_SECONDS = 0.05
+
 
 class DigestWorker:
     def __init__(self, queue: IngestQueue, store: SQLiteStore, *, batch_size: int = 500) -> None:
@@ -54,7 +56,8 @@ class DigestWorker:
                 self._stop.wait(1.0)
                 continue
             if processed == 0:
-                self.queue.wait_for_work(timeout=1.0)
+                # Payloads may be appended by another process: poll, briefly.
+                self.queue.wait_for_work(timeout=IDLE_POLL_SECONDS)
 
     def run_once(self) -> int:
         """Digest one batch; returns how many payloads it consumed."""
@@ -90,6 +93,7 @@ class DigestWorker:
             decoded = decode_payload(
                 payload.kind,
                 payload.body,
+                encoding=payload.encoding,
                 project_id=payload.project_id,
                 received_at=payload.received_at,
             )

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
+from heliograph.ingest import bodies, otlp, posthog_event, sentry_event
 from heliograph.ingest import envelope as envelopes
-from heliograph.ingest import otlp, posthog_event, sentry_event
 from heliograph.ingest.errors import IngestError
 from heliograph.model import Event
 from heliograph.store.base import Outcome
@@ -49,8 +49,16 @@ class Decoded:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def decode_payload(kind: str, body: bytes, *, project_id: int, received_at: float) -> Decoded:
-    """Decode one queued payload. Raises :class:`IngestError` when it is malformed."""
+def decode_payload(
+    kind: str, body: bytes, *, encoding: str | None, project_id: int, received_at: float
+) -> Decoded:
+    """Decode one queued payload. Raises :class:`IngestError` when it is malformed.
+
+    ``encoding`` is the request's Content-Encoding, still to be undone: ingest
+    queues bodies as they arrived (after checking that they decode).
+    """
+    if encoding:
+        body = bodies.decompress(body, encoding, bodies.MAX_ENVELOPE)
     if kind == "sentry_envelope":
         return _decode_envelope(body, project_id, received_at)
     if kind == "sentry_store":

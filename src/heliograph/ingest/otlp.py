@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from heliograph.ingest import bodies
-from heliograph.ingest.errors import BadRequest
+from heliograph.ingest.errors import AuthError, BadRequest
 from heliograph.ingest.posthog_event import coerce_ai_properties
 from heliograph.model import Event
 
@@ -51,6 +51,8 @@ __all__ = [
     "decode_traces",
     "decode_traces_counted",
     "export_response",
+    "project_key",
+    "response_content_type",
     "span_to_event",
 ]
 
@@ -61,6 +63,9 @@ OTLP_MAX_BYTES = 20 * 1024 * 1024
 
 STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
 _SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+
+# Looks a span attribute up under several names, the first present wins.
+_Lookup = Callable[..., Any]
 
 _GENERATION_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "completion", "generation"}
@@ -94,6 +99,37 @@ class Span:
     resource: dict[str, Any] = field(default_factory=dict)
     scope_name: str = ""
     scope_version: str = ""
+
+
+# --- authentication -------------------------------------------------------------------
+
+
+def project_key(headers: Mapping[str, str]) -> str:
+    """The project key of an OTLP request: ``Authorization: Bearer <key>`` or
+    ``x-heliograph-key: <key>`` (header names in any case).
+
+    Raises :class:`AuthError` (401) when neither is given, or when both are
+    and they disagree.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    keys: set[str] = set()
+    authorization = lowered.get("authorization", "").strip()
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise AuthError("Authorization header must be 'Bearer <project key>'")
+        keys.add(credentials.strip())
+    direct = lowered.get("x-heliograph-key", "").strip()
+    if direct:
+        keys.add(direct)
+    if not keys:
+        raise AuthError(
+            "no project key: send 'Authorization: Bearer <project key>' "
+            "or 'x-heliograph-key: <project key>'"
+        )
+    if len(keys) > 1:
+        raise AuthError("Authorization and x-heliograph-key name different project keys")
+    return keys.pop()
 
 
 # --- decoding -------------------------------------------------------------------------
@@ -465,7 +501,7 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
     )
 
 
-def _event_name(span: Span, attr: Any) -> str:
+def _event_name(span: Span, attr: _Lookup) -> str:
     operation = str(attr("gen_ai.operation.name", "llm.request.type") or "").lower()
     if operation in _GENERATION_OPERATIONS:
         return "$ai_generation"
@@ -484,7 +520,7 @@ def _put(properties: dict[str, Any], key: str, value: Any) -> None:
         properties[key] = value
 
 
-def _tokens(properties: dict[str, Any], attr: Any) -> None:
+def _tokens(properties: dict[str, Any], attr: _Lookup) -> None:
     _put(
         properties,
         "$ai_input_tokens",
@@ -548,7 +584,7 @@ _REQUEST_PARAMETERS = (
 )
 
 
-def _model_parameters(properties: dict[str, Any], attr: Any) -> None:
+def _model_parameters(properties: dict[str, Any], attr: _Lookup) -> None:
     parameters: dict[str, Any] = {}
     invocation = _maybe_json(attr("llm.invocation_parameters"))
     if isinstance(invocation, dict):
@@ -568,7 +604,7 @@ def _model_parameters(properties: dict[str, Any], attr: Any) -> None:
     )
 
 
-def _error(properties: dict[str, Any], span: Span, attr: Any) -> None:
+def _error(properties: dict[str, Any], span: Span, attr: _Lookup) -> None:
     error_type = attr("error.type")
     exception = next((e for e in span.events if e.name == "exception"), None)
     is_error = span.status_code == STATUS_ERROR or error_type is not None
@@ -586,7 +622,7 @@ def _error(properties: dict[str, Any], span: Span, attr: Any) -> None:
 # --- message payloads -----------------------------------------------------------------
 
 
-def _payloads(properties: dict[str, Any], name: str, span: Span, attr: Any) -> None:
+def _payloads(properties: dict[str, Any], name: str, span: Span, attr: _Lookup) -> None:
     if name in ("$ai_generation", "$ai_embedding"):
         inputs = _input_messages(span, attr)
         if inputs:
@@ -611,7 +647,7 @@ def _payloads(properties: dict[str, Any], name: str, span: Span, attr: Any) -> N
         properties["$ai_tools"] = tools
 
 
-def _input_messages(span: Span, attr: Any) -> list[dict[str, Any]]:
+def _input_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     system = _maybe_json(attr("gen_ai.system_instructions"))
     if isinstance(system, list) and system:
@@ -641,7 +677,7 @@ def _input_messages(span: Span, attr: Any) -> list[dict[str, Any]]:
     return messages + [_openinference_message(item) for item in openinference if item]
 
 
-def _output_messages(span: Span, attr: Any) -> list[dict[str, Any]]:
+def _output_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
     current = _maybe_json(attr("gen_ai.output.messages"))
     if current is None:
         current = _event_attribute(span, "gen_ai.output.messages")
@@ -717,7 +753,7 @@ def _part(part: Any) -> Any:
     return dict(part)
 
 
-def _event_message(event: Any) -> dict[str, Any] | None:
+def _event_message(event: SpanEvent) -> dict[str, Any] | None:
     """``gen_ai.{system,user,assistant,tool}.message`` span events (deprecated conventions)."""
     role = event.name.removeprefix("gen_ai.").removesuffix(".message")
     attributes = event.attributes
@@ -734,7 +770,7 @@ def _event_message(event: Any) -> dict[str, Any] | None:
     return message if len(message) > 1 else None
 
 
-def _choice_message(event: Any) -> dict[str, Any] | None:
+def _choice_message(event: SpanEvent) -> dict[str, Any] | None:
     attributes = event.attributes
     body = _maybe_json(attributes.get("gen_ai.event.content"))
     if isinstance(body, dict):

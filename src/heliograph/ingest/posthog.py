@@ -112,13 +112,13 @@ def decode_capture(
 ) -> CaptureBatch:
     """Decode one capture request into a :class:`CaptureBatch`.
 
-    ``body`` is the request body exactly as it arrived (``b""`` for GET) and
+    ``body`` is the request body as it arrived (``b""`` for GET) and
     ``content_encoding`` its header; when the HTTP layer has already undone the
-    Content-Encoding, pass ``content_encoding=None``.
-    ``form`` the parsed form fields when the HTTP layer already read them (a
-    form-encoded body is parsed here otherwise). ``max_bytes`` bounds the
-    decompressed payload (pass :func:`max_bytes_for_path`). ``received_at``
-    (Unix seconds, default now) anchors clock-skew correction.
+    Content-Encoding, pass ``content_encoding=None``. ``form`` holds the form
+    fields when the HTTP layer parsed them (a form-encoded body is parsed here
+    otherwise). ``max_bytes`` bounds the body and everything decompressed from
+    it (pass :func:`max_bytes_for_path`). ``received_at`` (Unix seconds,
+    default now) anchors the clock-skew correction.
     """
     now = _now() if received_at is None else received_at
     if len(body) > max_bytes:

@@ -84,7 +84,9 @@ def to_event(raw: Mapping[str, Any], *, project_id: int, received_at: float) -> 
         distinct_id=distinct_id,
         environment=_string(properties.get("environment"))
         or _string(properties.get("$environment")),
-        release=_string(properties.get("release")) or _string(properties.get("$release")),
+        release=_string(properties.get("release"))
+        or _string(properties.get("$release"))
+        or _string(properties.get("$app_version")),  # the mobile SDKs
         trace_id=_string(properties.get("$ai_trace_id")) or _string(properties.get("$trace_id")),
         span_id=_string(properties.get("$ai_span_id")) or _string(properties.get("$span_id")),
         session_id=_string(properties.get("$session_id")),

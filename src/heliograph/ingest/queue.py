@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ MIGRATIONS = [
         project_id INTEGER NOT NULL,
         kind TEXT NOT NULL,
         received_at REAL NOT NULL,
+        -- The body is kept as it arrived: compressed bodies are a fraction of the
+        -- bytes to write; digest undoes this Content-Encoding.
+        encoding TEXT,
         body BLOB NOT NULL
     );
     """
@@ -42,63 +46,58 @@ class QueuedPayload:
     project_id: int
     kind: str
     received_at: float
+    encoding: str | None
     body: bytes
 
 
-class IngestQueue:
-    """Append-only durable queue with a cheap in-memory depth counter.
+DEPTH_REFRESH_SECONDS = 0.25
 
-    ``depth`` is what backpressure looks at: it is counted, not queried, so
-    the hot path never runs ``COUNT(*)``.
+
+class IngestQueue:
+    """Append-only durable queue, shared by the server and the digest process.
+
+    ``depth`` is what backpressure looks at. Ids only grow and digest deletes
+    from the head, so the depth is ``max(id) - min(id) + 1``: two index
+    look-ups, refreshed a few times a second, never a ``COUNT(*)`` on the
+    hot path.
     """
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, migrations=MIGRATIONS, durable=True)
-        self._lock = threading.Lock()
-        self._depth: int = self._db.read(
-            lambda c: int(c.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
-        )
         self._new_work = threading.Event()
-        if self._depth:
+        self._depth = 0
+        self._depth_at = 0.0
+        if self.depth:
             self._new_work.set()
 
     @property
     def depth(self) -> int:
+        now = time.monotonic()
+        if now - self._depth_at > DEPTH_REFRESH_SECONDS:
+            self._depth = self._db.read(_count_span)
+            self._depth_at = now
         return self._depth
 
     async def append(
-        self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
+        self,
+        project_id: int,
+        kind: PayloadKind,
+        received_at: float,
+        body: bytes,
+        encoding: str | None = None,
     ) -> int:
         """Commit one payload to disk; returns its queue id once durable."""
 
         def insert(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
-                (project_id, kind, received_at, body),
+                "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (project_id, kind, received_at, encoding, body),
             )
             return cursor.lastrowid or 0
 
         queue_id = await self._db.write_async(insert)
-        with self._lock:
-            self._depth += 1
-        self._new_work.set()
-        return queue_id
-
-    def append_sync(
-        self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
-    ) -> int:
-        """Blocking variant for tools and tests that are not running an event loop."""
-        queue_id = self._db.write(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
-                    (project_id, kind, received_at, body),
-                ).lastrowid
-                or 0
-            )
-        )
-        with self._lock:
-            self._depth += 1
+        self._depth += 1
         self._new_work.set()
         return queue_id
 
@@ -114,25 +113,26 @@ class IngestQueue:
     def oldest(self, limit: int) -> list[QueuedPayload]:
         rows = self._db.read(
             lambda c: c.execute(
-                "SELECT id, project_id, kind, received_at, body FROM queue ORDER BY id LIMIT ?",
+                "SELECT id, project_id, kind, received_at, encoding, body FROM queue "
+                "ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         )
-        return [QueuedPayload(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+        return [QueuedPayload(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
 
     def remove(self, ids: Sequence[int]) -> None:
         """Delete processed payloads (after their results are committed elsewhere)."""
         if not ids:
             return
-        deleted = self._db.write(
-            lambda c: (
-                c.execute(
-                    "DELETE FROM queue WHERE id BETWEEN ? AND ?", (min(ids), max(ids))
-                ).rowcount
-            )
+        self._db.write(
+            lambda c: c.execute("DELETE FROM queue WHERE id BETWEEN ? AND ?", (min(ids), max(ids)))
         )
-        with self._lock:
-            self._depth = max(0, self._depth - deleted)
+        self._depth_at = 0.0
 
     def close(self) -> None:
         self._db.close()
+
+
+def _count_span(conn: sqlite3.Connection) -> int:
+    low, high = conn.execute("SELECT MIN(id), MAX(id) FROM queue").fetchone()
+    return 0 if low is None else int(high) - int(low) + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import orjson
 from starlette.requests import Request
@@ -53,13 +54,22 @@ def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -
         raise ForbiddenError(f"this key does not belong to project {project_id}")
 
 
-async def _read(request: Request, max_decompressed: int) -> bytes:
-    return await bodies.read_body(
-        request.stream(),
+async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
+    """The body as it arrived and decoded; both, since the queue keeps the former."""
+    received: list[bytes] = []
+
+    async def tee() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            received.append(chunk)
+            yield chunk
+
+    decoded = await bodies.read_body(
+        tee(),
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=bodies.MAX_COMPRESSED_REQUEST,
         max_decompressed=max_decompressed,
     )
+    return b"".join(received), decoded
 
 
 def _has_header_auth(request: Request) -> bool:
@@ -82,24 +92,38 @@ async def envelope_endpoint(request: Request) -> Response:
         if header_auth:
             # Authenticate before reading a byte of the body.
             _authenticate(request, project_id, None)
-        body = await _read(request, bodies.MAX_ENVELOPE)
+        raw, body = await _read(request, bodies.MAX_ENVELOPE)
         parsed = envelope.parse_envelope(body)
         envelope.validate_items(parsed)
         if not header_auth:
             dsn = parsed.headers.get("dsn")
             _authenticate(request, project_id, dsn if isinstance(dsn, str) else None)
-        event_id, body = _ensure_event_id(parsed, body)
-        await runtime.queue.append(project_id, "sentry_envelope", time.time(), body)
+        event_id, rewritten = _ensure_event_id(parsed)
+        if rewritten is None:
+            await runtime.queue.append(
+                project_id, "sentry_envelope", time.time(), raw, _encoding(request)
+            )
+        else:
+            await runtime.queue.append(project_id, "sentry_envelope", time.time(), rewritten)
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id} if event_id else {}, headers=cors)
 
 
-def _ensure_event_id(parsed: envelope.Envelope, body: bytes) -> tuple[str | None, bytes]:
-    """Fix the event id at ingest, so that a replayed payload digests to the same event."""
+def _encoding(request: Request) -> str | None:
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    return None if encoding in ("", "identity") else encoding
+
+
+def _ensure_event_id(parsed: envelope.Envelope) -> tuple[str | None, bytes | None]:
+    """Fix the event id at ingest, so that a replayed payload digests to the same event.
+
+    Returns the event id and, when the envelope had to be given one, its new
+    serialisation (None when the body can be queued as it arrived).
+    """
     header_id = parsed.headers.get("event_id")
     if isinstance(header_id, str) and header_id:
-        return header_id.replace("-", "").lower(), body
+        return header_id.replace("-", "").lower(), None
     for item in parsed.items:
         if item.type in ("event", "transaction"):
             payload = orjson.loads(item.payload)
@@ -111,7 +135,7 @@ def _ensure_event_id(parsed: envelope.Envelope, body: bytes) -> tuple[str | None
             )
             parsed.headers["event_id"] = event_id
             return event_id, envelope.serialize_envelope(parsed)
-    return None, body
+    return None, None
 
 
 async def store_endpoint(request: Request) -> Response:
@@ -126,7 +150,8 @@ async def store_endpoint(request: Request) -> Response:
         if not _has_header_auth(request):
             raise AuthError("missing authentication: send X-Sentry-Auth or ?sentry_key=")
         _authenticate(request, project_id, None)
-        body = await _read(request, bodies.MAX_EVENT_ITEM)
+        raw, body = await _read(request, bodies.MAX_EVENT_ITEM)
+        encoding = _encoding(request)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -139,8 +164,8 @@ async def store_endpoint(request: Request) -> Response:
         else:
             event_id = uuid.uuid4().hex
             payload["event_id"] = event_id
-            body = orjson.dumps(payload)
-        await runtime.queue.append(project_id, "sentry_store", time.time(), body)
+            raw, encoding = orjson.dumps(payload), None
+        await runtime.queue.append(project_id, "sentry_store", time.time(), raw, encoding)
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id}, headers=cors)

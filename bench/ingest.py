@@ -1,0 +1,234 @@
+"""Ingest benchmark: replay real sentry-sdk envelopes against a live server.
+
+    python bench/ingest.py [--requests 20000] [--concurrency 32]
+
+Captures envelopes from the real ``sentry-sdk`` (typical Python errors with
+local variables, breadcrumbs and context lines, gzip-compressed as the SDK
+sends them), starts ``heliograph serve`` on a free port with an empty data
+directory, and replays them over keep-alive connections from a small
+raw-socket client (so the load generator costs little of the machine's two
+cores). Prints accepted/s, digested/s, ack latency p50/p95/p99 and the
+server's peak RSS, and compares with the previous run stored in
+``bench/results/ingest.json``. Not a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+RESULTS = Path(__file__).parent / "results" / "ingest.json"
+
+
+class _Capture(Transport):
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.envelopes: list[bytes] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope.serialize())
+
+
+def _app_error(kind: int, depth: int, payload: dict[str, Any]) -> None:
+    request_id = uuid.uuid4().hex  # noqa: F841 - a local variable the SDK captures
+    if depth:
+        _app_error(kind, depth - 1, payload)
+        return
+    if kind == 0:
+        payload["total"] / payload["count"]
+    elif kind == 1:
+        payload["missing"]
+    elif kind == 2:
+        json.loads(payload["raw"])
+    else:
+        raise RuntimeError(f"upstream returned {payload['status']} for order {payload['order']}")
+
+
+def capture_envelopes(count: int) -> list[bytes]:
+    """Envelopes exactly as sentry-sdk serialises them, for distinct real errors."""
+    transport = _Capture()
+    client = sentry_sdk.Client(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=transport,
+        include_local_variables=True,
+        release="shop@1.4.2",
+        environment="production",
+        default_integrations=False,
+    )
+    scope = sentry_sdk.get_current_scope()
+    scope.set_client(client)
+    for crumb in range(20):
+        sentry_sdk.add_breadcrumb(category="http", message=f"GET /api/items/{crumb}", level="info")
+    sentry_sdk.set_user({"id": "u-1", "email": "user@example.com"})
+    for index in range(count):
+        payload = {
+            "total": 10,
+            "count": 0,
+            "raw": "{not json",
+            "status": 500 + index % 4,
+            "order": index,
+            "items": [{"sku": f"SKU-{i}", "qty": i} for i in range(10)],
+        }
+        try:
+            _app_error(index % 4, 6 + index % 5, payload)
+        except Exception as exc:
+            sentry_sdk.capture_exception(exc)
+    client.flush(timeout=5)
+    return transport.envelopes
+
+
+async def _client(
+    port: int, requests: list[bytes], latencies: list[float], statuses: dict[int, int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for request in requests:
+            started = time.perf_counter()
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            status = int(status_line.split()[1])
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+def _request(port: int, project: str, key: str, body: bytes) -> bytes:
+    head = (
+        f"POST /api/{project}/envelope/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"X-Sentry-Auth: Sentry sentry_version=7, sentry_client=sentry.python/2, "
+        f"sentry_key={key}\r\nContent-Type: application/x-sentry-envelope\r\n"
+        f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    templates = capture_envelopes(200)
+    raw_sizes = [len(e) for e in templates]
+    print(f"captured {len(templates)} sentry-sdk envelopes, "
+          f"median {statistics.median(raw_sizes) / 1024:.1f} KiB uncompressed")
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        port = _free_port()
+        log = open(Path(data_dir) / "server.log", "w")  # noqa: SIM115
+        server = subprocess.Popen(
+            [sys.executable, "-m", "heliograph", "serve", "--port", str(port),
+             "--data-dir", str(Path(data_dir) / "data")],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+        )
+        try:
+            _wait_up(port)
+            printed = (Path(data_dir) / "server.log").read_text()
+            dsn = re.search(r"DSN for sentry-sdk: (\S+)", printed).group(1)  # type: ignore[union-attr]
+            key = dsn.split("://")[1].split("@")[0]
+            project = dsn.rsplit("/", 1)[1]
+
+            bodies = []
+            for _ in range(args.requests):
+                template = random.choice(templates)
+                old_id = json.loads(template.split(b"\n", 1)[0])["event_id"].encode()
+                bodies.append(gzip.compress(template.replace(old_id, uuid.uuid4().hex.encode()), 6))
+            compressed = statistics.median(len(b) for b in bodies) / 1024
+            print(f"replaying {args.requests} envelopes ({compressed:.1f} KiB gzip median) "
+                  f"at concurrency {args.concurrency}")
+            requests = [_request(port, project, key, b) for b in bodies]
+            chunks = [requests[i :: args.concurrency] for i in range(args.concurrency)]
+            latencies: list[float] = []
+            statuses: dict[int, int] = {}
+
+            async def run() -> None:
+                await asyncio.gather(*(_client(port, c, latencies, statuses) for c in chunks))
+
+            started = time.perf_counter()
+            asyncio.run(run())
+            accept_seconds = time.perf_counter() - started
+            while httpx.get(f"http://127.0.0.1:{port}/_health").json()["backlog"]:
+                time.sleep(0.05)
+            digest_seconds = time.perf_counter() - started
+            rss = _peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    result = {
+        "accepted_per_s": round(statuses.get(200, 0) / accept_seconds),
+        "digested_per_s": round(statuses.get(200, 0) / digest_seconds),
+        "ack_p50_ms": round(pct(0.50), 2),
+        "ack_p95_ms": round(pct(0.95), 2),
+        "ack_p99_ms": round(pct(0.99), 2),
+        "peak_rss_mb": round(rss, 1),
+        "statuses": statuses,
+    }
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
+    for name, value in result.items():
+        before = f"   (previous: {previous[name]})" if previous and name in previous else ""
+        print(f"{name:>16}: {value}{before}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_up(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Digest in its own process, supervised by ``heliograph serve``.
+
+Ingest and digest share nothing but the queue file, so running digest in a
+separate process gives it a core of its own instead of a share of the
+server's GIL. ``serve`` starts it, restarts it if it dies, and stops it on
+exit; the process also exits by itself when its parent goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+
+from heliograph.config import Settings
+from heliograph.digest.worker import DigestWorker
+from heliograph.ingest.queue import IngestQueue
+from heliograph.store.sqlite import SQLiteStore
+
+logger = logging.getLogger(__name__)
+
+RESTART_DELAY_SECONDS = 1.0
+
+
+def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
+    """Digest until SIGTERM/SIGINT, or until the parent process is gone."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(settings.db_path)
+    queue = IngestQueue(settings.queue_path)
+    worker = DigestWorker(queue, store, batch_size=settings.digest_batch)
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.start()
+    try:
+        while not stopping.wait(0.5):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                logger.warning("the server process is gone; digest stops")
+                break
+    finally:
+        worker.stop()
+        queue.close()
+        store.close()
+
+
+class DigestProcess:
+    """Keeps one ``heliograph digest`` child process running."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="digest-supervisor")
+        self._supervisor.daemon = True
+
+    def start(self) -> None:
+        self._spawn()
+        self._supervisor.start()
+
+    def _spawn(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "heliograph",
+            "digest",
+            "--data-dir",
+            str(self.settings.data_dir),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
+        self._process = subprocess.Popen(command)
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(RESTART_DELAY_SECONDS):
+            process = self._process
+            if process is not None and process.poll() is not None and not self._stopping.is_set():
+                logger.error("digest process exited with %s; restarting", process.returncode)
+                self._spawn()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.kill()
