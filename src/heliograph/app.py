@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from heliograph.api.errors import ApiError
 from heliograph.api.routes import routes as api_routes
 from heliograph.config import Settings
+from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.runtime import Runtime
 from heliograph.web.routes import STATIC_DIR
@@ -55,6 +56,8 @@ def ingest_routes() -> list[BaseRoute]:
     return [
         Route("/api/{project_id}/envelope/", envelope_endpoint, methods=methods),
         Route("/api/{project_id}/store/", store_endpoint, methods=methods),
+        *posthog_http.routes(),
+        *otlp_http.routes(),
     ]
 
 

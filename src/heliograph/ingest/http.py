@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from heliograph.ingest.errors import IngestError, RateLimited
+from heliograph.ingest.errors import IngestError, PayloadTooLarge, RateLimited
 from heliograph.runtime import Runtime
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -37,6 +37,18 @@ def cors_headers(request: Request, allow_headers: str) -> dict[str, str]:
         "Access-Control-Max-Age": "3600",
         "Vary": "Origin",
     }
+
+
+async def read_raw_body(request: Request, max_bytes: int) -> bytes:
+    """The body as it arrived (no decoding), refused past ``max_bytes``."""
+    received: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        received.append(chunk)
+    return b"".join(received)
 
 
 def check_backlog(runtime: Runtime) -> None:

@@ -22,7 +22,7 @@ from typing import Literal
 
 from heliograph.store.database import Database
 
-PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp"]
+PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto", "otlp_json"]
 
 MIGRATIONS = [
     """

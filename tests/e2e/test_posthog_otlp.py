@@ -1,0 +1,118 @@
+"""The real posthog client and the real OTLP exporter against a live server."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from posthog import Posthog
+
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.e2e
+
+
+def events(server: LiveServer, **params: str) -> list[dict[str, Any]]:
+    """Read stored analytics events straight from the store (no API for them yet)."""
+    from heliograph.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
+    try:
+        rows = store.db.read(
+            lambda c: c.execute(
+                "SELECT name, distinct_id, trace_id, data FROM events WHERE kind = 'analytics'"
+            ).fetchall()
+        )
+    finally:
+        store.close()
+    import orjson
+
+    return [orjson.loads(r[3]) for r in rows]
+
+
+def test_posthog_client_generation_and_exception(live_server: LiveServer) -> None:
+    client = Posthog(live_server.public_key, host=live_server.url, sync_mode=True)
+    client.capture(
+        "$ai_generation",
+        distinct_id="user-7",
+        properties={
+            "$ai_trace_id": "trace-abc",
+            "$ai_model": "gpt-4o-mini",
+            "$ai_provider": "openai",
+            "$ai_input_tokens": 1000,
+            "$ai_output_tokens": 200,
+            "$ai_latency": 1.25,
+            "$ai_input": [{"role": "user", "content": "hello"}],
+            "environment": "production",
+        },
+    )
+    client.capture("$pageview", distinct_id="user-7", properties={"$current_url": "https://x.io/"})
+    try:
+        {}["missing"]
+    except KeyError as exc:
+        client.capture_exception(exc, distinct_id="user-7")
+    client.flush()
+    client.shutdown()
+    live_server.wait_for_digest()
+    stored = {e["name"]: e for e in events(live_server)}
+    generation = stored["$ai_generation"]
+    assert generation["trace_id"] == "trace-abc"
+    assert generation["properties"]["$ai_total_cost_usd"] > 0
+    assert "$ai_input" not in generation["properties"]  # payloads are off by default
+    assert stored["$pageview"]["distinct_id"] == "user-7"
+    with live_server.api() as api:
+        issues = api.get(
+            "/api/0/projects/default/default/issues/", params={"query": "KeyError"}
+        ).json()
+    assert len(issues) == 1
+
+
+def test_flags_endpoints_answer_no_flags(live_server: LiveServer) -> None:
+    client = Posthog(live_server.public_key, host=live_server.url)
+    assert client.get_all_flags("user-1") in ({}, None)
+    response = httpx.post(
+        f"{live_server.url}/decide/?v=3", json={"token": live_server.public_key, "distinct_id": "u"}
+    )
+    assert response.json()["featureFlags"] == {}
+
+
+def test_capture_with_unknown_key_is_401(live_server: LiveServer) -> None:
+    response = httpx.post(
+        f"{live_server.url}/batch/",
+        json={"api_key": "nope", "batch": [{"event": "x", "distinct_id": "a"}]},
+    )
+    assert response.status_code == 401
+
+
+def test_otlp_exporter_genai_spans(live_server: LiveServer) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    exporter = OTLPSpanExporter(
+        endpoint=f"{live_server.url}/v1/traces",
+        headers={"Authorization": f"Bearer {live_server.public_key}"},
+    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "agent"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("invoke_agent planner") as agent:
+        agent.set_attribute("gen_ai.operation.name", "invoke_agent")
+        with tracer.start_as_current_span("chat claude-sonnet-4") as span:
+            span.set_attribute("gen_ai.operation.name", "chat")
+            span.set_attribute("gen_ai.provider.name", "anthropic")
+            span.set_attribute("gen_ai.request.model", "claude-sonnet-4-20250514")
+            span.set_attribute("gen_ai.usage.input_tokens", 500)
+            span.set_attribute("gen_ai.usage.output_tokens", 50)
+            time.sleep(0.01)
+    provider.shutdown()
+    live_server.wait_for_digest()
+    spans = [e for e in events(live_server) if e["properties"].get("$service_name") == "agent"]
+    by_name = {e["name"]: e for e in spans}
+    generation = by_name["$ai_generation"]
+    assert generation["properties"]["$ai_input_tokens"] == 500
+    assert generation["properties"]["$ai_total_cost_usd"] > 0
+    assert generation["properties"]["$ai_parent_id"] == by_name["$ai_span"]["span_id"]
