@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from heliograph.model import LEVELS, Event, Exception_, Frame, Mechanism, User
+from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mechanism, User
 
 __all__ = ["coerce_ai_properties", "to_event"]
 
@@ -221,7 +221,7 @@ def _user(distinct_id: str | None, properties: Mapping[str, Any]) -> User | None
     a throwaway distinct id, not a user.
     """
     person: dict[str, Any] = {}
-    for key in ("$set_once", "$set"):
+    for key in ("$set_once", "$set", "$user"):
         value = properties.get(key)
         if isinstance(value, Mapping):
             person.update(value)
@@ -252,9 +252,7 @@ def _fill_error(event: Event, properties: dict[str, Any]) -> None:
         event.exceptions = [
             _exception(item, event.platform) for item in exception_list if isinstance(item, dict)
         ]
-    if not event.exceptions and (
-        properties.get("$exception_type") or properties.get("$exception_message")
-    ):
+    if not event.exceptions and properties.get("$exception_type"):
         # Older posthog-js: one exception as flat properties.
         event.exceptions = [
             Exception_(
@@ -277,6 +275,35 @@ def _fill_error(event: Event, properties: dict[str, Any]) -> None:
     url = _string(properties.get("$current_url"))
     if url:
         event.request = {"url": url}
+    _fill_error_context(event, properties)
+
+
+def _fill_error_context(event: Event, properties: Mapping[str, Any]) -> None:
+    """Sentry-style context that heliograph-sdk sends with ``$exception`` events."""
+    tags = properties.get("$tags")
+    if isinstance(tags, Mapping):
+        event.tags.update({str(k)[:200]: str(v)[:200] for k, v in tags.items()})
+    contexts = properties.get("$contexts")
+    if isinstance(contexts, Mapping):
+        event.contexts.update(contexts)
+    request = properties.get("$request")
+    if isinstance(request, Mapping):
+        event.request = {**(event.request or {}), **request}
+    event.logger = _string(properties.get("$logger")) or event.logger
+    crumbs = properties.get("$breadcrumbs")
+    if isinstance(crumbs, list):
+        event.breadcrumbs = [
+            Breadcrumb(
+                timestamp=_timestamp(crumb.get("timestamp"), event.timestamp),
+                type=_string(crumb.get("type")),
+                category=_string(crumb.get("category")),
+                level=_string(crumb.get("level")),
+                message=_string(crumb.get("message")),
+                data=crumb.get("data") if isinstance(crumb.get("data"), dict) else None,
+            )
+            for crumb in crumbs[-100:]
+            if isinstance(crumb, Mapping)
+        ]
 
 
 def _level(value: Any) -> str:

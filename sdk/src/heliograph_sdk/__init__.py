@@ -1,0 +1,55 @@
+"""Heliograph client SDK: errors, product analytics and LLM traces.
+
+Off unless an API key is configured (``init(api_key=...)`` or
+``HELIOGRAPH_API_KEY``); importing it starts nothing. See ``docs/sdk.md``.
+"""
+
+from heliograph_sdk._api import (
+    add_breadcrumb,
+    capture,
+    capture_exception,
+    capture_message,
+    flush,
+    init,
+    is_enabled,
+    set_context,
+    set_tag,
+    set_user,
+    shutdown,
+)
+from heliograph_sdk._asgi import HeliographMiddleware
+from heliograph_sdk._cli import wrap_cli
+from heliograph_sdk._generation import Generation, trace_generation
+from heliograph_sdk._llm_anthropic import wrap_anthropic
+from heliograph_sdk._llm_openai import wrap_openai
+from heliograph_sdk._logging import HeliographLoggingHandler
+from heliograph_sdk._scope import isolated_scope
+from heliograph_sdk._tracing import Span, current_span, observe, trace
+from heliograph_sdk._version import __version__
+
+__all__ = [
+    "Generation",
+    "HeliographLoggingHandler",
+    "HeliographMiddleware",
+    "Span",
+    "__version__",
+    "add_breadcrumb",
+    "capture",
+    "capture_exception",
+    "capture_message",
+    "current_span",
+    "flush",
+    "init",
+    "is_enabled",
+    "isolated_scope",
+    "observe",
+    "set_context",
+    "set_tag",
+    "set_user",
+    "shutdown",
+    "trace",
+    "trace_generation",
+    "wrap_anthropic",
+    "wrap_cli",
+    "wrap_openai",
+]
