@@ -1,0 +1,1 @@
+"""One module per page kind; ``heliograph.web.routes`` lists their routes."""

@@ -1,0 +1,70 @@
+"""``/issues/{id}/``: one issue and one of its events.
+
+Which event: the latest, or ``?event=<id>`` (one of this issue's, else 404).
+Frame order: ``?order=newest|oldest``, remembered in a cookie. The status
+buttons post to :mod:`heliograph.web.pages.status`.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from heliograph.auth import can_write
+from heliograph.query.event_view import FRAME_ORDERS, FrameOrder
+from heliograph.query.issue_page import TREND_DAYS, EventNotFound, build_issue_page
+from heliograph.store.base import Issue, Project
+from heliograph.web.charts import bar_chart, day_labels, hour_labels
+from heliograph.web.common import NotFound, PageRequest, current_path, page
+from heliograph.web.pages.issues import issues_url
+
+ORDER_COOKIE = "heliograph_frame_order"
+
+
+def find_issue(ctx: PageRequest) -> tuple[Issue, Project, str]:
+    """The issue in the URL, its project and the user's role; NotFound if not theirs."""
+    try:
+        issue_id = int(ctx.request.path_params["issue_id"])
+    except ValueError:
+        raise NotFound() from None
+    issue = ctx.store.get_issue(issue_id)
+    project = ctx.store.get_project_by_id(issue.project_id) if issue else None
+    project, role = ctx.visible_project(project)
+    assert issue is not None
+    return issue, project, role
+
+
+def _order(ctx: PageRequest) -> tuple[FrameOrder, bool]:
+    """The frame order asked for in the URL (then remembered), else the remembered one."""
+    asked = ctx.params.get("order")
+    for order in FRAME_ORDERS:
+        if asked == order:
+            return order, True
+    remembered = ctx.request.cookies.get(ORDER_COOKIE)
+    return ("oldest" if remembered == "oldest" else "newest"), False
+
+
+@page
+def issue_detail(ctx: PageRequest) -> Response:
+    issue, project, role = find_issue(ctx)
+    order, asked = _order(ctx)
+    try:
+        view = build_issue_page(
+            ctx.store, issue, project, event_id=ctx.params.get("event"), order=order
+        )
+    except EventNotFound:
+        raise NotFound() from None
+    hourly = bar_chart(view.hourly, hour_labels(view.end_hour, 24), width=240, height=40)
+    daily = bar_chart(view.daily, day_labels(view.end_hour, TREND_DAYS), width=240, height=40)
+    context = {
+        "page": view,
+        "hourly": hourly,
+        "daily": daily,
+        "can_write": can_write(ctx.principal, role),
+        "issues_url": issues_url(project),
+        "here": current_path(ctx.request),
+        "page_title": f"{issue.title} · {project.name}",
+    }
+    response = ctx.render("issue.html", context, project=project)
+    if asked:
+        response.set_cookie(ORDER_COOKIE, order, max_age=365 * 86400, samesite="lax")
+    return response
