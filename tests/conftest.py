@@ -110,10 +110,9 @@ def _printed(lines: list[str], label: str) -> str:
     return ""
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("heliograph-data")
-    process, port, lines = start_server(data_dir)
+def launch(data_dir: Path, env: dict[str, str] | None = None) -> LiveServer:
+    """Start a server on a fresh data directory and read what its first start printed."""
+    process, port, lines = start_server(data_dir, env=env)
     server = LiveServer(
         url=f"http://127.0.0.1:{port}",
         dsn=_printed(lines, "DSN for sentry-sdk"),
@@ -124,5 +123,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         port=port,
     )
     assert server.dsn and server.api_token and server.login_url, "".join(lines)
+    return server
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = launch(tmp_path_factory.mktemp("heliograph-data"))
     yield server
     server.stop()

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from heliograph.store.base import Project
+from heliograph.store.base import Organization, Project
 from heliograph.store.sqlite import SQLiteStore
 
 DEFAULT_ORG = "default"
 DEFAULT_PROJECT = "default"
 ADMIN_EMAIL = "admin@heliograph.local"
+INTERNAL_PROJECT = "heliograph-internal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +35,14 @@ def dsn_for(base_url: str, public_key: str, project_id: int) -> str:
     return f"{parts.scheme}://{public_key}@{parts.netloc}{parts.path.rstrip('/')}/{project_id}"
 
 
-def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
-    org = store.get_organization(DEFAULT_ORG) or store.create_organization(
+def _default_organization(store: SQLiteStore) -> Organization:
+    return store.get_organization(DEFAULT_ORG) or store.create_organization(
         DEFAULT_ORG, "Default organization"
     )
+
+
+def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
+    org = _default_organization(store)
     project = store.get_project(org.slug, DEFAULT_PROJECT) or store.create_project(
         org.id, DEFAULT_PROJECT, "Default project"
     )
@@ -55,6 +60,14 @@ def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
         public_key=key.public_key,
         login_url=login_url,
         api_token=api_token,
+    )
+
+
+def ensure_internal_project(store: SQLiteStore) -> Project:
+    """The project Heliograph reports its own activity into (its AI-fix calls)."""
+    org = _default_organization(store)
+    return store.get_project(org.slug, INTERNAL_PROJECT) or store.create_project(
+        org.id, INTERNAL_PROJECT, "Heliograph (internal)"
     )
 
 

@@ -22,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
 )
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDirOption = Annotated[
     Path | None,
@@ -111,6 +111,46 @@ def digest(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_digest(_settings(data_dir), parent_pid=parent_pid)
+
+
+@app.command()
+def fix(
+    event_file: Annotated[
+        Path | None,
+        typer.Argument(help="An error event as JSON (SDK payload or API event)", exists=True),
+    ] = None,
+    issue: Annotated[
+        int | None, typer.Option("--issue", help="Use this issue's latest stored event")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Override the model")] = None,
+    dump_prompt: Annotated[
+        bool, typer.Option("--dump-prompt", help="Print what would be sent, call nothing")
+    ] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore a cached answer")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Suggest a fix for an error event with the configured LLM (or dump the prompt)."""
+    import asyncio
+
+    from heliograph.ai.fix_command import FixCommandError, run_fix_command
+
+    if (event_file is None) == (issue is None):
+        raise typer.BadParameter("give either an EVENT.json file or --issue ID")
+    try:
+        code = asyncio.run(
+            run_fix_command(
+                _settings(data_dir),
+                event_file=event_file,
+                issue_id=issue,
+                model=model,
+                dump_prompt=dump_prompt,
+                refresh=refresh,
+            )
+        )
+    except FixCommandError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(code)
 
 
 @app.command("login-link")

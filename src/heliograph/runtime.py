@@ -10,9 +10,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from heliograph.ai.fix import FixService
+from heliograph.ai.providers import make_provider
+from heliograph.ai.settings import ProviderSettings
+from heliograph.bootstrap import ensure_internal_project
 from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
 from heliograph.ingest.queue import IngestQueue
+from heliograph.selfmon import generation_recorder
+from heliograph.store.fix_cache import SQLiteFixCache
 from heliograph.store.sqlite import SQLiteStore
 
 KEY_REFRESH_SECONDS = 2.0
@@ -53,7 +59,19 @@ class Runtime:
         self.keys = KeyCache(self.store)
         self.keys.reload()
         self.digest = DigestProcess(settings)
+        self.fixes = self._fix_service()
         self.started_at = time.time()
+
+    def _fix_service(self) -> FixService:
+        """The AI-fix service; its calls are recorded in the internal project."""
+        ai_settings = ProviderSettings.from_env()
+        internal = ensure_internal_project(self.store)
+        return FixService(
+            make_provider(ai_settings),
+            ai_settings,
+            SQLiteFixCache(self.store.db),
+            on_generation=generation_recorder(self.queue, internal.id),
+        )
 
     def start(self) -> None:
         self.digest.start()

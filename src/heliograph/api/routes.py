@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from heliograph.api.ai_fix import ai_fix
 from heliograph.api.errors import ApiError
 from heliograph.api.openapi import openapi_schema
 from heliograph.auth import Principal, authenticate, can_write, project_role
@@ -222,6 +223,12 @@ def project_event(request: Request) -> Response:
     return _json(event_json(stored))
 
 
+async def project_event_ai_fix(request: Request) -> Response:
+    principal = _principal(request)
+    project, _role = _project(request, principal)
+    return await ai_fix(request, _runtime(request), project)
+
+
 def openapi(request: Request) -> Response:
     return _json(openapi_schema(_runtime(request).settings.base_url))
 
@@ -233,6 +240,7 @@ routes = [
     Route("/api/0/projects/", list_projects),
     Route(f"{PROJECT}/issues/", project_issues, methods=["GET"]),
     Route(f"{PROJECT}/events/{{event_id}}/", project_event),
+    Route(f"{PROJECT}/events/{{event_id}}/ai-fix/", project_event_ai_fix),
     Route("/api/0/issues/{issue_id}/", issue_detail, methods=["GET", "PUT"]),
     Route(
         "/api/0/organizations/{organization_slug}/issues/{issue_id}/",

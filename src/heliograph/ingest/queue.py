@@ -101,6 +101,18 @@ class IngestQueue:
         self._new_work.set()
         return queue_id
 
+    def append_nowait(
+        self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
+    ) -> None:
+        """Queue a payload without waiting for its commit (internal, best-effort events)."""
+        self._db.submit(
+            lambda c: c.execute(
+                "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
+                (project_id, kind, received_at, body),
+            )
+        )
+        self._new_work.set()
+
     def wait_for_work(self, timeout: float) -> bool:
         """Block the digest thread until something is appended (or timeout)."""
         signalled = self._new_work.wait(timeout)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from heliograph.api.ai_fix import policy_state
 from heliograph.auth import can_write
 from heliograph.query.event_view import FRAME_ORDERS, FrameOrder
 from heliograph.query.issue_page import TREND_DAYS, EventNotFound, build_issue_page
+from heliograph.runtime import Runtime
 from heliograph.store.base import Issue, Project
 from heliograph.web.charts import bar_chart, day_labels, hour_labels
 from heliograph.web.common import NotFound, PageRequest, current_path, page
@@ -43,6 +45,21 @@ def _order(ctx: PageRequest) -> tuple[FrameOrder, bool]:
     return ("oldest" if remembered == "oldest" else "newest"), False
 
 
+def ai_panel(ctx: PageRequest, project: Project, event_id: str | None) -> dict[str, object]:
+    """What the "Suggest a fix" panel needs: is a model there, may it be used."""
+    runtime: Runtime = ctx.request.app.state.runtime
+    settings = runtime.fixes.settings
+    return {
+        "configured": runtime.fixes.configured,
+        "policy": policy_state(runtime, project),
+        "provider": settings.provider or "",
+        "model": settings.effective_model,
+        "url": (
+            f"/api/0/projects/{project.organization_slug}/{project.slug}/events/{event_id}/ai-fix/"
+        ),
+    }
+
+
 @page
 def issue_detail(ctx: PageRequest) -> Response:
     issue, project, role = find_issue(ctx)
@@ -63,6 +80,7 @@ def issue_detail(ctx: PageRequest) -> Response:
         "issues_url": issues_url(project),
         "here": current_path(ctx.request),
         "page_title": f"{issue.title} · {project.name}",
+        "ai": ai_panel(ctx, project, view.stored.event_id if view.stored else None),
     }
     response = ctx.render("issue.html", context, project=project)
     if asked:

@@ -1,0 +1,60 @@
+"""Heliograph watches itself: its own LLM calls land in an internal project.
+
+Every AI-fix call becomes an ``$ai_generation`` event in the
+``heliograph-internal`` project, appended to the local ingest queue like any
+PostHog event (no network involved), so the platform's own LLM spend shows
+up in its own LLM dashboard.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import orjson
+
+from heliograph.ai.fix import GenerationRecord
+from heliograph.ingest.posthog import normalize_event
+from heliograph.ingest.queue import IngestQueue
+
+
+def generation_properties(record: GenerationRecord) -> dict[str, object]:
+    properties: dict[str, object] = {
+        "$ai_trace_id": f"ai-fix-{record.issue_key}",
+        "$ai_span_name": "ai-fix",
+        "$ai_provider": record.provider,
+        "$ai_model": record.model,
+        "$ai_base_url": record.base_url,
+        "$ai_input_tokens": record.input_tokens,
+        "$ai_output_tokens": record.output_tokens,
+        "$ai_latency": record.latency_seconds,
+        "$ai_http_status": record.http_status,
+        "$ai_is_error": record.is_error,
+        "issue": record.issue_key,
+        "prompt_version": record.prompt_version,
+    }
+    if record.time_to_first_token is not None:
+        properties["$ai_time_to_first_token"] = record.time_to_first_token
+    if record.error:
+        properties["$ai_error"] = record.error
+    return properties
+
+
+def generation_recorder(queue: IngestQueue, project_id: int) -> Callable[[GenerationRecord], None]:
+    """A ``FixService.on_generation`` callback writing into the internal project."""
+
+    def record(generation: GenerationRecord) -> None:
+        event = normalize_event(
+            {
+                "event": "$ai_generation",
+                "distinct_id": "heliograph",
+                "properties": {
+                    **generation_properties(generation),
+                    "$process_person_profile": False,
+                },
+            },
+            now=time.time(),
+        )
+        queue.append_nowait(project_id, "posthog", time.time(), orjson.dumps([event]))
+
+    return record

@@ -1,0 +1,117 @@
+"""The "Suggest a fix" button, in headless Chromium, against a local OpenAI-protocol server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import LiveServer, launch
+from tests.llm_servers import FakeOpenAIServer
+from tests.ui.conftest import SENTRY_APP, new_context
+
+pytestmark = pytest.mark.ui
+
+ANSWER = (
+    "## Problem description\n"
+    "`parts` is zero.\n\n"
+    "<script>alert('owned')</script>\n\n"
+    "## Proposed solution\n"
+    "```python\n"
+    "def divide(total, parts):\n"
+    "    return total / parts if parts else 0.0\n"
+    "```\n"
+)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        server.reply(ANSWER)
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def ai_server(
+    tmp_path_factory: pytest.TempPathFactory, llm: FakeOpenAIServer
+) -> Iterator[LiveServer]:
+    server = launch(
+        tmp_path_factory.mktemp("ai-ui"),
+        env={
+            "HELIOGRAPH_AI_PROVIDER": "openai",
+            "HELIOGRAPH_AI_BASE_URL": llm.base_url,
+            "HELIOGRAPH_AI_MODEL": "ui-model",
+        },
+    )
+    subprocess.run([sys.executable, str(SENTRY_APP), server.dsn, "divide"], check=True)
+    server.wait_for_digest()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def tab(chromium: Browser, ai_server: LiveServer) -> Iterator[Page]:
+    context = new_context(chromium, ai_server)
+    page = context.new_page()
+    page.goto(ai_server.login_url)
+    yield page
+    context.close()
+
+
+def open_issue(tab: Page) -> None:
+    tab.goto("/default/default/issues/")
+    tab.click("text=ZeroDivisionError")
+    expect(tab.locator("#ai-fix")).to_be_visible()
+
+
+def test_suggestion_streams_in_as_safe_markdown(tab: Page, llm: FakeOpenAIServer) -> None:
+    dialogs: list[str] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_issue(tab)
+    calls = llm.calls
+    tab.click("[data-ai-fix-button]")
+    expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "fresh")
+    output = tab.locator("[data-ai-fix-output]")
+    expect(output.locator("h4", has_text="Proposed solution")).to_be_visible()
+    expect(output.locator("pre code")).to_contain_text("return total / parts if parts else 0.0")
+    expect(output).to_contain_text("<script>alert('owned')</script>")
+    assert output.locator("script").count() == 0
+    expect(tab.locator("[data-ai-fix-status]")).to_contain_text("ui-model · fresh")
+    assert dialogs == []
+    assert llm.calls == calls + 1
+
+    tab.reload()
+    tab.click("[data-ai-fix-button]")
+    expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "cached")
+    assert llm.calls == calls + 1, "a cache hit never calls the model"
+
+
+def test_consent_policy_asks_before_sending(tab: Page, ai_server: LiveServer) -> None:
+    from heliograph.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(ai_server.data_dir / "heliograph.sqlite3")
+    project = store.get_project("default", "default")
+    assert project is not None
+    store.update_project(project.id, ai_policy="consent_required")
+    try:
+        open_issue(tab)
+        consent = tab.locator("input[name=consent]")
+        expect(consent).to_be_visible()
+        consent.check()
+        tab.click("[data-ai-fix-button]")
+        expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "cached")
+    finally:
+        store.update_project(project.id, ai_policy="allowed")
+        store.close()
+
+
+def test_unconfigured_server_says_so_plainly(page: Page) -> None:
+    page.goto("/default/default/issues/")
+    page.click("text=ZeroDivisionError")
+    notice = page.locator("[data-ai-state=unconfigured]")
+    expect(notice).to_contain_text("No LLM is configured")
+    expect(notice).to_contain_text("HELIOGRAPH_AI_PROVIDER")
+    assert page.locator("[data-ai-fix-button]").count() == 0
