@@ -46,8 +46,6 @@ class Settings:
     # Digest backlog (payloads on disk, not yet processed) past which ingest answers 429.
     max_backlog: int = 100_000
     digest_batch: int = 500
-    # Self-monitoring: report Heliograph's own errors and LLM calls (off unless set).
-    self_monitoring_key: str = ""
 
     @property
     def base_url(self) -> str:
@@ -85,6 +83,4 @@ class Settings:
                 settings,
                 digest_batch=_int("HELIOGRAPH_DIGEST_BATCH", env["HELIOGRAPH_DIGEST_BATCH"]),
             )
-        if "HELIOGRAPH_SELF_MONITORING_KEY" in env:
-            settings = replace(settings, self_monitoring_key=env["HELIOGRAPH_SELF_MONITORING_KEY"])
         return settings
