@@ -48,6 +48,7 @@ def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
     )
     keys = [k for k in store.project_keys(project.id) if k.revoked_at is None]
     key = keys[0] if keys else store.create_key(project.id)
+    ensure_internal_project(store)
     login_url = api_token = None
     if store.count_users() == 0:
         admin = store.create_user(ADMIN_EMAIL, is_superuser=True)

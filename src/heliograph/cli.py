@@ -70,7 +70,12 @@ def serve(
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    runtime = Runtime(settings)
+    _check_port_free(settings.host, settings.port)
+    try:
+        runtime = Runtime(settings)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     welcome = ensure_defaults(runtime.store, settings.base_url)
     runtime.keys.reload()
     _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
@@ -82,6 +87,21 @@ def serve(
         )
     finally:
         runtime.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before printing a DSN that nothing would answer at."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror}[/red]")
+            console.print("pass another port with --port (or HELIOGRAPH_PORT)")
+            raise typer.Exit(1) from None
 
 
 def _print_welcome(

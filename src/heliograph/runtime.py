@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from heliograph.ai.fix import FixService
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
-from heliograph.bootstrap import ensure_internal_project
 from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
 from heliograph.ingest.queue import IngestQueue
@@ -65,12 +64,11 @@ class Runtime:
     def _fix_service(self) -> FixService:
         """The AI-fix service; its calls are recorded in the internal project."""
         ai_settings = ProviderSettings.from_env()
-        internal = ensure_internal_project(self.store)
         return FixService(
             make_provider(ai_settings),
             ai_settings,
             SQLiteFixCache(self.store.db),
-            on_generation=generation_recorder(self.queue, internal.id),
+            on_generation=generation_recorder(self.queue, self.store),
         )
 
     def start(self) -> None:

@@ -14,8 +14,10 @@ from collections.abc import Callable
 import orjson
 
 from heliograph.ai.fix import GenerationRecord
+from heliograph.bootstrap import ensure_internal_project
 from heliograph.ingest.posthog import normalize_event
 from heliograph.ingest.queue import IngestQueue
+from heliograph.store.sqlite import SQLiteStore
 
 
 def generation_properties(record: GenerationRecord) -> dict[str, object]:
@@ -40,10 +42,13 @@ def generation_properties(record: GenerationRecord) -> dict[str, object]:
     return properties
 
 
-def generation_recorder(queue: IngestQueue, project_id: int) -> Callable[[GenerationRecord], None]:
+def generation_recorder(
+    queue: IngestQueue, store: SQLiteStore
+) -> Callable[[GenerationRecord], None]:
     """A ``FixService.on_generation`` callback writing into the internal project."""
 
     def record(generation: GenerationRecord) -> None:
+        project_id = ensure_internal_project(store).id
         event = normalize_event(
             {
                 "event": "$ai_generation",
