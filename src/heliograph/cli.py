@@ -173,6 +173,28 @@ def fix(
     raise typer.Exit(code)
 
 
+@app.command()
+def demo(
+    project: Annotated[
+        str, typer.Option(help="Project slug, created in the default organization if missing")
+    ] = "demo",
+    seed: Annotated[int, typer.Option(help="The same seed gives the same data")] = 42,
+    days: Annotated[int, typer.Option(help="Spread the data over the last N days")] = 7,
+    traces: Annotated[int, typer.Option(help="How many LLM traces to create")] = 600,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fill a project with a week of realistic errors, LLM traces and sessions."""
+    from heliograph.demo import run_demo
+
+    settings = _settings(data_dir)
+    result = run_demo(settings, project, seed=seed, days=days, traces=traces)
+    console.print(
+        f"{result.traces} LLM traces ({result.llm_events} events), {result.pageviews} pageviews "
+        f"and {result.errors} errors in {result.project.organization_slug}/{result.project.slug}"
+    )
+    console.print(f"open {settings.base_url}{result.url_path}")
+
+
 @app.command("login-link")
 def login_link(
     email: Annotated[str, typer.Option(help="The user to log in as")] = "admin@heliograph.local",

@@ -35,8 +35,8 @@ Decisions others rely on:
 from __future__ import annotations
 
 import math
-import sys
 import re
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any

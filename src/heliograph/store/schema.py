@@ -150,4 +150,109 @@ MIGRATIONS = [
         expires_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE llm_events (
+        id INTEGER PRIMARY KEY, -- the event's id in events
+        project_id INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        timestamp REAL NOT NULL,
+        started_at REAL NOT NULL,
+        trace_id TEXT,
+        span_id TEXT,
+        parent_id TEXT,
+        session_id TEXT,
+        distinct_id TEXT,
+        model TEXT,
+        provider TEXT,
+        input_tokens INTEGER,
+        output_tokens INTEGER,
+        cache_read_tokens INTEGER,
+        cache_creation_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        total_cost_usd REAL,
+        cost_source TEXT,
+        latency_s REAL,
+        ttft_s REAL,
+        is_error INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        http_status INTEGER,
+        span_name TEXT,
+        environment TEXT,
+        release TEXT
+    );
+    CREATE INDEX llm_events_by_time ON llm_events (project_id, timestamp);
+    CREATE INDEX llm_events_by_trace ON llm_events (project_id, trace_id, started_at)
+        WHERE trace_id IS NOT NULL;
+    CREATE INDEX llm_events_by_model ON llm_events (project_id, model, timestamp)
+        WHERE model IS NOT NULL;
+    CREATE INDEX llm_events_by_user ON llm_events (project_id, distinct_id, timestamp)
+        WHERE distinct_id IS NOT NULL;
+    CREATE INDEX llm_events_errors ON llm_events (project_id, timestamp) WHERE is_error = 1;
+    CREATE TABLE llm_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        priced INTEGER NOT NULL DEFAULT 0,
+        latency_sum REAL NOT NULL DEFAULT 0,
+        latency_count INTEGER NOT NULL DEFAULT 0,
+        ttft_sum REAL NOT NULL DEFAULT 0,
+        ttft_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, model, provider)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_latency_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (project_id, hour, model, provider, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_latency_daily (
+        project_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, model, provider, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_traces (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        trace_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        name TEXT,
+        name_rank INTEGER NOT NULL DEFAULT 9,
+        has_trace_event INTEGER NOT NULL DEFAULT 0,
+        trace_latency_s REAL,
+        events INTEGER NOT NULL DEFAULT 0,
+        generations INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        unpriced INTEGER NOT NULL DEFAULT 0,
+        session_id TEXT,
+        distinct_id TEXT,
+        environment TEXT,
+        release TEXT,
+        UNIQUE (project_id, trace_id)
+    );
+    CREATE INDEX llm_traces_by_time ON llm_traces (project_id, started_at);
+    CREATE INDEX llm_traces_by_cost ON llm_traces (project_id, cost_usd);
+    CREATE INDEX llm_traces_by_session ON llm_traces (project_id, session_id, started_at)
+        WHERE session_id IS NOT NULL;
+    """,
 ]

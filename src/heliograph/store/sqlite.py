@@ -30,6 +30,8 @@ from heliograph.store.base import (
     TagCount,
 )
 from heliograph.store.database import Database
+from heliograph.store.llm_sqlite import LlmStoreMixin
+from heliograph.store.llm_write import record_llm_events
 from heliograph.store.schema import MIGRATIONS
 
 _SORT_COLUMNS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "times_seen"}
@@ -70,7 +72,7 @@ def _decode_cursor(cursor: str | None) -> tuple[float, int] | None:
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
-class SQLiteStore(AccountsMixin):
+class SQLiteStore(AccountsMixin, LlmStoreMixin):
     """Both stores on one SQLite database (the embedded default)."""
 
     def __init__(self, path: Path) -> None:
@@ -89,6 +91,7 @@ class SQLiteStore(AccountsMixin):
                 _record_error(conn, grouped)
             for event in batch.analytics:
                 _insert_event(conn, event, issue_id=None)
+            record_llm_events(conn, batch.analytics)
             _add_outcomes(conn, batch.outcomes)
 
         self.db.write(write)

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from heliograph.web.pages.account import home, login, login_link, logout
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issues import issue_list
+from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.status import bulk_status, issue_status
 from heliograph.web.templating import STATIC_DIR, TEMPLATES_DIR
 
@@ -24,4 +25,5 @@ routes = [
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
     Route("/{org}/{project}/issues/", issue_list),
     Route("/{org}/{project}/issues/status", bulk_status, methods=["POST"]),
+    *llm_routes,
 ]

@@ -1,0 +1,189 @@
+"""Read models of one generation and one trace, and the error <-> trace links.
+
+Prompts and completions are shown only as the store has them: when the
+project keeps no payloads, digest removed them before writing and the page
+says so. Whatever is shown is plain text for the template to escape;
+message parts that are not text (images, tool calls) are shown as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from heliograph.digest.payloads import PAYLOAD_KEYS
+from heliograph.model import Event
+from heliograph.query.llm_tree import TraceTree, build_tree
+from heliograph.store.base import Project
+from heliograph.store.llm_records import LlmEventRecord, TraceError, TraceRecord
+
+if TYPE_CHECKING:
+    from heliograph.store.sqlite import SQLiteStore
+
+__all__ = [
+    "GenerationPage",
+    "Message",
+    "PayloadSection",
+    "PropertyItem",
+    "TracePage",
+    "build_generation_page",
+    "build_trace_page",
+]
+
+# Payload properties, in reading order, with their headings.
+_PAYLOAD_TITLES = {
+    "$ai_instructions": "Instructions",
+    "$ai_input": "Input",
+    "$ai_output_choices": "Output",
+    "$ai_output": "Output",
+    "$ai_tools": "Tools",
+    "$ai_input_state": "Input state",
+    "$ai_output_state": "Output state",
+}
+_MESSAGE_KEYS = ("$ai_input", "$ai_output_choices", "$ai_output")
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyItem:
+    key: str
+    value: str
+    multiline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadSection:
+    """One payload property: as chat messages when it is a message list, else as JSON."""
+
+    title: str
+    messages: list[Message]
+    raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationPage:
+    project: Project
+    record: LlmEventRecord
+    event: Event | None
+    input_cost_usd: float | None
+    output_cost_usd: float | None
+    cost_model: str | None
+    properties: list[PropertyItem]
+    payloads: list[PayloadSection]
+    payloads_dropped: bool
+    trace: TraceRecord | None
+
+
+def build_generation_page(
+    store: SQLiteStore, project: Project, event_id: str
+) -> GenerationPage | None:
+    """One generation (or any LLM event) of the project; None when it has no such event."""
+    record = store.llm_event(project.id, event_id)
+    if record is None:
+        return None
+    stored = store.get_event(project.id, event_id)
+    event = stored.event if stored else None
+    props = event.properties if event else {}
+    return GenerationPage(
+        project=project,
+        record=record,
+        event=event,
+        input_cost_usd=_float(props.get("$ai_input_cost_usd")),
+        output_cost_usd=_float(props.get("$ai_output_cost_usd")),
+        cost_model=props.get("$ai_cost_model")
+        if isinstance(props.get("$ai_cost_model"), str)
+        else None,
+        properties=_properties(props),
+        payloads=[
+            _payload(key, props[key]) for key in _PAYLOAD_TITLES if props.get(key) is not None
+        ],
+        payloads_dropped=props.get("$ai_payloads_dropped") is True,
+        trace=store.llm_trace(project.id, record.trace_id) if record.trace_id else None,
+    )
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(
+        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+    ).decode()
+
+
+def _properties(props: Mapping[str, Any]) -> list[PropertyItem]:
+    """Every property but the payloads, ``$ai_*`` first, then alphabetical."""
+    items = []
+    for key in sorted(props, key=lambda k: (not k.startswith("$ai_"), k)):
+        if key in PAYLOAD_KEYS:
+            continue
+        value = props[key]
+        text = value if isinstance(value, str) else _json(value)
+        items.append(PropertyItem(key, text, "\n" in text))
+    return items
+
+
+def _payload(key: str, value: Any) -> PayloadSection:
+    title = _PAYLOAD_TITLES[key]
+    if key in _MESSAGE_KEYS and isinstance(value, list) and all(isinstance(m, dict) for m in value):
+        return PayloadSection(title, [_message(m) for m in value], None)
+    if isinstance(value, str):
+        return PayloadSection(title, [], value)
+    return PayloadSection(title, [], _json(value))
+
+
+def _message(message: Mapping[str, Any]) -> Message:
+    role = message.get("role")
+    content = message.get("content")
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text", "output_text"):
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, str):
+                parts.append(part)
+            else:
+                parts.append(_json(part))
+        text = "\n".join(parts)
+    elif content is None:
+        rest = {k: v for k, v in message.items() if k != "role"}
+        text = _json(rest) if rest else ""
+    else:
+        text = _json(content)
+    return Message(role if isinstance(role, str) and role else "message", text)
+
+
+@dataclass(frozen=True, slots=True)
+class TracePage:
+    project: Project
+    trace: TraceRecord
+    tree: TraceTree
+    errors: list[TraceError]
+    truncated: bool
+
+
+def build_trace_page(store: SQLiteStore, project: Project, trace_id: str) -> TracePage | None:
+    """A trace as a tree, with the errors recorded in it; None when it is unknown here."""
+    trace = store.llm_trace(project.id, trace_id)
+    if trace is None:
+        return None
+    events = store.llm_trace_events(project.id, trace_id)
+    tree = build_tree(trace_id, events)
+    return TracePage(
+        project=project,
+        trace=trace,
+        tree=tree,
+        errors=store.llm_trace_errors(project.id, trace_id),
+        truncated=len(events) < trace.events,
+    )
