@@ -289,9 +289,10 @@ def _table_price(properties: dict[str, Any], tokens: _Tokens, at: float | None) 
     )
     when = datetime.fromtimestamp(at, tz=timezone.utc) if at is not None else None
     context = _price_context(properties)
-    for candidate, candidate_provider in _candidates(model, provider):
+    for candidate, candidate_provider in _remembered_candidates(model, provider):
         calculation = _calc(usage, candidate, candidate_provider, when, context)
         if calculation is not None:
+            _resolved[(model, provider)] = (candidate, candidate_provider)
             return CostResult(
                 _usd(calculation.input_price),
                 _usd(calculation.output_price),
@@ -299,8 +300,30 @@ def _table_price(properties: dict[str, Any], tokens: _Tokens, at: float | None) 
                 "price_table",
                 matched_model=f"{calculation.provider.id}/{calculation.model.id}",
             )
+    _unknown.add((model, provider))
     logger.debug("no price for model %r (provider %r)", model, provider)
     return CostResult(None, None, None, "unknown")
+
+
+# Which name in the price table a (model, provider) pair matched, and the
+# pairs that matched none: the candidate search costs far more than one price
+# calculation, and a digest batch sees the same few models over and over.
+# Bounded: cleared whenever it grows past a size no real deployment reaches.
+_resolved: dict[tuple[str, str], tuple[str, str | None]] = {}
+_unknown: set[tuple[str, str]] = set()
+_MAX_REMEMBERED = 10_000
+
+
+def _remembered_candidates(model: str, provider: str) -> list[tuple[str, str | None]]:
+    if len(_resolved) + len(_unknown) > _MAX_REMEMBERED:
+        _resolved.clear()
+        _unknown.clear()
+    key = (model, provider)
+    if key in _resolved:
+        return [_resolved[key]]
+    if key in _unknown:
+        return []
+    return _candidates(model, provider)
 
 
 def _candidates(model: str, provider: str) -> list[tuple[str, str | None]]:
