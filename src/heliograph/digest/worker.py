@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from heliograph.digest.prepare import prepare_event
 from heliograph.ingest.adapters import decode_payload
@@ -24,6 +26,15 @@ from heliograph.store.sqlite import SQLiteStore
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A batch handed to the store's writer, not yet known to be committed."""
+
+    committed: Future[None]
+    payloads: list[QueuedPayload]
+    batch: DigestBatch
 
 
 class DigestWorker:
@@ -47,31 +58,59 @@ class DigestWorker:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        """Prepare batch N+1 while batch N commits; delete N from the queue once it has.
+
+        After any failure, start again from the head of the queue: whatever
+        was committed is skipped by event id, nothing is lost.
+        """
+        in_flight: _InFlight | None = None
+        after_id = 0
         while not self._stop.is_set():
             try:
-                processed = self.run_once()
+                payloads = self.queue.oldest(self.batch_size, after_id=after_id)
+                if payloads:
+                    batch = self._prepare(payloads)
+                    if in_flight is not None:
+                        self._finish(in_flight)
+                    in_flight = _InFlight(self.store.submit_record(batch), payloads, batch)
+                    after_id = payloads[-1].id
+                elif in_flight is not None:
+                    self._finish(in_flight)
+                    in_flight = None
+                else:
+                    after_id = 0
+                    # Payloads may be appended by another process: poll, briefly.
+                    self.queue.wait_for_work(timeout=IDLE_POLL_SECONDS)
             except Exception:
-                # A store failure: keep the payloads queued and retry shortly.
-                logger.exception("digest batch failed; retrying")
+                logger.exception("digest batch failed; retrying from the head of the queue")
+                in_flight, after_id = None, 0
                 self._stop.wait(1.0)
-                continue
-            if processed == 0:
-                # Payloads may be appended by another process: poll, briefly.
-                self.queue.wait_for_work(timeout=IDLE_POLL_SECONDS)
+        if in_flight is not None:
+            try:
+                self._finish(in_flight)
+            except Exception:
+                logger.exception("last digest batch failed; it stays queued")
 
     def run_once(self) -> int:
-        """Digest one batch; returns how many payloads it consumed."""
+        """Digest one batch, start to finish; returns how many payloads it consumed."""
         payloads = self.queue.oldest(self.batch_size)
         if not payloads:
             return 0
+        batch = self._prepare(payloads)
+        self._finish(_InFlight(self.store.submit_record(batch), payloads, batch))
+        return len(payloads)
+
+    def _prepare(self, payloads: list[QueuedPayload]) -> DigestBatch:
         self._projects.clear()  # settings may have changed since the last batch
         batch = DigestBatch()
         for payload in payloads:
             self._digest_payload(payload, batch)
-        self.store.record(batch)
-        self.queue.remove([p.id for p in payloads])
-        self.digested += len(batch.errors) + len(batch.analytics)
-        return len(payloads)
+        return batch
+
+    def _finish(self, in_flight: _InFlight) -> None:
+        in_flight.committed.result()
+        self.queue.remove([p.id for p in in_flight.payloads])
+        self.digested += len(in_flight.batch.errors) + len(in_flight.batch.analytics)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Digest until the queue is empty (tests, ``--immediate`` tools)."""

@@ -122,12 +122,13 @@ class IngestQueue:
     def wake(self) -> None:
         self._new_work.set()
 
-    def oldest(self, limit: int) -> list[QueuedPayload]:
+    def oldest(self, limit: int, *, after_id: int = 0) -> list[QueuedPayload]:
+        """The first ``limit`` payloads with an id above ``after_id``, oldest first."""
         rows = self._db.read(
             lambda c: c.execute(
                 "SELECT id, project_id, kind, received_at, encoding, body FROM queue "
-                "ORDER BY id LIMIT ?",
-                (limit,),
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
             ).fetchall()
         )
         return [QueuedPayload(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,14 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
 
     def record(self, batch: DigestBatch) -> None:
         """Commit one digest batch atomically."""
+        self.submit_record(batch).result()
+
+    def submit_record(self, batch: DigestBatch) -> Future[None]:
+        """Hand a digest batch to the writer; the future resolves once it is committed.
+
+        Digest prepares the next batch meanwhile: SQLite releases the GIL while
+        it writes, so the two overlap.
+        """
 
         def write(conn: sqlite3.Connection) -> None:
             for grouped in batch.errors:
@@ -94,7 +103,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
             record_llm_events(conn, batch.analytics)
             _add_outcomes(conn, batch.outcomes)
 
-        self.db.write(write)
+        return self.db.submit(write)
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
