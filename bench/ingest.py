@@ -144,16 +144,28 @@ def main() -> None:
 
     templates = capture_envelopes(200)
     raw_sizes = [len(e) for e in templates]
-    print(f"captured {len(templates)} sentry-sdk envelopes, "
-          f"median {statistics.median(raw_sizes) / 1024:.1f} KiB uncompressed")
+    print(
+        f"captured {len(templates)} sentry-sdk envelopes, "
+        f"median {statistics.median(raw_sizes) / 1024:.1f} KiB uncompressed"
+    )
 
     with tempfile.TemporaryDirectory() as data_dir:
         port = _free_port()
         log = open(Path(data_dir) / "server.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
-            [sys.executable, "-m", "heliograph", "serve", "--port", str(port),
-             "--data-dir", str(Path(data_dir) / "data")],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+            [
+                sys.executable,
+                "-m",
+                "heliograph",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(Path(data_dir) / "data"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_COLOR": "1"},
         )
         try:
             _wait_up(port)
@@ -168,8 +180,10 @@ def main() -> None:
                 old_id = json.loads(template.split(b"\n", 1)[0])["event_id"].encode()
                 bodies.append(gzip.compress(template.replace(old_id, uuid.uuid4().hex.encode()), 6))
             compressed = statistics.median(len(b) for b in bodies) / 1024
-            print(f"replaying {args.requests} envelopes ({compressed:.1f} KiB gzip median) "
-                  f"at concurrency {args.concurrency}")
+            print(
+                f"replaying {args.requests} envelopes ({compressed:.1f} KiB gzip median) "
+                f"at concurrency {args.concurrency}"
+            )
             requests = [_request(port, project, key, b) for b in bodies]
             chunks = [requests[i :: args.concurrency] for i in range(args.concurrency)]
             latencies: list[float] = []

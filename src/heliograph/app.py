@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -25,6 +26,7 @@ from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.runtime import Runtime
 from heliograph.web.routes import STATIC_DIR
 from heliograph.web.routes import routes as web_routes
+from heliograph.web.security import SecurityHeadersMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeadersMiddleware, https=settings.https)],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

@@ -1,7 +1,18 @@
 """Who is asking: session cookies for the browser, bearer tokens for scripts.
 
-Both resolve to a :class:`Principal`; API handlers and pages check it against
-the project's organization with :func:`require_project_access`.
+Both resolve to a :class:`Principal`; API handlers and pages ask
+:func:`project_role` for the caller's role in a project (None: the project is
+invisible to them, answer 404), then :func:`can_write` / :func:`can_admin` /
+:func:`can_manage_members` before changing anything.
+
+What each role may do (a token additionally needs the matching scope)::
+
+    viewer   read                                    scope read
+    member   + change issues, ask for AI fixes        scope write
+    admin    + project settings and ingest keys      scope admin
+    owner    + organization members and teams        scope admin
+
+Cookie sessions carry every scope; their writes also need the CSRF token.
 """
 
 from __future__ import annotations
@@ -17,6 +28,9 @@ from heliograph.store.sqlite import SQLiteStore
 
 SESSION_COOKIE = "heliograph_session"
 ROLE_CAN_WRITE = frozenset({"owner", "admin", "member"})
+ROLE_CAN_ADMIN = frozenset({"owner", "admin"})
+ROLE_CAN_MANAGE_MEMBERS = frozenset({"owner"})
+ALL_SCOPES = frozenset({"read", "write", "admin"})
 
 _hasher = PasswordHasher()
 
@@ -54,16 +68,29 @@ def authenticate(request: Request, store: SQLiteStore) -> Principal | None:
     if cookie:
         session = store.get_session(cookie)
         if session is not None:
-            return Principal(
-                session.user, frozenset({"read", "write", "admin"}), session.csrf_token
-            )
+            return Principal(session.user, ALL_SCOPES, session.csrf_token)
     return None
 
 
 def project_role(principal: Principal, project: Project, store: SQLiteStore) -> str | None:
-    """The principal's role in the project's organization; None means no access."""
-    return store.role_in(principal.user, project.organization_id)
+    """The principal's role for the project (teams considered); None means no access."""
+    return store.project_role(principal.user, project)
+
+
+def can_read(principal: Principal) -> bool:
+    return "read" in principal.scopes
 
 
 def can_write(principal: Principal, role: str | None) -> bool:
+    """Change issues (status), ask for AI fixes."""
     return role in ROLE_CAN_WRITE and "write" in principal.scopes
+
+
+def can_admin(principal: Principal, role: str | None) -> bool:
+    """Change project settings and ingest keys."""
+    return role in ROLE_CAN_ADMIN and "admin" in principal.scopes
+
+
+def can_manage_members(principal: Principal, role: str | None) -> bool:
+    """Add, remove and re-role organization members; manage teams."""
+    return role in ROLE_CAN_MANAGE_MEMBERS and "admin" in principal.scopes

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from heliograph.bootstrap import ensure_defaults, login_link_url
-from heliograph.config import ConfigError, Settings
+from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
+from heliograph.config import ConfigError, Settings, load_config_file
 
 app = typer.Typer(
     help="Heliograph: self-hosted error tracking and LLM analytics.",
@@ -41,9 +41,28 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     return replace(settings, **given)  # type: ignore[arg-type]
 
 
+ROLES = ("owner", "admin", "member", "viewer")
+
+
 @app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="HELIOGRAPH_CONFIG",
+            help="A file of HELIOGRAPH_*=value lines (secrets belong here or in the "
+            "environment) [env: HELIOGRAPH_CONFIG]",
+        ),
+    ] = None,
+) -> None:
     """Run ``serve`` when no command is given."""
+    if config is not None:
+        try:
+            load_config_file(config)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc)) from None
     if ctx.invoked_subcommand is None:
         serve()
 
@@ -223,12 +242,22 @@ def createuser(
         typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password"),
     ],
     superuser: Annotated[bool, typer.Option(help="Give access to everything")] = False,
+    org: Annotated[
+        str, typer.Option("--org", help="Organization to add the user to")
+    ] = DEFAULT_ORG,
+    role: Annotated[
+        str, typer.Option("--role", help="Role there: owner, admin, member or viewer")
+    ] = "member",
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a user who logs in with email and password."""
     from heliograph.auth import hash_password
     from heliograph.store.sqlite import SQLiteStore
 
+    if role not in ROLES:
+        raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise typer.BadParameter("the password must have at least 8 characters")
     settings = _settings(data_dir)
     store = SQLiteStore(settings.db_path)
     try:
@@ -236,15 +265,46 @@ def createuser(
         if store.get_user_by_email(email) is not None:
             console.print(f"a user {email!r} already exists")
             raise typer.Exit(1)
+        organization = store.get_organization(org)
+        if organization is None:
+            console.print(f"no organization {org!r}")
+            raise typer.Exit(1)
         user = store.create_user(
             email, password_hash=hash_password(password), is_superuser=superuser
         )
-        org = store.get_organization("default")
-        if org is not None:
-            store.add_member(user.id, org.id, "owner" if superuser else "member")
-        console.print(f"created {user.email}")
+        store.add_member(user.id, organization.id, "owner" if superuser else role)
+        console.print(f"created {user.email} ({'owner' if superuser else role} of {org})")
     finally:
         store.close()
+
+
+@app.command()
+def cleanup(
+    data_dir: DataDirOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be deleted")
+    ] = False,
+) -> None:
+    """Delete events past each project's retention now (digest also does it hourly)."""
+    from heliograph.store.retention import purge_expired
+    from heliograph.store.sqlite import SQLiteStore
+
+    settings = _settings(data_dir)
+    store = SQLiteStore(settings.db_path)
+    try:
+        report = purge_expired(store, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    for purge in report.projects:
+        project = purge.project
+        print(
+            f"{project.organization_slug}/{project.slug} (keeps {project.retention_days} days): "
+            f"{verb} {purge.events} events, {purge.issues} issues, "
+            f"{purge.issue_hours} hourly counts, {purge.llm_rows} LLM rows"
+        )
+    if not dry_run:
+        print(f"deleted {report.sessions} expired sessions and login links")
 
 
 def main() -> None:

@@ -6,10 +6,14 @@ is not.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -46,6 +50,18 @@ class Settings:
     # Digest backlog (payloads on disk, not yet processed) past which ingest answers 429.
     max_backlog: int = 100_000
     digest_batch: int = 500
+    # Events per second a project may send when it has no limit of its own (0: unlimited).
+    project_rate_limit: int = 0
+    # Failed logins for one email from one address before a cool-down of this many seconds.
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
+    # How often digest deletes events past their project's retention (0: never by itself).
+    retention_interval: int = 3600
+
+    @property
+    def https(self) -> bool:
+        """Users reach the server over https (cookies get the Secure flag)."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def base_url(self) -> str:
@@ -83,4 +99,52 @@ class Settings:
                 settings,
                 digest_batch=_int("HELIOGRAPH_DIGEST_BATCH", env["HELIOGRAPH_DIGEST_BATCH"]),
             )
+        numbers: dict[str, int] = {}
+        for field_name, variable in (
+            ("project_rate_limit", "HELIOGRAPH_PROJECT_RATE_LIMIT"),
+            ("login_max_failures", "HELIOGRAPH_LOGIN_MAX_FAILURES"),
+            ("login_lockout_seconds", "HELIOGRAPH_LOGIN_LOCKOUT_SECONDS"),
+            ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
+        ):
+            if variable in env:
+                value = _int(variable, env[variable])
+                if value < 0:
+                    raise ConfigError(f"{variable}={value}: expected 0 or more")
+                numbers[field_name] = value
+        if numbers:
+            settings = replace(settings, **numbers)  # type: ignore[arg-type]
         return settings
+
+
+def load_config_file(path: Path, environ: MutableMapping[str, str] | None = None) -> int:
+    """Read ``HELIOGRAPH_*=value`` lines from a file into the environment.
+
+    Secrets (``HELIOGRAPH_AI_API_KEY``) belong in the environment or in such a
+    file, never in the repository or on a command line (where ``ps`` shows
+    them). Variables already set in the environment win. Blank lines and
+    ``#`` comments are skipped; values may be quoted. Returns how many
+    variables were set. A file others can read is loaded, with a warning.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text()
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning("config file %s is readable by other users; chmod 600 it", path)
+    count = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.removeprefix("export ").partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name.startswith("HELIOGRAPH_"):
+            raise ConfigError(f"{path}:{number}: expected HELIOGRAPH_NAME=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if name not in env:
+            env[name] = value
+            count += 1
+    return count

@@ -6,6 +6,7 @@ temporary directory.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,23 +16,35 @@ from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
+from heliograph.ingest.limits import IngestLimiter
 from heliograph.ingest.queue import IngestQueue
 from heliograph.selfmon import generation_recorder
 from heliograph.store.fix_cache import SQLiteFixCache
 from heliograph.store.sqlite import SQLiteStore
+from heliograph.web.throttle import LoginThrottle
+
+logger = logging.getLogger(__name__)
 
 KEY_REFRESH_SECONDS = 2.0
+# The housekeeping thread: refused-request counts are written this often, and
+# keys and limits are re-read this often (changes made in this process's UI
+# apply at once; this catches those made by another process or node).
+OUTCOME_FLUSH_SECONDS = 2.0
+KEY_RELOAD_SECONDS = 30.0
 
 
 @dataclass
 class KeyCache:
-    """Ingest keys in memory: authenticating a request must not touch the database.
+    """Ingest keys and rate limits in memory: authenticating must not touch the database.
 
     An unknown key triggers a reload (at most every couple of seconds), so a
-    key created or revoked in the UI takes effect without a restart.
+    key created in the UI works at once; the UI also reloads after revoking a
+    key or changing a limit, and the housekeeping thread reloads every
+    ``KEY_RELOAD_SECONDS`` whatever happens.
     """
 
     store: SQLiteStore
+    limiter: IngestLimiter | None = None
     _keys: dict[str, int] = field(default_factory=dict)
     _loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,7 +58,13 @@ class KeyCache:
 
     def reload(self) -> None:
         with self._lock:
-            self._keys = self.store.active_keys()
+            keys = self.store.ingest_keys()
+            if self.limiter is not None:
+                self.limiter.configure(
+                    {key: rate for key, (_project, rate) in keys.items()},
+                    self.store.project_rate_limits(),
+                )
+            self._keys = {key: project_id for key, (project_id, _rate) in keys.items()}
             self._loaded_at = time.monotonic()
 
 
@@ -55,11 +74,19 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SQLiteStore(settings.db_path)
         self.queue = IngestQueue(settings.queue_path)
-        self.keys = KeyCache(self.store)
+        self.limiter = IngestLimiter(settings.project_rate_limit)
+        self.keys = KeyCache(self.store, self.limiter)
         self.keys.reload()
+        self.login_throttle = LoginThrottle(
+            settings.login_max_failures, settings.login_lockout_seconds
+        )
         self.digest = DigestProcess(settings)
         self.fixes = self._fix_service()
         self.started_at = time.time()
+        self._stopping = threading.Event()
+        self._housekeeper = threading.Thread(
+            target=self._housekeeping, name="housekeeping", daemon=True
+        )
 
     def _fix_service(self) -> FixService:
         """The AI-fix service; its calls are recorded in the internal project."""
@@ -73,8 +100,33 @@ class Runtime:
 
     def start(self) -> None:
         self.digest.start()
+        self._housekeeper.start()
+
+    def flush_outcomes(self) -> None:
+        """Write the refused-request counts gathered in memory since the last flush."""
+        outcomes = self.limiter.drain_outcomes()
+        if outcomes:
+            self.store.add_outcomes(outcomes)
+
+    def _housekeeping(self) -> None:
+        reloaded = time.monotonic()
+        while not self._stopping.wait(OUTCOME_FLUSH_SECONDS):
+            try:
+                self.flush_outcomes()
+                if time.monotonic() - reloaded > KEY_RELOAD_SECONDS:
+                    self.keys.reload()
+                    reloaded = time.monotonic()
+            except Exception:
+                logger.exception("housekeeping failed; trying again shortly")
 
     def close(self) -> None:
+        self._stopping.set()
+        if self._housekeeper.is_alive():
+            self._housekeeper.join(timeout=5)
         self.digest.stop()
+        try:
+            self.flush_outcomes()
+        except Exception:
+            logger.exception("could not write the last rate-limit outcomes")
         self.queue.close()
         self.store.close()

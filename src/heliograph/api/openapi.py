@@ -15,7 +15,7 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "Bad request",
         401: "Authentication required",
-        403: "Forbidden",
+        403: "Forbidden: the token lacks the scope, or the role does not allow it",
         404: "Not found",
     }
     return {
@@ -36,6 +36,68 @@ _PROJECT_PARAMS = [
     {"name": "project_slug", "in": "path", "required": True, "schema": {"type": "string"}},
 ]
 _ISSUE_PARAM = [{"name": "issue_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_KEY_PARAM = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_LIMIT = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+        {
+            "type": "object",
+            "properties": {
+                "count": {"type": ["integer", "null"], "minimum": 0},
+                "window": {"type": "integer", "minimum": 1},
+            },
+        },
+        {"type": "null"},
+    ],
+    "description": "events per second, or Sentry's {count, window}; null or 0: no key limit",
+}
+_KEY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "rateLimit": _LIMIT,
+                },
+            }
+        }
+    },
+}
+_PROJECT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "retentionDays": {"type": "integer", "minimum": 1, "maximum": 3650},
+                    "keepLlmPayloads": {"type": "boolean"},
+                    "payloadMaxChars": {"type": "integer", "minimum": 100, "maximum": 1_000_000},
+                    "aiPolicy": {
+                        "type": "string",
+                        "enum": [
+                            "allowed",
+                            "consent_required",
+                            "pii_certification_required",
+                            "disabled",
+                        ],
+                    },
+                    "rateLimit": {
+                        "type": ["integer", "null"],
+                        "minimum": 0,
+                        "maximum": 1_000_000,
+                        "description": "events per second; null: the server default; 0: none",
+                    },
+                    "sensitiveFields": {"type": "array", "items": {"type": "string"}},
+                    "safeFields": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        }
+    },
+}
 _PAGING = [
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
@@ -45,6 +107,39 @@ _PAGING = [
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
+    issue_put = {
+        "summary": "Change an issue's status",
+        "parameters": _ISSUE_PARAM,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {
+                            "status": {
+                                "type": "string",
+                                "enum": [
+                                    "unresolved",
+                                    "resolved",
+                                    "ignored",
+                                    "resolvedInNextRelease",
+                                ],
+                            },
+                            "statusDetails": {
+                                "type": "object",
+                                "properties": {"inNextRelease": {"type": "boolean"}},
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {"200": _ok(issue), **_error_responses(400, 401, 403, 404)},
+    }
+    project = {"$ref": "#/components/schemas/ProjectDetail"}
+    key = {"$ref": "#/components/schemas/ProjectKey"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Heliograph API", "version": "0"},
@@ -58,7 +153,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                         "200": _ok(
                             {"type": "array", "items": {"$ref": "#/components/schemas/Project"}}
                         ),
-                        **_error_responses(401),
+                        **_error_responses(401, 403),
                     },
                 }
             },
@@ -96,7 +191,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _ok({"type": "array", "items": issue}),
-                        **_error_responses(400, 401, 404),
+                        **_error_responses(400, 401, 403, 404),
                     },
                 }
             },
@@ -112,46 +207,16 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                             "schema": {"type": "string"},
                         },
                     ],
-                    "responses": {"200": _ok(event), **_error_responses(401, 404)},
+                    "responses": {"200": _ok(event), **_error_responses(401, 403, 404)},
                 }
             },
             "/api/0/issues/{issue_id}/": {
                 "get": {
                     "summary": "Issue detail with its tag breakdown",
                     "parameters": _ISSUE_PARAM,
-                    "responses": {"200": _ok(issue), **_error_responses(401, 404)},
+                    "responses": {"200": _ok(issue), **_error_responses(401, 403, 404)},
                 },
-                "put": {
-                    "summary": "Change an issue's status",
-                    "parameters": _ISSUE_PARAM,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["status"],
-                                    "properties": {
-                                        "status": {
-                                            "type": "string",
-                                            "enum": [
-                                                "unresolved",
-                                                "resolved",
-                                                "ignored",
-                                                "resolvedInNextRelease",
-                                            ],
-                                        },
-                                        "statusDetails": {
-                                            "type": "object",
-                                            "properties": {"inNextRelease": {"type": "boolean"}},
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {"200": _ok(issue), **_error_responses(400, 401, 403, 404)},
-                },
+                "put": issue_put,
             },
             "/api/0/issues/{issue_id}/events/": {
                 "get": {
@@ -163,15 +228,98 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _ok({"type": "array", "items": event}),
-                        **_error_responses(400, 401, 404),
+                        **_error_responses(400, 401, 403, 404),
                     },
                 }
+            },
+            "/api/0/projects/{organization_slug}/{project_slug}/events/{event_id}/ai-fix/": {
+                "get": {
+                    "summary": "A suggested fix for an error event (see docs/ai-fixes.md)",
+                    "parameters": [
+                        *_PROJECT_PARAMS,
+                        {
+                            "name": "event_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        *[
+                            {"name": flag, "in": "query", "schema": {"type": "string"}}
+                            for flag in ("consent", "pii_certified", "refresh", "stream")
+                        ],
+                    ],
+                    "responses": {
+                        "200": _ok({"type": "object"}),
+                        **_error_responses(400, 401, 403, 404),
+                    },
+                }
+            },
+            "/api/0/projects/{organization_slug}/{project_slug}/": {
+                "get": {
+                    "summary": "A project and its settings",
+                    "parameters": _PROJECT_PARAMS,
+                    "responses": {"200": _ok(project), **_error_responses(401, 403, 404)},
+                },
+                "put": {
+                    "summary": "Change a project's settings (admin scope; owner or admin)",
+                    "parameters": _PROJECT_PARAMS,
+                    "requestBody": _PROJECT_BODY,
+                    "responses": {"200": _ok(project), **_error_responses(400, 401, 403, 404)},
+                },
+            },
+            "/api/0/projects/{organization_slug}/{project_slug}/keys/": {
+                "get": {
+                    "summary": "A project's ingest keys (DSNs), revoked ones included",
+                    "parameters": _PROJECT_PARAMS,
+                    "responses": {
+                        "200": _ok({"type": "array", "items": key}),
+                        **_error_responses(401, 403, 404),
+                    },
+                },
+                "post": {
+                    "summary": "Create an ingest key (admin scope; owner or admin)",
+                    "parameters": _PROJECT_PARAMS,
+                    "requestBody": _KEY_BODY,
+                    "responses": {
+                        "201": _ok(key, "Created"),
+                        **_error_responses(400, 401, 403, 404),
+                    },
+                },
+            },
+            "/api/0/projects/{organization_slug}/{project_slug}/keys/{key_id}/": {
+                "get": {
+                    "summary": "One ingest key",
+                    "parameters": [*_PROJECT_PARAMS, *_KEY_PARAM],
+                    "responses": {"200": _ok(key), **_error_responses(401, 403, 404)},
+                },
+                "put": {
+                    "summary": "Rename a key or change its rate limit (admin scope)",
+                    "parameters": [*_PROJECT_PARAMS, *_KEY_PARAM],
+                    "requestBody": _KEY_BODY,
+                    "responses": {"200": _ok(key), **_error_responses(400, 401, 403, 404)},
+                },
+                "delete": {
+                    "summary": "Revoke a key for good (admin scope)",
+                    "parameters": [*_PROJECT_PARAMS, *_KEY_PARAM],
+                    "responses": {
+                        "204": {"description": "Revoked"},
+                        **_error_responses(401, 403, 404),
+                    },
+                },
+            },
+            "/api/0/organizations/{organization_slug}/issues/{issue_id}/": {
+                "get": {
+                    "summary": "Issue detail (alias scoped to the issue's organization)",
+                    "parameters": [_PROJECT_PARAMS[0], *_ISSUE_PARAM],
+                    "responses": {"200": _ok(issue), **_error_responses(401, 403, 404)},
+                },
+                "put": {**issue_put, "parameters": [_PROJECT_PARAMS[0], *_ISSUE_PARAM]},
             },
             "/api/0/issues/{issue_id}/events/latest/": {
                 "get": {
                     "summary": "An issue's latest event",
                     "parameters": _ISSUE_PARAM,
-                    "responses": {"200": _ok(event), **_error_responses(401, 404)},
+                    "responses": {"200": _ok(event), **_error_responses(401, 403, 404)},
                 }
             },
         },
@@ -192,6 +340,41 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                         "name": {"type": "string"},
                         "platform": {"type": "string"},
                         "organization": {"type": "object"},
+                    },
+                },
+                "ProjectDetail": {
+                    "type": "object",
+                    "required": ["id", "slug", "name", "retentionDays", "aiPolicy"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "slug": {"type": "string"},
+                        "name": {"type": "string"},
+                        "platform": {"type": "string"},
+                        "organization": {"type": "object"},
+                        "retentionDays": {"type": "integer"},
+                        "keepLlmPayloads": {"type": "boolean"},
+                        "payloadMaxChars": {"type": "integer"},
+                        "aiPolicy": {"type": "string"},
+                        "rateLimit": {"type": ["integer", "null"]},
+                        "effectiveRateLimit": {"type": "integer"},
+                        "sensitiveFields": {"type": "array", "items": {"type": "string"}},
+                        "safeFields": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "ProjectKey": {
+                    "type": "object",
+                    "required": ["id", "name", "public", "isActive", "dsn"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "label": {"type": "string"},
+                        "public": {"type": "string"},
+                        "projectId": {"type": "integer"},
+                        "isActive": {"type": "boolean"},
+                        "dateCreated": {"type": "string", "format": "date-time"},
+                        "dateRevoked": {"type": ["string", "null"], "format": "date-time"},
+                        "dsn": {"type": "object", "properties": {"public": {"type": "string"}}},
+                        "rateLimit": {"type": ["object", "null"]},
                     },
                 },
                 "Issue": {

@@ -11,71 +11,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
 from heliograph.api.errors import ApiError
 from heliograph.api.openapi import openapi_schema
-from heliograph.auth import Principal, authenticate, can_write, project_role
+from heliograph.api.project_admin import routes as admin_routes
 from heliograph.query.search import SearchError, parse_issue_search
 from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
-from heliograph.runtime import Runtime
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 TREND_HOURS = 24
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _principal(request: Request) -> Principal:
-    principal = authenticate(request, _runtime(request).store)
-    if principal is None:
-        raise ApiError(401, "authentication required: send 'Authorization: Bearer <token>'")
-    return principal
-
-
-def _check_write(request: Request, principal: Principal, role: str | None) -> None:
-    if not can_write(principal, role):
-        raise ApiError(403, "you have read-only access to this project")
-    # A cookie session: a cross-site form could ride on it, so demand the token.
-    if (
-        principal.csrf_token is not None
-        and request.headers.get("x-csrf-token") != principal.csrf_token
-    ):
-        raise ApiError(403, "missing or wrong X-CSRF-Token header")
-
-
-def _project(request: Request, principal: Principal) -> tuple[Project, str | None]:
-    store = _runtime(request).store
-    project = store.get_project(
-        request.path_params["organization_slug"], request.path_params["project_slug"]
-    )
-    role = project_role(principal, project, store) if project else None
-    if project is None or role is None:
-        raise ApiError(404, "project not found")
-    return project, role
-
-
-def _issue(request: Request, principal: Principal) -> tuple[Issue, Project, str | None]:
-    store = _runtime(request).store
-    try:
-        issue_id = int(request.path_params["issue_id"])
-    except ValueError:
-        raise ApiError(404, "issue not found") from None
-    issue = store.get_issue(issue_id)
-    project = store.get_project_by_id(issue.project_id) if issue else None
-    role = project_role(principal, project, store) if project else None
-    if issue is None or project is None or role is None:
-        raise ApiError(404, "issue not found")
-    return issue, project, role
 
 
 def _limit(request: Request) -> int:
@@ -112,13 +63,13 @@ def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = No
 
 
 def list_projects(request: Request) -> Response:
-    principal = _principal(request)
-    projects = _runtime(request).store.list_projects(principal.user.id)
+    principal = common.principal(request)
+    projects = common.runtime(request).store.list_projects(principal.user.id)
     return _json([project_json(p) for p in projects])
 
 
 def _issues_json(request: Request, issues: list[Issue], project: Project) -> list[dict[str, Any]]:
-    runtime = _runtime(request)
+    runtime = common.runtime(request)
     trends = runtime.store.issue_trend([i.id for i in issues], hours=TREND_HOURS)
     end_hour = int(time.time() // 3600)
     return [
@@ -134,9 +85,9 @@ def _issues_json(request: Request, issues: list[Issue], project: Project) -> lis
 
 
 def project_issues(request: Request) -> Response:
-    principal = _principal(request)
-    project, _role = _project(request, principal)
-    store = _runtime(request).store
+    principal = common.principal(request)
+    project, _role = common.find_project(request, principal)
+    store = common.runtime(request).store
     try:
         filters = parse_issue_search(project.id, request.query_params)
         issues, next_cursor = store.list_issues(
@@ -165,21 +116,13 @@ def _status_change(body: Any) -> tuple[str, bool]:
     return str(status), in_next and status == "resolved"
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "the request body must be JSON") from None
-
-
 async def issue_detail(request: Request) -> Response:
-    principal = _principal(request)
-    issue, project, role = _issue(request, principal)
-    runtime = _runtime(request)
+    principal = common.principal(request)
+    issue, project, role = common.find_issue(request, principal)
+    runtime = common.runtime(request)
     if request.method == "PUT":
-        _check_write(request, principal, role)
-        status, in_next_release = _status_change(await _json_body(request))
+        common.check_write(request, principal, role)
+        status, in_next_release = _status_change(await common.json_body(request))
         updated = runtime.store.set_issue_status(issue.id, status, in_next_release=in_next_release)
         assert updated is not None
         issue = updated
@@ -189,10 +132,10 @@ async def issue_detail(request: Request) -> Response:
 
 
 def issue_events(request: Request) -> Response:
-    principal = _principal(request)
-    issue, *_ = _issue(request, principal)
+    principal = common.principal(request)
+    issue, *_ = common.find_issue(request, principal)
     try:
-        events, next_cursor = _runtime(request).store.issue_events(
+        events, next_cursor = common.runtime(request).store.issue_events(
             issue.id, limit=_limit(request), cursor=request.query_params.get("cursor")
         )
     except ValueError as exc:
@@ -206,31 +149,31 @@ def issue_events(request: Request) -> Response:
 
 
 def latest_event(request: Request) -> Response:
-    principal = _principal(request)
-    issue, *_ = _issue(request, principal)
-    stored = _runtime(request).store.latest_event(issue.id)
+    principal = common.principal(request)
+    issue, *_ = common.find_issue(request, principal)
+    stored = common.runtime(request).store.latest_event(issue.id)
     if stored is None:
         raise ApiError(404, "this issue has no stored events")
     return _json(event_json(stored, title=issue.title))
 
 
 def project_event(request: Request) -> Response:
-    principal = _principal(request)
-    project, _role = _project(request, principal)
-    stored = _runtime(request).store.get_event(project.id, request.path_params["event_id"])
+    principal = common.principal(request)
+    project, _role = common.find_project(request, principal)
+    stored = common.runtime(request).store.get_event(project.id, request.path_params["event_id"])
     if stored is None:
         raise ApiError(404, "event not found")
     return _json(event_json(stored))
 
 
 async def project_event_ai_fix(request: Request) -> Response:
-    principal = _principal(request)
-    project, _role = _project(request, principal)
-    return await ai_fix(request, _runtime(request), project)
+    principal = common.principal(request)
+    project, _role = common.find_project(request, principal)
+    return await ai_fix(request, common.runtime(request), project)
 
 
 def openapi(request: Request) -> Response:
-    return _json(openapi_schema(_runtime(request).settings.base_url))
+    return _json(openapi_schema(common.runtime(request).settings.base_url))
 
 
 PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
@@ -249,4 +192,5 @@ routes = [
     ),
     Route("/api/0/issues/{issue_id}/events/", issue_events),
     Route("/api/0/issues/{issue_id}/events/latest/", latest_event),
+    *admin_routes,
 ]

@@ -1,7 +1,9 @@
 """Everything digest does to one canonical event before it is stored.
 
-Errors are scrubbed and grouped; analytics events are scrubbed, have their LLM
-payloads kept or dropped per the project's policy, and are priced.
+Errors are scrubbed and grouped; analytics events have their LLM payloads
+kept or dropped per the project's policy, are scrubbed (what is kept of the
+payloads included) and are priced. Scrubbing uses the default rules plus the
+project's extra sensitive keys and safe fields.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from heliograph.digest.costs import apply_cost
 from heliograph.digest.grouping import compute_grouping
 from heliograph.digest.payloads import apply_payload_policy
-from heliograph.digest.scrub import scrub_event
+from heliograph.digest.scrub import ScrubRules, scrub_event
 from heliograph.digest.titles import event_culprit, event_title
 from heliograph.model import Event
 from heliograph.store.base import GroupedEvent, Project
@@ -18,8 +20,9 @@ PRICED_EVENTS = frozenset({"$ai_generation", "$ai_embedding"})
 
 
 def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
+    rules = ScrubRules.of(project.scrub_extra_keys, project.scrub_safe_fields)
     if event.kind == "error":
-        scrub_event(event)
+        scrub_event(event, rules=rules)
         grouping = compute_grouping(event)
         return GroupedEvent(
             event=event,
@@ -31,7 +34,7 @@ def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
     apply_payload_policy(
         event, keep_payloads=project.keep_llm_payloads, max_chars=project.payload_max_chars
     )
-    scrub_event(event)
+    scrub_event(event, rules=rules)
     if event.name in PRICED_EVENTS:
         apply_cost(event)
     return event

@@ -3,7 +3,9 @@
 Ingest and digest share nothing but the queue file, so running digest in a
 separate process gives it a core of its own instead of a share of the
 server's GIL. ``serve`` starts it, restarts it if it dies, and stops it on
-exit; the process also exits by itself when its parent goes away.
+exit; the process also exits by itself when its parent goes away. The
+retention job runs here too: it writes to the same database as digest, in
+small batches through the same writer thread, never in the ingest process.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from types import FrameType
 from heliograph.config import Settings
 from heliograph.digest.worker import DigestWorker
 from heliograph.ingest.queue import IngestQueue
+from heliograph.store.retention import RetentionJob
 from heliograph.store.sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
     store = SQLiteStore(settings.db_path)
     queue = IngestQueue(settings.queue_path)
     worker = DigestWorker(queue, store, batch_size=settings.digest_batch)
+    retention = RetentionJob(store, settings.retention_interval)
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -41,12 +45,14 @@ def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     worker.start()
+    retention.start()
     try:
         while not stopping.wait(0.5):
             if parent_pid is not None and os.getppid() != parent_pid:
                 logger.warning("the server process is gone; digest stops")
                 break
     finally:
+        retention.stop()
         worker.stop()
         queue.close()
         store.close()

@@ -1,14 +1,32 @@
 """Server-side scrubbing: secrets never reach the store.
 
 Runs on every canonical event before it is written, whatever SDK sent it and
-whatever that SDK's own settings were. It replaces values, never keys, so a
-reader still sees *that* a password was there.
+whatever that SDK's own settings were: errors (messages, exception values,
+local variables, request data and headers, breadcrumbs, contexts, extra,
+tags, user data) and analytics events (properties, LLM prompts and
+completions included). It replaces values, never keys, so a reader still
+sees *that* a password was there.
+
+Two kinds of rules:
+
+* **by key**: the value of any key containing a sensitive word (``password``,
+  ``secret``, ``token``, ``api_key``, ``authorization``, ``cookie``,
+  ``session``...) is replaced, at any depth, in objects and in ``[name,
+  value]`` pairs (how some SDKs send headers). A project adds its own words
+  (``scrub_extra_keys``, matched the same way) and names *safe fields*
+  (``scrub_safe_fields``, exact key names) whose values are kept untouched.
+* **by shape**, in every string: card numbers that pass the Luhn check,
+  ``Bearer``/``Basic`` credentials, passwords in URLs, ``key=value`` and
+  ``"key": "value"`` pairs with a sensitive key, and well-known token
+  formats (OpenAI/Anthropic ``sk-``, AWS, GitHub, Slack, Stripe, Google
+  keys, JWTs, PEM private keys, Heliograph's own ``hgp_`` tokens).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from heliograph.model import Event
@@ -43,9 +61,43 @@ SAFE_KEYS = frozenset({"session_id", "$session_id", "$ai_session_id", "sessionid
 _CARD_CANDIDATE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s:]+:[^/@\s]+(?=@)")
-# One cheap search that rules out most strings before the three precise ones run.
-_MAY_HOLD_SECRET = re.compile(r"\d[ -]?\d[ -]?\d[ -]?\d|bearer|basic|token|://", re.IGNORECASE)
+_KNOWN_SECRETS = re.compile(
+    r"\bsk-[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic (sk-ant-...), most OpenAI-compatible APIs
+    r"|\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bAIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}"  # GitHub
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|\bhgp_[A-Za-z0-9_-]{20,}"  # Heliograph API tokens
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # JWT
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+)
+# One cheap search that rules out most strings before the precise ones run.
+_MAY_HOLD_SECRET = re.compile(
+    r"\d[ -]?\d[ -]?\d[ -]?\d|bearer|basic|token|://|sk-|sk_|rk_|akia|aiza|gh[pousr]_|github_|"
+    r"xox|hgp_|eyj|private|" + "|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS),
+    re.IGNORECASE,
+)
 MAX_DEPTH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ScrubRules:
+    """A project's additions to the defaults (hashable: the key checks are cached)."""
+
+    extra_keys: frozenset[str] = frozenset()
+    safe_keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, extra_keys: object = (), safe_keys: object = ()) -> ScrubRules:
+        def words(value: object) -> frozenset[str]:
+            items = value if isinstance(value, (tuple, list, set, frozenset)) else ()
+            return frozenset(str(word).strip().lower() for word in items if str(word).strip())
+
+        return cls(words(extra_keys), words(safe_keys))
+
+
+DEFAULT_RULES = ScrubRules()
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -71,76 +123,146 @@ _SENSITIVE_KEY = re.compile("|".join(re.escape(part) for part in SENSITIVE_KEY_P
 
 
 @functools.lru_cache(maxsize=8192)
-def is_sensitive_key(key: str, extra_keys: frozenset[str] = frozenset()) -> bool:
+def is_sensitive_key(key: str, rules: ScrubRules = DEFAULT_RULES) -> bool:
     """Cached: the same few hundred keys (headers, variable names) come back all day."""
     lowered = key.lower()
-    if lowered in SAFE_KEYS:
+    if lowered in SAFE_KEYS or lowered in rules.safe_keys:
         return False
-    return lowered in extra_keys or _SENSITIVE_KEY.search(lowered) is not None
+    if _SENSITIVE_KEY.search(lowered) is not None:
+        return True
+    return any(word in lowered for word in rules.extra_keys)
 
 
-def scrub_text(text: str) -> str:
-    """Mask credentials that hide inside free text (card numbers, bearer tokens, URLs)."""
-    if len(text) < 8 or _MAY_HOLD_SECRET.search(text) is None:
+@functools.lru_cache(maxsize=64)
+def _pair_patterns(rules: ScrubRules) -> tuple[re.Pattern[str], ...]:
+    """``key=value``, ``"key": "value"`` and ``'key': 'value'`` with a sensitive key.
+
+    Each pattern's groups are (key as written, separator, value).
+    """
+    parts = "|".join(re.escape(p) for p in (*SENSITIVE_KEY_PARTS, *sorted(rules.extra_keys)))
+    key = rf"[\w$.\-]*(?:{parts})[\w$.\-]*"
+    return (
+        re.compile(rf"(?i)(\b{key})(=)([^\s&;,'\"<>]+)"),
+        re.compile(rf'(?i)("{key}")(\s*:\s*")((?:[^"\\]|\\.)+)(?=")'),
+        re.compile(rf"(?i)('{key}')(\s*:\s*')((?:[^'\\]|\\.)+)(?=')"),
+    )
+
+
+def scrub_text(text: str, rules: ScrubRules = DEFAULT_RULES) -> str:
+    """Mask credentials that hide inside free text (cards, tokens, key=value pairs, URLs)."""
+    if len(text) < 8:
         return text
+    if _MAY_HOLD_SECRET.search(text) is None:
+        lowered = text.lower() if rules.extra_keys else ""
+        if not any(word in lowered for word in rules.extra_keys):
+            return text
     text = _CARD_CANDIDATE.sub(_mask_cards, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {FILTERED}", text)
-    return _URL_CREDENTIALS.sub(FILTERED, text)
+    text = _URL_CREDENTIALS.sub(FILTERED, text)
+    text = _KNOWN_SECRETS.sub(FILTERED, text)
+
+    def keep_safe(match: re.Match[str]) -> str:
+        if not is_sensitive_key(match.group(1).strip("'\""), rules):
+            return match.group(0)
+        return match.group(1) + match.group(2) + FILTERED
+
+    for pattern in _pair_patterns(rules):
+        text = pattern.sub(keep_safe, text)
+    return text
 
 
-def scrub_value(value: Any, extra_keys: frozenset[str] = frozenset(), depth: int = 0) -> Any:
+def _is_safe(key: object, rules: ScrubRules) -> bool:
+    return isinstance(key, str) and bool(rules.safe_keys) and key.lower() in rules.safe_keys
+
+
+def _filtered(value: Any, depth: int) -> Any:
+    """Everything under a sensitive key: strings go, numbers and booleans stay."""
+    if isinstance(value, str):
+        return FILTERED if value else value
+    if depth > MAX_DEPTH:
+        return FILTERED
+    if isinstance(value, dict):
+        return {key: _filtered(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filtered(item, depth + 1) for item in value]
+    return value
+
+
+def scrub_value(value: Any, rules: ScrubRules = DEFAULT_RULES, depth: int = 0) -> Any:
     """Scrub any JSON-like value: sensitive keys at any depth, secrets in strings.
 
-    Only *string* values under sensitive keys are replaced: ``max_tokens: 512``
-    or ``$ai_input_tokens: 30`` are counts, not credentials.
+    Only *strings* under sensitive keys are replaced: ``max_tokens: 512`` or
+    ``$ai_input_tokens: 30`` are counts, not credentials.
     """
     if isinstance(value, str):
-        return scrub_text(value)
+        return scrub_text(value, rules)
     if depth > MAX_DEPTH:
         return value
     if isinstance(value, dict):
         scrubbed = {}
         for key, item in value.items():
-            if isinstance(item, str):
-                sensitive = item and isinstance(key, str) and is_sensitive_key(key, extra_keys)
-                scrubbed[key] = FILTERED if sensitive else scrub_text(item)
-            elif isinstance(item, (dict, list)):
-                scrubbed[key] = scrub_value(item, extra_keys, depth + 1)
+            if _is_safe(key, rules):
+                scrubbed[key] = item
+            elif isinstance(key, str) and is_sensitive_key(key, rules):
+                scrubbed[key] = _filtered(item, depth + 1)
+            elif isinstance(item, (str, dict, list)):
+                scrubbed[key] = scrub_value(item, rules, depth + 1)
             else:
                 scrubbed[key] = item
         return scrubbed
     if isinstance(value, list):
-        return [
-            scrub_value(item, extra_keys, depth + 1)
-            if isinstance(item, (str, dict, list))
-            else item
-            for item in value
-        ]
+        return [_scrub_item(item, rules, depth + 1) for item in value]
     return value
 
 
-def scrub_event(event: Event, extra_keys: frozenset[str] = frozenset()) -> None:
-    """Scrub an event in place before it is stored."""
+def _scrub_item(item: Any, rules: ScrubRules, depth: int) -> Any:
+    """A list item; ``[name, value]`` pairs (headers, cookies, query) are judged by name."""
+    if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+        name, value = item
+        if _is_safe(name, rules):
+            return item
+        if is_sensitive_key(name, rules):
+            return [name, _filtered(value, depth)]
+    if isinstance(item, (str, dict, list)):
+        return scrub_value(item, rules, depth)
+    return item
+
+
+def scrub_event(
+    event: Event,
+    extra_keys: object = (),
+    safe_keys: object = (),
+    *,
+    rules: ScrubRules | None = None,
+) -> None:
+    """Scrub an event in place before it is stored.
+
+    ``extra_keys`` / ``safe_keys`` are a project's additions (iterables of
+    names); ``rules`` may be passed instead when already built.
+    """
+    rules = rules or ScrubRules.of(extra_keys, safe_keys)
     if event.message:
-        event.message = scrub_text(event.message)
+        event.message = scrub_text(event.message, rules)
+    if event.transaction:
+        event.transaction = scrub_text(event.transaction, rules)
     for exc in event.exceptions:
-        exc.value = scrub_text(exc.value)
+        exc.value = scrub_text(exc.value, rules)
         for frame in exc.frames:
             if frame.vars:
-                frame.vars = scrub_value(frame.vars, extra_keys)
+                frame.vars = scrub_value(frame.vars, rules)
     for frame in event.stacktrace:
         if frame.vars:
-            frame.vars = scrub_value(frame.vars, extra_keys)
+            frame.vars = scrub_value(frame.vars, rules)
     if event.request:
-        event.request = scrub_value(event.request, extra_keys)
-    event.contexts = scrub_value(event.contexts, extra_keys)
-    event.extra = scrub_value(event.extra, extra_keys)
-    event.tags = scrub_value(event.tags, extra_keys)
-    event.properties = scrub_value(event.properties, extra_keys)
+        event.request = scrub_value(event.request, rules)
+    event.contexts = scrub_value(event.contexts, rules)
+    event.extra = scrub_value(event.extra, rules)
+    event.tags = scrub_value(event.tags, rules)
+    event.properties = scrub_value(event.properties, rules)
     for crumb in event.breadcrumbs:
         if crumb.message:
-            crumb.message = scrub_text(crumb.message)
+            crumb.message = scrub_text(crumb.message, rules)
         if crumb.data:
-            crumb.data = scrub_value(crumb.data, extra_keys)
+            crumb.data = scrub_value(crumb.data, rules)
     if event.user and event.user.data:
-        event.user.data = scrub_value(event.user.data, extra_keys)
+        event.user.data = scrub_value(event.user.data, rules)

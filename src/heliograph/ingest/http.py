@@ -1,7 +1,9 @@
-"""What every ingest endpoint shares: error answers, CORS, backpressure.
+"""What every ingest endpoint shares: error answers, CORS, backpressure, rate limits.
 
 Ingest endpoints raise :class:`~heliograph.ingest.errors.IngestError`; one
 place turns it into the 4xx answer of the endpoint's protocol dialect.
+:func:`admit` is the one gate every authenticated payload passes: the
+backlog bound, then the key's and the project's rate limits.
 """
 
 from __future__ import annotations
@@ -59,6 +61,30 @@ def check_backlog(runtime: Runtime) -> None:
             retry_after=BACKLOG_RETRY_AFTER,
             scope="organization",
             reason="backlog",
+        )
+
+
+def admit(
+    runtime: Runtime, public_key: str, project_id: int, *, category: str, cost: int = 1
+) -> None:
+    """Let an authenticated payload of ``cost`` events in, or raise ``RateLimited``.
+
+    Refusals are counted (in memory) as ``rate_limited`` outcomes of the project.
+    """
+    try:
+        check_backlog(runtime)
+    except RateLimited:
+        runtime.limiter.count_refused(project_id, category, "backlog", cost)
+        raise
+    refusal = runtime.limiter.check(public_key, project_id, cost)
+    if refusal is not None:
+        runtime.limiter.count_refused(project_id, category, refusal.reason, cost)
+        raise RateLimited(
+            f"rate limit of {refusal.limit} events per second exceeded for this "
+            f"{refusal.scope}; retry in {refusal.retry_after} s",
+            retry_after=refusal.retry_after,
+            scope=refusal.scope,
+            reason=refusal.reason,
         )
 
 

@@ -4,19 +4,54 @@ The project key travels as ``Authorization: Bearer <key>`` or
 ``x-heliograph-key``. The body is checked to decode (so a client learns of
 a bad export at once, and of rejected spans through ``partial_success``),
 then queued as it arrived; digest maps the spans to canonical events.
+
+Errors answer as the OTLP/HTTP spec asks: the status code, and a
+``google.rpc.Status`` body in the request's encoding (protobuf or JSON);
+429 (backlog, rate limit) carries ``Retry-After``, which exporters honour.
+Each span counts as one event against the rate limits.
 """
 
 from __future__ import annotations
 
 import time
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from heliograph.ingest import bodies, otlp
-from heliograph.ingest.errors import ForbiddenError, IngestError
-from heliograph.ingest.http import check_backlog, error_response, read_raw_body, runtime_of
+from heliograph.ingest.errors import ForbiddenError, IngestError, RateLimited
+from heliograph.ingest.http import admit, check_backlog, read_raw_body, runtime_of
+
+# google.rpc.Code values for the statuses we answer with.
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def status_body(code: int, message: str, content_type: str) -> bytes:
+    """A ``google.rpc.Status`` (``code`` = 1, ``message`` = 2) in the given encoding."""
+    if content_type == otlp.JSON:
+        return orjson.dumps({"code": code, "message": message})
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+
+
+def error_response(exc: IngestError, content_type: str) -> Response:
+    media = otlp.response_content_type(content_type)
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    body = status_body(_RPC_CODES.get(exc.status, 2), exc.detail, media)
+    return Response(body, status_code=exc.status, media_type=media, headers=headers)
 
 
 async def traces(request: Request) -> Response:
@@ -24,7 +59,8 @@ async def traces(request: Request) -> Response:
     content_type = request.headers.get("content-type", otlp.PROTOBUF)
     try:
         check_backlog(runtime)
-        project_id = runtime.keys.project_for(otlp.project_key(request.headers))
+        public_key = otlp.project_key(request.headers)
+        project_id = runtime.keys.project_for(public_key)
         if project_id is None:
             raise ForbiddenError("unknown or revoked project key")
         raw = await read_raw_body(request, otlp.OTLP_MAX_BYTES)
@@ -32,12 +68,13 @@ async def traces(request: Request) -> Response:
         decoded = bodies.decompress(raw, encoding, otlp.OTLP_MAX_BYTES) if encoding else raw
         spans, rejected = otlp.decode_traces_counted(decoded, content_type)
         if spans:
+            admit(runtime, public_key, project_id, category="analytics", cost=len(spans))
             is_json = otlp.response_content_type(content_type) == otlp.JSON
             await runtime.queue.append(
                 project_id, "otlp_json" if is_json else "otlp_proto", time.time(), raw, encoding
             )
     except IngestError as exc:
-        return error_response(exc, {}, sentry=False)
+        return error_response(exc, content_type)
     message = f"{rejected} spans could not be decoded" if rejected else ""
     return Response(
         otlp.export_response(rejected, message, content_type),

@@ -5,7 +5,10 @@
 decoded by :mod:`heliograph.ingest.posthog`); ``/flags`` and ``/decide``
 answer "no flags" so clients never error; ``/array/{token}/config`` is the
 minimal remote config posthog-js loads first. Events are authenticated by
-the project key they carry and queued decoded, as one JSON array.
+the project key they carry and queued decoded, as one JSON array. Each event
+of a batch counts against the rate limits; over them, capture answers 429
+with ``Retry-After`` and ``{"detail": ...}``, which posthog clients read and
+back off on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from heliograph.ingest import posthog
 from heliograph.ingest.errors import AuthError, IngestError
 from heliograph.ingest.http import (
+    admit,
     check_backlog,
     cors_headers,
     error_response,
@@ -62,6 +66,7 @@ async def capture(request: Request) -> Response:
         if project_id is None:
             raise AuthError("unknown or revoked project API key")
         if batch.events:
+            admit(runtime, batch.api_key, project_id, category="analytics", cost=len(batch.events))
             await runtime.queue.append(project_id, "posthog", now, orjson.dumps(batch.events))
     except IngestError as exc:
         return error_response(exc, cors, sentry=False)

@@ -1,10 +1,13 @@
 """Sentry's ingest endpoints: ``/api/<project_id>/envelope/`` and ``/store/``.
 
-The hot path, in order: refuse early when digest is behind, authenticate from
-headers or query string, read the body through byte-limited decompression,
-check the framing and that event items are JSON, append the (decompressed)
-payload to the durable queue, answer with the event id. Everything slower
-(normalising, scrubbing, grouping) happens in digest.
+The hot path, in order: authenticate from headers or query string, refuse
+early when digest is behind or the key or project is over its rate limit
+(429 with ``Retry-After`` and ``X-Sentry-Rate-Limits``, whose scope says
+``key`` or ``project``), read the body through byte-limited decompression,
+check the framing and that event items are JSON, append the payload to the
+durable queue, answer with the event id. Everything slower (normalising,
+scrubbing, grouping) happens in digest. An envelope that authenticates only
+through its ``dsn`` header is checked once its body is read.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from heliograph.ingest.errors import (
     IngestError,
     NotFoundError,
 )
-from heliograph.ingest.http import check_backlog, cors_headers, error_response, runtime_of
+from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response, runtime_of
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, content-encoding, "
@@ -42,6 +45,7 @@ def _project_id(request: Request) -> int:
 
 
 def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -> None:
+    """Check the key, then let the request through the backlog bound and rate limits."""
     header = request.headers.get("x-sentry-auth") or request.headers.get("authorization")
     public_key = sentry_auth.parse_auth(header, request.query_params, envelope_dsn)
     runtime = runtime_of(request)
@@ -52,6 +56,9 @@ def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -
         if runtime.store.get_project_by_id(project_id) is None:
             raise NotFoundError(f"unknown project {project_id}")
         raise ForbiddenError(f"this key does not belong to project {project_id}")
+    # One request counts as one event: the body is not read yet, and an
+    # envelope carries one event (plus its attachments, sessions...).
+    admit(runtime, public_key, project_id, category="error")
 
 
 async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
@@ -87,11 +94,12 @@ async def envelope_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
     try:
         project_id = _project_id(request)
-        check_backlog(runtime)
         header_auth = _has_header_auth(request)
         if header_auth:
-            # Authenticate before reading a byte of the body.
+            # Authenticate (and apply limits) before reading a byte of the body.
             _authenticate(request, project_id, None)
+        else:
+            check_backlog(runtime)
         raw, body = await _read(request, bodies.MAX_ENVELOPE)
         parsed = envelope.parse_envelope(body)
         envelope.validate_items(parsed)
@@ -146,7 +154,6 @@ async def store_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
     try:
         project_id = _project_id(request)
-        check_backlog(runtime)
         if not _has_header_auth(request):
             raise AuthError("missing authentication: send X-Sentry-Auth or ?sentry_key=")
         _authenticate(request, project_id, None)

@@ -2,7 +2,8 @@
 
 Secrets we hand out (API tokens, session ids, login links) are random and
 stored only as SHA-256 digests: a copy of the database does not let anyone
-log in. Passwords use argon2 (see ``heliograph.auth.passwords``).
+log in. Passwords use argon2 (see :mod:`heliograph.auth`). Memberships, teams
+and who sees which project are in :mod:`heliograph.store.access`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from heliograph.store.access import AccessMixin, visible_projects_sql
 from heliograph.store.base import (
+    ApiTokenInfo,
     Organization,
     Project,
     ProjectKey,
@@ -26,10 +30,28 @@ if TYPE_CHECKING:
 
 SESSION_TTL = 14 * 24 * 3600
 LOGIN_LINK_TTL = 24 * 3600
+SCOPES = ("read", "write", "admin")
+TOKEN_PREFIX_CHARS = 10  # "hgp_" and six characters: enough to tell tokens apart
+# A token's last use is written at most this often: not a database write per API call.
+LAST_USED_GRANULARITY = 300.0
 
 _PROJECT_COLUMNS = (
     "p.id, p.organization_id, o.slug, p.slug, p.name, p.platform, p.ai_policy, "
-    "p.keep_llm_payloads, p.payload_max_chars, p.retention_days"
+    "p.keep_llm_payloads, p.payload_max_chars, p.retention_days, p.rate_limit, "
+    "p.scrub_extra_keys, p.scrub_safe_fields"
+)
+_KEY_COLUMNS = "public_key, project_id, label, created_at, revoked_at, rate_limit"
+PROJECT_SETTINGS = frozenset(
+    {
+        "name",
+        "ai_policy",
+        "keep_llm_payloads",
+        "payload_max_chars",
+        "retention_days",
+        "rate_limit",
+        "scrub_extra_keys",
+        "scrub_safe_fields",
+    }
 )
 
 
@@ -37,13 +59,27 @@ def digest_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def split_words(text: str) -> tuple[str, ...]:
+    """Key lists are stored one per line; commas and spaces also separate them."""
+    words = text.replace(",", " ").split()
+    return tuple(dict.fromkeys(word.strip().lower() for word in words if word.strip()))
+
+
+def normalize_scopes(scopes: Iterable[str]) -> str:
+    """Known scopes only, in a fixed order; every token can read."""
+    wanted = {scope.strip().lower() for scope in scopes} | {"read"}
+    return " ".join(scope for scope in SCOPES if scope in wanted)
+
+
 def _project(row: sqlite3.Row) -> Project:
     values = list(row)
     values[7] = bool(values[7])
+    values[11] = split_words(values[11] or "")
+    values[12] = split_words(values[12] or "")
     return Project(*values)
 
 
-class AccountsMixin:
+class AccountsMixin(AccessMixin):
     db: Database
 
     # -- organizations and projects --------------------------------------
@@ -112,69 +148,133 @@ class AccountsMixin:
         return _project(row) if row else None
 
     def list_projects(self, user_id: int | None = None) -> list[Project]:
-        """Projects visible to a user (all of them when ``user_id`` is None)."""
+        """Projects visible to a user (all of them when ``user_id`` is None).
+
+        Visibility is :mod:`heliograph.store.access`'s rule: owners and admins
+        see their organizations' projects, members and viewers those of their
+        teams and those in no team.
+        """
         sql = (
             f"SELECT {_PROJECT_COLUMNS} FROM projects p "
             "JOIN organizations o ON o.id = p.organization_id"
         )
-        params: tuple[int, ...] = ()
+        params: dict[str, int] = {}
         if user_id is not None:
-            sql += (
-                " WHERE p.organization_id IN (SELECT organization_id FROM memberships "
-                "WHERE user_id = ?) OR EXISTS (SELECT 1 FROM users WHERE id = ? AND is_superuser)"
-            )
-            params = (user_id, user_id)
+            sql += f" WHERE {visible_projects_sql()}"
+            params = {"user": user_id}
         rows = self.db.read(
             lambda c: c.execute(sql + " ORDER BY o.slug, p.slug", params).fetchall()
         )
         return [_project(r) for r in rows]
 
+    def organization_projects(self, organization_id: int) -> list[Project]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_PROJECT_COLUMNS} FROM projects p JOIN organizations o "
+                "ON o.id = p.organization_id WHERE p.organization_id = ? ORDER BY p.slug",
+                (organization_id,),
+            ).fetchall()
+        )
+        return [_project(r) for r in rows]
+
     def update_project(self, project_id: int, **changes: object) -> None:
-        allowed = {"name", "ai_policy", "keep_llm_payloads", "payload_max_chars", "retention_days"}
-        unknown = set(changes) - allowed
+        """Change project settings; key lists may be given as tuples of words."""
+        unknown = set(changes) - PROJECT_SETTINGS
         if unknown:
             raise ValueError(f"unknown project settings: {sorted(unknown)}")
         if not changes:
             return
+        values = [
+            "\n".join(value) if isinstance(value, (tuple, list)) else value
+            for value in changes.values()
+        ]
         assignments = ", ".join(f"{key} = ?" for key in changes)
         self.db.write(
             lambda c: c.execute(
-                f"UPDATE projects SET {assignments} WHERE id = ?", (*changes.values(), project_id)
+                f"UPDATE projects SET {assignments} WHERE id = ?", (*values, project_id)
             )
         )
 
     # -- ingest keys -----------------------------------------------------
 
-    def create_key(self, project_id: int, label: str = "Default") -> ProjectKey:
+    def create_key(
+        self, project_id: int, label: str = "Default", rate_limit: int | None = None
+    ) -> ProjectKey:
         key = secrets.token_hex(16)
         now = time.time()
         self.db.write(
             lambda c: c.execute(
-                "INSERT INTO project_keys (public_key, project_id, label, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (key, project_id, label, now),
+                "INSERT INTO project_keys (public_key, project_id, label, created_at, rate_limit) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, project_id, label, now, rate_limit),
             )
         )
-        return ProjectKey(key, project_id, label, now, None)
+        return ProjectKey(key, project_id, label, now, None, rate_limit)
 
     def project_keys(self, project_id: int) -> list[ProjectKey]:
         rows = self.db.read(
             lambda c: c.execute(
-                "SELECT public_key, project_id, label, created_at, revoked_at FROM project_keys "
-                "WHERE project_id = ? ORDER BY created_at",
+                f"SELECT {_KEY_COLUMNS} FROM project_keys WHERE project_id = ? ORDER BY created_at",
                 (project_id,),
             ).fetchall()
         )
         return [ProjectKey(*r) for r in rows]
 
+    def get_key(self, project_id: int, public_key: str) -> ProjectKey | None:
+        """A key of this project (None for another project's key: no cross-project edits)."""
+        row = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_KEY_COLUMNS} FROM project_keys WHERE project_id = ? AND public_key = ?",
+                (project_id, public_key),
+            ).fetchone()
+        )
+        return ProjectKey(*row) if row else None
+
+    def update_key(self, project_id: int, public_key: str, **changes: object) -> None:
+        unknown = set(changes) - {"label", "rate_limit"}
+        if unknown:
+            raise ValueError(f"unknown key settings: {sorted(unknown)}")
+        if not changes:
+            return
+        assignments = ", ".join(f"{key} = ?" for key in changes)
+        self.db.write(
+            lambda c: c.execute(
+                f"UPDATE project_keys SET {assignments} WHERE project_id = ? AND public_key = ?",
+                (*changes.values(), project_id, public_key),
+            )
+        )
+
+    def revoke_key(self, project_id: int, public_key: str) -> bool:
+        """Revoke a key for good; False when it is not this project's or already revoked."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE project_keys SET revoked_at = ? WHERE project_id = ? AND public_key = ? "
+                "AND revoked_at IS NULL",
+                (time.time(), project_id, public_key),
+            )
+            return cursor.rowcount == 1
+
+        return self.db.write(write)
+
     def active_keys(self) -> dict[str, int]:
         """Every usable ingest key and its project: what ingest authenticates against."""
+        return {key: project_id for key, (project_id, _rate) in self.ingest_keys().items()}
+
+    def ingest_keys(self) -> dict[str, tuple[int, int | None]]:
+        """Every usable ingest key -> (its project, its own rate limit or None)."""
         rows = self.db.read(
             lambda c: c.execute(
-                "SELECT public_key, project_id FROM project_keys WHERE revoked_at IS NULL"
+                "SELECT public_key, project_id, rate_limit FROM project_keys "
+                "WHERE revoked_at IS NULL"
             ).fetchall()
         )
-        return {key: project_id for key, project_id in rows}
+        return {key: (project_id, rate) for key, project_id, rate in rows}
+
+    def project_rate_limits(self) -> dict[int, int | None]:
+        """Project id -> its own rate limit (None: the server default)."""
+        rows = self.db.read(lambda c: c.execute("SELECT id, rate_limit FROM projects").fetchall())
+        return {project_id: rate for project_id, rate in rows}
 
     # -- users and credentials -------------------------------------------
 
@@ -209,51 +309,69 @@ class AccountsMixin:
             )
         )
 
-    def add_member(self, user_id: int, organization_id: int, role: str) -> None:
-        self.db.write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO memberships (user_id, organization_id, role) "
-                "VALUES (?, ?, ?)",
-                (user_id, organization_id, role),
-            )
-        )
-
-    def role_in(self, user: UserAccount, organization_id: int) -> str | None:
-        if user.is_superuser:
-            return "owner"
-        row = self.db.read(
-            lambda c: c.execute(
-                "SELECT role FROM memberships WHERE user_id = ? AND organization_id = ?",
-                (user.id, organization_id),
-            ).fetchone()
-        )
-        return row[0] if row else None
-
     def count_users(self) -> int:
         return int(self.db.read(lambda c: c.execute("SELECT COUNT(*) FROM users").fetchone()[0]))
 
     def create_api_token(self, user_id: int, label: str, scopes: str = "read write admin") -> str:
+        """A new personal API token; the raw value is returned once and never stored."""
         raw = "hgp_" + secrets.token_urlsafe(32)
         self.db.write(
             lambda c: c.execute(
-                "INSERT INTO api_tokens (token_hash, user_id, label, scopes, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (digest_secret(raw), user_id, label, scopes, time.time()),
+                "INSERT INTO api_tokens (token_hash, user_id, label, scopes, created_at, prefix) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    digest_secret(raw),
+                    user_id,
+                    label,
+                    normalize_scopes(scopes.split()),
+                    time.time(),
+                    raw[:TOKEN_PREFIX_CHARS],
+                ),
             )
         )
         return raw
 
     def user_for_api_token(self, raw: str) -> tuple[UserAccount, frozenset[str]] | None:
+        token_hash = digest_secret(raw)
         row = self.db.read(
             lambda c: c.execute(
-                "SELECT u.id, u.email, u.is_superuser, t.scopes FROM api_tokens t "
+                "SELECT u.id, u.email, u.is_superuser, t.scopes, t.last_used_at FROM api_tokens t "
                 "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
-                (digest_secret(raw),),
+                (token_hash,),
             ).fetchone()
         )
         if row is None:
             return None
+        now = time.time()
+        if row[4] is None or now - row[4] > LAST_USED_GRANULARITY:
+            # Fire and forget: the answer must not wait for this write.
+            self.db.submit(
+                lambda c: c.execute(
+                    "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?", (now, token_hash)
+                )
+            )
         return UserAccount(row[0], row[1], bool(row[2])), frozenset(row[3].split())
+
+    def list_api_tokens(self, user_id: int) -> list[ApiTokenInfo]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT rowid, label, prefix, scopes, created_at, last_used_at FROM api_tokens "
+                "WHERE user_id = ? ORDER BY created_at DESC",
+                (user_id,),
+            ).fetchall()
+        )
+        return [ApiTokenInfo(r[0], r[1], r[2], frozenset(r[3].split()), r[4], r[5]) for r in rows]
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
+        """Delete one of the user's tokens; False when it is not theirs (or gone)."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM api_tokens WHERE rowid = ? AND user_id = ?", (token_id, user_id)
+            )
+            return cursor.rowcount == 1
+
+        return self.db.write(write)
 
     def create_login_link(self, user_id: int, ttl: float = LOGIN_LINK_TTL) -> str:
         raw = secrets.token_urlsafe(32)
@@ -308,4 +426,13 @@ class AccountsMixin:
     def delete_session(self, raw: str) -> None:
         self.db.write(
             lambda c: c.execute("DELETE FROM sessions WHERE token_hash = ?", (digest_secret(raw),))
+        )
+
+    def delete_sessions(self, user_id: int, *, keep: str | None = None) -> None:
+        """End every session of a user (but ``keep``, the one asking)."""
+        kept = digest_secret(keep) if keep else ""
+        self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?", (user_id, kept)
+            )
         )

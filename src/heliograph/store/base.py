@@ -18,6 +18,7 @@ IssueStatus = Literal["unresolved", "resolved", "ignored"]
 ISSUE_STATUSES: tuple[str, ...] = ("unresolved", "resolved", "ignored")
 IssueSort = Literal["last_seen", "first_seen", "count"]
 Role = Literal["owner", "admin", "member", "viewer"]
+ROLES: tuple[str, ...] = ("owner", "admin", "member", "viewer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,12 @@ class Project:
     keep_llm_payloads: bool
     payload_max_chars: int
     retention_days: int
+    # Events per second for the whole project; None: the server default
+    # (``HELIOGRAPH_PROJECT_RATE_LIMIT``), 0: unlimited.
+    rate_limit: int | None = None
+    # Project-level scrubbing: more sensitive key names, and keys never scrubbed.
+    scrub_extra_keys: tuple[str, ...] = ()
+    scrub_safe_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,36 @@ class ProjectKey:
     label: str
     created_at: float
     revoked_at: float | None
+    rate_limit: int | None = None  # events per second through this key; None: no key limit
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: int
+    organization_id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user's membership of an organization, with the teams they are in there."""
+
+    user: UserAccount
+    role: str
+    team_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenInfo:
+    """What the account page lists of a personal API token (never the token itself)."""
+
+    id: int
+    label: str
+    prefix: str
+    scopes: frozenset[str]
+    created_at: float
+    last_used_at: float | None
 
 
 @dataclass(frozen=True, slots=True)

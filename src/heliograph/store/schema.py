@@ -150,6 +150,8 @@ MIGRATIONS = [
         expires_at REAL NOT NULL
     );
     """,
+    # 2: LLM analytics in typed columns and hourly/daily rollups, so that the
+    # dashboard never parses JSON nor scans a month of rows (store/llm_write.py).
     """
     CREATE TABLE llm_events (
         id INTEGER PRIMARY KEY, -- the event's id in events
@@ -254,5 +256,38 @@ MIGRATIONS = [
     CREATE INDEX llm_traces_by_cost ON llm_traces (project_id, cost_usd);
     CREATE INDEX llm_traces_by_session ON llm_traces (project_id, session_id, started_at)
         WHERE session_id IS NOT NULL;
+    """,
+    # 3: access and limits: teams (organization -> teams -> projects), per-key and
+    # per-project rate limits, project-level scrubbing rules, token prefixes
+    # (what the account page shows of a token it can no longer show whole).
+    """
+    CREATE TABLE teams (
+        id INTEGER PRIMARY KEY,
+        organization_id INTEGER NOT NULL REFERENCES organizations(id),
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (organization_id, slug)
+    );
+    CREATE TABLE team_members (
+        team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (team_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX team_members_by_user ON team_members (user_id, team_id);
+    CREATE TABLE team_projects (
+        team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        PRIMARY KEY (team_id, project_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX team_projects_by_project ON team_projects (project_id, team_id);
+    CREATE INDEX memberships_by_org ON memberships (organization_id, user_id);
+    ALTER TABLE projects ADD COLUMN rate_limit INTEGER;
+    ALTER TABLE projects ADD COLUMN scrub_extra_keys TEXT NOT NULL DEFAULT '';
+    ALTER TABLE projects ADD COLUMN scrub_safe_fields TEXT NOT NULL DEFAULT '';
+    ALTER TABLE project_keys ADD COLUMN rate_limit INTEGER;
+    CREATE INDEX project_keys_by_project ON project_keys (project_id, created_at);
+    ALTER TABLE api_tokens ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
+    CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
     """,
 ]

@@ -21,7 +21,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from heliograph.auth import Principal, authenticate, project_role
+from heliograph.auth import Principal, authenticate, can_read, project_role
 from heliograph.store.base import Project
 from heliograph.web.templating import templates
 
@@ -150,6 +150,9 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         principal = await run_in_threadpool(authenticate, request, store)
         if principal is None:
             return login_redirect(request)
+        if not can_read(principal):
+            message = "This API token lacks the read scope."
+            return await run_in_threadpool(_error_page, request, principal, store, 403, message)
         form: ImmutableMultiDict[str, str] = ImmutableMultiDict()
         if request.method not in ("GET", "HEAD"):
             data = await request.form()

@@ -11,7 +11,10 @@ from heliograph.web.pages.account import home, login, login_link, logout
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
+from heliograph.web.pages.members import organization_members
+from heliograph.web.pages.project_settings import project_settings
 from heliograph.web.pages.status import bulk_status, issue_status
+from heliograph.web.pages.tokens import account
 from heliograph.web.templating import STATIC_DIR, TEMPLATES_DIR
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "routes"]
@@ -21,9 +24,12 @@ routes = [
     Route("/login", login, methods=["GET", "POST"]),
     Route("/login/link/{token}", login_link),
     Route("/logout", logout, methods=["POST", "GET"]),
+    Route("/account/", account, methods=["GET", "POST"]),
+    Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
     Route("/{org}/{project}/issues/", issue_list),
     Route("/{org}/{project}/issues/status", bulk_status, methods=["POST"]),
+    Route("/{org}/{project}/settings/", project_settings, methods=["GET", "POST"]),
     *llm_routes,
 ]
