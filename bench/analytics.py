@@ -27,13 +27,10 @@ dashboard p95 <= 300 ms.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
 import random
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from live import Server, replay
 
 RESULTS = Path(__file__).parent / "results" / "analytics.json"
 MODELS = (
@@ -56,105 +54,6 @@ MODELS = (
     ("gemini-2.0-flash", "google", 0.8),
     ("acme-llm-7b-instruct", "self-hosted", 1.6),
 )
-
-
-# --- a live server --------------------------------------------------------------------
-
-
-class Server:
-    """``heliograph serve`` in a subprocess, on a free port, with its own data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
-        self.data_dir = data_dir
-        self.log_path = data_dir.with_suffix(".log")
-        log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "heliograph", "serve", "--port", str(self.port),
-             "--data-dir", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(self.url + "/_health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit(
-                        "server did not start:\n" + self.log_path.read_text()
-                    ) from None
-                time.sleep(0.05)
-        printed = self.log_path.read_text()
-        dsn = re.search(r"DSN for sentry-sdk: (\S+)", printed)
-        assert dsn, printed
-        self.key = dsn.group(1).split("://")[1].split("@")[0]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def backlog(self) -> int:
-        return int(httpx.get(self.url + "/_health").json()["backlog"])
-
-    def wait_for_digest(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while self.backlog():
-            if time.monotonic() > deadline:
-                raise SystemExit("digest did not catch up")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _client(
-    port: int, requests: list[bytes], latencies: list[float], statuses: dict[int, int]
-) -> None:
-    """Send requests one after the other on one keep-alive connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        for request in requests:
-            started = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            status = int(status_line.split()[1])
-            statuses[status] = statuses.get(status, 0) + 1
-    finally:
-        writer.close()
-
-
-def _replay(
-    port: int, requests: list[bytes], concurrency: int
-) -> tuple[float, list[float], dict[int, int]]:
-    chunks = [requests[i::concurrency] for i in range(concurrency)]
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def run() -> None:
-        await asyncio.gather(*(_client(port, c, latencies, statuses) for c in chunks))
-
-    started = time.perf_counter()
-    asyncio.run(run())
-    return time.perf_counter() - started, sorted(latencies), statuses
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -230,7 +129,7 @@ def bench_batch(args: argparse.Namespace, root: Path) -> dict[str, Any]:
               f"({statistics.median(len(b) for b in bodies) / 1024:.0f} KiB each) "
               f"at concurrency {args.concurrency}")  # fmt: skip
         started = time.perf_counter()
-        seconds, latencies, statuses = _replay(server.port, requests, args.concurrency)
+        seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
         server.wait_for_digest()
         total = time.perf_counter() - started
     finally:
@@ -315,7 +214,7 @@ def bench_otlp(args: argparse.Namespace, root: Path) -> dict[str, Any]:
               f"({statistics.median(len(b) for b in bodies) / 1024:.0f} KiB each) "
               f"at concurrency {args.concurrency}")  # fmt: skip
         started = time.perf_counter()
-        seconds, latencies, statuses = _replay(server.port, requests, args.concurrency)
+        seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
         server.wait_for_digest()
         total = time.perf_counter() - started
     finally:

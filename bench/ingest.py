@@ -15,23 +15,18 @@ server's peak RSS, and compares with the previous run stored in
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gzip
 import json
-import os
 import random
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sentry_sdk
+from live import Server, replay
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
@@ -95,31 +90,6 @@ def capture_envelopes(count: int) -> list[bytes]:
     return transport.envelopes
 
 
-async def _client(
-    port: int, requests: list[bytes], latencies: list[float], statuses: dict[int, int]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        for request in requests:
-            started = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            status = int(status_line.split()[1])
-            statuses[status] = statuses.get(status, 0) + 1
-    finally:
-        writer.close()
-
-
 def _request(port: int, project: str, key: str, body: bytes) -> bytes:
     head = (
         f"POST /api/{project}/envelope/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -128,12 +98,6 @@ def _request(port: int, project: str, key: str, body: bytes) -> bytes:
         f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
-
-
-def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def main() -> None:
@@ -148,32 +112,10 @@ def main() -> None:
         f"captured {len(templates)} sentry-sdk envelopes, "
         f"median {statistics.median(raw_sizes) / 1024:.1f} KiB uncompressed"
     )
-
-    with tempfile.TemporaryDirectory() as data_dir:
-        port = _free_port()
-        log = open(Path(data_dir) / "server.log", "w")  # noqa: SIM115
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "heliograph",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(Path(data_dir) / "data"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "data")
         try:
-            _wait_up(port)
-            printed = (Path(data_dir) / "server.log").read_text()
-            dsn = re.search(r"DSN for sentry-sdk: (\S+)", printed).group(1)  # type: ignore[union-attr]
-            key = dsn.split("://")[1].split("@")[0]
-            project = dsn.rsplit("/", 1)[1]
-
+            project = server.dsn.rsplit("/", 1)[1]
             bodies = []
             for _ in range(args.requests):
                 template = random.choice(templates)
@@ -184,26 +126,14 @@ def main() -> None:
                 f"replaying {args.requests} envelopes ({compressed:.1f} KiB gzip median) "
                 f"at concurrency {args.concurrency}"
             )
-            requests = [_request(port, project, key, b) for b in bodies]
-            chunks = [requests[i :: args.concurrency] for i in range(args.concurrency)]
-            latencies: list[float] = []
-            statuses: dict[int, int] = {}
-
-            async def run() -> None:
-                await asyncio.gather(*(_client(port, c, latencies, statuses) for c in chunks))
-
+            requests = [_request(server.port, project, server.key, b) for b in bodies]
             started = time.perf_counter()
-            asyncio.run(run())
-            accept_seconds = time.perf_counter() - started
-            while httpx.get(f"http://127.0.0.1:{port}/_health").json()["backlog"]:
-                time.sleep(0.05)
+            accept_seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
+            server.wait_for_digest()
             digest_seconds = time.perf_counter() - started
-            rss = _peak_rss_mb(server.pid)
+            rss = server.peak_rss_mb()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-    latencies.sort()
+            server.stop()
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
@@ -223,25 +153,6 @@ def main() -> None:
         print(f"{name:>16}: {value}{before}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def test_search_and_filters_narrow_the_list(page: Page) -> None:
     page.fill("input[name=query]", "")
     page.press("input[name=query]", "Enter")
     expect(page.locator("tr.issue-row")).to_have_count(5)
+    # The select submits through ui.js: let the new page finish loading it first.
+    page.wait_for_load_state("load")
     page.select_option("select[name=level]", "warning")  # submits by itself
     expect(page).to_have_url(re.compile(r"level=warning"))
     expect(page.locator("tr.issue-row")).to_have_count(1)

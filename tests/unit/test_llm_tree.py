@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -44,7 +43,7 @@ _BASE = LlmEventRecord(
 
 
 def rec(event_id: str, name: str = "$ai_span", **fields: Any) -> LlmEventRecord:
-    return dataclasses.replace(_BASE, event_id=event_id, name=name, **fields)
+    return _BASE._replace(event_id=event_id, name=name, **fields)
 
 
 def gen(event_id: str, **fields: Any) -> LlmEventRecord:

@@ -7,6 +7,7 @@ query layer (:mod:`heliograph.query.llm`) turns them into page view models.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "LlmEventFilter",
@@ -46,9 +47,16 @@ class UsageRow:
     ttft_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class LlmEventRecord:
-    """One ``llm_events`` row (a generation, embedding, span or trace event)."""
+class LlmEventRecord(NamedTuple):
+    """One ``llm_events`` row (a generation, embedding, span or trace event).
+
+    A named tuple in column order: digest binds it to the INSERT as is, and
+    reads build it from the row as is.
+
+    ``id`` is the event's row id in ``events``: one id for both rows, so that
+    a replayed event is recognised by its primary key (no second index on
+    random event ids to maintain) and rows are appended in arrival order.
+    """
 
     id: int
     project_id: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Literal
 
+from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.database import Database
 from heliograph.store.llm_records import (
     LlmEventFilter,
@@ -23,7 +24,7 @@ from heliograph.store.llm_records import (
     UsageRow,
 )
 
-__all__ = ["LlmStoreMixin", "decode_cursor", "encode_cursor"]
+__all__ = ["LlmStoreMixin"]
 
 TimeUnit = Literal["hour", "day"]
 MAX_TRACE_EVENTS = 2000
@@ -44,22 +45,6 @@ _USAGE_SUMS = (
     "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(cost_usd), SUM(priced), "
     "SUM(latency_sum), SUM(latency_count), SUM(ttft_sum), SUM(ttft_count)"
 )
-
-
-def encode_cursor(value: float, row_id: int) -> str:
-    """An opaque keyset cursor: the last row's sort value and id."""
-    return f"{value!r}:{row_id}"
-
-
-def decode_cursor(cursor: str | None) -> tuple[float, int] | None:
-    """The cursor's (value, id); None for no cursor. ValueError when malformed."""
-    if not cursor:
-        return None
-    try:
-        value, row_id = cursor.rsplit(":", 1)
-        return float(value), int(row_id)
-    except ValueError:
-        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
 def _event(row: sqlite3.Row) -> LlmEventRecord:

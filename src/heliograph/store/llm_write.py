@@ -30,14 +30,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from heliograph.model import Event
 from heliograph.store.llm_latency import latency_bucket
+from heliograph.store.llm_records import LlmEventRecord
 
-__all__ = ["PRICED_NAMES", "LlmRow", "llm_row", "record_llm_events", "write_llm_rows"]
+__all__ = ["PRICED_NAMES", "llm_row", "record_llm_events", "write_llm_rows"]
 
 PRICED_NAMES = frozenset({"$ai_generation", "$ai_embedding"})
 MAX_ERROR_CHARS = 500
@@ -58,45 +59,7 @@ _INSERT = (
 )
 
 
-class LlmRow(NamedTuple):
-    """One ``llm_events`` row, in column order (a tuple: it is bound to the INSERT as is).
-
-    ``id`` is the event's row id in ``events``: one id for both rows, so that
-    a replayed event is recognised by its primary key (no second index on
-    random event ids to maintain) and rows are appended in arrival order.
-    """
-
-    id: int
-    project_id: int
-    event_id: str
-    name: str
-    timestamp: float
-    started_at: float
-    trace_id: str | None
-    span_id: str | None
-    parent_id: str | None
-    session_id: str | None
-    distinct_id: str | None
-    model: str | None
-    provider: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cache_read_tokens: int | None
-    cache_creation_tokens: int | None
-    reasoning_tokens: int | None
-    total_cost_usd: float | None
-    cost_source: str | None
-    latency_s: float | None
-    ttft_s: float | None
-    is_error: bool
-    error: str | None
-    http_status: int | None
-    span_name: str | None
-    environment: str | None
-    release: str | None
-
-
-def llm_row(event: Event, row_id: int) -> LlmRow:
+def llm_row(event: Event, row_id: int) -> LlmEventRecord:
     """The typed row of one ``$ai_*`` event (properties already coerced by ingest)."""
     props = event.properties
     latency = _number(props.get("$ai_latency"))
@@ -108,7 +71,7 @@ def llm_row(event: Event, row_id: int) -> LlmRow:
     personless = props.get("$process_person_profile") is False
     error = props.get("$ai_error")
     priced = event.name in PRICED_NAMES
-    return LlmRow(
+    return LlmEventRecord(
         id=row_id,
         project_id=event.project_id,
         event_id=event.event_id,
@@ -156,7 +119,7 @@ def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None
         write_llm_rows(conn, rows)
 
 
-def write_llm_rows(conn: sqlite3.Connection, rows: Iterable[LlmRow]) -> int:
+def write_llm_rows(conn: sqlite3.Connection, rows: Iterable[LlmEventRecord]) -> int:
     """Insert rows (skipping ids already stored) and add the new ones to the rollups.
 
     Returns how many rows were new. Also the bulk loader's entry point
@@ -213,7 +176,7 @@ class _HourAcc:
     ttft_sum: float = 0.0
     ttft_count: int = 0
 
-    def add(self, row: LlmRow) -> None:
+    def add(self, row: LlmEventRecord) -> None:
         self.requests += 1
         self.errors += row.is_error
         self.input_tokens += row.input_tokens or 0
@@ -261,7 +224,7 @@ class _TraceAcc:
         return tuple(getattr(self, name) for name in self.__slots__)
 
 
-def _add_to_trace(traces: dict[tuple[int, str], _TraceAcc], row: LlmRow) -> None:
+def _add_to_trace(traces: dict[tuple[int, str], _TraceAcc], row: LlmEventRecord) -> None:
     assert row.trace_id is not None
     end = row.started_at + (row.latency_s or 0.0)
     acc = traces.get((row.project_id, row.trace_id))
@@ -291,7 +254,7 @@ def _add_to_trace(traces: dict[tuple[int, str], _TraceAcc], row: LlmRow) -> None
     acc.release = acc.release or row.release
 
 
-def _name_candidate(row: LlmRow) -> tuple[int, str | None]:
+def _name_candidate(row: LlmEventRecord) -> tuple[int, str | None]:
     if row.name == "$ai_trace":
         return _RANK_TRACE, row.span_name
     is_root = not row.parent_id or row.parent_id == row.trace_id

@@ -30,6 +30,7 @@ from heliograph.store.base import (
     StoredEvent,
     TagCount,
 )
+from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.database import Database
 from heliograph.store.llm_sqlite import LlmStoreMixin
 from heliograph.store.llm_write import record_llm_events
@@ -57,20 +58,6 @@ def _stored_event(row: sqlite3.Row) -> StoredEvent:
         issue_id=row["issue_id"],
         event=Event.from_dict(orjson.loads(row["data"])),
     )
-
-
-def _encode_cursor(value: float | int, row_id: int) -> str:
-    return f"{value!r}:{row_id}"
-
-
-def _decode_cursor(cursor: str | None) -> tuple[float, int] | None:
-    if not cursor:
-        return None
-    try:
-        value, row_id = cursor.rsplit(":", 1)
-        return float(value), int(row_id)
-    except ValueError:
-        raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
 class SQLiteStore(AccountsMixin, LlmStoreMixin):
@@ -137,7 +124,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
     def issue_events(
         self, issue_id: int, *, limit: int, cursor: str | None
     ) -> tuple[list[StoredEvent], str | None]:
-        after = _decode_cursor(cursor)
+        after = decode_cursor(cursor)
 
         def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             sql = "SELECT id, timestamp, project_id, event_id, issue_id, data FROM events "
@@ -154,7 +141,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
-            next_cursor = _encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
+            next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
         return [_stored_event(r) for r in rows], next_cursor
 
     def latest_event(self, issue_id: int) -> StoredEvent | None:
@@ -185,7 +172,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         self, filters: IssueFilter, *, limit: int, cursor: str | None
     ) -> tuple[list[Issue], str | None]:
         column = _SORT_COLUMNS[filters.sort]
-        after = _decode_cursor(cursor)
+        after = decode_cursor(cursor)
         sql = f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
         params: list[Any] = [filters.project_id]
         if filters.status:
@@ -216,7 +203,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
             sort_value = {"last_seen": last.last_seen, "first_seen": last.first_seen}.get(
                 filters.sort, last.times_seen
             )
-            next_cursor = _encode_cursor(sort_value, last.id)
+            next_cursor = encode_cursor(sort_value, last.id)
         return issues, next_cursor
 
     def set_issue_status(
