@@ -243,7 +243,8 @@ PRICES = {
 
 def bulk_load(store: Any, project_id: int, rows: int, now: float) -> float:
     """``rows`` generations over the last 30 days through ``write_llm_rows``; returns seconds."""
-    from heliograph.store.llm_write import LlmRow, write_llm_rows
+    from heliograph.store.llm_records import LlmEventRecord
+    from heliograph.store.llm_write import write_llm_rows
 
     rng = random.Random(3)
     span = 30 * 86400.0
@@ -265,7 +266,7 @@ def bulk_load(store: Any, project_id: int, rows: int, now: float) -> float:
             price = PRICES.get(model)
             failed = rng.random() < 0.02
             batch.append(
-                LlmRow(
+                LlmEventRecord(
                     id=index + 1, project_id=project_id, event_id=uuid.uuid4().hex,
                     name="$ai_generation",
                     timestamp=stamp, started_at=stamp - latency, trace_id=trace_id,
