@@ -72,6 +72,7 @@ def test_suggestion_streams_in_as_safe_markdown(tab: Page, llm: FakeOpenAIServer
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     open_issue(tab)
     calls = llm.calls
+    expect(tab.locator("[data-ai-fix-refresh]")).to_be_hidden()
     tab.click("[data-ai-fix-button]")
     expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "fresh")
     output = tab.locator("[data-ai-fix-output]")
@@ -82,6 +83,7 @@ def test_suggestion_streams_in_as_safe_markdown(tab: Page, llm: FakeOpenAIServer
     expect(tab.locator("[data-ai-fix-status]")).to_contain_text("ui-model · fresh")
     assert dialogs == []
     assert llm.calls == calls + 1
+    expect(tab.locator("[data-ai-fix-refresh]")).to_be_visible()
 
     tab.reload()
     tab.click("[data-ai-fix-button]")
