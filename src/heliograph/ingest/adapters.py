@@ -68,13 +68,7 @@ def decode_payload(
         )
         return Decoded(events=[event])
     if kind == "posthog":
-        raw_events = orjson.loads(body)
-        return Decoded(
-            events=[
-                posthog_event.to_event(raw, project_id=project_id, received_at=received_at)
-                for raw in raw_events
-            ]
-        )
+        return _decode_posthog(orjson.loads(body), project_id, received_at)
     if kind in ("otlp_proto", "otlp_json"):
         content_type = "application/x-protobuf" if kind == "otlp_proto" else "application/json"
         spans = otlp.decode_traces(body, content_type)
@@ -85,6 +79,37 @@ def decode_payload(
             ]
         )
     raise IngestError(f"unknown payload kind {kind!r}")
+
+
+def _decode_posthog(raw_events: list[Any], project_id: int, received_at: float) -> Decoded:
+    decoded = Decoded()
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for raw in raw_events:
+        if raw.get("event") == "$client_report":
+            _sdk_drops(raw.get("properties") or {}, counts)
+        else:
+            decoded.events.append(
+                posthog_event.to_event(raw, project_id=project_id, received_at=received_at)
+            )
+    decoded.outcomes = _outcomes(project_id, counts)
+    return decoded
+
+
+def _sdk_drops(properties: dict[str, Any], counts: Counter[tuple[str, str, str]]) -> None:
+    """heliograph-sdk's ``$client_report``: ``$dropped_events`` = {reason: count}."""
+    dropped = properties.get("$dropped_events")
+    if not isinstance(dropped, dict):
+        return
+    for reason, quantity in dropped.items():
+        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
+            counts[("default", "client_discard", str(reason)[:64])] += quantity
+
+
+def _outcomes(project_id: int, counts: Counter[tuple[str, str, str]]) -> list[Outcome]:
+    return [
+        Outcome(project_id, category, outcome, reason, quantity)
+        for (category, outcome, reason), quantity in counts.items()
+    ]
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -121,10 +146,7 @@ def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decode
             counts[(category, "accepted", item_type)] += (
                 quantity if isinstance(quantity, int) and quantity > 0 else 1
             )
-    decoded.outcomes = [
-        Outcome(project_id, category, outcome, reason, quantity)
-        for (category, outcome, reason), quantity in counts.items()
-    ]
+    decoded.outcomes = _outcomes(project_id, counts)
     return decoded
 
 
