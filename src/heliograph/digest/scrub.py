@@ -88,6 +88,8 @@ def _may_hold_secret(text: str) -> bool:
 
 
 MAX_DEPTH = 20
+# Shorter strings hold no credential worth masking (and are most strings).
+_MIN_SECRET = 8
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -170,7 +172,7 @@ def _pair_patterns(rules: ScrubRules) -> tuple[re.Pattern[str], ...]:
 
 def scrub_text(text: str, rules: ScrubRules = DEFAULT_RULES) -> str:
     """Mask credentials that hide inside free text (cards, tokens, key=value pairs, URLs)."""
-    if len(text) < 8:
+    if len(text) < _MIN_SECRET:
         return text
     if not _may_hold_secret(text):
         lowered = text.lower() if rules.extra_keys else ""
@@ -226,7 +228,9 @@ def scrub_value(value: Any, rules: ScrubRules = DEFAULT_RULES, depth: int = 0) -
                 scrubbed[key] = item
             elif isinstance(key, str) and is_sensitive_key(key, rules):
                 scrubbed[key] = _filtered(item, depth + 1)
-            elif isinstance(item, (str, dict, list)):
+            elif isinstance(item, str):
+                scrubbed[key] = scrub_text(item, rules) if len(item) >= _MIN_SECRET else item
+            elif isinstance(item, (dict, list)):
                 scrubbed[key] = scrub_value(item, rules, depth + 1)
             else:
                 scrubbed[key] = item
