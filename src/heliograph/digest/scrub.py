@@ -236,7 +236,17 @@ def scrub_value(value: Any, rules: ScrubRules = DEFAULT_RULES, depth: int = 0) -
                 scrubbed[key] = item
         return scrubbed
     if isinstance(value, list):
-        return [_scrub_item(item, rules, depth + 1) for item in value]
+        items = []
+        for item in value:
+            if isinstance(item, str):
+                items.append(scrub_text(item, rules) if len(item) >= _MIN_SECRET else item)
+            elif isinstance(item, dict):
+                items.append(scrub_value(item, rules, depth + 1))
+            elif isinstance(item, list):
+                items.append(_scrub_item(item, rules, depth + 1))
+            else:
+                items.append(item)
+        return items
     return value
 
 
