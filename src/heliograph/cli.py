@@ -204,9 +204,22 @@ def demo(
 ) -> None:
     """Fill a project with a week of realistic errors, LLM traces and sessions."""
     from heliograph.demo import run_demo
+    from heliograph.store.sqlite import SQLiteStore
 
     settings = _settings(data_dir)
-    result = run_demo(settings, project, seed=seed, days=days, traces=traces)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(settings.db_path)
+    try:
+        # The defaults come first, so the default project keeps id 1 and a
+        # first-ever run still hands out the admin's one-time login link.
+        welcome = ensure_defaults(store, settings.base_url)
+        result = run_demo(store, project, seed=seed, days=days, traces=traces)
+    finally:
+        store.close()
+    if welcome.login_url:
+        console.print(f"one-time admin login link: {welcome.login_url}")
+    if welcome.api_token:
+        console.print(f"admin API token (shown once): {welcome.api_token}")
     console.print(
         f"{result.traces} LLM traces ({result.llm_events} events), {result.pageviews} pageviews "
         f"and {result.errors} errors in {result.project.organization_slug}/{result.project.slug}"
