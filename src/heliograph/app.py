@@ -24,6 +24,7 @@ from heliograph.config import Settings
 from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.runtime import Runtime
+from heliograph.selfmon import report_error
 from heliograph.web.routes import STATIC_DIR
 from heliograph.web.routes import routes as web_routes
 from heliograph.web.security import SecurityHeadersMiddleware
@@ -50,6 +51,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    report_error(exc)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 

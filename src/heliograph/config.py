@@ -57,6 +57,9 @@ class Settings:
     login_lockout_seconds: int = 900
     # How often digest deletes events past their project's retention (0: never by itself).
     retention_interval: int = 3600
+    # Report the server's own errors into the heliograph-internal project
+    # through heliograph-sdk (installed separately: pip install ./sdk).
+    self_monitoring: bool = False
 
     @property
     def https(self) -> bool:
@@ -113,6 +116,9 @@ class Settings:
                 numbers[field_name] = value
         if numbers:
             settings = replace(settings, **numbers)  # type: ignore[arg-type]
+        if "HELIOGRAPH_SELF_MONITORING" in env:
+            enabled = parse_bool("HELIOGRAPH_SELF_MONITORING", env["HELIOGRAPH_SELF_MONITORING"])
+            settings = replace(settings, self_monitoring=enabled)
         return settings
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from heliograph import __version__
 from heliograph.ai.fix import FixService
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
@@ -18,7 +19,7 @@ from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.ingest.queue import IngestQueue
-from heliograph.selfmon import generation_recorder
+from heliograph.selfmon import generation_recorder, start_error_reporting
 from heliograph.store.fix_cache import SQLiteFixCache
 from heliograph.store.sqlite import SQLiteStore
 from heliograph.web.throttle import LoginThrottle
@@ -101,6 +102,10 @@ class Runtime:
     def start(self) -> None:
         self.digest.start()
         self._housekeeper.start()
+        if self.settings.self_monitoring and start_error_reporting(
+            self.store, self.settings.base_url, __version__
+        ):
+            self.keys.reload()
 
     def flush_outcomes(self) -> None:
         """Write the refused-request counts gathered in memory since the last flush."""

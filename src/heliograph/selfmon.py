@@ -1,13 +1,18 @@
-"""Heliograph watches itself: its own LLM calls land in an internal project.
+"""Heliograph watches itself, in its own ``heliograph-internal`` project.
 
-Every AI-fix call becomes an ``$ai_generation`` event in the
-``heliograph-internal`` project, appended to the local ingest queue like any
-PostHog event (no network involved), so the platform's own LLM spend shows
-up in its own LLM dashboard.
+Every AI-fix call becomes an ``$ai_generation`` event there, appended to the
+local ingest queue like any PostHog event (no network involved), so the
+platform's own LLM spend shows up in its own LLM dashboard.
+
+With ``HELIOGRAPH_SELF_MONITORING=on`` and heliograph-sdk installed, the
+server's own unhandled errors are reported there too, through the SDK,
+exactly as a customer's app would report them: dogfood, and a test of the
+SDK against the server on every error.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -63,3 +68,37 @@ def generation_recorder(
         queue.append_nowait(project_id, "posthog", time.time(), orjson.dumps([event]))
 
     return record
+
+
+logger = logging.getLogger(__name__)
+
+
+def start_error_reporting(store: SQLiteStore, base_url: str, version: str) -> bool:
+    """Point heliograph-sdk at this server's internal project; False when unavailable."""
+    try:
+        import heliograph_sdk
+    except ImportError:
+        logger.warning(
+            "HELIOGRAPH_SELF_MONITORING is on but heliograph-sdk is not installed "
+            "(pip install ./sdk); the server's own errors are not reported"
+        )
+        return False
+    project = ensure_internal_project(store)
+    keys = [k for k in store.project_keys(project.id) if k.revoked_at is None]
+    key = keys[0] if keys else store.create_key(project.id, "self-monitoring")
+    return heliograph_sdk.init(
+        key.public_key,
+        host=base_url,
+        environment="self-monitoring",
+        release=f"heliograph@{version}",
+        install_hooks=False,
+    )
+
+
+def report_error(exc: BaseException) -> None:
+    """Send one of the server's own errors, if error reporting was started."""
+    try:
+        import heliograph_sdk
+    except ImportError:
+        return
+    heliograph_sdk.capture_exception(exc)
