@@ -48,6 +48,9 @@ def server(tmp_path: Path) -> Iterator[Runtime]:
     while not uvicorn_server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     yield runtime
+    import heliograph_sdk
+
+    heliograph_sdk.shutdown()  # the SDK is process-wide: leave it off for other tests
     uvicorn_server.should_exit = True
     thread.join(timeout=10)
     runtime.close()
@@ -73,5 +76,4 @@ def test_an_unhandled_server_error_becomes_an_issue_in_the_internal_project(
         if titles:
             break
         time.sleep(0.1)
-    heliograph_sdk.shutdown()
     assert titles == ["RuntimeError: self-monitoring canary"]
