@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 EventKind = Literal["error", "analytics"]
-Level = Literal["fatal", "error", "warning", "info", "debug"]
 LEVELS: tuple[str, ...] = ("fatal", "error", "warning", "info", "debug")
 
 

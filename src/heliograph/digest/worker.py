@@ -34,7 +34,6 @@ class _InFlight:
 
     committed: Future[None]
     payloads: list[QueuedPayload]
-    batch: DigestBatch
 
 
 class DigestWorker:
@@ -42,7 +41,6 @@ class DigestWorker:
         self.queue = queue
         self.store = store
         self.batch_size = batch_size
-        self.digested = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._projects: dict[int, Project | None] = {}
@@ -72,7 +70,7 @@ class DigestWorker:
                     batch = self._prepare(payloads)
                     if in_flight is not None:
                         self._finish(in_flight)
-                    in_flight = _InFlight(self.store.submit_record(batch), payloads, batch)
+                    in_flight = _InFlight(self.store.submit_record(batch), payloads)
                     after_id = payloads[-1].id
                 elif in_flight is not None:
                     self._finish(in_flight)
@@ -97,7 +95,7 @@ class DigestWorker:
         if not payloads:
             return 0
         batch = self._prepare(payloads)
-        self._finish(_InFlight(self.store.submit_record(batch), payloads, batch))
+        self._finish(_InFlight(self.store.submit_record(batch), payloads))
         return len(payloads)
 
     def _prepare(self, payloads: list[QueuedPayload]) -> DigestBatch:
@@ -110,7 +108,6 @@ class DigestWorker:
     def _finish(self, in_flight: _InFlight) -> None:
         in_flight.committed.result()
         self.queue.remove([p.id for p in in_flight.payloads])
-        self.digested += len(in_flight.batch.errors) + len(in_flight.batch.analytics)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Digest until the queue is empty (tests, ``--immediate`` tools)."""

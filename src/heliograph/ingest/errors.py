@@ -16,8 +16,7 @@ The tree::
     │   └── BadEncoding              400  corrupt / truncated compressed body
     │       └── UnsupportedEncoding  415  a Content-Encoding we do not implement
     ├── PayloadTooLarge              413  a byte or count limit was exceeded
-    ├── RateLimited                  429  carries ``retry_after`` and ``categories``
-    └── ServiceUnavailable           503  backpressure; retry later
+    └── RateLimited                  429  carries ``retry_after`` and ``categories``
 
 Why ``UnsupportedEncoding`` answers 415 rather than 400: RFC 9110 §15.5.16
 says of 415 Unsupported Media Type that "the origin server is refusing to
@@ -118,13 +117,3 @@ class RateLimited(IngestError):
         self.categories: tuple[str, ...] = tuple(categories)
         self.scope = scope
         self.reason = reason
-
-
-class ServiceUnavailable(IngestError):
-    """We cannot take the payload right now (e.g. queue full); SDKs retry 503."""
-
-    status = 503
-
-    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after

@@ -8,15 +8,13 @@ backlog bound, then the key's and the project's rate limits.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from heliograph.ingest.errors import IngestError, PayloadTooLarge, RateLimited
 from heliograph.runtime import Runtime
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 BACKLOG_RETRY_AFTER = 10
 

@@ -530,26 +530,30 @@ def _event_timestamp(
 
 def _parse_time(value: Any, what: str) -> float:
     """ISO 8601 text, or integer milliseconds since the epoch (as a number or text)."""
-    if isinstance(value, bool):
-        raise BadRequest(f"invalid {what} {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise BadRequest(f"invalid {what} {value!r}")
         return float(value) / 1000.0
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text) / 1000.0
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise BadRequest(f"invalid {what} {value!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
-    raise BadRequest(f"invalid {what} {value!r}")
+    parsed = parse_time_text(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise BadRequest(f"invalid {what} {value!r}")
+    return parsed
+
+
+def parse_time_text(text: str) -> float | None:
+    """Unix seconds from ISO 8601 (zone-less means UTC) or integer-millisecond text."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text) / 1000.0
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 def _iso(timestamp: float) -> str:

@@ -13,9 +13,9 @@ import math
 import re
 import uuid as _uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
 
+from heliograph.ingest.posthog import parse_time_text
 from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mechanism, User
 
 __all__ = ["coerce_ai_properties", "to_event"]
@@ -198,18 +198,8 @@ def _timestamp(value: Any, default: float) -> float:
             return default
         return number / 1000.0 if abs(number) > 1e11 else number
     if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text) / 1000.0
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return default
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
+        parsed = parse_time_text(value)
+        return default if parsed is None else parsed
     return default
 
 

@@ -87,16 +87,9 @@ class IngestQueue:
         encoding: str | None = None,
     ) -> int:
         """Commit one payload to disk; returns its queue id once durable."""
-
-        def insert(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (project_id, kind, received_at, encoding, body),
-            )
-            return cursor.lastrowid or 0
-
-        queue_id = await self._db.write_async(insert)
+        queue_id = await self._db.write_async(
+            lambda c: _insert(c, project_id, kind, received_at, body, encoding)
+        )
         self._depth += 1
         self._new_work.set()
         return queue_id
@@ -105,12 +98,7 @@ class IngestQueue:
         self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
     ) -> None:
         """Queue a payload without waiting for its commit (internal, best-effort events)."""
-        self._db.submit(
-            lambda c: c.execute(
-                "INSERT INTO queue (project_id, kind, received_at, body) VALUES (?, ?, ?, ?)",
-                (project_id, kind, received_at, body),
-            )
-        )
+        self._db.submit(lambda c: _insert(c, project_id, kind, received_at, body, None))
         self._new_work.set()
 
     def wait_for_work(self, timeout: float) -> bool:
@@ -144,6 +132,21 @@ class IngestQueue:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    project_id: int,
+    kind: str,
+    received_at: float,
+    body: bytes,
+    encoding: str | None,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO queue (project_id, kind, received_at, encoding, body) VALUES (?, ?, ?, ?, ?)",
+        (project_id, kind, received_at, encoding, body),
+    )
+    return cursor.lastrowid or 0
 
 
 def _count_span(conn: sqlite3.Connection) -> int:

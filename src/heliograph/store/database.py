@@ -185,9 +185,6 @@ class Database:
         finally:
             conn.set_progress_handler(None, 0)
 
-    async def read_async(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        return await asyncio.to_thread(self.read, query)
-
     def close(self) -> None:
         """Finish queued writes, then stop the writer."""
         if self._closed:

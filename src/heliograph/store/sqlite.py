@@ -270,16 +270,6 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
                 trend[issue_id][hour - start] = count
         return trend
 
-    def environments(self, project_id: int) -> list[str]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT DISTINCT environment FROM events WHERE project_id = ? "
-                "AND environment IS NOT NULL ORDER BY environment LIMIT 100",
-                (project_id,),
-            ).fetchall()
-        )
-        return [r[0] for r in rows]
-
     # -- read-only helpers for the web UI ---------------------------------
 
     def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]:
