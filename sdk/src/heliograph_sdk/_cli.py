@@ -105,7 +105,7 @@ class _WrappedCli(Generic[T]):
             client = _hub.client
             if client is not None:
                 with contextlib.suppress(Exception):
-                    client.flush(client.settings.shutdown_timeout)
+                    client.flush_before_exit()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__wrapped__, name)

@@ -296,5 +296,8 @@ class Client:
     def flush(self, timeout: float | None = None) -> bool:
         return self.transport.flush(timeout)
 
+    def flush_before_exit(self) -> bool:
+        return self.transport.flush_before_exit()
+
     def shutdown(self, timeout: float | None = None) -> bool:
         return self.transport.shutdown(timeout)

@@ -3,7 +3,7 @@
 Both hooks chain to whatever was installed before them (another tool's hook
 keeps working) and are installed at most once per process. The
 ``sys.excepthook`` flushes before handing over, because the process is about
-to end.
+to end; that flush and the ``atexit`` one share a single ``shutdown_timeout``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _report(exc: BaseException | None, mechanism: str, *, flush: bool) -> None:
     try:
         client.capture_exception(exc, level="fatal", mechanism=mechanism, handled=False)
         if flush:
-            client.flush(client.settings.shutdown_timeout)
+            client.flush_before_exit()
     except Exception:
         logger.debug("heliograph_sdk: excepthook capture failed", exc_info=True)
 

@@ -15,6 +15,10 @@ Why it looks like this:
   ``$client_report`` event.
 * After ``os.fork()`` the child starts from an empty queue and no thread; its
   first capture starts its own thread.
+* A crashing process flushes up to three times on its way out (the
+  ``wrap_cli`` wrapper, ``sys.excepthook``, ``atexit``). They share one
+  ``shutdown_timeout`` (:meth:`Transport.flush_before_exit`), so an
+  unreachable server delays the exit by that much, not a multiple of it.
 """
 
 from __future__ import annotations
@@ -126,6 +130,7 @@ class Transport:
         self._drops: dict[str, int] = {}
         self._drops_lock = threading.Lock()
         self._last_report = time.monotonic()
+        self._exit_deadline: float | None = None
         self.sent_batches = 0
 
     # -- the calling thread ----------------------------------------------------
@@ -188,6 +193,22 @@ class Transport:
             with self._cond:
                 self._flush_requests -= 1
 
+    def flush_before_exit(self) -> bool:
+        """Flush because the process is ending: crash hooks, ``wrap_cli``, ``atexit``.
+
+        All of these together wait at most ``shutdown_timeout``: the first one
+        starts the clock and the later ones get what is left of it. A flush
+        that empties the queue stops the clock, since the process may go on
+        after all (an interactive session, a CLI invoked in-process by tests).
+        """
+        now = time.monotonic()
+        if self._exit_deadline is None:
+            self._exit_deadline = now + self._shutdown_timeout
+        done = self.flush(max(0.0, self._exit_deadline - now))
+        if done:
+            self._exit_deadline = None
+        return done
+
     def shutdown(self, timeout: float | None = None) -> bool:
         """Flush, then stop the thread. Later enqueues are kept in memory only."""
         if timeout is None:
@@ -208,7 +229,7 @@ class Transport:
 
     def _at_exit(self) -> None:
         if not self._closed and self._thread is not None:
-            self.flush(self._shutdown_timeout)
+            self.flush_before_exit()
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget the parent's queue, thread and locks."""
