@@ -7,15 +7,21 @@ defaults in :class:`~heliograph.config.Settings`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
 from heliograph.config import ConfigError, Settings, load_config_file
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(
     help="Heliograph: self-hosted error tracking and LLM analytics.",
@@ -99,13 +105,41 @@ def serve(
     runtime.keys.reload()
     _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
     app_ = create_app(settings, runtime)
-    runtime.start()
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             app_, host=settings.host, port=settings.port, log_level="warning", access_log=False
         )
+    )
+    with _stop_on_signals(server):
+        runtime.start()
+        try:
+            server.run()
+        finally:
+            runtime.close()
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """SIGTERM and SIGINT both mean: shut down cleanly, then exit 0.
+
+    While it runs, uvicorn handles the two signals itself; once it has shut
+    down it restores the handlers it found and raises the signal again. With
+    the default SIGTERM disposition that replay killed the process before
+    ``runtime.close()`` (digest child, last rate-limit counts) could run, so
+    the handlers it finds are these. They also cover a signal arriving while
+    the runtime starts or closes: it asks the server to stop, or is ignored.
+    """
+    import signal
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
     finally:
-        runtime.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -107,11 +107,15 @@ class Runtime:
         ):
             self.keys.reload()
 
-    def flush_outcomes(self) -> None:
-        """Write the refused-request counts gathered in memory since the last flush."""
+    def flush_outcomes(self) -> int:
+        """Write the refused-request counts gathered in memory since the last flush.
+
+        Returns how many refusals that was.
+        """
         outcomes = self.limiter.drain_outcomes()
         if outcomes:
             self.store.add_outcomes(outcomes)
+        return sum(outcome.quantity for outcome in outcomes)
 
     def _housekeeping(self) -> None:
         reloaded = time.monotonic()
@@ -125,13 +129,17 @@ class Runtime:
                 logger.exception("housekeeping failed; trying again shortly")
 
     def close(self) -> None:
+        """Stop the digest child (it finishes its batch), write the last counts, close files."""
+        logger.info("shutting down: stopping the digest process")
         self._stopping.set()
         if self._housekeeper.is_alive():
             self._housekeeper.join(timeout=5)
         self.digest.stop()
         try:
-            self.flush_outcomes()
+            refused = self.flush_outcomes()
         except Exception:
             logger.exception("could not write the last rate-limit outcomes")
+        else:
+            logger.info("shut down; the last %d rate-limit refusal(s) written", refused)
         self.queue.close()
         self.store.close()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from heliograph.ingest.queue import IngestQueue
+from heliograph.store.sqlite import SQLiteStore
+from tests.conftest import LiveServer, launch
+from tests.payloads import auth_header, envelope, sentry_event
 
 pytestmark = pytest.mark.e2e
 
@@ -45,3 +51,86 @@ def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
     assert "DSN" not in result.stdout
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for tasks in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in tasks.read_text().split()]
+    return found
+
+
+def _exists(pid: int) -> bool:
+    """True for a live process, false once it is gone (or is an unreaped zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    """systemd and Docker stop with SIGTERM, a terminal with SIGINT: both shut down in order."""
+    server = launch(tmp_path / "data")
+    log_path = server.data_dir.with_name(f"data-{server.port}.log")
+    try:
+        digest = _children(server.process.pid)
+        assert len(digest) == 1, "serve starts one digest child"
+        deadline = time.monotonic() + 15
+        while f"digest process started (pid {digest[0]})" not in log_path.read_text():
+            assert time.monotonic() < deadline, "the digest child never started"
+            time.sleep(0.05)
+        with server.api() as api:
+            created = api.post(
+                "/api/0/projects/default/default/keys/", json={"name": "t", "rateLimit": 1}
+            )
+        assert created.status_code == 201, created.text
+        key = str(created.json()["public"])
+        events = [sentry_event() for _ in range(6)]
+        statuses = [
+            httpx.post(
+                f"{server.url}/api/{server.project_id}/envelope/",
+                content=envelope(event),
+                headers=auth_header(key),
+            ).status_code
+            for event in events
+        ]
+        assert statuses.count(429) == 4 and statuses.count(200) == 2
+
+        # At once: the refusals are still only counted in memory (flushed every 2 s).
+        started = time.monotonic()
+        server.process.send_signal(signum)
+        returncode = server.process.wait(timeout=20)
+        took = time.monotonic() - started
+    finally:
+        server.stop(kill=True)
+
+    log = log_path.read_text()
+    assert returncode == 0, log
+    assert took < 5, f"shutdown took {took:.1f} s"
+    assert not _exists(digest[0]), "the digest child outlived the server"
+    assert "shutting down: stopping the digest process" in log
+    assert "digest process stopped" in log
+    assert "rate-limit refusal(s) written" in log
+
+    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
+    queue = IngestQueue(server.data_dir / "queue.sqlite3")
+    try:
+        refused = sum(
+            outcome.quantity
+            for outcome in store.outcomes(server.project_id)
+            if outcome.outcome == "rate_limited"
+        )
+        accepted = [
+            event["event_id"]
+            for event, status in zip(events, statuses, strict=True)
+            if status == 200
+        ]
+        stored = [e for e in accepted if store.get_event(server.project_id, e) is not None]
+        queued = len(queue.oldest(100))
+    finally:
+        queue.close()
+        store.close()
+    assert refused == 4, "the refusals counted in memory were lost"
+    assert len(stored) + queued == len(accepted), "an accepted event was lost"

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from types import FrameType
 
 from heliograph.config import Settings
@@ -46,6 +45,7 @@ def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     worker.start()
     retention.start()
+    logger.info("digest process started (pid %d)", os.getpid())
     try:
         while not stopping.wait(0.5):
             if parent_pid is not None and os.getppid() != parent_pid:
@@ -53,9 +53,10 @@ def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
                 break
     finally:
         retention.stop()
-        worker.stop()
+        worker.stop()  # finishes the batch in flight; the rest stays queued
         queue.close()
         store.close()
+    logger.info("digest process stopped")
 
 
 class DigestProcess:
@@ -65,6 +66,10 @@ class DigestProcess:
         self.settings = settings
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        # Held while deciding to respawn, so that stop() never misses a child
+        # spawned just as it runs (Ctrl-C or a systemd stop signals the child
+        # too, which may exit before the server begins its own shutdown).
+        self._lock = threading.Lock()
         self._supervisor = threading.Thread(target=self._supervise, name="digest-supervisor")
         self._supervisor.daemon = True
 
@@ -87,19 +92,24 @@ class DigestProcess:
 
     def _supervise(self) -> None:
         while not self._stopping.wait(RESTART_DELAY_SECONDS):
-            process = self._process
-            if process is not None and process.poll() is not None and not self._stopping.is_set():
+            with self._lock:
+                process = self._process
+                if self._stopping.is_set() or process is None or process.poll() is None:
+                    continue
                 logger.error("digest process exited with %s; restarting", process.returncode)
                 self._spawn()
 
     def stop(self, timeout: float = 15.0) -> None:
-        self._stopping.set()
-        process = self._process
+        """SIGTERM the child, wait for it to finish its batch; SIGKILL after ``timeout``."""
+        with self._lock:
+            self._stopping.set()
+            process = self._process
         if process is None or process.poll() is not None:
             return
         process.terminate()
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if process.poll() is None:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            logger.warning("digest process did not stop in %.0f s; killing it", timeout)
             process.kill()
+            process.wait()
