@@ -19,6 +19,7 @@ from rich.console import Console
 
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
 from heliograph.config import ConfigError, Settings, load_config_file
+from heliograph.dead_letters_cli import app as dead_letters_app
 
 if TYPE_CHECKING:
     import uvicorn
@@ -352,6 +353,9 @@ def cleanup(
         )
     if not dry_run:
         print(f"deleted {report.sessions} expired sessions and login links")
+
+
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def main() -> None:

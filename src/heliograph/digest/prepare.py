@@ -1,5 +1,6 @@
 """Everything digest does to one canonical event before it is stored.
 
+Every event is first brought within the stored range (:mod:`heliograph.bounds`).
 Errors are scrubbed and grouped; analytics events have their LLM payloads
 kept or dropped per the project's policy, are scrubbed (what is kept of the
 payloads included) and are priced. Scrubbing uses the default rules plus the
@@ -8,6 +9,7 @@ project's extra sensitive keys and safe fields.
 
 from __future__ import annotations
 
+from heliograph.bounds import bound_event
 from heliograph.digest.costs import apply_cost
 from heliograph.digest.grouping import compute_grouping
 from heliograph.digest.payloads import apply_payload_policy
@@ -20,6 +22,7 @@ PRICED_EVENTS = frozenset({"$ai_generation", "$ai_embedding"})
 
 
 def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
+    bound_event(event)
     rules = ScrubRules.of(project.scrub_extra_keys, project.scrub_safe_fields)
     if event.kind == "error":
         scrub_event(event, rules=rules)

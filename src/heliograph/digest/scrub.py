@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from heliograph.bounds import MAX_DEPTH as BOUNDS_MAX_DEPTH
 from heliograph.model import Event
 
 FILTERED = "[Filtered]"
@@ -87,7 +88,9 @@ def _may_hold_secret(text: str) -> bool:
     return _SECRET_WORDS.search(text.lower()) is not None or _LONG_DIGITS.search(text) is not None
 
 
-MAX_DEPTH = 20
+# Digest trims events to this depth before scrubbing (heliograph.bounds), so
+# the walk below reaches every value it keeps.
+MAX_DEPTH = BOUNDS_MAX_DEPTH
 # Shorter strings hold no credential worth masking (and are most strings).
 _MIN_SECRET = 8
 

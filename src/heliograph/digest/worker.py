@@ -14,26 +14,58 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from heliograph.digest.prepare import prepare_event
 from heliograph.ingest.adapters import decode_payload
 from heliograph.ingest.errors import IngestError
 from heliograph.ingest.queue import IngestQueue, QueuedPayload
-from heliograph.store.base import DigestBatch, GroupedEvent, Outcome, Project
+from heliograph.store.base import (
+    DigestBatch,
+    GroupedEvent,
+    Outcome,
+    Project,
+    RecordResult,
+    StoreUnavailable,
+)
 from heliograph.store.sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.05
+# After the store says it cannot write (locked, disk full), wait this long,
+# doubling up to the maximum, before trying again: the payloads wait safely.
+RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch being digested: what to write, and where each part came from."""
+
+    payloads: list[QueuedPayload]
+    record: DigestBatch = field(default_factory=DigestBatch)
+    # (project id, event id) -> the queue id of the payload that carried it.
+    origins: dict[tuple[int, str], int] = field(default_factory=dict)
+    # Queue id -> why the payload goes to the dead letters instead of the store.
+    dead: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class _InFlight:
     """A batch handed to the store's writer, not yet known to be committed."""
 
-    committed: Future[None]
-    payloads: list[QueuedPayload]
+    committed: Future[RecordResult]
+    batch: _Batch
+
+
+class _BatchFailed(Exception):
+    """A batch's write failed for a reason other than the store being unavailable."""
+
+    def __init__(self, batch: _Batch, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.batch = batch
+        self.cause = cause
 
 
 class DigestWorker:
@@ -58,11 +90,15 @@ class DigestWorker:
     def _loop(self) -> None:
         """Prepare batch N+1 while batch N commits; delete N from the queue once it has.
 
-        After any failure, start again from the head of the queue: whatever
-        was committed is skipped by event id, nothing is lost.
+        A batch whose write fails is digested again one payload at a time, so
+        that one payload that cannot be stored goes to the dead letters and
+        its neighbours are stored. When the store itself is unavailable, wait
+        (longer each time) and start again from the head of the queue:
+        whatever was committed is skipped by event id, nothing is lost.
         """
         in_flight: _InFlight | None = None
         after_id = 0
+        retry = RETRY_SECONDS
         while not self._stop.is_set():
             try:
                 payloads = self.queue.oldest(self.batch_size, after_id=after_id)
@@ -70,7 +106,7 @@ class DigestWorker:
                     batch = self._prepare(payloads)
                     if in_flight is not None:
                         self._finish(in_flight)
-                    in_flight = _InFlight(self.store.submit_record(batch), payloads)
+                    in_flight = _InFlight(self.store.submit_record(batch.record), batch)
                     after_id = payloads[-1].id
                 elif in_flight is not None:
                     self._finish(in_flight)
@@ -79,10 +115,23 @@ class DigestWorker:
                     after_id = 0
                     # Payloads may be appended by another process: poll, briefly.
                     self.queue.wait_for_work(timeout=IDLE_POLL_SECONDS)
-            except Exception:
-                logger.exception("digest batch failed; retrying from the head of the queue")
+                retry = RETRY_SECONDS
+            except _BatchFailed as failed:
                 in_flight, after_id = None, 0
-                self._stop.wait(1.0)
+                logger.warning(
+                    "a digest batch failed (%s); digesting it payload by payload", failed
+                )
+                try:
+                    self._digest_one_by_one(failed.batch.payloads)
+                except Exception:
+                    logger.exception("digest failed; retrying in %.0f s", retry)
+                    self._stop.wait(retry)
+                    retry = min(retry * 2, MAX_RETRY_SECONDS)
+            except Exception:
+                logger.exception("digest failed; retrying in %.0f s", retry)
+                in_flight, after_id = None, 0
+                self._stop.wait(retry)
+                retry = min(retry * 2, MAX_RETRY_SECONDS)
         if in_flight is not None:
             try:
                 self._finish(in_flight)
@@ -95,19 +144,11 @@ class DigestWorker:
         if not payloads:
             return 0
         batch = self._prepare(payloads)
-        self._finish(_InFlight(self.store.submit_record(batch), payloads))
+        try:
+            self._finish(_InFlight(self.store.submit_record(batch.record), batch))
+        except _BatchFailed:
+            self._digest_one_by_one(payloads)
         return len(payloads)
-
-    def _prepare(self, payloads: list[QueuedPayload]) -> DigestBatch:
-        self._projects.clear()  # settings may have changed since the last batch
-        batch = DigestBatch()
-        for payload in payloads:
-            self._digest_payload(payload, batch)
-        return batch
-
-    def _finish(self, in_flight: _InFlight) -> None:
-        in_flight.committed.result()
-        self.queue.remove([p.id for p in in_flight.payloads])
 
     def drain(self, timeout: float = 30.0) -> None:
         """Digest until the queue is empty (tests, ``--immediate`` tools)."""
@@ -116,15 +157,67 @@ class DigestWorker:
             if not self.run_once():
                 break
 
+    def _prepare(self, payloads: list[QueuedPayload]) -> _Batch:
+        self._projects.clear()  # settings may have changed since the last batch
+        batch = _Batch(payloads)
+        for payload in payloads:
+            self._digest_payload(payload, batch)
+        return batch
+
+    def _finish(self, in_flight: _InFlight) -> None:
+        """Wait for the batch's commit, then take its payloads off the queue.
+
+        Payloads with an event the store rejected go to the dead letters (the
+        rest of their events were stored; a replay skips those by id).
+        """
+        batch = in_flight.batch
+        try:
+            result = in_flight.committed.result()
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise _BatchFailed(batch, exc) from exc
+        dead = dict(batch.dead)
+        for rejected in result.rejected:
+            queue_id = batch.origins.get((rejected.project_id, rejected.event_id))
+            if queue_id is not None:
+                logger.error("payload %d could not be stored: %s", queue_id, rejected.reason)
+                dead.setdefault(queue_id, f"store: {rejected.reason}")
+        self.queue.remove([p.id for p in batch.payloads], dead=dead)
+
+    def _digest_one_by_one(self, payloads: list[QueuedPayload]) -> None:
+        """Digest each payload alone; one whose write still fails is quarantined.
+
+        ``StoreUnavailable`` propagates: the store, not the payload, is at fault.
+        """
+        for payload in payloads:
+            batch = self._prepare([payload])
+            try:
+                self._finish(_InFlight(self.store.submit_record(batch.record), batch))
+            except _BatchFailed as failed:
+                reason = f"store: {type(failed.cause).__name__}: {failed.cause}"
+                logger.error("payload %d could not be stored: %s", payload.id, reason)
+                self.store.add_outcomes(
+                    [Outcome(payload.project_id, "default", "invalid", "internal", 1)]
+                )
+                self.queue.remove([payload.id], dead={payload.id: reason})
+
     def _project(self, project_id: int) -> Project | None:
         if project_id not in self._projects:
             self._projects[project_id] = self.store.get_project_by_id(project_id)
         return self._projects[project_id]
 
-    def _digest_payload(self, payload: QueuedPayload, batch: DigestBatch) -> None:
+    def _digest_payload(self, payload: QueuedPayload, batch: _Batch) -> None:
+        """Decode and prepare one payload into ``batch``; never raises.
+
+        A malformed payload (the client's fault) is counted ``invalid`` and
+        dropped; one that trips a bug here is counted and quarantined, so that
+        it can be replayed once the bug is fixed.
+        """
         project = self._project(payload.project_id)
         if project is None:
             return  # the project was deleted while its events waited
+        record = batch.record
         try:
             decoded = decode_payload(
                 payload.kind,
@@ -135,23 +228,27 @@ class DigestWorker:
             )
         except (IngestError, ValueError) as exc:
             logger.info("rejected payload %d of project %d: %s", payload.id, project.id, exc)
-            batch.outcomes.append(Outcome(project.id, "default", "invalid", _reason(exc), 1))
+            record.outcomes.append(Outcome(project.id, "default", "invalid", _reason(exc), 1))
             return
-        batch.outcomes.extend(decoded.outcomes)
+        except Exception as exc:
+            logger.exception("could not decode payload %d; it is quarantined", payload.id)
+            record.outcomes.append(Outcome(project.id, "default", "invalid", "internal", 1))
+            batch.dead[payload.id] = f"decode: {type(exc).__name__}: {exc}"
+            return
+        record.outcomes.extend(decoded.outcomes)
         for event in decoded.events:
             try:
                 prepared = prepare_event(event, project)
-            except Exception:
-                # One odd event must not stall the queue: log it, count it, move on.
-                logger.exception("could not digest an event; it is counted as invalid")
-                batch.outcomes.append(Outcome(project.id, "default", "invalid", "digest", 1))
+            except Exception as exc:
+                logger.exception("could not digest an event of payload %d", payload.id)
+                record.outcomes.append(Outcome(project.id, event.kind, "invalid", "internal", 1))
+                batch.dead.setdefault(payload.id, f"digest: {type(exc).__name__}: {exc}")
                 continue
+            batch.origins[(event.project_id, event.event_id)] = payload.id
             if isinstance(prepared, GroupedEvent):
-                batch.errors.append(prepared)
-                batch.outcomes.append(Outcome(project.id, "error", "accepted", "", 1))
+                record.errors.append(prepared)
             else:
-                batch.analytics.append(prepared)
-                batch.outcomes.append(Outcome(project.id, "analytics", "accepted", "", 1))
+                record.analytics.append(prepared)
 
 
 def _reason(exc: Exception) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from heliograph.bounds import clamp_count
 from heliograph.ingest import bodies, otlp, posthog_event, sentry_event
 from heliograph.ingest import envelope as envelopes
 from heliograph.ingest.errors import IngestError
@@ -101,8 +102,9 @@ def _sdk_drops(properties: dict[str, Any], counts: Counter[tuple[str, str, str]]
     if not isinstance(dropped, dict):
         return
     for reason, quantity in dropped.items():
-        if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
-            counts[("default", "client_discard", str(reason)[:64])] += quantity
+        count = clamp_count(quantity) if isinstance(quantity, int) else None
+        if count:
+            counts[("default", "client_discard", str(reason)[:64])] += count
 
 
 def _outcomes(project_id: int, counts: Counter[tuple[str, str, str]]) -> list[Outcome]:
@@ -143,9 +145,8 @@ def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decode
         else:
             category = ITEM_CATEGORIES.get(item_type, "default")
             quantity = item.headers.get("item_count", 1)
-            counts[(category, "accepted", item_type)] += (
-                quantity if isinstance(quantity, int) and quantity > 0 else 1
-            )
+            count = clamp_count(quantity) if isinstance(quantity, int) else None
+            counts[(category, "accepted", item_type)] += count or 1
     decoded.outcomes = _outcomes(project_id, counts)
     return decoded
 
@@ -158,11 +159,15 @@ def _client_report(payload: bytes, counts: Counter[tuple[str, str, str]]) -> Non
         return
     if not isinstance(report, dict):
         return
-    for entry in report.get("discarded_events") or []:
+    entries = report.get("discarded_events")
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
         if not isinstance(entry, dict):
             continue
         quantity = entry.get("quantity")
-        if isinstance(quantity, int) and quantity > 0:
+        count = clamp_count(quantity) if isinstance(quantity, int) else None
+        if count:
             category = str(entry.get("category", "default"))[:64]
             reason = str(entry.get("reason", ""))[:64]
-            counts[(category, "client_discard", reason)] += quantity
+            counts[(category, "client_discard", reason)] += count

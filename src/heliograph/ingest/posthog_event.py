@@ -15,6 +15,7 @@ import uuid as _uuid
 from collections.abc import Mapping
 from typing import Any
 
+from heliograph.bounds import clamp_count
 from heliograph.ingest.posthog import parse_time_text
 from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mechanism, User
 
@@ -173,7 +174,7 @@ def _int(value: Any) -> int | None:
     number = _float(value)
     if number is None:
         return None
-    return round(number)
+    return clamp_count(number)
 
 
 # --- identity -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,8 +36,38 @@ MIGRATIONS = [
         encoding TEXT,
         body BLOB NOT NULL
     );
+    """,
+    # Payloads digest could not store, kept for an admin to inspect and replay.
     """
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,  -- the payload's queue id
+        project_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        encoding TEXT,
+        body BLOB NOT NULL,
+        failed_at REAL NOT NULL,
+        reason TEXT NOT NULL
+    );
+    """,
 ]
+
+
+MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A payload digest could not store, and why (its body is fetched separately)."""
+
+    id: int
+    project_id: int
+    kind: str
+    received_at: float
+    encoding: str | None
+    size: int
+    failed_at: float
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +151,87 @@ class IngestQueue:
         )
         return [QueuedPayload(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
 
-    def remove(self, ids: Sequence[int]) -> None:
-        """Delete processed payloads (after their results are committed elsewhere)."""
+    def remove(self, ids: Sequence[int], *, dead: Mapping[int, str] | None = None) -> None:
+        """Delete processed payloads (after their results are committed elsewhere).
+
+        Those in ``dead`` (queue id -> reason) move to the dead letters in the
+        same transaction instead of vanishing.
+        """
         if not ids:
             return
-        self._db.write(
-            lambda c: c.execute("DELETE FROM queue WHERE id BETWEEN ? AND ?", (min(ids), max(ids)))
-        )
+        low, high = min(ids), max(ids)
+        failed_at = time.time()
+
+        def write(conn: sqlite3.Connection) -> None:
+            for queue_id, reason in (dead or {}).items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO dead_letters "
+                    "(id, project_id, kind, received_at, encoding, body, failed_at, reason) "
+                    "SELECT id, project_id, kind, received_at, encoding, body, ?, ? "
+                    "FROM queue WHERE id = ?",
+                    (failed_at, reason[:MAX_REASON_CHARS], queue_id),
+                )
+            conn.execute("DELETE FROM queue WHERE id BETWEEN ? AND ?", (low, high))
+
+        self._db.write(write)
         self._depth_at = 0.0
+
+    # -- dead letters ------------------------------------------------------
+
+    def dead_letters(self, *, limit: int = 100, before_id: int | None = None) -> list[DeadLetter]:
+        """Quarantined payloads, newest first (bodies not included)."""
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT id, project_id, kind, received_at, encoding, length(body), failed_at, "
+                "reason FROM dead_letters WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (before_id if before_id is not None else 2**63 - 1, limit),
+            ).fetchall()
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    def dead_letter_body(self, dead_id: int) -> tuple[DeadLetter, bytes] | None:
+        """One quarantined payload and its body, as it arrived (still encoded)."""
+        row = self._db.read(
+            lambda c: c.execute(
+                "SELECT id, project_id, kind, received_at, encoding, length(body), failed_at, "
+                "reason, body FROM dead_letters WHERE id = ?",
+                (dead_id,),
+            ).fetchone()
+        )
+        return None if row is None else (DeadLetter(*row[:8]), bytes(row[8]))
+
+    def replay_dead_letters(self, ids: Sequence[int] | None = None) -> int:
+        """Queue quarantined payloads again (all when ``ids`` is None); returns how many.
+
+        A replayed payload gets a new queue id at the tail; events of it that
+        were stored before are skipped by id, so a replay never doubles them.
+        """
+
+        def write(conn: sqlite3.Connection) -> int:
+            where, params = _id_filter(ids)
+            moved = conn.execute(
+                "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
+                f"SELECT project_id, kind, received_at, encoding, body FROM dead_letters {where} "
+                "ORDER BY id",
+                params,
+            ).rowcount
+            conn.execute(f"DELETE FROM dead_letters {where}", params)
+            return int(moved)
+
+        moved = self._db.write(write)
+        if moved:
+            self._depth_at = 0.0
+            self._new_work.set()
+        return moved
+
+    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int:
+        """Delete quarantined payloads for good (all when ``ids`` is None)."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            where, params = _id_filter(ids)
+            return int(conn.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
+
+        return self._db.write(write)
 
     def close(self) -> None:
         self._db.close()
@@ -147,6 +250,13 @@ def _insert(
         (project_id, kind, received_at, encoding, body),
     )
     return cursor.lastrowid or 0
+
+
+def _id_filter(ids: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
+    if ids is None:
+        return "", ()
+    ids = tuple(int(i) for i in ids) or (-1,)
+    return f"WHERE id IN ({', '.join('?' * len(ids))})", ids
 
 
 def _count_span(conn: sqlite3.Connection) -> int:

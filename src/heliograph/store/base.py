@@ -160,11 +160,41 @@ class GroupedEvent:
 
 @dataclass(slots=True)
 class DigestBatch:
-    """Everything one digest pass writes, committed in one transaction."""
+    """Everything one digest pass writes, committed in one transaction.
+
+    Recording it also counts each event written for the first time as an
+    ``accepted`` outcome (a replayed event is not counted twice) and each
+    event that could not be written as ``invalid`` (reason ``internal``),
+    beside ``outcomes``.
+    """
 
     errors: list[GroupedEvent] = field(default_factory=list)
     analytics: list[Event] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    """An event of a batch that could not be written; the rest of the batch was."""
+
+    project_id: int
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What recording a batch did: which events, if any, could not be written."""
+
+    rejected: tuple[RejectedEvent, ...] = ()
+
+
+class StoreUnavailable(Exception):
+    """The store cannot write just now (locked, disk full, unreachable).
+
+    Nothing is wrong with the data: retry later. Any other exception from a
+    write means the data itself could not be stored.
+    """
 
 
 @dataclass(frozen=True, slots=True)

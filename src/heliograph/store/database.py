@@ -24,6 +24,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from heliograph.store.base import StoreUnavailable
+
 T = TypeVar("T")
 Task = Callable[[sqlite3.Connection], Any]
 
@@ -35,6 +37,15 @@ MAX_TASKS_PER_COMMIT = 2000
 
 class QueryTimeout(Exception):
     """A read ran longer than its time limit and was interrupted."""
+
+
+def _unavailable(exc: BaseException) -> BaseException:
+    """Name the failures that say nothing about the data (locked, full, I/O) as such."""
+    if isinstance(exc, sqlite3.OperationalError):
+        unavailable = StoreUnavailable(str(exc))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
 
 
 class Database:
@@ -99,7 +110,7 @@ class Database:
         """Queue a write task; the future resolves once its transaction commits."""
         future: Future[T] = Future()
         if self._closed:
-            future.set_exception(RuntimeError(f"database {self.path.name} is closed"))
+            future.set_exception(StoreUnavailable(f"database {self.path.name} is closed"))
             return future
         self._tasks.put((task, future))
         return future
@@ -144,7 +155,7 @@ class Database:
                 except BaseException as exc:
                     conn.execute("ROLLBACK TO task")
                     conn.execute("RELEASE task")
-                    results.append((future, False, exc))
+                    results.append((future, False, _unavailable(exc)))
                 else:
                     conn.execute("RELEASE task")
                     results.append((future, True, value))
@@ -154,7 +165,7 @@ class Database:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for _task, future in batch:
-                future.set_exception(exc)
+                future.set_exception(_unavailable(exc))
             return
         for future, ok, value in results:
             if ok:

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from heliograph.bounds import clamp_count
 from heliograph.model import Event
 from heliograph.store.llm_latency import latency_bucket
 from heliograph.store.llm_records import LlmEventRecord
@@ -339,9 +340,7 @@ def _text(value: Any) -> str | None:
 
 
 def _count(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
+    return clamp_count(value)
 
 
 def _number(value: Any) -> float | None:

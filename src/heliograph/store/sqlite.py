@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from heliograph.store.base import (
     Issue,
     IssueFilter,
     Outcome,
+    RecordResult,
+    RejectedEvent,
     StoredEvent,
     TagCount,
 )
@@ -71,24 +73,29 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
 
     # -- digest ----------------------------------------------------------
 
-    def record(self, batch: DigestBatch) -> None:
-        """Commit one digest batch atomically."""
-        self.submit_record(batch).result()
+    def record(self, batch: DigestBatch) -> RecordResult:
+        """Commit one digest batch in one transaction."""
+        return self.submit_record(batch).result()
 
-    def submit_record(self, batch: DigestBatch) -> Future[None]:
+    def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
         """Hand a digest batch to the writer; the future resolves once it is committed.
 
         Digest prepares the next batch meanwhile: SQLite releases the GIL while
-        it writes, so the two overlap.
+        it writes, so the two overlap. Each event is written inside its own
+        savepoint: one that cannot be stored is rolled back alone, reported in
+        the result and counted as ``invalid``; its neighbours commit.
         """
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> RecordResult:
+            outcomes = _Tally()
+            rejected: list[RejectedEvent] = []
             for grouped in batch.errors:
-                _record_error(conn, grouped)
+                _isolated(conn, _record_error, grouped, grouped.event, outcomes, rejected)
             for event in batch.analytics:
-                _insert_event(conn, event, issue_id=None)
+                _isolated(conn, _insert_analytics, event, event, outcomes, rejected)
             record_llm_events(conn, batch.analytics)
-            _add_outcomes(conn, batch.outcomes)
+            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
+            return RecordResult(tuple(rejected))
 
         return self.db.submit(write)
 
@@ -334,6 +341,53 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         return row[0] if row else None
 
 
+class _Tally:
+    """Outcome counts of one batch's events, by (project, category, outcome, reason)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, str, str, str], int] = {}
+
+    def add(self, event: Event, outcome: str, reason: str = "") -> None:
+        key = (event.project_id, event.kind, outcome, reason)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def as_outcomes(self) -> list[Outcome]:
+        return [Outcome(*key, quantity) for key, quantity in self.counts.items()]
+
+
+def _isolated(
+    conn: sqlite3.Connection,
+    write: Callable[[sqlite3.Connection, Any], bool],
+    item: Any,
+    event: Event,
+    outcomes: _Tally,
+    rejected: list[RejectedEvent],
+) -> None:
+    """Write one event inside a savepoint; a failure undoes that event alone."""
+    conn.execute("SAVEPOINT event")
+    try:
+        added = write(conn, item)
+    except sqlite3.OperationalError:
+        raise  # locked, full, I/O: the whole batch waits and retries
+    except Exception as exc:
+        conn.execute("ROLLBACK TO event")
+        conn.execute("RELEASE event")
+        rejected.append(RejectedEvent(event.project_id, event.event_id, _describe(exc)))
+        outcomes.add(event, "invalid", "internal")
+        return
+    conn.execute("RELEASE event")
+    if added:
+        outcomes.add(event, "accepted")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _insert_analytics(conn: sqlite3.Connection, event: Event) -> bool:
+    return _insert_event(conn, event, issue_id=None)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -363,14 +417,15 @@ def _insert_event(conn: sqlite3.Connection, event: Event, *, issue_id: int | Non
     return cursor.rowcount == 1
 
 
-def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> None:
+def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> bool:
+    """Store an error and count it into its issue; False when it was already stored."""
     event = grouped.event
     exists = conn.execute(
         "SELECT 1 FROM events WHERE project_id = ? AND event_id = ?",
         (event.project_id, event.event_id),
     ).fetchone()
     if exists:
-        return
+        return False
     issue_id = _upsert_issue(conn, grouped)
     _insert_event(conn, event, issue_id=issue_id)
     _count_tags(conn, issue_id, event)
@@ -390,6 +445,7 @@ def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> None:
         ).rowcount
         if added:
             conn.execute("UPDATE issues SET users_seen = users_seen + 1 WHERE id = ?", (issue_id,))
+    return True
 
 
 def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:

@@ -1,0 +1,138 @@
+"""The stored range: limits every canonical event is brought within before it is stored.
+
+Clients send what they like: objects nested hundreds of levels deep, token
+counts of ``1e300``, timestamps in the year 300,000. Each is harmless to parse
+and fatal to store (the JSON writer refuses depth over 254, SQLite refuses
+integers beyond 64 bits, an hour bucket of ``1e300 // 3600`` is such an
+integer). Decoders clamp the typed values they read (:func:`clamp_count`);
+digest then passes every event through :func:`bound_event`, one walk over its
+free-form data, so that whatever a decoder missed still fits. Values are
+trimmed or clamped, never refused: the rest of the event is kept.
+
+The limits are documented in ``docs/ingest.md`` ("Limits on stored data").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from heliograph.model import Event, Frame
+
+__all__ = [
+    "DEPTH_MARKER",
+    "MAX_COUNT",
+    "MAX_DEPTH",
+    "MAX_TIMESTAMP",
+    "bound_event",
+    "bound_value",
+    "clamp_count",
+]
+
+MAX_DEPTH = 20
+"""Levels of nesting kept in free-form data (contexts, extra, request, properties,
+frame variables, breadcrumb and user data); anything deeper becomes :data:`DEPTH_MARKER`."""
+
+DEPTH_MARKER = "[nested too deep]"
+
+MAX_COUNT = 10**12
+"""Largest count stored (tokens, quantities, line numbers): a million times any real
+call, and small enough that millions of them still sum within 64 bits."""
+
+MAX_TIMESTAMP = 253_402_300_799.0
+"""23:59:59 on 31 December 9999 UTC, the last second dates can be shown for."""
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def clamp_count(value: Any) -> int | None:
+    """A count from any JSON number: rounded, clamped to ``0..MAX_COUNT``.
+
+    Booleans, strings and non-finite numbers are not counts (None).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = round(value)
+    count: int = value
+    return min(max(count, 0), MAX_COUNT)
+
+
+def bound_timestamp(value: float | None, default: float) -> float:
+    """``value`` if it is a finite time between 1970 and 9999, else ``default``."""
+    if value is None or not 0.0 <= value <= MAX_TIMESTAMP:  # also false for NaN
+        return default
+    return value
+
+
+def bound_value(value: Any, depth: int = 0) -> Any:
+    """Free-form JSON-like data, trimmed below :data:`MAX_DEPTH` levels.
+
+    Works in place and returns ``value`` itself when nothing needed changing
+    (nearly always), so the walk allocates nothing. Integers beyond 64 bits
+    (which no JSON parser here produces, but decoders computing from numbers
+    can) become floats; integers too large even for that become their text.
+    """
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return DEPTH_MARKER
+        for key, item in value.items():
+            if isinstance(item, dict | list | int):
+                bounded = bound_value(item, depth + 1)
+                if bounded is not item:
+                    value[key] = bounded  # same keys: safe while iterating
+        return value
+    if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            return DEPTH_MARKER
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list | int):
+                bounded = bound_value(item, depth + 1)
+                if bounded is not item:
+                    value[index] = bounded
+        return value
+    if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+        try:
+            return float(value)
+        except OverflowError:
+            return str(value)
+    return value
+
+
+def _bound_frame(frame: Frame) -> None:
+    frame.lineno = _line(frame.lineno)
+    frame.colno = _line(frame.colno)
+    if frame.vars:
+        frame.vars = bound_value(frame.vars)
+
+
+def _line(value: int | None) -> int | None:
+    return None if value is None else clamp_count(value)
+
+
+def bound_event(event: Event) -> None:
+    """Bring one canonical event within the stored range, in place."""
+    event.timestamp = bound_timestamp(event.timestamp, event.received_at)
+    event.contexts = bound_value(event.contexts)
+    event.extra = bound_value(event.extra)
+    event.properties = bound_value(event.properties)
+    if event.request is not None:
+        event.request = bound_value(event.request)
+    for exception in event.exceptions:
+        if exception.mechanism is not None:
+            mechanism = exception.mechanism
+            mechanism.exception_id = _line(mechanism.exception_id)
+            mechanism.parent_id = _line(mechanism.parent_id)
+        for frame in exception.frames:
+            _bound_frame(frame)
+    for frame in event.stacktrace:
+        _bound_frame(frame)
+    for crumb in event.breadcrumbs:
+        if crumb.timestamp is not None:
+            crumb.timestamp = bound_timestamp(crumb.timestamp, event.timestamp)
+        if crumb.data:
+            crumb.data = bound_value(crumb.data)
+    if event.user is not None and event.user.data:
+        event.user.data = bound_value(event.user.data)
