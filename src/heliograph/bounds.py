@@ -74,31 +74,43 @@ def bound_value(value: Any, depth: int = 0) -> Any:
     (nearly always), so the walk allocates nothing. Integers beyond 64 bits
     (which no JSON parser here produces, but decoders computing from numbers
     can) become floats; integers too large even for that become their text.
+    Types are compared exactly: JSON parsers make no subclasses, and it
+    skips booleans and strings without a call.
     """
     if isinstance(value, dict):
         if depth >= MAX_DEPTH:
             return DEPTH_MARKER
         for key, item in value.items():
-            if isinstance(item, dict | list | int):
+            kind = type(item)
+            if kind is dict or kind is list:
                 bounded = bound_value(item, depth + 1)
                 if bounded is not item:
                     value[key] = bounded  # same keys: safe while iterating
+            elif kind is int and not _INT64_MIN <= item <= _INT64_MAX:
+                value[key] = _narrowed(item)
         return value
     if isinstance(value, list):
         if depth >= MAX_DEPTH:
             return DEPTH_MARKER
         for index, item in enumerate(value):
-            if isinstance(item, dict | list | int):
+            kind = type(item)
+            if kind is dict or kind is list:
                 bounded = bound_value(item, depth + 1)
                 if bounded is not item:
                     value[index] = bounded
+            elif kind is int and not _INT64_MIN <= item <= _INT64_MAX:
+                value[index] = _narrowed(item)
         return value
     if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
-        try:
-            return float(value)
-        except OverflowError:
-            return str(value)
+        return _narrowed(value)
     return value
+
+
+def _narrowed(value: int) -> float | str:
+    try:
+        return float(value)
+    except OverflowError:
+        return str(value)
 
 
 def _bound_frame(frame: Frame) -> None:

@@ -1,0 +1,146 @@
+"""Digest alone: how many queued payloads per second become stored events.
+
+Fills a fresh queue with realistic sentry-sdk error events (10 frames, 20
+breadcrumbs, request and contexts) and PostHog ``$ai_generation`` batches,
+then times the real digest worker draining it into a fresh store, in this
+process, with no server and no ingest competing for the cores.
+
+    python bench/digest.py [--errors N] [--generations N]
+
+Prints errors/s and generations/s. Compare runs made back to back: this
+machine's speed varies from hour to hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from heliograph.bootstrap import ensure_defaults
+from heliograph.digest.worker import DigestWorker
+from heliograph.ingest.queue import IngestQueue
+from heliograph.store.sqlite import SQLiteStore
+
+GENERATIONS_PER_BATCH = 50
+
+
+def error_event(n: int) -> dict[str, Any]:
+    frames = [
+        {
+            "filename": f"app/module_{i}.py",
+            "module": f"app.module_{i}",
+            "function": f"handler_{i}",
+            "lineno": 10 + i,
+            "context_line": f"    result = step_{i}(payload)",
+            "pre_context": ["def handler(payload):", "    check(payload)"],
+            "post_context": ["    return result"],
+            "vars": {"payload": {"user": n, "items": [1, 2, 3]}, "attempt": i},
+            "in_app": i > 3,
+        }
+        for i in range(10)
+    ]
+    return {
+        "event_id": uuid.uuid4().hex,
+        "timestamp": time.time(),
+        "platform": "python",
+        "level": "error",
+        "release": "app@1.2.3",
+        "environment": "production",
+        "server_name": "web-1",
+        "exception": {
+            "values": [
+                {
+                    "type": "KeyError",
+                    "value": f"'missing_{n % 50}'",
+                    "mechanism": {"type": "generic", "handled": False},
+                    "stacktrace": {"frames": frames},
+                }
+            ]
+        },
+        "breadcrumbs": {
+            "values": [
+                {"timestamp": time.time(), "category": "http", "message": f"GET /api/{i}"}
+                for i in range(20)
+            ]
+        },
+        "request": {
+            "url": "https://example.com/api/orders",
+            "method": "POST",
+            "headers": {"User-Agent": "Mozilla/5.0", "Cookie": "session=abc"},
+            "data": {"order": n, "password": "hunter2"},
+        },
+        "contexts": {"runtime": {"name": "CPython", "version": "3.12.1"}},
+        "user": {"id": str(n % 500), "email": f"user{n % 500}@example.com"},
+        "tags": {"route": "/api/orders", "region": "eu"},
+    }
+
+
+def generation(n: int) -> dict[str, Any]:
+    return {
+        "event": "$ai_generation",
+        "distinct_id": f"user-{n % 300}",
+        "uuid": str(uuid.uuid4()),
+        "properties": {
+            "$ai_model": "gpt-4o-mini",
+            "$ai_provider": "openai",
+            "$ai_input_tokens": 500 + n % 100,
+            "$ai_output_tokens": 120,
+            "$ai_latency": 0.8,
+            "$ai_trace_id": f"trace-{n // 5}",
+            "$ai_http_status": 200,
+        },
+    }
+
+
+def fill(queue: IngestQueue, errors: int, generations: int) -> None:
+    async def go() -> None:
+        for n in range(errors):
+            await queue.append(1, "sentry_store", time.time(), orjson.dumps(error_event(n)))
+        for start in range(0, generations, GENERATIONS_PER_BATCH):
+            batch = [generation(n) for n in range(start, start + GENERATIONS_PER_BATCH)]
+            await queue.append(1, "posthog", time.time(), orjson.dumps(batch))
+
+    asyncio.run(go())
+
+
+def measure(errors: int, generations: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        store = SQLiteStore(root / "heliograph.sqlite3")
+        queue = IngestQueue(root / "queue.sqlite3")
+        ensure_defaults(store, "http://127.0.0.1")
+        fill(queue, errors, generations)
+        worker = DigestWorker(queue, store)
+        started = time.perf_counter()
+        worker.drain(timeout=600)
+        elapsed = time.perf_counter() - started
+        queue.close()
+        store.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--errors", type=int, default=3000)
+    parser.add_argument("--generations", type=int, default=10000)
+    args = parser.parse_args()
+    if args.errors:
+        seconds = measure(args.errors, 0)
+        print(f"errors: {args.errors / seconds:,.0f}/s ({args.errors} in {seconds:.2f} s)")
+    if args.generations:
+        seconds = measure(0, args.generations)
+        print(
+            f"generations: {args.generations / seconds:,.0f}/s "
+            f"({args.generations} in {seconds:.2f} s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
