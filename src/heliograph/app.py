@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -47,6 +47,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
     return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
+
+
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body: nothing was queued, and it is no server error.
+
+    Starlette raises ``ClientDisconnect`` from ``request.stream()``. The answer
+    has no one to go to; 499 is what proxies log for it ("client closed request").
+    """
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "client closed the request"}, status_code=499)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -93,6 +103,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,
+            ClientDisconnect: client_disconnect,
             Exception: server_error,
         },
     )

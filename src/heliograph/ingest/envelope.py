@@ -50,6 +50,7 @@ from heliograph.ingest.bodies import (
     MAX_SESSIONS,
 )
 from heliograph.ingest.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
+from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
 
 __all__ = [
     "ITEM_SIZE_LIMITS",
@@ -134,6 +135,8 @@ def _json_object(line: bytes, what: str) -> dict[str, Any]:
         raise EnvelopeParseError(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise EnvelopeParseError(f"{what} is not a JSON object")
+    if depth_exceeds(value):
+        raise EnvelopeParseError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -224,6 +227,8 @@ def _check_json(item: Item, label: str) -> Any:
         raise BadRequest(f"{label}: invalid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{label}: payload must be a JSON object, not {type(value).__name__}")
+    if depth_exceeds(value):
+        raise BadRequest(f"{label}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -233,7 +238,8 @@ def validate_items(envelope: Envelope) -> None:
     * at most one ``event`` or ``transaction`` item (Relay: "duplicate event
       item") -> 400;
     * per-item byte limits (:data:`ITEM_SIZE_LIMITS`) -> 413 naming the type;
-    * JSON item types must hold one JSON object -> 400;
+    * JSON item types must hold one JSON object, nested at most
+      :data:`~heliograph.ingest.json_depth.MAX_JSON_DEPTH` levels -> 400;
     * at most :data:`MAX_SESSIONS` ``session`` items and
       :data:`MAX_SESSION_BUCKETS` aggregates per ``sessions`` item -> 413;
     * attachments together at most :data:`MAX_ATTACHMENTS` bytes -> 413.

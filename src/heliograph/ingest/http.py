@@ -8,6 +8,7 @@ backlog bound, then the key's and the project's rate limits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from starlette.requests import Request
@@ -17,6 +18,9 @@ from heliograph.ingest.errors import IngestError, PayloadTooLarge, RateLimited
 from heliograph.runtime import Runtime
 
 BACKLOG_RETRY_AFTER = 10
+# X-Sentry-Error carries the detail, shortened past this many characters.
+MAX_ERROR_HEADER = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -27,7 +31,8 @@ def runtime_of(request: Request) -> Runtime:
 def cors_headers(request: Request, allow_headers: str) -> dict[str, str]:
     """Browser SDKs post cross-origin: mirror the origin, expose the limit headers."""
     origin = request.headers.get("origin")
-    if not origin:
+    # An origin is ASCII (RFC 6454 §6.2, hosts in punycode): anything else is not mirrored.
+    if not origin or not origin.isascii():
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
@@ -91,7 +96,7 @@ def error_response(
 ) -> JSONResponse:
     headers = dict(extra_headers)
     if sentry:
-        headers["X-Sentry-Error"] = exc.detail
+        headers["X-Sentry-Error"] = header_text(exc.detail)
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
         if sentry:
@@ -101,3 +106,18 @@ def error_response(
                 f"{exc.retry_after}:{categories}:{exc.scope}:{exc.reason or ''}"
             )
     return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+
+def header_text(text: str, limit: int = MAX_ERROR_HEADER) -> str:
+    """``text`` as a safe HTTP header value: printable ASCII, at most ``limit`` characters.
+
+    Header values go out as Latin-1 and may not hold control characters, but
+    an error detail may quote what the client sent (a project id of "€", a
+    ``length`` of "中"). Non-ASCII becomes Python escapes (``\\u20ac``),
+    control characters ``\\x0a``; the JSON body keeps the exact text.
+    """
+    safe = text.encode("ascii", "backslashreplace").decode("ascii")
+    safe = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", safe)
+    if len(safe) > limit:
+        safe = safe[: limit - 3] + "..."
+    return safe

@@ -40,6 +40,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from heliograph.ingest import bodies
 from heliograph.ingest.errors import AuthError, BadRequest
+from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from heliograph.ingest.posthog_event import coerce_ai_properties
 from heliograph.model import Event
 
@@ -226,6 +227,9 @@ def _decode_json(body: bytes) -> tuple[list[Span], int]:
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON ExportTraceServiceRequest object")
+    if depth_exceeds(data):
+        # Attribute values nest three JSON levels per level (AnyValue, ArrayValue, values).
+        raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
     spans: list[Span] = []
     rejected = 0
     for resource_spans in _list(_get(data, "resourceSpans", "resource_spans")):
@@ -848,9 +852,11 @@ def _indexed(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]
 def _maybe_json(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            return orjson.loads(value)
+            parsed = orjson.loads(value)
         except orjson.JSONDecodeError:
             return value
+        # Too deep to store as JSON: kept as the text it came as.
+        return value if depth_exceeds(parsed) else parsed
     return value
 
 

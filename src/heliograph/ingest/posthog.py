@@ -35,6 +35,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import uuid as _uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ import orjson
 
 from heliograph.ingest import bodies
 from heliograph.ingest.errors import AuthError, BadRequest, PayloadTooLarge
+from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
 
 __all__ = [
     "BATCH_MAX_BYTES",
@@ -58,8 +60,10 @@ __all__ = [
     "lz_decompress_from_base64",
     "max_bytes_for_path",
     "normalize_event",
+    "parse_time_text",
     "remote_config",
     "remote_config_js",
+    "representable_time",
 ]
 
 BATCH_MAX_BYTES = 20 * 1024 * 1024
@@ -73,6 +77,11 @@ _BATCH_PATHS = ("/batch", "/i/v0/ai/batch")
 _GZIP_MAGIC = b"\x1f\x8b"
 # PostHog resets timestamps more than this far in the future to "now".
 _MAX_FUTURE_SECONDS = 23 * 3600
+# Python datetimes, and so the ISO timestamps we queue, cover the years 1 to 9999.
+_MIN_TIME = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+_MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+# ISO text with a signed, five-digit or zero year: a date, but none of those years.
+_FAR_YEAR = re.compile(r"[+-]\d{4,}-\d|\d{5,}-\d|0000-\d")
 _GZIP_HINTS = frozenset({"gzip", "gzip-js"})
 _LZ_HINTS = frozenset({"lz64", "lz-string", "lzstring"})
 _BASE64_HINTS = frozenset({"base64", "b64"})
@@ -380,6 +389,8 @@ def _batch_from_json(data: Any, query: Mapping[str, str], now: float) -> Capture
     if sent_at_value is None:
         sent_at_value = query.get("_") or query.get("sent_at")
     sent_at = _parse_time(sent_at_value, "sent_at") if sent_at_value not in (None, "") else None
+    if sent_at is not None and not representable_time(sent_at):
+        sent_at = None  # ignored, as PostHog does: see _event_timestamp
     events = [
         normalize_event(raw, index=index, sent_at=sent_at, now=now, historical=historical)
         for index, raw in enumerate(raw_events)
@@ -443,6 +454,9 @@ def normalize_event(
     for key in ("$set", "$set_once"):
         if isinstance(raw.get(key), dict) and key not in properties:
             properties[key] = raw[key]
+    if depth_exceeds(properties):
+        # Refused here, or queuing the batch (orjson.dumps) would fail past 254 levels.
+        raise BadRequest(f"event {index}: properties nested deeper than {MAX_JSON_DEPTH} levels")
 
     distinct_id = _distinct_id(raw, properties)
     if distinct_id is None:
@@ -458,9 +472,9 @@ def normalize_event(
         event_uuid = str(_uuid.uuid4())
     else:
         try:
-            event_uuid = str(_uuid.UUID(str(raw_uuid)))
+            event_uuid = str(_uuid.UUID(raw_uuid if isinstance(raw_uuid, str) else ""))
         except ValueError:
-            raise BadRequest(f"event {index}: invalid uuid {raw_uuid!r}") from None
+            raise BadRequest(f"event {index}: invalid uuid {_shown(raw_uuid)}") from None
 
     return {
         "event": name,
@@ -513,6 +527,15 @@ def _event_timestamp(
     sent_at = (
         _parse_time(event_sent_at, "sent_at") if event_sent_at not in (None, "") else batch_sent_at
     )
+    # PostHog ignores a sent_at it cannot read and puts an event whose timestamp
+    # it cannot read at the time it arrived (plugin-server parseEventTimestamp,
+    # ingestion warning "ignored_invalid_timestamp"). Times outside the years
+    # 1-9999 (2**63 ms, "99999-01-01") are treated so here; text that is no
+    # time at all ("yesterday") is a 400, raised by _parse_time above.
+    if sent_at is not None and not representable_time(sent_at):
+        sent_at = None
+    if timestamp is not None and not representable_time(timestamp):
+        return now
     offset = raw.get("offset")
     ignore_sent_at = historical or properties.get("$ignore_sent_at") is True
     if timestamp is not None and sent_at is not None and not ignore_sent_at:
@@ -523,37 +546,65 @@ def _event_timestamp(
         result = now - float(offset) / 1000.0
     else:
         result = now
-    if not math.isfinite(result) or result > now + _MAX_FUTURE_SECONDS:
+    if not representable_time(result) or result > now + _MAX_FUTURE_SECONDS:
         return now
     return result
 
 
 def _parse_time(value: Any, what: str) -> float:
-    """ISO 8601 text, or integer milliseconds since the epoch (as a number or text)."""
+    """ISO 8601 text, or integer milliseconds since the epoch (as a number or text).
+
+    The result may be outside the years 1-9999 (see :func:`representable_time`).
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise BadRequest(f"invalid {what} {value!r}")
-        return float(value) / 1000.0
+        try:
+            return float(value) / 1000.0
+        except OverflowError:  # an integer past the float range
+            return math.inf
     parsed = parse_time_text(value) if isinstance(value, str) else None
     if parsed is None:
-        raise BadRequest(f"invalid {what} {value!r}")
+        raise BadRequest(f"invalid {what} {_shown(value)}")
     return parsed
 
 
+def _shown(value: Any) -> str:
+    """A client's value in an error detail: short, and never a deep repr."""
+    if isinstance(value, str):
+        return repr(value[:60])
+    if isinstance(value, bool | int | float):
+        return repr(value)[:60]
+    return f"(a {type(value).__name__})"
+
+
 def parse_time_text(text: str) -> float | None:
-    """Unix seconds from ISO 8601 (zone-less means UTC) or integer-millisecond text."""
+    """Unix seconds from ISO 8601 (zone-less means UTC) or integer-millisecond text.
+
+    None when ``text`` is neither. A time outside the years 1-9999 (a huge
+    number, a signed or five-digit year) comes back as a number outside
+    that range, possibly infinite: check it with :func:`representable_time`.
+    """
     text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text) / 1000.0
+    digits = text[1:] if text.startswith("-") else text
+    if digits.isascii() and digits.isdigit():
+        return float(text) / 1000.0  # inf past the float range, never an error
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
+        if _FAR_YEAR.match(text):
+            return -math.inf if text.startswith("-") else math.inf
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
+
+
+def representable_time(seconds: float) -> bool:
+    """Unix ``seconds`` fall within the years 1 to 9999 (and so have an ISO form)."""
+    return _MIN_TIME <= seconds <= _MAX_TIME
 
 
 def _iso(timestamp: float) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -29,6 +30,8 @@ from heliograph.ingest.errors import (
     NotFoundError,
 )
 from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response, runtime_of
+from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
+from heliograph.ingest.sentry_event import choose_event_id, derive_event_id, normalize_event_id
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, content-encoding, "
@@ -36,12 +39,19 @@ ALLOW_HEADERS = (
 )
 
 
+# Project ids are SQLite integers: signed 64 bits.
+_MAX_PROJECT_ID = 2**63 - 1
+
+
 def _project_id(request: Request) -> int:
     raw = request.path_params["project_id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise NotFoundError(f"unknown project {raw!r}: project ids are numbers") from None
+    # ASCII digits only: int() would also take "+1", "1_0", " 1" and "١".
+    if not (raw.isascii() and raw.isdigit()):
+        raise NotFoundError(f"unknown project {raw[:40]!r}: project ids are numbers")
+    project_id = int(raw) if len(raw) <= 20 else _MAX_PROJECT_ID + 1
+    if not 0 < project_id <= _MAX_PROJECT_ID:
+        raise NotFoundError(f"unknown project {raw[:40]}")
+    return project_id
 
 
 def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -> None:
@@ -79,6 +89,18 @@ async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
     return b"".join(received), decoded
 
 
+def _check_dsn(request: Request, dsn: Any) -> None:
+    """An envelope ``dsn`` next to header or query auth must name the same key.
+
+    Sentry: "If multiple forms of authentication are given, the endpoint
+    validates that the information matches and otherwise rejects the request."
+    """
+    if not isinstance(dsn, str):
+        raise BadRequest("the envelope header's dsn must be a string")
+    header = request.headers.get("x-sentry-auth") or request.headers.get("authorization")
+    sentry_auth.parse_auth(header, request.query_params, dsn)
+
+
 def _has_header_auth(request: Request) -> bool:
     return bool(
         request.headers.get("x-sentry-auth")
@@ -103,9 +125,11 @@ async def envelope_endpoint(request: Request) -> Response:
         raw, body = await _read(request, bodies.MAX_ENVELOPE)
         parsed = envelope.parse_envelope(body)
         envelope.validate_items(parsed)
+        dsn = parsed.headers.get("dsn")
         if not header_auth:
-            dsn = parsed.headers.get("dsn")
             _authenticate(request, project_id, dsn if isinstance(dsn, str) else None)
+        elif dsn is not None:
+            _check_dsn(request, dsn)
         event_id, rewritten = _ensure_event_id(parsed)
         if rewritten is None:
             await runtime.queue.append(
@@ -130,20 +154,20 @@ def _ensure_event_id(parsed: envelope.Envelope) -> tuple[str | None, bytes | Non
     serialisation (None when the body can be queued as it arrived).
     """
     header_id = parsed.headers.get("event_id")
-    if isinstance(header_id, str) and header_id:
-        return header_id.replace("-", "").lower(), None
+    if normalize_event_id(header_id) is not None:
+        return normalize_event_id(header_id), None
     for item in parsed.items:
         if item.type in ("event", "transaction"):
             payload = orjson.loads(item.payload)
             payload_id = payload.get("event_id") if isinstance(payload, dict) else None
-            event_id = (
-                payload_id.replace("-", "").lower()
-                if isinstance(payload_id, str) and payload_id
-                else uuid.uuid4().hex
-            )
+            # Digest chooses the same from the same two ids ("hello" included).
+            event_id = choose_event_id(header_id, payload_id)
+            if event_id is not None:
+                return event_id, None
+            event_id = uuid.uuid4().hex
             parsed.headers["event_id"] = event_id
             return event_id, envelope.serialize_envelope(parsed)
-    return None, None
+    return derive_event_id(header_id), None
 
 
 async def store_endpoint(request: Request) -> Response:
@@ -165,9 +189,11 @@ async def store_endpoint(request: Request) -> Response:
             raise BadRequest(f"invalid JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise BadRequest("the event must be a JSON object")
-        raw_id = payload.get("event_id")
-        if isinstance(raw_id, str) and raw_id:
-            event_id = raw_id.replace("-", "").lower()
+        if depth_exceeds(payload):
+            raise BadRequest(f"the event is nested deeper than {MAX_JSON_DEPTH} levels")
+        chosen = choose_event_id(None, payload.get("event_id"))
+        if chosen is not None:
+            event_id = chosen  # digest chooses the same from the same payload
         else:
             event_id = uuid.uuid4().hex
             payload["event_id"] = event_id

@@ -34,6 +34,7 @@ Decisions others rely on:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import sys
@@ -44,7 +45,13 @@ from typing import Any
 from heliograph.ingest.errors import BadRequest
 from heliograph.model import Breadcrumb, Event, Exception_, Frame, Mechanism, User
 
-__all__ = ["normalize_event_id", "parse_timestamp", "to_event"]
+__all__ = [
+    "choose_event_id",
+    "derive_event_id",
+    "normalize_event_id",
+    "parse_timestamp",
+    "to_event",
+]
 
 MAX_TAG_LENGTH = 200
 MAX_FUTURE_SECONDS = 60.0
@@ -153,6 +160,47 @@ def normalize_event_id(value: Any) -> str | None:
         return None
     text = value.strip().strip("{}").replace("-", "").lower()
     return text if _HEX32.fullmatch(text) else None
+
+
+# The uuid5 namespace of ids derived from ones that are not 32 hex digits.
+_DERIVED_ID_NAMESPACE = uuid.UUID("5f0c2a6e-8d1b-4b7e-9a43-2c1d0e6f7b58")
+
+
+def derive_event_id(value: Any) -> str | None:
+    """The event id to store for a client's ``event_id``; None when it gave none.
+
+    A uuid in any usual spelling is normalised (:func:`normalize_event_id`).
+    Any other non-empty string ("hello", "../x") becomes a uuid5 of itself:
+    stable, so the id ingest answers with is the id digest stores, and a
+    resent payload is recognised as the same event. Ingest and digest both
+    call this, so they always agree.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    normalized = normalize_event_id(value)
+    if normalized is not None:
+        return normalized
+    # uuid.uuid5 by hand: it takes no bytes before 3.12, and a lone surrogate is no UTF-8.
+    digest = hashlib.sha1(
+        _DERIVED_ID_NAMESPACE.bytes + value.encode("utf-8", "surrogatepass")
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=5).hex
+
+
+def choose_event_id(header_id: Any, payload_id: Any) -> str | None:
+    """The id of an event from its envelope header's ``event_id`` and its payload's.
+
+    A real id (32 hex digits) wins, the header's first ("Envelope event_id
+    takes precedence"); failing both, one derived from the header's, then
+    the payload's. None when neither gave a string: the caller mints one.
+    Ingest answers with this id and digest stores under it.
+    """
+    return (
+        normalize_event_id(header_id)
+        or normalize_event_id(payload_id)
+        or derive_event_id(header_id)
+        or derive_event_id(payload_id)
+    )
 
 
 # Python 3.11+ parses "Z" and any fraction length itself.
@@ -405,8 +453,10 @@ def to_event(
     """Translate one Sentry event payload into the canonical model.
 
     ``event_id`` is the envelope header's, which wins over the payload's
-    ("Envelope event_id takes precedence"); a missing or malformed id gets a
-    fresh uuid4. Raises :class:`BadRequest` only if ``payload`` is not a dict.
+    ("Envelope event_id takes precedence"); ids that are not 32 hex digits
+    count only when there is no real one (:func:`choose_event_id`); no id
+    at all gets a fresh uuid4.
+    Raises :class:`BadRequest` only if ``payload`` is not a dict.
     """
     if not isinstance(payload, dict):
         raise BadRequest(f"event payload must be a JSON object, not {type(payload).__name__}")
@@ -463,11 +513,7 @@ def to_event(
     fallback_id = uuid.uuid4().hex
     return Event(
         project_id=project_id,
-        event_id=(
-            normalize_event_id(event_id)
-            or normalize_event_id(payload.get("event_id"))
-            or fallback_id
-        ),
+        event_id=choose_event_id(event_id, payload.get("event_id")) or fallback_id,
         timestamp=timestamp,
         kind="error",
         name="error",

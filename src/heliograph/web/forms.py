@@ -72,6 +72,7 @@ def choice(form: Mapping[str, str], name: str, label: str, choices: Sequence[str
 def identifier(form: Mapping[str, str], name: str) -> int:
     """A row id from a hidden field; anything else is a request we cannot act on."""
     raw = form.get(name) or ""
-    if not raw.isdigit():
+    # ASCII digits that fit a SQLite integer ("²".isdigit() is true, int("²") fails).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise FormError(f"Missing or invalid {name}.")
     return int(raw)

@@ -28,7 +28,8 @@ def find_issue(ctx: PageRequest) -> tuple[Issue, Project, str]:
         issue_id = int(ctx.request.path_params["issue_id"])
     except ValueError:
         raise NotFound() from None
-    issue = ctx.store.get_issue(issue_id)
+    # Issue ids are SQLite integers: a bigger number cannot even be looked up.
+    issue = ctx.store.get_issue(issue_id) if 0 < issue_id < 2**63 else None
     project = ctx.store.get_project_by_id(issue.project_id) if issue else None
     project, role = ctx.visible_project(project)
     assert issue is not None

@@ -53,7 +53,12 @@ def bulk_status(ctx: PageRequest) -> Response:
     org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
     project, role = ctx.visible_project(ctx.store.get_project(org, slug))
     status, in_next_release = _action(ctx, role)
-    ids = {int(raw) for raw in ctx.form.getlist("issue")[:MAX_BULK] if raw.isdigit()}
+    # ASCII digits that fit a SQLite integer ("²".isdigit() is true, int("²") fails).
+    ids = {
+        int(raw)
+        for raw in ctx.form.getlist("issue")[:MAX_BULK]
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18
+    }
     for issue_id in sorted(ids):
         issue = ctx.store.get_issue(issue_id)
         if issue is not None and issue.project_id == project.id:

@@ -1,0 +1,57 @@
+"""How deeply nested the JSON we accept may be.
+
+Ingest and digest write what they receive back out with ``orjson.dumps``,
+which refuses values nested more than 254 levels ("Recursion limit
+reached"), while ``orjson.loads`` reads up to 1024. A document between the
+two would be accepted and then fail later: at ingest (a 500) or in digest,
+where it would fail its whole batch again and again. So every JSON document
+or item ingest accepts is held to :data:`MAX_JSON_DEPTH` levels, far below
+what the serialiser handles and far above what any SDK sends (Sentry's trim
+data bags at a handful of levels).
+
+Depth counts containers: ``{}`` and ``[]`` are 1 level, ``{"a": [1]}`` 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["MAX_JSON_DEPTH", "depth_exceeds"]
+
+MAX_JSON_DEPTH = 100
+
+# orjson.dumps serialises at most this many nested levels.
+_ORJSON_MAX_DEPTH = 254
+
+
+def depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` (as ``orjson.loads`` returns it) nests deeper than ``limit``.
+
+    The fast path lets orjson's C serialiser do the walk: wrapped in
+    ``254 - limit`` lists, ``value`` serialises exactly when it is at most
+    ``limit`` deep. Any other refusal (an integer past 64 bits, say) falls
+    back to counting in Python, so the answer is always about depth.
+    """
+    padded = value
+    for _ in range(_ORJSON_MAX_DEPTH - limit):
+        padded = [padded]
+    try:
+        orjson.dumps(padded)
+    except TypeError:  # orjson.JSONEncodeError
+        return _walk_exceeds(value, limit)
+    return False
+
+
+def _walk_exceeds(value: Any, limit: int) -> bool:
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
