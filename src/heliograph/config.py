@@ -16,6 +16,8 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
+# Below this, bodies within the documented ingest limits could never fit.
+MIN_INGEST_MEMORY_MB = 48
 _FALSE = {"0", "false", "no", "off"}
 
 
@@ -57,6 +59,9 @@ class Settings:
     login_lockout_seconds: int = 900
     # How often digest deletes events past their project's retention (0: never by itself).
     retention_interval: int = 3600
+    # MiB of request bodies (as received, and decoded) that ingest may hold in
+    # memory at once, all requests together; past it, ingest answers 503.
+    ingest_memory_mb: int = 128
     # Report the server's own errors into the heliograph-internal project
     # through heliograph-sdk (installed separately: pip install ./sdk).
     self_monitoring: bool = False
@@ -116,6 +121,14 @@ class Settings:
                 numbers[field_name] = value
         if numbers:
             settings = replace(settings, **numbers)  # type: ignore[arg-type]
+        if "HELIOGRAPH_INGEST_MEMORY_MB" in env:
+            value = _int("HELIOGRAPH_INGEST_MEMORY_MB", env["HELIOGRAPH_INGEST_MEMORY_MB"])
+            if value < MIN_INGEST_MEMORY_MB:
+                raise ConfigError(
+                    f"HELIOGRAPH_INGEST_MEMORY_MB={value}: expected at least "
+                    f"{MIN_INGEST_MEMORY_MB} (a 20 MiB body and the copy made of it)"
+                )
+            settings = replace(settings, ingest_memory_mb=value)
         if "HELIOGRAPH_SELF_MONITORING" in env:
             enabled = parse_bool("HELIOGRAPH_SELF_MONITORING", env["HELIOGRAPH_SELF_MONITORING"])
             settings = replace(settings, self_monitoring=enabled)

@@ -17,6 +17,7 @@ from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
+from heliograph.ingest import memory
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.ingest.queue import IngestQueue
 from heliograph.selfmon import generation_recorder, start_error_reporting
@@ -76,6 +77,8 @@ class Runtime:
         self.store = SQLiteStore(settings.db_path)
         self.queue = IngestQueue(settings.queue_path)
         self.limiter = IngestLimiter(settings.project_rate_limit)
+        # Request bodies held in memory by ingest, all requests together (per process).
+        self.ingest_memory = memory.MemoryBudget(settings.ingest_memory_mb * 1024 * 1024)
         self.keys = KeyCache(self.store, self.limiter)
         self.keys.reload()
         self.login_throttle = LoginThrottle(
@@ -100,6 +103,7 @@ class Runtime:
         )
 
     def start(self) -> None:
+        memory.return_large_blocks()
         self.digest.start()
         self._housekeeper.start()
         if self.settings.self_monitoring and start_error_reporting(

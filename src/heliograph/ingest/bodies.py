@@ -27,6 +27,7 @@ from typing import Protocol
 import brotli
 import zstandard
 
+from heliograph.ingest import memory
 from heliograph.ingest.errors import BadEncoding, PayloadTooLarge, UnsupportedEncoding
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "BodyDecoder",
     "decompress",
     "read_body",
+    "stream_body",
 ]
 
 KiB = 1024
@@ -244,11 +246,16 @@ def _stages_for(content_encoding: str | None) -> list[_Stage]:
 class BodyDecoder:
     """Incremental decoder for one body: the shared core of this module.
 
-    ``feed`` chunks as they arrive, then ``finish`` to get the bytes. The
-    output of every stage (not only the last) is held to
-    ``max_decompressed``, so stacked encodings cannot hide a bomb in an
-    intermediate layer. Raises :class:`UnsupportedEncoding` at construction,
-    before any byte is read.
+    Two ways to use it. ``feed`` chunks as they arrive, then ``finish`` to
+    get the bytes; or iterate ``decode(chunk)`` for the decoded pieces (at
+    most 64 KiB each for gzip, deflate and br, up to 8 MiB for zstd) and hold
+    only what you need, then call ``end``. The output of every stage (not
+    only the last) is held to ``max_decompressed``, so stacked encodings
+    cannot hide a bomb in an intermediate layer. Raises
+    :class:`UnsupportedEncoding` at construction, before any byte is read.
+
+    What ``feed`` keeps is charged to the running request's memory
+    reservation (:mod:`heliograph.ingest.memory`), if there is one.
     """
 
     def __init__(self, content_encoding: str | None, max_decompressed: int) -> None:
@@ -256,29 +263,47 @@ class BodyDecoder:
         self._limit = max_decompressed
         self._produced = [0] * (len(self._stages) + 1)
         self._parts: list[bytes] = []
+        self._held = 0
+        self._reservation = memory.current()
 
-    def feed(self, chunk: bytes) -> None:
+    def decode(self, chunk: bytes) -> Iterator[bytes]:
+        """The decoded pieces of ``chunk``, produced only as they are taken.
+
+        Limits are checked piece by piece, so a consumer that stops early has
+        decoded little more than it took. Take all of one chunk's pieces
+        before decoding the next chunk.
+        """
         for start in range(0, len(chunk), _INPUT_SLICE):
-            self._push(0, chunk[start : start + _INPUT_SLICE])
+            yield from self._run(0, chunk[start : start + _INPUT_SLICE])
 
-    def _push(self, index: int, data: bytes) -> None:
+    def _run(self, index: int, data: bytes) -> Iterator[bytes]:
         # Index 0 is the raw body: limited here only when nothing decodes it.
         self._produced[index] += len(data)
         if (index or not self._stages) and self._produced[index] > self._limit:
             what = "decompressed body" if self._stages else "body"
             raise PayloadTooLarge(f"{what} exceeds {self._limit} bytes")
         if index == len(self._stages):
-            self._parts.append(data)
+            yield data
             return
         for piece in self._stages[index].feed(data):
-            self._push(index + 1, piece)
+            yield from self._run(index + 1, piece)
 
-    def finish(self) -> bytes:
+    def end(self) -> None:
+        """Raise :class:`BadEncoding` if a stream stopped mid-way."""
         for stage in self._stages:
             stage.finish()
-        body = b"".join(self._parts)
-        self._parts = []
-        return body
+
+    def feed(self, chunk: bytes) -> None:
+        for piece in self.decode(chunk):
+            if self._reservation is not None:
+                self._reservation.grow(len(piece))
+            self._parts.append(piece)
+            self._held += len(piece)
+
+    def finish(self) -> bytes:
+        self.end()
+        parts, self._parts = self._parts, []
+        return memory.joined(parts, self._held, self._reservation)
 
 
 async def read_body(
@@ -304,6 +329,39 @@ async def read_body(
             raise PayloadTooLarge(f"request body exceeds {max_compressed} bytes")
         decoder.feed(chunk)
     return decoder.finish()
+
+
+async def stream_body(
+    chunks: AsyncIterator[bytes],
+    sink: Callable[[bytes], None],
+    *,
+    content_encoding: str | None,
+    max_compressed: int,
+    max_decompressed: int,
+) -> bytes:
+    """Like :func:`read_body`, but hand the decoded pieces to ``sink`` as they
+    are produced instead of keeping them; returns the body as it arrived.
+
+    Only the body as it arrived is kept here (charged to the running
+    request's memory reservation); ``sink`` keeps what it needs. Whatever
+    ``sink`` raises stops the reading and decoding at once: that is how an
+    envelope is authenticated by its header before the rest is decoded.
+    """
+    decoder = BodyDecoder(content_encoding, max_decompressed)
+    reservation = memory.current()
+    received: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_compressed:
+            raise PayloadTooLarge(f"request body exceeds {max_compressed} bytes")
+        if reservation is not None:
+            reservation.grow(len(chunk))
+        received.append(chunk)
+        for piece in decoder.decode(chunk):
+            sink(piece)
+    decoder.end()
+    return memory.joined(received, size, reservation)
 
 
 def decompress(data: bytes, encoding: str | None, max_decompressed: int) -> bytes:

@@ -33,6 +33,7 @@ Item numbers in error details are 1-based, in the order items appear.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,21 +52,23 @@ from heliograph.ingest.bodies import (
 )
 from heliograph.ingest.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
 from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
+from heliograph.ingest.memory import Reservation, joined
 
 __all__ = [
     "ITEM_SIZE_LIMITS",
     "JSON_ITEM_TYPES",
     "MAX_ITEMS",
     "Envelope",
+    "EnvelopeReader",
     "Item",
     "parse_envelope",
     "serialize_envelope",
     "validate_items",
 ]
 
-# Per-item byte limits (Relay defaults). Types not listed are bounded only by
-# the whole envelope's limit; that includes ``log`` / ``trace_metric``
-# containers, which carry many records in one item.
+# Per-item byte limits (Relay defaults). Every JSON item type has one. Types
+# not listed are bounded only by the whole envelope's limit; that includes
+# ``log`` / ``trace_metric`` containers, which carry many records in one item.
 ITEM_SIZE_LIMITS: dict[str, int] = {
     "event": MAX_EVENT_ITEM,
     "transaction": MAX_EVENT_ITEM,
@@ -76,6 +79,11 @@ ITEM_SIZE_LIMITS: dict[str, int] = {
     "statsd": MAX_EVENT_ITEM,
     "metric_buckets": MAX_EVENT_ITEM,
     "check_in": MAX_CHECK_IN,
+    # Not Relay's (it counts sessions instead) but ours: a JSON item is parsed
+    # whole at ingest, and 100 MiB of "[{},{},...]" would be gigabytes of
+    # objects. A real session update is a few hundred bytes.
+    "session": MAX_EVENT_ITEM,
+    "sessions": MAX_EVENT_ITEM,
     "client_report": MAX_CLIENT_REPORT,
     "attachment": MAX_ATTACHMENT,
     "profile": MAX_PROFILE,
@@ -104,6 +112,13 @@ MAX_ITEMS = 1000
 
 _EVENT_TYPES = ("event", "transaction")
 _BLANK_LINES = re.compile(rb"\n*")
+
+# EnvelopeReader's states: where the next byte belongs.
+_HEADER = 0  # the envelope header line
+_ITEM_HEADER = 1  # an item header line (blank lines before it are skipped)
+_PAYLOAD = 2  # a payload of declared length
+_AFTER_PAYLOAD = 3  # the newline (or end of body) that must follow it
+_LINE_PAYLOAD = 4  # a payload without length: up to the next newline
 
 
 @dataclass(slots=True)
@@ -152,59 +167,215 @@ def _item_length(headers: dict[str, Any], number: int) -> int | None:
     return length
 
 
-def parse_envelope(data: bytes) -> Envelope:
-    """Parse an uncompressed envelope; :class:`EnvelopeParseError` says what broke.
+class EnvelopeReader:
+    """Parse an envelope from its decoded bytes as they stream in, in pieces of any size.
 
-    More than :data:`MAX_ITEMS` items is :class:`PayloadTooLarge`.
+    :func:`parse_envelope` is this reader fed everything at once. At ingest,
+    the body is decoded piece by piece and fed here, so that nothing needs
+    the whole decoded envelope in memory:
+
+    * ``keep(item_type)`` says whose payloads are kept; the others are
+      framed, counted and dropped (their :class:`Item` has ``b""`` as
+      payload) and :attr:`complete` becomes False;
+    * ``validate=True`` applies :func:`validate_items`' checks as items
+      stream by, the size limits as soon as they are exceeded (so an
+      oversized item is refused without decoding the rest);
+    * ``on_header(headers)`` is called once the envelope header is read,
+      before any item (ingest authenticates there by the ``dsn`` header);
+    * ``header_limit`` bounds the envelope header line (413 past it);
+    * ``reservation`` is charged for every byte kept (line buffers, payloads).
+
+    ``feed`` raises as soon as something is wrong; ``finish`` at the end of
+    the body returns the :class:`Envelope`. With several problems, the
+    first one in stream order is reported.
     """
-    if not data:
-        raise EnvelopeParseError("empty envelope: missing envelope header")
-    end = len(data)
-    eol = data.find(b"\n")
-    header_end = end if eol < 0 else eol
-    envelope = Envelope(headers=_json_object(data[:header_end], "envelope header"))
-    pos = header_end + 1
-    number = 0
-    while True:
-        blank = _BLANK_LINES.match(data, pos)  # always matches, maybe empty
-        pos = blank.end() if blank else pos
-        if pos >= end:
-            break
-        number += 1
-        if number > MAX_ITEMS:
-            raise PayloadTooLarge(f"envelope has more than {MAX_ITEMS} items")
-        eol = data.find(b"\n", pos)
-        line_end = end if eol < 0 else eol
-        headers = _json_object(data[pos:line_end], f"item {number} header")
+
+    def __init__(
+        self,
+        *,
+        keep: Callable[[str], bool] | None = None,
+        validate: bool = False,
+        on_header: Callable[[dict[str, Any]], None] | None = None,
+        header_limit: int | None = None,
+        reservation: Reservation | None = None,
+    ) -> None:
+        self.envelope = Envelope()
+        # True while every item's payload has been kept.
+        self.complete = True
+        # The payload bytes of all items so far, kept or not.
+        self.payload_bytes = 0
+        self._keep = keep
+        self._checks = _ItemChecks() if validate else None
+        self._on_header = on_header
+        self._header_limit = header_limit
+        self._reservation = reservation
+        self._state = _HEADER
+        self._seen = False
+        self._line: list[bytes] = []
+        self._line_size = 0
+        self._number = 0
+        self._item = Item(headers={}, payload=b"")
+        self._length: int | None = None
+        self._remaining = 0
+        self._payload: list[bytes] | None = None
+        self._payload_size = 0
+
+    def feed(self, data: bytes) -> None:
+        end = len(data)
+        if not end:
+            return
+        self._seen = True
+        pos = 0
+        while pos < end:
+            state = self._state
+            if state in (_HEADER, _ITEM_HEADER):
+                if state == _ITEM_HEADER and not self._line_size:
+                    blank = _BLANK_LINES.match(data, pos)  # always matches, maybe empty
+                    pos = blank.end() if blank else pos
+                    if pos >= end:
+                        break
+                    self._start_item()
+                eol = data.find(b"\n", pos)
+                stop = end if eol < 0 else eol
+                self._add_line(data, pos, stop)
+                if eol < 0:
+                    break
+                pos = eol + 1
+                self._line_done()
+            elif state == _PAYLOAD:
+                take = min(self._remaining, end - pos)
+                self._add_payload(data, pos, pos + take)
+                pos += take
+                self._remaining -= take
+                if not self._remaining:
+                    self._state = _AFTER_PAYLOAD
+            elif state == _AFTER_PAYLOAD:
+                if data[pos] != 0x0A:
+                    raise EnvelopeParseError(
+                        f"item {self._number} ({self._item.type}): payload of length "
+                        f"{self._length} is followed by {data[pos : pos + 1]!r}, not a newline "
+                        "(wrong length header?)"
+                    )
+                pos += 1
+                self._item_done()
+            else:  # _LINE_PAYLOAD: the payload runs to the next newline
+                eol = data.find(b"\n", pos)
+                stop = end if eol < 0 else eol
+                self._add_payload(data, pos, stop)
+                if eol < 0:
+                    break
+                pos = eol + 1
+                self._item_done()
+
+    def finish(self) -> Envelope:
+        """The end of the body: complete what is pending, raise if it cannot be."""
+        if not self._seen:
+            raise EnvelopeParseError("empty envelope: missing envelope header")
+        if self._state in (_HEADER, _ITEM_HEADER) and (self._line_size or self._state == _HEADER):
+            self._line_done()  # a header line that ends at the end of the body
+        if self._state == _PAYLOAD:
+            raise EnvelopeParseError(
+                f"item {self._number}: length {self._length} exceeds remaining "
+                f"{self._payload_size} bytes"
+            )
+        if self._state in (_AFTER_PAYLOAD, _LINE_PAYLOAD):
+            self._item_done()
+        return self.envelope
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _charge(self, nbytes: int) -> None:
+        if self._reservation is not None:
+            self._reservation.grow(nbytes)
+
+    def _discharge(self, nbytes: int) -> None:
+        if self._reservation is not None:
+            self._reservation.shrink(nbytes)
+
+    def _add_line(self, data: bytes, start: int, stop: int) -> None:
+        size = stop - start
+        limit = self._header_limit if self._state == _HEADER else None
+        if limit is not None and self._line_size + size > limit:
+            raise PayloadTooLarge(f"envelope header line exceeds {limit} bytes")
+        if size:
+            self._charge(size)
+            self._line.append(data[start:stop])
+            self._line_size += size
+
+    def _take_line(self) -> bytes:
+        line = joined(self._line, self._line_size, self._reservation)
+        self._discharge(self._line_size)  # let go of once parsed, below
+        self._line, self._line_size = [], 0
+        return line
+
+    def _line_done(self) -> None:
+        line = self._take_line()
+        if self._state == _HEADER:
+            self.envelope.headers = _json_object(line, "envelope header")
+            self._state = _ITEM_HEADER
+            if self._on_header is not None:
+                self._on_header(self.envelope.headers)
+            return
+        number = self._number
+        headers = _json_object(line, f"item {number} header")
         item_type = headers.get("type")
         if item_type is None:
             raise EnvelopeParseError(f"item {number}: item header missing 'type'")
         if not isinstance(item_type, str) or not item_type:
             raise EnvelopeParseError(f"item {number}: 'type' must be a non-empty string")
         length = _item_length(headers, number)
-        pos = min(line_end + 1, end)
+        self._item = Item(headers=headers, payload=b"")
+        self._length = length
+        keep = self._keep is None or self._keep(item_type)
+        self._payload = [] if keep else None
+        self.complete = self.complete and keep
+        self._payload_size = 0
+        if self._checks is not None:
+            self._checks.start(number, item_type, length)
         if length is None:
-            eol = data.find(b"\n", pos)
-            payload_end = end if eol < 0 else eol
-            payload = data[pos:payload_end]
-            pos = payload_end + 1
+            self._state = _LINE_PAYLOAD
+        elif length:
+            self._state, self._remaining = _PAYLOAD, length
         else:
-            remaining = end - pos
-            if length > remaining:
-                raise EnvelopeParseError(
-                    f"item {number}: length {length} exceeds remaining {remaining} bytes"
-                )
-            payload = data[pos : pos + length]
-            pos += length
-            if pos < end:
-                if data[pos] != 0x0A:
-                    raise EnvelopeParseError(
-                        f"item {number} ({item_type}): payload of length {length} is followed "
-                        f"by {data[pos : pos + 1]!r}, not a newline (wrong length header?)"
-                    )
-                pos += 1
-        envelope.items.append(Item(headers=headers, payload=payload))
-    return envelope
+            self._state = _AFTER_PAYLOAD
+
+    def _start_item(self) -> None:
+        self._number += 1
+        if self._number > MAX_ITEMS:
+            raise PayloadTooLarge(f"envelope has more than {MAX_ITEMS} items")
+
+    def _add_payload(self, data: bytes, start: int, stop: int) -> None:
+        size = stop - start
+        if not size:
+            return
+        self._payload_size += size
+        self.payload_bytes += size
+        if self._checks is not None:
+            self._checks.grow(self._number, self._item.type, self._payload_size)
+        if self._payload is not None:
+            self._charge(size)
+            self._payload.append(data[start:stop])
+
+    def _item_done(self) -> None:
+        item = self._item
+        if self._payload is not None and self._payload:
+            item.payload = joined(self._payload, self._payload_size, self._reservation)
+        if self._checks is not None:
+            self._checks.done(self._number, item, self._payload_size)
+        self.envelope.items.append(item)
+        self._payload = None
+        self._state = _ITEM_HEADER
+
+
+def parse_envelope(data: bytes) -> Envelope:
+    """Parse an uncompressed envelope; :class:`EnvelopeParseError` says what broke.
+
+    More than :data:`MAX_ITEMS` items is :class:`PayloadTooLarge`. Nothing is
+    validated beyond the framing (see :func:`validate_items`).
+    """
+    reader = EnvelopeReader()
+    reader.feed(data)
+    return reader.finish()
 
 
 def serialize_envelope(envelope: Envelope) -> bytes:
@@ -232,39 +403,59 @@ def _check_json(item: Item, label: str) -> Any:
     return value
 
 
-def validate_items(envelope: Envelope) -> None:
-    """Ingest-time checks that are cheap and must be answered to the SDK.
+class _ItemChecks:
+    """:func:`validate_items`' checks, item by item, as the items stream by.
 
-    * at most one ``event`` or ``transaction`` item (Relay: "duplicate event
-      item") -> 400;
-    * per-item byte limits (:data:`ITEM_SIZE_LIMITS`) -> 413 naming the type;
-    * JSON item types must hold one JSON object, nested at most
-      :data:`~heliograph.ingest.json_depth.MAX_JSON_DEPTH` levels -> 400;
-    * at most :data:`MAX_SESSIONS` ``session`` items and
-      :data:`MAX_SESSION_BUCKETS` aggregates per ``sessions`` item -> 413;
-    * attachments together at most :data:`MAX_ATTACHMENTS` bytes -> 413.
-
-    Unknown item types pass untouched.
+    ``start`` when an item's header is read (its declared ``length``, if any),
+    ``grow`` as its payload arrives (the size so far), ``done`` when the
+    payload is complete (``payload`` may be ``b""`` when it was not kept; the
+    JSON types always are).
     """
-    first_event: int | None = None
-    sessions = 0
-    attachments = 0
-    for number, item in enumerate(envelope.items, start=1):
+
+    def __init__(self) -> None:
+        self._first_event: int | None = None
+        self._sessions = 0
+        self._attachments = 0
+
+    def start(self, number: int, item_type: str, length: int | None) -> None:
+        label = f"item {number} ({item_type})"
+        limit = ITEM_SIZE_LIMITS.get(item_type)
+        if limit is not None and length is not None and length > limit:
+            raise PayloadTooLarge(
+                f"{label}: {length} bytes exceeds the {limit}-byte limit for {item_type} items"
+            )
+        if item_type in _EVENT_TYPES:
+            if self._first_event is not None:
+                raise BadRequest(
+                    f"{label}: only one event or transaction item is allowed per envelope "
+                    f"(item {self._first_event} is one already)"
+                )
+            self._first_event = number
+        if item_type == "session":
+            self._sessions += 1
+            if self._sessions > MAX_SESSIONS:
+                raise PayloadTooLarge(
+                    f"{label}: more than {MAX_SESSIONS} session items in one envelope"
+                )
+
+    def grow(self, number: int, item_type: str, size: int) -> None:
+        limit = ITEM_SIZE_LIMITS.get(item_type)
+        if limit is not None and size > limit:
+            raise PayloadTooLarge(
+                f"item {number} ({item_type}): more than {limit} bytes, over the "
+                f"{limit}-byte limit for {item_type} items"
+            )
+        if item_type == "attachment":
+            self._check_attachments(number, self._attachments + size)
+
+    def done(self, number: int, item: Item, size: int) -> None:
         item_type = item.type
         label = f"item {number} ({item_type})"
         limit = ITEM_SIZE_LIMITS.get(item_type)
-        if limit is not None and len(item.payload) > limit:
+        if limit is not None and size > limit:
             raise PayloadTooLarge(
-                f"{label}: {len(item.payload)} bytes exceeds the {limit}-byte limit "
-                f"for {item_type} items"
+                f"{label}: {size} bytes exceeds the {limit}-byte limit for {item_type} items"
             )
-        if item_type in _EVENT_TYPES:
-            if first_event is not None:
-                raise BadRequest(
-                    f"{label}: only one event or transaction item is allowed per envelope "
-                    f"(item {first_event} is one already)"
-                )
-            first_event = number
         if item_type in JSON_ITEM_TYPES:
             value = _check_json(item, label)
             aggregates = value.get("aggregates")
@@ -273,16 +464,33 @@ def validate_items(envelope: Envelope) -> None:
                 raise PayloadTooLarge(
                     f"{label}: {buckets} session buckets exceed the limit of {MAX_SESSION_BUCKETS}"
                 )
-        if item_type == "session":
-            sessions += 1
-            if sessions > MAX_SESSIONS:
-                raise PayloadTooLarge(
-                    f"{label}: more than {MAX_SESSIONS} session items in one envelope"
-                )
-        elif item_type == "attachment":
-            attachments += len(item.payload)
-            if attachments > MAX_ATTACHMENTS:
-                raise PayloadTooLarge(
-                    f"{label}: attachments total {attachments} bytes, over the "
-                    f"{MAX_ATTACHMENTS}-byte limit per envelope"
-                )
+        if item_type == "attachment":
+            self._attachments += size
+            self._check_attachments(number, self._attachments)
+
+    def _check_attachments(self, number: int, total: int) -> None:
+        if total > MAX_ATTACHMENTS:
+            raise PayloadTooLarge(
+                f"item {number} (attachment): attachments total {total} bytes, over the "
+                f"{MAX_ATTACHMENTS}-byte limit per envelope"
+            )
+
+
+def validate_items(envelope: Envelope) -> None:
+    """Ingest-time checks that are cheap and must be answered to the SDK.
+
+    * at most one ``event`` or ``transaction`` item (Relay: "duplicate event
+      item") -> 400;
+    * per-item byte limits (:data:`ITEM_SIZE_LIMITS`) -> 413 naming the type;
+    * JSON item types must hold one JSON object -> 400;
+    * at most :data:`MAX_SESSIONS` ``session`` items and
+      :data:`MAX_SESSION_BUCKETS` aggregates per ``sessions`` item -> 413;
+    * attachments together at most :data:`MAX_ATTACHMENTS` bytes -> 413.
+
+    Unknown item types pass untouched. :class:`EnvelopeReader` applies the
+    same checks while the envelope streams in (``validate=True``).
+    """
+    checks = _ItemChecks()
+    for number, item in enumerate(envelope.items, start=1):
+        checks.start(number, item.type, len(item.payload))
+        checks.done(number, item, len(item.payload))

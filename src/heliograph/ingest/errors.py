@@ -17,6 +17,7 @@ The tree::
     │       └── UnsupportedEncoding  415  a Content-Encoding we do not implement
     ├── PayloadTooLarge              413  a byte or count limit was exceeded
     └── RateLimited                  429  carries ``retry_after`` and ``categories``
+        └── Overloaded               503  no room for the body in memory right now
 
 Why ``UnsupportedEncoding`` answers 415 rather than 400: RFC 9110 §15.5.16
 says of 415 Unsupported Media Type that "the origin server is refusing to
@@ -117,3 +118,16 @@ class RateLimited(IngestError):
         self.categories: tuple[str, ...] = tuple(categories)
         self.scope = scope
         self.reason = reason
+
+
+class Overloaded(RateLimited):
+    """The server has no room right now (memory for request bodies): 503, retry later.
+
+    RFC 9110 §15.6.4: 503 "indicates that the server is currently unable to
+    handle the request due to a temporary overload", and "the server MAY send
+    a Retry-After header field". A :class:`RateLimited` so that every
+    endpoint answers it with ``Retry-After`` (and, for Sentry SDKs,
+    ``X-Sentry-Rate-Limits``, which they honour whatever the status).
+    """
+
+    status = 503

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from heliograph.ingest import memory
 from heliograph.ingest.errors import IngestError, PayloadTooLarge, RateLimited
 from heliograph.runtime import Runtime
 
@@ -45,15 +46,22 @@ def cors_headers(request: Request, allow_headers: str) -> dict[str, str]:
 
 
 async def read_raw_body(request: Request, max_bytes: int) -> bytes:
-    """The body as it arrived (no decoding), refused past ``max_bytes``."""
+    """The body as it arrived (no decoding), refused past ``max_bytes``.
+
+    What is held is charged to the request's memory reservation, if any
+    (:mod:`heliograph.ingest.memory`).
+    """
+    reservation = memory.current()
     received: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
             raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+        if reservation is not None:
+            reservation.grow(len(chunk))
         received.append(chunk)
-    return b"".join(received)
+    return memory.joined(received, size, reservation)
 
 
 def check_backlog(runtime: Runtime) -> None:

@@ -7,7 +7,9 @@ then queued as it arrived; digest maps the spans to canonical events.
 
 Errors answer as the OTLP/HTTP spec asks: the status code, and a
 ``google.rpc.Status`` body in the request's encoding (protobuf or JSON);
-429 (backlog, rate limit) carries ``Retry-After``, which exporters honour.
+429 (backlog, rate limit) and 503 (no room left in the process-wide memory
+budget for bodies, :mod:`heliograph.ingest.memory`) carry ``Retry-After``,
+which exporters honour.
 Each span counts as one event against the rate limits.
 """
 
@@ -20,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from heliograph.ingest import bodies, otlp
+from heliograph.ingest import bodies, memory, otlp
 from heliograph.ingest.errors import ForbiddenError, IngestError, RateLimited
 from heliograph.ingest.http import admit, check_backlog, read_raw_body, runtime_of
 
@@ -54,6 +56,7 @@ def error_response(exc: IngestError, content_type: str) -> Response:
     return Response(body, status_code=exc.status, media_type=media, headers=headers)
 
 
+@memory.budgeted
 async def traces(request: Request) -> Response:
     runtime = runtime_of(request)
     content_type = request.headers.get("content-type", otlp.PROTOBUF)

@@ -8,7 +8,8 @@ minimal remote config posthog-js loads first. Events are authenticated by
 the project key they carry and queued decoded, as one JSON array. Each event
 of a batch counts against the rate limits; over them, capture answers 429
 with ``Retry-After`` and ``{"detail": ...}``, which posthog clients read and
-back off on.
+back off on. Bodies are charged to the process-wide memory budget
+(:mod:`heliograph.ingest.memory`): past it, 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from heliograph.ingest import posthog
+from heliograph.ingest import memory, posthog
 from heliograph.ingest.errors import AuthError, IngestError
 from heliograph.ingest.http import (
     admit,
@@ -43,6 +44,7 @@ def _cors(request: Request) -> dict[str, str]:
     return headers
 
 
+@memory.budgeted
 async def capture(request: Request) -> Response:
     cors = _cors(request)
     if request.method == "OPTIONS":

@@ -7,21 +7,27 @@ early when digest is behind or the key or project is over its rate limit
 check the framing and that event items are JSON, append the payload to the
 durable queue, answer with the event id. Everything slower (normalising,
 scrubbing, grouping) happens in digest. An envelope that authenticates only
-through its ``dsn`` header is checked once its body is read.
+through its ``dsn`` header is decoded as far as that header line (at most
+:data:`MAX_UNAUTHENTICATED_HEADER` bytes), authenticated, then decoded on.
+
+Memory: envelopes are checked as they are decoded, piece by piece; only the
+JSON items (events, sessions, ...) are kept whole, since the queue keeps the
+body as it arrived. What a request holds is charged to the process-wide
+budget (:mod:`heliograph.ingest.memory`): 503 with ``Retry-After`` past it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from heliograph.ingest import bodies, envelope, sentry_auth
+from heliograph.ingest import bodies, envelope, memory, sentry_auth
 from heliograph.ingest.errors import (
     AuthError,
     BadRequest,
@@ -37,6 +43,9 @@ ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, content-encoding, "
     "authentication, authorization, sentry-trace, baggage"
 )
+# Decoded bytes read of an envelope before it is authenticated by its ``dsn``
+# header: that header line must end within them (SDKs send a few hundred bytes).
+MAX_UNAUTHENTICATED_HEADER = 16 * 1024
 
 
 # Project ids are SQLite integers: signed 64 bits.
@@ -72,12 +81,21 @@ def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -
 
 
 async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
-    """The body as it arrived and decoded; both, since the queue keeps the former."""
+    """The body as it arrived and decoded; both, since the queue keeps the former.
+
+    Both are charged to the request's memory reservation.
+    """
+    reservation = memory.current()
     received: list[bytes] = []
+    size = 0
 
     async def tee() -> AsyncIterator[bytes]:
+        nonlocal size
         async for chunk in request.stream():
+            if reservation is not None:
+                reservation.grow(len(chunk))
             received.append(chunk)
+            size += len(chunk)
             yield chunk
 
     decoded = await bodies.read_body(
@@ -86,7 +104,58 @@ async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
         max_compressed=bodies.MAX_COMPRESSED_REQUEST,
         max_decompressed=max_decompressed,
     )
-    return b"".join(received), decoded
+    return memory.joined(received, size, reservation), decoded
+
+
+def _keep_payload(item_type: str) -> bool:
+    # Ingest parses only the JSON items; the rest is checked for size and framing.
+    return item_type in envelope.JSON_ITEM_TYPES
+
+
+async def _read_envelope(
+    request: Request, on_header: Callable[[dict[str, Any]], None], *, authenticated: bool
+) -> tuple[bytes, envelope.EnvelopeReader]:
+    """Decode and check an envelope as it streams in; the body as it arrived, and the reader.
+
+    ``on_header`` runs once the envelope header is decoded, before any item:
+    when the request is not ``authenticated`` yet, it authenticates by the
+    ``dsn`` there, and that header must end within
+    :data:`MAX_UNAUTHENTICATED_HEADER` decoded bytes, so that a bad key costs
+    little decoding. Item payloads other than JSON are checked and dropped
+    (``reader.complete`` says whether any was).
+    """
+    reader = envelope.EnvelopeReader(
+        keep=_keep_payload,
+        validate=True,
+        on_header=on_header,
+        header_limit=None if authenticated else MAX_UNAUTHENTICATED_HEADER,
+        reservation=memory.current(),
+    )
+    raw = await bodies.stream_body(
+        request.stream(),
+        reader.feed,
+        content_encoding=request.headers.get("content-encoding"),
+        max_compressed=bodies.MAX_COMPRESSED_REQUEST,
+        max_decompressed=bodies.MAX_ENVELOPE,
+    )
+    reader.finish()
+    return raw, reader
+
+
+def _whole_envelope(raw: bytes, encoding: str | None, payload_bytes: int) -> envelope.Envelope:
+    """The envelope with every payload, decoded again from the body as it arrived.
+
+    Only for an envelope that must be rewritten and had payloads dropped on
+    the first pass (no ``event_id`` header, attachments). Its payloads and
+    the serialisation made of them are charged before decoding starts.
+    """
+    memory.charge(2 * payload_bytes)
+    reader = envelope.EnvelopeReader()
+    decoder = bodies.BodyDecoder(encoding, bodies.MAX_ENVELOPE)
+    for piece in decoder.decode(raw):
+        reader.feed(piece)
+    decoder.end()
+    return reader.finish()
 
 
 def _check_dsn(request: Request, dsn: Any) -> None:
@@ -109,6 +178,7 @@ def _has_header_auth(request: Request) -> bool:
     )
 
 
+@memory.budgeted
 async def envelope_endpoint(request: Request) -> Response:
     cors = cors_headers(request, ALLOW_HEADERS)
     if request.method == "OPTIONS":
@@ -122,15 +192,20 @@ async def envelope_endpoint(request: Request) -> Response:
             _authenticate(request, project_id, None)
         else:
             check_backlog(runtime)
-        raw, body = await _read(request, bodies.MAX_ENVELOPE)
-        parsed = envelope.parse_envelope(body)
-        envelope.validate_items(parsed)
-        dsn = parsed.headers.get("dsn")
-        if not header_auth:
-            _authenticate(request, project_id, dsn if isinstance(dsn, str) else None)
-        elif dsn is not None:
-            _check_dsn(request, dsn)
-        event_id, rewritten = _ensure_event_id(parsed)
+
+        def check_header(headers: dict[str, Any]) -> None:
+            # The envelope header is decoded; no item is yet.
+            dsn = headers.get("dsn")
+            if not header_auth:
+                _authenticate(request, project_id, dsn if isinstance(dsn, str) else None)
+            elif dsn is not None:
+                _check_dsn(request, dsn)
+
+        raw, reader = await _read_envelope(request, check_header, authenticated=header_auth)
+        event_id, rewritten = _ensure_event_id(reader.envelope)
+        if rewritten is not None and not reader.complete:
+            whole = _whole_envelope(raw, _encoding(request), reader.payload_bytes)
+            event_id, rewritten = _ensure_event_id(whole)
         if rewritten is None:
             await runtime.queue.append(
                 project_id, "sentry_envelope", time.time(), raw, _encoding(request)
@@ -170,6 +245,7 @@ def _ensure_event_id(parsed: envelope.Envelope) -> tuple[str | None, bytes | Non
     return derive_event_id(header_id), None
 
 
+@memory.budgeted
 async def store_endpoint(request: Request) -> Response:
     """The legacy endpoint: one event JSON body (still used by older SDKs and tools)."""
     cors = cors_headers(request, ALLOW_HEADERS)
