@@ -42,6 +42,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from heliograph.bounds import clamp_count
 from heliograph.ingest.errors import BadRequest
 from heliograph.model import Breadcrumb, Event, Exception_, Frame, Mechanism, User
 
@@ -105,13 +106,10 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+    """A non-negative integer (line numbers, ids), clamped to the stored range."""
+    if isinstance(value, float) and not value.is_integer():
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+    return clamp_count(value)
 
 
 def _bool(value: Any) -> bool | None:
