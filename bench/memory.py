@@ -97,6 +97,14 @@ def posthog_bomb(size: int) -> bytes:
     return b"".join(parts)
 
 
+def posthog_tiny_events(size: int, key: str) -> bytes:
+    """A batch of as many minimal events as fit: cheap to send, costly to parse."""
+    event = b'{"event":"x","distinct_id":"u","properties":{}},'
+    head = b'{"api_key":"' + key.encode() + b'","batch":['
+    body = head + event * (size // len(event)) + b'{"event":"x","distinct_id":"u"}]}'
+    return gzip.compress(body, 6)
+
+
 def rss_mb(pid: int, field: str) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(rf"{field}:\s+(\d+) kB", status)
@@ -121,12 +129,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--mib", type=int, default=95)
+    parser.add_argument("--only", default="", help="Run only phases whose name contains this")
     args = parser.parse_args()
     size = args.mib * MiB
 
     with tempfile.TemporaryDirectory() as tmp:
         overall = 0.0
         for number, name in enumerate(PHASES):
+            if args.only not in name:
+                continue
             server = Server(Path(tmp) / f"data{number}")
             try:
                 peak = run_phase(server, name, size, args.concurrency)
@@ -145,6 +156,7 @@ PHASES = (
     "valid key, 16 MiB uncompressed envelope",
     "PostHog /batch/, 19 MiB JSON string",
     "OTLP /v1/traces, 19 MiB of zeros",
+    "PostHog /batch/, 19 MiB of tiny events",
 )
 
 
@@ -179,6 +191,11 @@ def run_phase(server: Server, name: str, size: int, concurrency: int) -> float:
         PHASES[6]: (
             f"{server.url}/batch/",
             lambda: posthog_bomb(19 * MiB),
+            {"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        ),
+        PHASES[8]: (
+            f"{server.url}/batch/",
+            lambda: posthog_tiny_events(19 * MiB, server.key),
             {"Content-Encoding": "gzip", "Content-Type": "application/json"},
         ),
         PHASES[7]: (

@@ -460,3 +460,26 @@ def test_a_client_that_hangs_up_gives_its_reservation_back(app: App) -> None:
     assert app.budget.peak >= 64 * KiB  # it did hold the body it had received
     assert app.budget.in_use == 0
     assert app.runtime.queue.depth == 0
+
+
+def test_json_is_charged_what_parsing_it_costs_not_its_size(app: App) -> None:
+    """Many tiny values cost far more parsed than sent: a PostHog batch of
+    them is refused before it is parsed; ordinary batches pass."""
+    tiny = b'{"event":"x","distinct_id":"u","properties":{}},'
+    many = b'{"api_key":"' + app.key.encode() + b'","batch":[' + tiny * 40_000
+    many = many.rstrip(b",") + b"]}"
+    assert len(many) < 2 * 1024 * 1024 < memory.parsed_cost(many) // 24
+    refused = app.client.post(
+        "/batch/", content=gzip.compress(many), headers={"Content-Encoding": "gzip"}
+    )
+    assert refused.status_code == 413, refused.text
+    assert "budget" in refused.json()["detail"]
+    assert app.budget.in_use == 0
+
+    events = [
+        {"event": "$pageview", "distinct_id": f"user-{n}", "properties": {"$current_url": "/"}}
+        for n in range(500)
+    ]
+    ordinary = orjson.dumps({"api_key": app.key, "batch": events})
+    assert app.client.post("/batch/", content=ordinary).status_code == 200
+    assert app.budget.in_use == 0

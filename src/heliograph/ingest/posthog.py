@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from heliograph.ingest import bodies
+from heliograph.ingest import bodies, memory
 from heliograph.ingest.errors import AuthError, BadRequest, PayloadTooLarge
 from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
 
@@ -242,6 +242,8 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
 
 
 def _parse_json(payload: bytes) -> Any:
+    # Held until the request ends: the parsed events live that long.
+    memory.charge(memory.parsed_cost(payload))
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
