@@ -50,6 +50,8 @@ def clamp_count(value: Any) -> int | None:
 
     Booleans, strings and non-finite numbers are not counts (None).
     """
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value  # nearly always: no further checks
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float):
@@ -121,7 +123,9 @@ def _bound_frame(frame: Frame) -> None:
 
 
 def _line(value: int | None) -> int | None:
-    return None if value is None else clamp_count(value)
+    if value is None or 0 <= value <= MAX_COUNT:
+        return value
+    return clamp_count(value)
 
 
 def bound_event(event: Event) -> None:
