@@ -1,0 +1,363 @@
+"""LLM analytics: typed rows, hourly/daily rollups, latency histograms, traces, sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from heliograph.model import Event
+from heliograph.store.base import DigestBatch, Project
+from heliograph.store.contract import Store
+from heliograph.store.llm_records import LlmEventFilter, TraceFilter, TraceRecord, UsageRow
+from tests.contract.builders import HOUR, ai_event, error, pageview
+
+T0 = 1_780_002_000.0  # a fixed instant, on the hour
+H0 = int(T0 // HOUR)
+assert T0 == H0 * HOUR
+
+
+def record(store: Store, *events: Event) -> None:
+    result = store.record(DigestBatch(analytics=list(events)))
+    assert result.rejected == ()
+
+
+def usage_tuple(row: UsageRow) -> tuple[object, ...]:
+    return (
+        row.slot,
+        row.model,
+        row.provider,
+        row.requests,
+        row.errors,
+        row.input_tokens,
+        row.output_tokens,
+        round(row.cost_usd, 9),
+        row.priced,
+        row.latency_count,
+    )
+
+
+def test_a_generation_becomes_a_typed_row(store: Store, project: Project) -> None:
+    event = ai_event(
+        project.id, trace="tr-1", at=T0 + 60, session="s-1", cost=0.25, latency=2.0, parent="tr-1"
+    )
+    record(store, event)
+    row = store.llm_event(project.id, event.event_id)
+    assert row is not None
+    assert (row.project_id, row.event_id, row.name) == (project.id, event.event_id, event.name)
+    assert (row.model, row.provider) == ("gpt-4o-mini", "openai")
+    assert (row.input_tokens, row.output_tokens) == (1000, 100)
+    assert row.total_cost_usd == pytest.approx(0.25)
+    assert (row.trace_id, row.parent_id, row.session_id, row.distinct_id) == (
+        "tr-1",
+        "tr-1",
+        "s-1",
+        "user-1",
+    )
+    assert row.latency_s == pytest.approx(2.0) and row.is_error is False
+    # A PostHog generation is stamped when it ends: it started its latency earlier.
+    assert row.timestamp == pytest.approx(T0 + 60)
+    assert row.started_at == pytest.approx(T0 + 58)
+
+
+def test_other_analytics_make_no_llm_rows(store: Store, project: Project) -> None:
+    view = pageview(project.id, at=T0, trace="tr-web")
+    record(store, view)
+    assert store.get_event(project.id, view.event_id) is not None
+    assert store.llm_event(project.id, view.event_id) is None
+    assert store.llm_events(LlmEventFilter(project.id), limit=10) == ([], None)
+    assert store.llm_trace_exists(project.id, "tr-web") is False
+
+
+def test_usage_sums_generations_per_hour_and_per_day(store: Store, project: Project) -> None:
+    record(
+        store,
+        ai_event(project.id, trace="a", at=T0 + 10, cost=0.5),
+        ai_event(project.id, trace="a", at=T0 + 20, cost=None, is_error=True),  # unpriced
+        ai_event(project.id, trace="b", at=T0 + HOUR + 5, cost=0.25, input_tokens=10),
+        ai_event(project.id, trace="c", at=T0 + 30 * HOUR, cost=1.0, latency=None),
+        ai_event(project.id, "$ai_embedding", trace=None, at=T0 + 30, cost=0.125),
+    )
+    hourly = store.llm_usage_by_time(project.id, H0, H0 + 48, "hour")
+    assert [usage_tuple(r) for r in hourly] == [
+        (H0, "", "", 3, 1, 3000, 300, 0.625, 2, 3),
+        (H0 + 1, "", "", 1, 0, 10, 100, 0.25, 1, 1),
+        (H0 + 30, "", "", 1, 0, 1000, 100, 1.0, 1, 0),
+    ]
+    assert hourly[0].latency_sum == pytest.approx(6.0)
+    # A range is inclusive at both ends and leaves other hours out.
+    assert [r.slot for r in store.llm_usage_by_time(project.id, H0 + 1, H0 + 1, "hour")] == [H0 + 1]
+    # Days are UTC days (hour // 24); T0 is late in its day, so T0 + 30 h is two days on.
+    daily = store.llm_usage_by_time(project.id, H0, H0 + 48, "day")
+    assert H0 // 24 == (H0 + 1) // 24 == (H0 + 30) // 24 - 2
+    assert [(r.slot, r.requests, round(r.cost_usd, 9)) for r in daily] == [
+        (H0 // 24, 4, 0.875),
+        (H0 // 24 + 2, 1, 1.0),
+    ]
+
+
+def test_usage_by_model_most_used_first(
+    store: Store, project: Project, other_project: Project
+) -> None:
+    record(
+        store,
+        ai_event(project.id, trace="a", at=T0 + 1, model="claude", provider="anthropic"),
+        ai_event(project.id, trace="a", at=T0 + 2, model="gpt-4o-mini"),
+        ai_event(project.id, trace="a", at=T0 + 3, model="gpt-4o-mini", cost=0.02),
+        ai_event(project.id, trace="b", at=T0 + 5 * HOUR, model="late"),
+        ai_event(other_project.id, trace="x", at=T0 + 4, model="elsewhere"),
+    )
+    rows = store.llm_usage_by_model(project.id, H0, H0 + 1)
+    assert [(r.slot, r.model, r.provider, r.requests) for r in rows] == [
+        (None, "gpt-4o-mini", "openai", 2),
+        (None, "claude", "anthropic", 1),
+    ]
+    assert rows[0].cost_usd == pytest.approx(0.03)
+    assert store.llm_models(project.id, H0) == [
+        ("claude", "anthropic"),
+        ("gpt-4o-mini", "openai"),
+        ("late", "openai"),
+    ]
+    assert store.llm_models(project.id, H0 + 1) == [("late", "openai")]
+
+
+def test_latency_histograms_count_every_timed_generation(store: Store, project: Project) -> None:
+    record(
+        store,
+        ai_event(project.id, trace="a", at=T0 + 1, latency=0.1),
+        ai_event(project.id, trace="a", at=T0 + 2, latency=0.1),
+        ai_event(project.id, trace="a", at=T0 + 3, latency=10.0, model="big"),
+        ai_event(project.id, trace="a", at=T0 + HOUR + 1, latency=1.0),
+        ai_event(project.id, trace="a", at=T0 + 4, latency=None),  # untimed: not in a histogram
+        ai_event(project.id, "$ai_span", trace="a", at=T0 + 5, latency=3.0),  # not a call
+    )
+    by_hour = store.llm_latency_by_time(project.id, H0, H0 + 1, "hour")
+    assert set(by_hour) == {H0, H0 + 1}
+    assert sorted(by_hour[H0].values()) == [1, 2]  # two latencies, two buckets
+    assert sum(by_hour[H0 + 1].values()) == 1
+    day = H0 // 24
+    by_day = store.llm_latency_by_time(project.id, day - 1, day + 1, "day")
+    assert sum(sum(buckets.values()) for buckets in by_day.values()) == 4
+    by_model = store.llm_latency_by_model(project.id, H0, H0 + 1, "hour")
+    assert {key: sum(b.values()) for key, b in by_model.items()} == {
+        ("gpt-4o-mini", "openai"): 3,
+        ("big", "openai"): 1,
+    }
+    # The slower model's bucket is above the faster one's.
+    assert max(by_model[("big", "openai")]) > max(by_hour[H0 + 1])
+
+
+def test_a_pseudo_trace_rolls_up_its_calls(store: Store, project: Project) -> None:
+    record(
+        store,
+        ai_event(project.id, trace="tr", at=T0 + 10, latency=4.0, cost=0.5, input_tokens=7),
+        ai_event(project.id, trace="tr", at=T0 + 30, latency=5.0, cost=None, is_error=True),
+        ai_event(project.id, "$ai_span", trace="tr", at=T0 + 40, latency=1.0, parent="x"),
+    )
+    trace = store.llm_trace(project.id, "tr")
+    assert trace is not None and trace.has_trace_event is False
+    assert (trace.events, trace.generations, trace.errors, trace.unpriced) == (3, 2, 1, 1)
+    assert (trace.input_tokens, trace.output_tokens) == (1007, 200)
+    assert trace.cost_usd == pytest.approx(0.5)
+    assert trace.started_at == pytest.approx(T0 + 6) and trace.ended_at == pytest.approx(T0 + 40)
+    assert trace.name == "gpt-4o-mini"  # no trace event: named after its root call
+    assert store.llm_trace_exists(project.id, "tr") is True
+    assert store.llm_trace(project.id, "nope") is None
+
+
+def test_a_trace_event_names_the_trace_and_events_come_in_start_order(
+    store: Store, project: Project
+) -> None:
+    late_call = ai_event(project.id, trace="tr", at=T0 + 20, latency=1.0, parent="root")
+    early_call = ai_event(project.id, trace="tr", at=T0 + 12, latency=10.0, parent="root")
+    root = ai_event(
+        project.id, "$ai_trace", trace="tr", at=T0 + 30, latency=30.0, span_name="checkout agent"
+    )
+    record(store, late_call, root)
+    record(store, early_call)  # traces grow across batches
+    trace = store.llm_trace(project.id, "tr")
+    assert trace is not None
+    assert trace.has_trace_event is True and trace.name == "checkout agent"
+    assert trace.latency_s == pytest.approx(30.0)
+    assert (trace.events, trace.generations) == (3, 2)
+    events = store.llm_trace_events(project.id, "tr")
+    assert [e.event_id for e in events] == [root.event_id, early_call.event_id, late_call.event_id]
+    assert [e.started_at for e in events] == pytest.approx([T0, T0 + 2, T0 + 19])
+
+
+@pytest.fixture
+def five_traces(store: Store, project: Project) -> list[str]:
+    """Traces t0..t4 started a minute apart; t1 and t3 in session s-odd, t3 failed."""
+    events = []
+    for n in range(5):
+        events.append(
+            ai_event(
+                project.id,
+                trace=f"t{n}",
+                at=T0 + 60 * n,
+                latency=1.0,
+                cost=0.01 * (n + 1),
+                session="s-odd" if n % 2 else "s-even",
+                is_error=n == 3,
+                distinct_id=f"user-{n % 2}",
+            )
+        )
+    record(store, *events)
+    return [f"t{n}" for n in range(5)]
+
+
+def walk_traces(store: Store, filters: TraceFilter, limit: int) -> list[TraceRecord]:
+    found: list[TraceRecord] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = store.llm_traces(filters, limit=limit, cursor=cursor)
+        found += page
+        if cursor is None:
+            return found
+
+
+def test_trace_list_newest_first_with_filters_and_cursor(
+    store: Store, project: Project, five_traces: list[str]
+) -> None:
+    newest_first = five_traces[::-1]
+    assert [t.trace_id for t in walk_traces(store, TraceFilter(project.id), 2)] == newest_first
+    assert [t.trace_id for t in walk_traces(store, TraceFilter(project.id), 5)] == newest_first
+    assert [
+        t.trace_id for t in walk_traces(store, TraceFilter(project.id, session_id="s-odd"), 1)
+    ] == ["t3", "t1"]
+    assert [
+        t.trace_id for t in walk_traces(store, TraceFilter(project.id, errors_only=True), 2)
+    ] == ["t3"]
+    # Traces start a second before their call's timestamp: t1 at T0 + 59, t3 at T0 + 179.
+    window = TraceFilter(project.id, since=T0 + 59, until=T0 + 179)
+    assert [t.trace_id for t in walk_traces(store, window, 10)] == ["t2", "t1"]
+    assert [
+        t.trace_id for t in walk_traces(store, TraceFilter(project.id, distinct_id="user-0"), 10)
+    ] == ["t4", "t2", "t0"]
+
+
+def test_top_traces_are_the_costliest_in_the_range(
+    store: Store, project: Project, five_traces: list[str]
+) -> None:
+    record(store, ai_event(project.id, trace="free", at=T0 + 90, cost=0.0))
+    top = store.llm_top_traces(project.id, T0, T0 + 3600, limit=3)
+    assert [t.trace_id for t in top] == ["t4", "t3", "t2"]
+    assert [t.trace_id for t in store.llm_top_traces(project.id, T0 - 1, T0 + 100)] == [
+        "t1",
+        "t0",
+    ]
+
+
+def test_sessions_group_traces_most_recent_first(
+    store: Store, project: Project, five_traces: list[str]
+) -> None:
+    sessions, cursor = store.llm_sessions(project.id, since=T0 - 1, limit=10)
+    assert cursor is None
+    assert [(s.session_id, s.traces, s.generations, s.errors) for s in sessions] == [
+        ("s-even", 3, 3, 0),
+        ("s-odd", 2, 2, 1),
+    ]
+    assert sessions[0].cost_usd == pytest.approx(0.01 + 0.03 + 0.05)
+    assert sessions[1].input_tokens == 2000
+    assert sessions[0].started_at == pytest.approx(T0 - 1)
+    first, cursor = store.llm_sessions(project.id, since=T0 - 1, limit=1)
+    assert [s.session_id for s in first] == ["s-even"] and cursor is not None
+    rest, end = store.llm_sessions(project.id, since=T0 - 1, limit=1, cursor=cursor)
+    assert [s.session_id for s in rest] == ["s-odd"] and end is None
+    # Only sessions with a trace started since ``since``.
+    late, _ = store.llm_sessions(project.id, since=T0 + 200, limit=10)
+    assert [(s.session_id, s.traces) for s in late] == [("s-even", 1)]
+
+
+def test_llm_events_filter_and_page(store: Store, project: Project) -> None:
+    calls = [
+        ai_event(project.id, trace=f"t{n % 2}", at=T0 + n, model="a" if n < 4 else "b")
+        for n in range(6)
+    ]
+    failing = ai_event(project.id, trace="t9", at=T0 + 10, is_error=True, model="a")
+    span = ai_event(project.id, "$ai_span", trace="t0", at=T0 + 11)
+    record(store, *calls, failing, span)
+
+    def ids(filters: LlmEventFilter, limit: int = 100) -> list[str]:
+        found: list[str] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = store.llm_events(filters, limit=limit, cursor=cursor)
+            found += [row.event_id for row in page]
+            if cursor is None:
+                return found
+
+    newest_first = [failing.event_id] + [c.event_id for c in calls[::-1]]
+    assert ids(LlmEventFilter(project.id)) == newest_first  # spans are not listed by default
+    assert ids(LlmEventFilter(project.id), limit=3) == newest_first
+    assert ids(LlmEventFilter(project.id, model="b")) == [calls[5].event_id, calls[4].event_id]
+    assert ids(LlmEventFilter(project.id, errors_only=True)) == [failing.event_id]
+    assert ids(LlmEventFilter(project.id, trace_id="t1"), limit=1) == [
+        calls[5].event_id,
+        calls[3].event_id,
+        calls[1].event_id,
+    ]
+    assert ids(LlmEventFilter(project.id, since=T0 + 2, until=T0 + 4)) == [
+        calls[3].event_id,
+        calls[2].event_id,
+    ]
+    assert ids(LlmEventFilter(project.id, names=("$ai_span",))) == [span.event_id]
+
+
+def test_replayed_llm_events_do_not_double_any_rollup(
+    store: Store, project: Project, reopen: Callable[[], Store]
+) -> None:
+    batch = [
+        ai_event(project.id, trace="tr", at=T0 + 10, session="s"),
+        ai_event(project.id, trace="tr", at=T0 + 20, session="s", is_error=True),
+        ai_event(project.id, "$ai_trace", trace="tr", at=T0 + 30, span_name="agent"),
+    ]
+
+    def snapshot(s: Store) -> tuple[object, ...]:
+        return (
+            s.llm_usage_by_time(project.id, H0, H0 + 1, "hour"),
+            s.llm_usage_by_model(project.id, H0, H0 + 1),
+            s.llm_latency_by_time(project.id, H0, H0 + 1, "hour"),
+            s.llm_trace(project.id, "tr"),
+            s.llm_trace_events(project.id, "tr"),
+            s.llm_sessions(project.id, since=T0 - 60, limit=10),
+        )
+
+    record(store, *batch)
+    before = snapshot(store)
+    record(store, *batch)
+    record(store, batch[1])
+    assert snapshot(store) == before
+    again = reopen()  # a digest restarted after a crash replays its last batch
+    again.record(DigestBatch(analytics=batch))
+    assert snapshot(again) == before
+    trace = again.llm_trace(project.id, "tr")
+    assert trace is not None and (trace.events, trace.generations, trace.errors) == (3, 2, 1)
+
+
+def test_trace_errors_link_error_events_to_their_issue(store: Store, project: Project) -> None:
+    record(store, ai_event(project.id, trace="ab" * 16, at=T0))
+    failure = error(project.id, "boom", at=T0 + 5, trace_id="ab" * 16, title="RuntimeError: x")
+    store.record(DigestBatch(errors=[failure, error(project.id, "other", trace_id="cd" * 16)]))
+    [found] = store.llm_trace_errors(project.id, "ab" * 16)
+    stored = store.get_event(project.id, failure.event.event_id)
+    assert stored is not None
+    assert (found.event_id, found.issue_id, found.title, found.level) == (
+        failure.event.event_id,
+        stored.issue_id,
+        "RuntimeError: x",
+        "error",
+    )
+    assert found.timestamp == pytest.approx(T0 + 5)
+    assert store.llm_trace_errors(project.id, "ef" * 16) == []
+
+
+def test_llm_reads_are_per_project(store: Store, project: Project, other_project: Project) -> None:
+    event = ai_event(other_project.id, trace="tr", at=T0, session="s")
+    record(store, event)
+    assert store.llm_event(project.id, event.event_id) is None
+    assert store.llm_trace(project.id, "tr") is None
+    assert store.llm_usage_by_time(project.id, H0 - 1, H0 + 1, "hour") == []
+    assert store.llm_sessions(project.id, since=0, limit=5) == ([], None)
+    assert store.llm_traces(TraceFilter(project.id), limit=5) == ([], None)
+    assert store.llm_trace(other_project.id, "tr") is not None
