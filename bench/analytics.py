@@ -244,7 +244,7 @@ PRICES = {
 def bulk_load(store: Any, project_id: int, rows: int, now: float) -> float:
     """``rows`` generations over the last 30 days through ``write_llm_rows``; returns seconds."""
     from heliograph.store.llm_records import LlmEventRecord
-    from heliograph.store.llm_write import write_llm_rows
+    from heliograph.store.sqlite.llm_write import write_llm_rows
 
     rng = random.Random(3)
     span = 30 * 86400.0

@@ -25,8 +25,8 @@ import orjson
 
 from heliograph.bootstrap import ensure_defaults
 from heliograph.digest.worker import DigestWorker
-from heliograph.ingest.queue import IngestQueue
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store import open_queue, open_store
+from heliograph.store.queue import PayloadQueue
 
 GENERATIONS_PER_BATCH = 50
 
@@ -99,7 +99,7 @@ def generation(n: int) -> dict[str, Any]:
     }
 
 
-def fill(queue: IngestQueue, errors: int, generations: int) -> None:
+def fill(queue: PayloadQueue, errors: int, generations: int) -> None:
     async def go() -> None:
         for n in range(errors):
             await queue.append(1, "sentry_store", time.time(), orjson.dumps(error_event(n)))
@@ -113,8 +113,8 @@ def fill(queue: IngestQueue, errors: int, generations: int) -> None:
 def measure(errors: int, generations: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        store = SQLiteStore(root / "heliograph.sqlite3")
-        queue = IngestQueue(root / "queue.sqlite3")
+        store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
+        queue = open_queue(root / "queue.sqlite3")
         ensure_defaults(store, "http://127.0.0.1")
         fill(queue, errors, generations)
         worker = DigestWorker(queue, store)

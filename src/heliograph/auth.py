@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 
 from heliograph.store.base import Project, UserAccount
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 
 SESSION_COOKIE = "heliograph_session"
 ROLE_CAN_WRITE = frozenset({"owner", "admin", "member"})
@@ -55,7 +55,7 @@ class Principal:
     csrf_token: str | None  # set for cookie sessions: their writes need the CSRF token
 
 
-def authenticate(request: Request, store: SQLiteStore) -> Principal | None:
+def authenticate(request: Request, store: Store) -> Principal | None:
     authorization = request.headers.get("authorization", "")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials:
@@ -72,7 +72,7 @@ def authenticate(request: Request, store: SQLiteStore) -> Principal | None:
     return None
 
 
-def project_role(principal: Principal, project: Project, store: SQLiteStore) -> str | None:
+def project_role(principal: Principal, project: Project, store: Store) -> str | None:
     """The principal's role for the project (teams considered); None means no access."""
     return store.project_role(principal.user, project)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from heliograph.store.base import Organization, Project
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 
 DEFAULT_ORG = "default"
 DEFAULT_PROJECT = "default"
@@ -35,13 +35,13 @@ def dsn_for(base_url: str, public_key: str, project_id: int) -> str:
     return f"{parts.scheme}://{public_key}@{parts.netloc}{parts.path.rstrip('/')}/{project_id}"
 
 
-def _default_organization(store: SQLiteStore) -> Organization:
+def _default_organization(store: Store) -> Organization:
     return store.get_organization(DEFAULT_ORG) or store.create_organization(
         DEFAULT_ORG, "Default organization"
     )
 
 
-def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
+def ensure_defaults(store: Store, base_url: str) -> Welcome:
     org = _default_organization(store)
     project = store.get_project(org.slug, DEFAULT_PROJECT) or store.create_project(
         org.id, DEFAULT_PROJECT, "Default project"
@@ -64,7 +64,7 @@ def ensure_defaults(store: SQLiteStore, base_url: str) -> Welcome:
     )
 
 
-def ensure_internal_project(store: SQLiteStore) -> Project:
+def ensure_internal_project(store: Store) -> Project:
     """The project Heliograph reports its own activity into (its AI-fix calls)."""
     org = _default_organization(store)
     return store.get_project(org.slug, INTERNAL_PROJECT) or store.create_project(

@@ -20,6 +20,9 @@ from rich.console import Console
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
 from heliograph.config import ConfigError, Settings, load_config_file
 from heliograph.dead_letters_cli import app as dead_letters_app
+from heliograph.store import open_store
+from heliograph.store.base import StoreNotFound
+from heliograph.store.contract import Store
 
 if TYPE_CHECKING:
     import uvicorn
@@ -49,6 +52,23 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
 
 
 ROLES = ("owner", "admin", "member", "viewer")
+
+
+@contextmanager
+def _open_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
+    """The configured store for one admin command, closed afterwards.
+
+    ``create=False`` for commands that only make sense on existing data: a
+    wrong ``--data-dir`` is said so instead of starting an empty store.
+    """
+    try:
+        store = open_store(settings.store_url, create=create)
+    except (ConfigError, StoreNotFound) as exc:
+        raise typer.BadParameter(f"{exc} (is --data-dir right?)") from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @app.callback(invoke_without_command=True)
@@ -239,18 +259,13 @@ def demo(
 ) -> None:
     """Fill a project with a week of realistic errors, LLM traces and sessions."""
     from heliograph.demo import run_demo
-    from heliograph.store.sqlite import SQLiteStore
 
     settings = _settings(data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(settings.db_path)
-    try:
+    with _open_store(settings) as store:
         # The defaults come first, so the default project keeps id 1 and a
         # first-ever run still hands out the admin's one-time login link.
         welcome = ensure_defaults(store, settings.base_url)
-        result = run_demo(store, project, seed=seed, days=days, traces=traces)
-    finally:
-        store.close()
+        result = run_demo(store, settings.queue_path, project, seed=seed, days=days, traces=traces)
     if welcome.login_url:
         console.print(f"one-time admin login link: {welcome.login_url}")
     if welcome.api_token:
@@ -268,18 +283,13 @@ def login_link(
     data_dir: DataDirOption = None,
 ) -> None:
     """Print a one-time login link for a user (valid for 24 hours)."""
-    from heliograph.store.sqlite import SQLiteStore
-
     settings = _settings(data_dir)
-    store = SQLiteStore(settings.db_path)
-    try:
+    with _open_store(settings, create=False) as store:
         found = store.get_user_by_email(email)
         if found is None:
             console.print(f"no user {email!r}; create one with `heliograph createuser`")
             raise typer.Exit(1)
         print(login_link_url(settings.base_url, store.create_login_link(found[0].id)))
-    finally:
-        store.close()
 
 
 @app.command()
@@ -300,15 +310,13 @@ def createuser(
 ) -> None:
     """Create a user who logs in with email and password."""
     from heliograph.auth import hash_password
-    from heliograph.store.sqlite import SQLiteStore
 
     if role not in ROLES:
         raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise typer.BadParameter("the password must have at least 8 characters")
     settings = _settings(data_dir)
-    store = SQLiteStore(settings.db_path)
-    try:
+    with _open_store(settings) as store:
         ensure_defaults(store, settings.base_url)
         if store.get_user_by_email(email) is not None:
             console.print(f"a user {email!r} already exists")
@@ -322,8 +330,6 @@ def createuser(
         )
         store.add_member(user.id, organization.id, "owner" if superuser else role)
         console.print(f"created {user.email} ({'owner' if superuser else role} of {org})")
-    finally:
-        store.close()
 
 
 @app.command()
@@ -334,15 +340,9 @@ def cleanup(
     ] = False,
 ) -> None:
     """Delete events past each project's retention now (digest also does it hourly)."""
-    from heliograph.store.retention import purge_expired
-    from heliograph.store.sqlite import SQLiteStore
-
     settings = _settings(data_dir)
-    store = SQLiteStore(settings.db_path)
-    try:
-        report = purge_expired(store, dry_run=dry_run)
-    finally:
-        store.close()
+    with _open_store(settings, create=False) as store:
+        report = store.purge_expired(dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for purge in report.projects:
         project = purge.project

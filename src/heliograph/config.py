@@ -65,6 +65,8 @@ class Settings:
     # Report the server's own errors into the heliograph-internal project
     # through heliograph-sdk (installed separately: pip install ./sdk).
     self_monitoring: bool = False
+    # Where the store is (HELIOGRAPH_DATABASE_URL); empty: SQLite in the data directory.
+    database_url: str = ""
 
     @property
     def https(self) -> bool:
@@ -83,8 +85,9 @@ class Settings:
         return self.data_dir / "queue.sqlite3"
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "heliograph.sqlite3"
+    def store_url(self) -> str:
+        """The store's URL: ``HELIOGRAPH_DATABASE_URL``, else the SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'heliograph.sqlite3'}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,8 @@ class Settings:
         settings = cls()
         if "HELIOGRAPH_DATA_DIR" in env:
             settings = replace(settings, data_dir=Path(env["HELIOGRAPH_DATA_DIR"]))
+        if "HELIOGRAPH_DATABASE_URL" in env:
+            settings = replace(settings, database_url=env["HELIOGRAPH_DATABASE_URL"].strip())
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])
         if "HELIOGRAPH_PORT" in env:

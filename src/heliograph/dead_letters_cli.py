@@ -16,7 +16,8 @@ import typer
 
 from heliograph.config import ConfigError, Settings
 from heliograph.ingest import bodies
-from heliograph.ingest.queue import IngestQueue
+from heliograph.store import open_queue
+from heliograph.store.queue import PayloadQueue
 
 app = typer.Typer(help="Payloads digest could not store: list, show, replay, purge.")
 
@@ -28,7 +29,7 @@ IdsArgument = Annotated[list[int] | None, typer.Argument(help="Dead letter ids")
 AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter")]
 
 
-def _queue(data_dir: Path | None) -> IngestQueue:
+def _queue(data_dir: Path | None) -> PayloadQueue:
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
@@ -36,7 +37,7 @@ def _queue(data_dir: Path | None) -> IngestQueue:
     path = (data_dir or settings.data_dir) / settings.queue_path.name
     if not path.exists():
         raise typer.BadParameter(f"no queue at {path}: is --data-dir right?")
-    return IngestQueue(path)
+    return open_queue(path)
 
 
 def _when(seconds: float) -> str:

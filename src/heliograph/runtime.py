@@ -19,10 +19,10 @@ from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
 from heliograph.ingest import memory
 from heliograph.ingest.limits import IngestLimiter
-from heliograph.ingest.queue import IngestQueue
 from heliograph.selfmon import generation_recorder, start_error_reporting
-from heliograph.store.fix_cache import SQLiteFixCache
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store import open_queue, open_store
+from heliograph.store.contract import Store
+from heliograph.store.queue import PayloadQueue
 from heliograph.web.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class KeyCache:
     ``KEY_RELOAD_SECONDS`` whatever happens.
     """
 
-    store: SQLiteStore
+    store: Store
     limiter: IngestLimiter | None = None
     _keys: dict[str, int] = field(default_factory=dict)
     _loaded_at: float = 0.0
@@ -74,8 +74,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = SQLiteStore(settings.db_path)
-        self.queue = IngestQueue(settings.queue_path)
+        self.store: Store = open_store(settings.store_url)
+        self.queue: PayloadQueue = open_queue(settings.queue_path)
         self.limiter = IngestLimiter(settings.project_rate_limit)
         # Request bodies held in memory by ingest, all requests together (per process).
         self.ingest_memory = memory.MemoryBudget(settings.ingest_memory_mb * 1024 * 1024)
@@ -98,7 +98,7 @@ class Runtime:
         return FixService(
             make_provider(ai_settings),
             ai_settings,
-            SQLiteFixCache(self.store.db),
+            self.store.fix_cache(),
             on_generation=generation_recorder(self.queue, self.store),
         )
 

@@ -21,8 +21,8 @@ import orjson
 from heliograph.ai.fix import GenerationRecord
 from heliograph.bootstrap import ensure_internal_project
 from heliograph.ingest.posthog import normalize_event
-from heliograph.ingest.queue import IngestQueue
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
+from heliograph.store.queue import PayloadQueue
 
 
 def generation_properties(record: GenerationRecord) -> dict[str, object]:
@@ -47,9 +47,7 @@ def generation_properties(record: GenerationRecord) -> dict[str, object]:
     return properties
 
 
-def generation_recorder(
-    queue: IngestQueue, store: SQLiteStore
-) -> Callable[[GenerationRecord], None]:
+def generation_recorder(queue: PayloadQueue, store: Store) -> Callable[[GenerationRecord], None]:
     """A ``FixService.on_generation`` callback writing into the internal project."""
 
     def record(generation: GenerationRecord) -> None:
@@ -73,7 +71,7 @@ def generation_recorder(
 logger = logging.getLogger(__name__)
 
 
-def start_error_reporting(store: SQLiteStore, base_url: str, version: str) -> bool:
+def start_error_reporting(store: Store, base_url: str, version: str) -> bool:
     """Point heliograph-sdk at this server's internal project; False when unavailable."""
     try:
         import heliograph_sdk

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from heliograph.ingest.queue import IngestQueue
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.sqlite import SQLiteQueue, SQLiteStore
 from tests.conftest import LiveServer, launch
 from tests.payloads import auth_header, envelope, sentry_event
 
@@ -115,7 +114,7 @@ def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals
     assert "rate-limit refusal(s) written" in log
 
     store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    queue = IngestQueue(server.data_dir / "queue.sqlite3")
+    queue = SQLiteQueue(server.data_dir / "queue.sqlite3")
     try:
         refused = sum(
             outcome.quantity

@@ -12,8 +12,8 @@ import pytest
 
 from heliograph.model import Event, Exception_
 from heliograph.store.base import DigestBatch, GroupedEvent, UserAccount
-from heliograph.store.retention import purge_expired
 from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.sqlite.retention import purge_expired
 
 DAY = 86400.0
 

@@ -25,10 +25,10 @@ from heliograph.bootstrap import ensure_defaults
 from heliograph.bounds import DEPTH_MARKER, MAX_COUNT
 from heliograph.digest import worker as worker_module
 from heliograph.digest.worker import DigestWorker
-from heliograph.ingest.queue import IngestQueue, PayloadKind
-from heliograph.store import sqlite as sqlite_module
 from heliograph.store.base import DigestBatch, RecordResult, StoreUnavailable
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.queue import PayloadKind
+from heliograph.store.sqlite import SQLiteQueue, SQLiteStore
+from heliograph.store.sqlite import store as sqlite_module
 from tests.payloads import sentry_event
 
 PROJECT = 1
@@ -39,7 +39,7 @@ class Digest:
 
     def __init__(self, root: Path) -> None:
         self.store = SQLiteStore(root / "heliograph.sqlite3")
-        self.queue = IngestQueue(root / "queue.sqlite3")
+        self.queue = SQLiteQueue(root / "queue.sqlite3")
         ensure_defaults(self.store, "http://127.0.0.1")
         self.worker = DigestWorker(self.queue, self.store, batch_size=50)
 

@@ -34,12 +34,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from heliograph.ai.cache import CachedFix, FixCache, MemoryFixCache, fix_cache_key
+from heliograph.ai.cache import fix_cache_key
 from heliograph.ai.describe import PROMPT_VERSION, Description, build_messages, describe_event
 from heliograph.ai.errors import AIError, NotConfigured, PolicyRefused, UpstreamError
 from heliograph.ai.policy import check_policy
 from heliograph.ai.providers import Provider, ProviderSettings, TextDelta, Usage
 from heliograph.model import Event
+from heliograph.store.fix_cache import CachedFix, FixCache, MemoryFixCache
 
 __all__ = [
     "CachedFix",

@@ -13,7 +13,6 @@ from typing import Any
 
 from rich.console import Console
 
-from heliograph.ai.cache import FixCache, MemoryFixCache
 from heliograph.ai.errors import AIError, NotConfigured, PolicyRefused
 from heliograph.ai.event_file import EventFileError, load_event
 from heliograph.ai.fix import FixService
@@ -24,8 +23,10 @@ from heliograph.ai.terminal import footer, render
 from heliograph.config import ConfigError, Settings
 from heliograph.model import Event
 from heliograph.query.trace_summary import summarize_trace
-from heliograph.store.fix_cache import SQLiteFixCache
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store import open_store
+from heliograph.store.base import StoreNotFound
+from heliograph.store.contract import Store
+from heliograph.store.fix_cache import FixCache, MemoryFixCache
 
 
 class FixCommandError(Exception):
@@ -50,7 +51,7 @@ async def run_fix_command(
         provider = None if dump_prompt else make_provider(ai_settings)
     except ConfigError as exc:
         raise FixCommandError(str(exc), 2) from None
-    store: SQLiteStore | None = None
+    store: Store | None = None
     try:
         cache: FixCache = MemoryFixCache()
         policy_state = "allowed"
@@ -58,7 +59,7 @@ async def run_fix_command(
         if issue_id is not None:
             store = _open_store(settings)
             event, issue_key, policy_state, trace = _issue_event(store, issue_id)
-            cache = SQLiteFixCache(store.db)
+            cache = store.fix_cache()
         else:
             assert event_file is not None
             try:
@@ -113,15 +114,16 @@ async def _suggest(
     return 0
 
 
-def _open_store(settings: Settings) -> SQLiteStore:
-    if not settings.db_path.exists():
-        raise FixCommandError(f"no Heliograph data in {settings.data_dir} (use --data-dir)", 2)
-    return SQLiteStore(settings.db_path)
+def _open_store(settings: Settings) -> Store:
+    try:
+        return open_store(settings.store_url, create=False)
+    except (ConfigError, StoreNotFound):
+        raise FixCommandError(
+            f"no Heliograph data in {settings.data_dir} (use --data-dir)", 2
+        ) from None
 
 
-def _issue_event(
-    store: SQLiteStore, issue_id: int
-) -> tuple[Event, str, str, dict[str, Any] | None]:
+def _issue_event(store: Store, issue_id: int) -> tuple[Event, str, str, dict[str, Any] | None]:
     issue = store.get_issue(issue_id)
     stored = store.latest_event(issue_id) if issue else None
     project = store.get_project_by_id(issue.project_id) if issue else None

@@ -31,7 +31,6 @@ from typing import Any
 
 import orjson
 
-from heliograph.config import Settings
 from heliograph.demo.catalog import (
     ERROR_KINDS,
     PAGES,
@@ -41,9 +40,9 @@ from heliograph.demo.catalog import (
 )
 from heliograph.demo.traces import TraceBuilder, build_trace
 from heliograph.digest.worker import DigestWorker
-from heliograph.ingest.queue import IngestQueue
+from heliograph.store import open_queue
 from heliograph.store.base import Project
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -66,7 +65,8 @@ class DemoResult:
 
 
 def run_demo(
-    target: Settings | SQLiteStore,
+    store: Store,
+    queue_path: Path,
     project: str = "demo",
     *,
     seed: int = 42,
@@ -76,22 +76,15 @@ def run_demo(
 ) -> DemoResult:
     """Fill ``project`` (created in the default organization if missing) with demo data.
 
-    ``target`` is the server's settings (the data directory is opened and
-    closed here) or an open store (its queue file is the one beside it).
-    Returns once everything is digested, typically in a few seconds.
+    The payloads go through the ingest queue at ``queue_path`` (the server's,
+    when one runs) and a digest pass into ``store``. Returns once everything
+    is digested, typically in a few seconds.
     """
-    if isinstance(target, Settings):
-        target.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SQLiteStore(target.db_path)
-        try:
-            return _run(store, target.queue_path, project, seed, days, traces, now)
-        finally:
-            store.close()
-    return _run(target, target.db.path.parent / "queue.sqlite3", project, seed, days, traces, now)
+    return _run(store, queue_path, project, seed, days, traces, now)
 
 
 def _run(
-    store: SQLiteStore,
+    store: Store,
     queue_path: Path,
     slug: str,
     seed: int,
@@ -147,7 +140,7 @@ def _run(
     )
 
 
-def _ensure_project(store: SQLiteStore, slug: str) -> tuple[Project, str]:
+def _ensure_project(store: Store, slug: str) -> tuple[Project, str]:
     org = store.get_organization(DEMO_ORG) or store.create_organization(
         DEMO_ORG, "Default organization"
     )
@@ -229,13 +222,13 @@ def _error_payload(
 
 
 def _enqueue_and_digest(
-    store: SQLiteStore,
+    store: Store,
     queue_path: Path,
     project_id: int,
     analytics: list[dict[str, Any]],
     errors: list[dict[str, Any]],
 ) -> None:
-    queue = IngestQueue(queue_path)
+    queue = open_queue(queue_path)
     received = time.time()
 
     async def append_all() -> None:

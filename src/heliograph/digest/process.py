@@ -20,9 +20,8 @@ from types import FrameType
 
 from heliograph.config import Settings
 from heliograph.digest.worker import DigestWorker
-from heliograph.ingest.queue import IngestQueue
+from heliograph.store import open_queue, open_store
 from heliograph.store.retention import RetentionJob
-from heliograph.store.sqlite import SQLiteStore
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +31,8 @@ RESTART_DELAY_SECONDS = 1.0
 def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
     """Digest until SIGTERM/SIGINT, or until the parent process is gone."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SQLiteStore(settings.db_path)
-    queue = IngestQueue(settings.queue_path)
+    store = open_store(settings.store_url)
+    queue = open_queue(settings.queue_path)
     worker = DigestWorker(queue, store, batch_size=settings.digest_batch)
     retention = RetentionJob(store, settings.retention_interval)
     stopping = threading.Event()

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from heliograph.digest.prepare import prepare_event
 from heliograph.ingest.adapters import decode_payload
 from heliograph.ingest.errors import IngestError
-from heliograph.ingest.queue import IngestQueue, QueuedPayload
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -28,7 +27,8 @@ from heliograph.store.base import (
     RecordResult,
     StoreUnavailable,
 )
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import DigestSink
+from heliograph.store.queue import PayloadQueue, QueuedPayload
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class _BatchFailed(Exception):
 
 
 class DigestWorker:
-    def __init__(self, queue: IngestQueue, store: SQLiteStore, *, batch_size: int = 500) -> None:
+    def __init__(self, queue: PayloadQueue, store: DigestSink, *, batch_size: int = 500) -> None:
         self.queue = queue
         self.store = store
         self.batch_size = batch_size

@@ -18,7 +18,7 @@ from heliograph.query.serialize import short_id
 from heliograph.store.base import Issue, IssueFilter, Project
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import IssueStore
 
 PAGE_SIZE = 25
 TREND_HOURS = 24
@@ -85,7 +85,7 @@ class _OptionsCache:
         self._lock = threading.Lock()
         self._values: dict[tuple[int, int, str], tuple[float, list[str]]] = {}
 
-    def get(self, store: SQLiteStore, project_id: int, key: str) -> list[str]:
+    def get(self, store: IssueStore, project_id: int, key: str) -> list[str]:
         cache_key = (id(store), project_id, key)
         now = time.monotonic()
         with self._lock:
@@ -101,7 +101,7 @@ class _OptionsCache:
 filter_options = _OptionsCache()
 
 
-def build_issue_list(store: SQLiteStore, project: Project, params: Mapping[str, str]) -> IssueList:
+def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, str]) -> IssueList:
     """Parse the filters, fetch one page and its trends; a bad search is an error."""
     cleaned = effective_params(params)
     query = params.get("query", "")

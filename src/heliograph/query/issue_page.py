@@ -19,7 +19,7 @@ from heliograph.query.serialize import event_json, short_id
 from heliograph.store.base import Issue, Project, StoredEvent, TagCount
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import IssueStore
 
 TREND_DAYS = 30
 TOP_TAG_VALUES = 5
@@ -102,7 +102,7 @@ def daily_totals(hourly: list[int], end_hour: int) -> list[int]:
     return [days[d] for d in sorted(days)]
 
 
-def _navigation(store: SQLiteStore, issue: Issue, current: str) -> EventNavigation:
+def _navigation(store: IssueStore, issue: Issue, current: str) -> EventNavigation:
     newer, older = store.event_neighbours(issue.id, current) or (None, None)
     latest = store.latest_event(issue.id) if newer else None
     return EventNavigation(
@@ -114,7 +114,7 @@ def _navigation(store: SQLiteStore, issue: Issue, current: str) -> EventNavigati
     )
 
 
-def _event(store: SQLiteStore, issue: Issue, event_id: str | None) -> StoredEvent | None:
+def _event(store: IssueStore, issue: Issue, event_id: str | None) -> StoredEvent | None:
     if not event_id:
         return store.latest_event(issue.id)
     stored = store.get_event(issue.project_id, event_id)
@@ -124,7 +124,7 @@ def _event(store: SQLiteStore, issue: Issue, event_id: str | None) -> StoredEven
 
 
 def build_issue_page(
-    store: SQLiteStore,
+    store: IssueStore,
     issue: Issue,
     project: Project,
     *,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from heliograph.store.base import Project
+from heliograph.store.base import Project, TimeUnit
 from heliograph.store.llm_latency import histogram_percentile, merge
 from heliograph.store.llm_records import (
     LlmEventFilter,
@@ -29,10 +29,9 @@ from heliograph.store.llm_records import (
     TraceRecord,
     UsageRow,
 )
-from heliograph.store.llm_sqlite import TimeUnit
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import LlmReads
 
 __all__ = [
     "RANGES",
@@ -177,7 +176,7 @@ class LlmDashboard:
 
 
 def build_dashboard(
-    store: SQLiteStore, project: Project, params: Mapping[str, str], now: float | None = None
+    store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> LlmDashboard:
     """Everything the dashboard shows: five rollup reads, whatever the traffic."""
     window = time_window(
@@ -274,7 +273,7 @@ class GenerationList:
 
 
 def build_generation_list(
-    store: SQLiteStore, project: Project, params: Mapping[str, str], now: float | None = None
+    store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> GenerationList:
     now = time.time() if now is None else now
     filters = GenerationFilters.from_params(params)
@@ -323,7 +322,7 @@ class TraceList:
 
 
 def build_trace_list(
-    store: SQLiteStore, project: Project, params: Mapping[str, str], now: float | None = None
+    store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> TraceList:
     now = time.time() if now is None else now
     range_key = params.get("range", "all")
@@ -360,7 +359,7 @@ class SessionList:
 
 
 def build_session_list(
-    store: SQLiteStore, project: Project, params: Mapping[str, str], now: float | None = None
+    store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> SessionList:
     now = time.time() if now is None else now
     range_key = params.get("range", "7d")

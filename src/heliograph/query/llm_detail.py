@@ -21,7 +21,7 @@ from heliograph.store.base import Project
 from heliograph.store.llm_records import LlmEventRecord, TraceError, TraceRecord
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import Store
 
 __all__ = [
     "GenerationPage",
@@ -82,9 +82,7 @@ class GenerationPage:
     trace: TraceRecord | None
 
 
-def build_generation_page(
-    store: SQLiteStore, project: Project, event_id: str
-) -> GenerationPage | None:
+def build_generation_page(store: Store, project: Project, event_id: str) -> GenerationPage | None:
     """One generation (or any LLM event) of the project; None when it has no such event."""
     record = store.llm_event(project.id, event_id)
     if record is None:
@@ -173,7 +171,7 @@ class TracePage:
     truncated: bool
 
 
-def build_trace_page(store: SQLiteStore, project: Project, trace_id: str) -> TracePage | None:
+def build_trace_page(store: Store, project: Project, trace_id: str) -> TracePage | None:
     """A trace as a tree, with the errors recorded in it; None when it is unknown here."""
     trace = store.llm_trace(project.id, trace_id)
     if trace is None:

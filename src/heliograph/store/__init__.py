@@ -1,0 +1,58 @@
+"""Storage: the contract every backend keeps, and the one place a backend is chosen.
+
+A backend is named by the scheme of ``HELIOGRAPH_DATABASE_URL`` (default:
+``sqlite:///<data-dir>/heliograph.sqlite3``, the embedded backend). Like an
+httpx transport or a Bugsink storage class, it is one entry in
+:data:`BACKENDS`: a function from the URL to a
+:class:`~heliograph.store.contract.Store`. Everything outside this package
+holds a ``Store`` (or a narrower role from :mod:`heliograph.store.contract`)
+and never learns which backend it is. Adding one: ``docs/extending.md``.
+
+The ingest queue is not a backend choice: every node keeps its own on local
+disk (:func:`open_queue`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from heliograph.config import ConfigError
+from heliograph.store.base import StoreNotFound
+from heliograph.store.contract import Store
+from heliograph.store.queue import PayloadQueue
+
+__all__ = ["BACKENDS", "open_queue", "open_store"]
+
+
+def _open_sqlite(url: str, create: bool) -> Store:
+    from heliograph.store.sqlite import SQLiteStore
+
+    path = Path(url.removeprefix("sqlite:///"))
+    if not create and not path.exists():
+        raise StoreNotFound(f"no Heliograph database at {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(path)
+
+
+# URL scheme -> opener(url, create). ``create=False`` refuses to start an empty
+# store (admin commands pointed at the wrong place say so instead).
+BACKENDS: dict[str, Callable[[str, bool], Store]] = {"sqlite": _open_sqlite}
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    """The store named by ``url``; :class:`ConfigError` names the schemes known."""
+    scheme = url.split(":", 1)[0].lower()
+    opener = BACKENDS.get(scheme)
+    if opener is None or "://" not in url:
+        known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
+        raise ConfigError(f"unsupported database URL {url.split('@')[-1]!r}: use one of {known}")
+    return opener(url, create)
+
+
+def open_queue(path: Path) -> PayloadQueue:
+    """This node's ingest queue, in its own SQLite file at ``path``."""
+    from heliograph.store.sqlite import SQLiteQueue
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteQueue(path)

@@ -1,16 +1,14 @@
-"""The storage interfaces and the small record types they return.
+"""The record types the storage contract speaks in, and its shared vocabulary.
 
-``EventStore`` holds immutable facts (digested events); ``MetaStore`` holds
-what changes (organizations, projects, keys, users, issue state, the fix
-cache). Query, web, api and ai code depend on these protocols only, so a
-backend is a module that implements them and passes ``tests/contract``.
+The protocols themselves are in :mod:`heliograph.store.contract`. Everything
+here is plain data: every backend returns these, every caller reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from heliograph.model import Event
 
@@ -19,6 +17,18 @@ ISSUE_STATUSES: tuple[str, ...] = ("unresolved", "resolved", "ignored")
 IssueSort = Literal["last_seen", "first_seen", "count"]
 Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[str, ...] = ("owner", "admin", "member", "viewer")
+TimeUnit = Literal["hour", "day"]
+
+SESSION_TTL = 14 * 24 * 3600
+LOGIN_LINK_TTL = 24 * 3600
+SCOPES = ("read", "write", "admin")
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    """``"Web Platform"`` -> ``"web-platform"``: team slugs are derived from names."""
+    return _SLUG_JUNK.sub("-", text.lower()).strip("-")[:50]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +199,10 @@ class RecordResult:
     rejected: tuple[RejectedEvent, ...] = ()
 
 
+class StoreNotFound(Exception):
+    """Opened without ``create`` where there is no store yet (a wrong data directory)."""
+
+
 class StoreUnavailable(Exception):
     """The store cannot write just now (locked, disk full, unreachable).
 
@@ -206,32 +220,3 @@ class IssueFilter:
     release: str | None = None
     query: str | None = None
     sort: IssueSort = "last_seen"
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A page of results with an opaque cursor for the next one (None at the end)."""
-
-    items: Sequence[object]
-    next_cursor: str | None
-
-
-class EventStore(Protocol):
-    def record(self, batch: DigestBatch) -> None: ...
-    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None: ...
-    def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
-    ) -> tuple[list[StoredEvent], str | None]: ...
-    def latest_event(self, issue_id: int) -> StoredEvent | None: ...
-
-
-class MetaStore(Protocol):
-    def get_issue(self, issue_id: int) -> Issue | None: ...
-    def list_issues(
-        self, filters: IssueFilter, *, limit: int, cursor: str | None
-    ) -> tuple[list[Issue], str | None]: ...
-    def set_issue_status(
-        self, issue_id: int, status: str, *, in_next_release: bool = False
-    ) -> Issue | None: ...
-    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]: ...
-    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]: ...

@@ -1,55 +1,62 @@
-"""The AI-fix cache in the main database (``fix_cache`` table).
+"""The fix cache's contract, and the in-memory cache every backend keeps in front.
 
-Implements :class:`heliograph.ai.cache.FixCache`. Entries expire by time;
-expired rows are skipped on read and overwritten on the next put. A put is
-queued to the writer without waiting (it runs on the event loop), so recent
-entries are also kept in memory: the next request sees them at once.
+:class:`FixCache` is what :class:`~heliograph.ai.fix.FixService` needs; each
+storage backend provides a durable one (``Store.fix_cache()``). Expiry is the
+cache's job: ``put`` gets the time to live.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
-from heliograph.ai.cache import CachedFix, MemoryFixCache
-from heliograph.store.database import Database
+__all__ = ["CachedFix", "FixCache", "MemoryFixCache"]
 
 
-class SQLiteFixCache:
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
-        self._db = db
+@dataclass(frozen=True, slots=True)
+class CachedFix:
+    """One cache entry: the suggestion and what it cost."""
+
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    created_at: float
+
+
+class FixCache(Protocol):
+    """Where suggestions are kept; expiry is the cache's job."""
+
+    def get(self, key: str) -> CachedFix | None: ...
+
+    def put(self, key: str, fix: CachedFix, ttl_seconds: float) -> None: ...
+
+
+class MemoryFixCache:
+    """A process-local :class:`FixCache` (tests, the CLI). Oldest entries go first."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, max_entries: int = 1000) -> None:
         self._clock = clock
-        self._recent = MemoryFixCache(clock=clock, max_entries=256)
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[CachedFix, float]] = {}
 
     def get(self, key: str) -> CachedFix | None:
-        recent = self._recent.get(key)
-        if recent is not None:
-            return recent
-        row = self._db.read(
-            lambda c: c.execute(
-                "SELECT text, model, input_tokens, output_tokens, created_at FROM fix_cache "
-                "WHERE cache_key = ? AND expires_at > ?",
-                (key, self._clock()),
-            ).fetchone()
-        )
-        if row is None:
+        entry = self._entries.get(key)
+        if entry is None:
             return None
-        return CachedFix(row[0], row[1], row[2] or 0, row[3] or 0, row[4])
+        fix, expires_at = entry
+        if self._clock() >= expires_at:
+            del self._entries[key]
+            return None
+        return fix
 
     def put(self, key: str, fix: CachedFix, ttl_seconds: float) -> None:
-        self._recent.put(key, fix, ttl_seconds)
-        self._db.submit(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO fix_cache (cache_key, text, model, input_tokens, "
-                "output_tokens, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    fix.text,
-                    fix.model,
-                    fix.input_tokens,
-                    fix.output_tokens,
-                    fix.created_at,
-                    fix.created_at + ttl_seconds,
-                ),
-            )
-        )
+        self._entries.pop(key, None)
+        self._entries[key] = (fix, self._clock() + ttl_seconds)
+        while len(self._entries) > self._max_entries:
+            del self._entries[next(iter(self._entries))]
+
+    def __len__(self) -> int:
+        return len(self._entries)

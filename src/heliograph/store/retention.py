@@ -1,51 +1,26 @@
-"""Retention: delete what is older than each project's ``retention_days``.
+"""Retention: what each project keeps, applied by the store in small batches.
 
-Run by the digest process every ``HELIOGRAPH_RETENTION_INTERVAL`` seconds
-(:class:`RetentionJob`) and on demand by ``heliograph cleanup``. What goes:
-
-* events older than the cutoff (errors and analytics alike);
-* their derived rows: hourly issue counts before the cutoff, issues last
-  seen before it (with their tags and users, by cascade), and the LLM
-  analytics rows (``llm_events``, ``llm_traces`` and the hourly/daily
-  rollups) -- only the tables and columns that exist, so an older or newer
-  schema of those tables does not break retention;
-* expired login sessions and login links (no project; always).
-
-Why in small batches: SQLite has one writer. Each batch is one short write
-task (a few hundred rows by primary key), and the job pauses between
-batches, so digest's own writes interleave and ingest never notices.
-An issue's counters (``times_seen``, tags) are kept: they say how often it
-happened since it was first seen, not how many events are still stored.
+The store deletes what is older than each project's ``retention_days``
+(``Store.purge_expired``: events, their derived rows, expired sessions and
+login links); :class:`RetentionJob` runs it every
+``HELIOGRAPH_RETENTION_INTERVAL`` seconds in the digest process, and
+``heliograph cleanup`` on demand. An issue's counters are kept: they say how
+often it happened since first seen, not how many events are still stored.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from heliograph.store.base import Project
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import Retention
 
 logger = logging.getLogger(__name__)
-
-BATCH_ROWS = 500
-PAUSE_SECONDS = 0.01
-EVENT_KINDS = ("error", "analytics")
-# Rollup tables: (table, time column, seconds per unit of that column).
-_LLM_ROLLUPS = (
-    ("llm_hourly", "hour", 3600),
-    ("llm_latency_hourly", "hour", 3600),
-    ("llm_latency_daily", "day", 86400),
-)
-# Row tables with a rowid: (table, time column in seconds).
-_LLM_ROWS = (("llm_events", "timestamp"), ("llm_traces", "ended_at"))
 
 
 @dataclass(slots=True)
@@ -74,175 +49,10 @@ class PurgeReport:
         return sum(p.total for p in self.projects) + self.sessions
 
 
-class _Runner:
-    """Runs one small write (or, dry, a count) at a time, pausing in between."""
-
-    def __init__(self, store: SQLiteStore, dry_run: bool, pause: float, stop: threading.Event):
-        self.store = store
-        self.dry_run = dry_run
-        self.pause = pause
-        self.stop = stop
-
-    def count(self, table: str, where: str, params: tuple[object, ...]) -> int:
-        sql = f"SELECT COUNT(*) FROM {table} WHERE {where}"
-        return int(self.store.db.read(lambda c: c.execute(sql, params).fetchone()[0]))
-
-    def batches(self, table: str, where: str, params: tuple[object, ...]) -> int:
-        """Delete matching rows, a batch per write, until none is left; return how many."""
-        if self.dry_run:
-            return self.count(table, where, params)
-        total = 0
-        while not self.stop.is_set():
-            deleted = self.store.db.write(_delete_batch(table, where, params))
-            total += deleted
-            if deleted < BATCH_ROWS:
-                break
-            time.sleep(self.pause)
-        return total
-
-    def columns(self, table: str) -> set[str]:
-        rows = self.store.db.read(lambda c: c.execute(f"PRAGMA table_info({table})").fetchall())
-        return {row[1] for row in rows}
-
-
-def _delete_batch(
-    table: str, where: str, params: tuple[object, ...]
-) -> Callable[[sqlite3.Connection], int]:
-    """One write task: delete up to ``BATCH_ROWS`` matching rows, found by rowid."""
-
-    def task(conn: sqlite3.Connection) -> int:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                f"SELECT rowid FROM {table} WHERE {where} LIMIT {BATCH_ROWS}", params
-            )
-        ]
-        if ids:
-            conn.execute(f"DELETE FROM {table} WHERE rowid IN ({','.join('?' * len(ids))})", ids)
-        return len(ids)
-
-    return task
-
-
-def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
-    cutoff = now - project.retention_days * 86400
-    result = ProjectPurge(project, cutoff)
-    pid = project.id
-    for kind in EVENT_KINDS:
-        # One kind at a time, so that the (project_id, kind, timestamp) index serves it.
-        result.events += run.batches(
-            "events", "project_id = ? AND kind = ? AND timestamp < ?", (pid, kind, cutoff)
-        )
-    result.issue_hours = _purge_issue_hours(run, pid, cutoff)
-    result.issues = run.batches(
-        "issues",
-        "project_id = ? AND last_seen < ? AND NOT EXISTS "
-        "(SELECT 1 FROM events e WHERE e.issue_id = issues.id)",
-        (pid, cutoff),
-    )
-    result.llm_rows = _purge_llm(run, pid, cutoff)
-    return result
-
-
-def _purge_issue_hours(run: _Runner, project_id: int, cutoff: float) -> int:
-    """Hourly counts before the cutoff, of the issues old enough to have any."""
-    where = (
-        "hour < ? AND issue_id IN (SELECT id FROM issues WHERE project_id = ? AND first_seen < ?)"
-    )
-    params = (int(cutoff // 3600), project_id, cutoff)
-    if run.dry_run:
-        return run.count("issue_hourly", where, params)
-
-    def task(conn: sqlite3.Connection) -> int:
-        rows = conn.execute(
-            f"SELECT issue_id, hour FROM issue_hourly WHERE {where} LIMIT {BATCH_ROWS}", params
-        ).fetchall()
-        conn.executemany("DELETE FROM issue_hourly WHERE issue_id = ? AND hour = ?", rows)
-        return len(rows)
-
-    total = 0
-    while not run.stop.is_set():
-        deleted = run.store.db.write(task)
-        total += deleted
-        if deleted < BATCH_ROWS:
-            break
-        time.sleep(run.pause)
-    return total
-
-
-def _purge_llm(run: _Runner, project_id: int, cutoff: float) -> int:
-    """The LLM analytics tables, as far as they exist in this database."""
-    total = 0
-    for table, column in _LLM_ROWS:
-        if {"project_id", column} <= run.columns(table):
-            total += run.batches(table, f"project_id = ? AND {column} < ?", (project_id, cutoff))
-    for table, column, unit in _LLM_ROLLUPS:
-        if {"project_id", column} <= run.columns(table):
-            total += _purge_rollup(run, table, column, project_id, int(cutoff // unit))
-    return total
-
-
-def _purge_rollup(run: _Runner, table: str, column: str, project_id: int, before: int) -> int:
-    """WITHOUT ROWID rollups: delete a bounded time window per write, oldest first."""
-    where = f"project_id = ? AND {column} < ?"
-    if run.dry_run:
-        return run.count(table, where, (project_id, before))
-    step = 7 * 24 if column == "hour" else 7  # a week of rows per write
-
-    def task(conn: sqlite3.Connection) -> tuple[int, bool]:
-        oldest = conn.execute(
-            f"SELECT MIN({column}) FROM {table} WHERE {where}", (project_id, before)
-        ).fetchone()[0]
-        if oldest is None:
-            return 0, True
-        upto = min(before, oldest + step)
-        cursor = conn.execute(f"DELETE FROM {table} WHERE {where}", (project_id, upto))
-        return cursor.rowcount, upto >= before
-
-    total = 0
-    while not run.stop.is_set():
-        deleted, finished = run.store.db.write(task)
-        total += deleted
-        if finished:
-            break
-        time.sleep(run.pause)
-    return total
-
-
-def purge_expired(
-    store: SQLiteStore,
-    *,
-    now: float | None = None,
-    dry_run: bool = False,
-    pause: float = PAUSE_SECONDS,
-    stop: threading.Event | None = None,
-) -> PurgeReport:
-    """Apply every project's retention now; ``dry_run`` only counts."""
-    now = time.time() if now is None else now
-    run = _Runner(store, dry_run, pause, stop or threading.Event())
-    report = PurgeReport(
-        [
-            _purge_project(run, project, now)
-            for project in store.list_projects()
-            if project.retention_days > 0
-        ]
-    )
-    if not dry_run:
-        report.sessions = store.db.write(
-            lambda c: (
-                c.execute("DELETE FROM sessions WHERE expires_at < ?", (now,)).rowcount
-                + c.execute(
-                    "DELETE FROM login_links WHERE expires_at < ? OR used_at IS NOT NULL", (now,)
-                ).rowcount
-            )
-        )
-    return report
-
-
 class RetentionJob:
-    """A thread that runs :func:`purge_expired` every ``interval`` seconds."""
+    """A thread that applies retention every ``interval`` seconds, in the digest process."""
 
-    def __init__(self, store: SQLiteStore, interval: float, first_delay: float = 30.0) -> None:
+    def __init__(self, store: Retention, interval: float, first_delay: float = 30.0) -> None:
         self.store = store
         self.interval = interval
         self.first_delay = min(first_delay, interval)
@@ -263,7 +73,7 @@ class RetentionJob:
         while not self._stop.wait(delay):
             delay = self.interval
             try:
-                report = purge_expired(self.store, stop=self._stop)
+                report = self.store.purge_expired(stop=self._stop)
             except Exception:
                 logger.exception("retention pass failed; retrying at the next interval")
                 continue

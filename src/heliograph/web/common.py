@@ -27,7 +27,7 @@ from heliograph.web.templating import templates
 
 if TYPE_CHECKING:
     from heliograph.runtime import Runtime
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import Store
 
 CSRF_FIELD = "csrf_token"
 
@@ -84,7 +84,7 @@ class PageRequest:
 
     request: Request
     principal: Principal
-    store: SQLiteStore
+    store: Store
     form: ImmutableMultiDict[str, str]  # empty for GET; repeated fields via getlist()
 
     @property
@@ -123,7 +123,7 @@ def render(
     context: dict[str, Any],
     *,
     principal: Principal | None = None,
-    store: SQLiteStore | None = None,
+    store: Store | None = None,
     project: Project | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -188,7 +188,7 @@ def _csrf_ok(principal: Principal, sent: str | None) -> bool:
 
 
 def _error_page(
-    request: Request, principal: Principal, store: SQLiteStore, status: int, message: str
+    request: Request, principal: Principal, store: Store, status: int, message: str
 ) -> Response:
     return render(
         request,

@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from heliograph.store.base import Project
 
 if TYPE_CHECKING:
-    from heliograph.store.sqlite import SQLiteStore
+    from heliograph.store.contract import LlmReads
 
 __all__ = ["llm_url", "trace_url", "trace_url_if_recorded"]
 
@@ -24,7 +24,7 @@ def trace_url(project: Project, trace_id: str) -> str:
     return llm_url(project, f"traces/{quote(trace_id, safe='')}/")
 
 
-def trace_url_if_recorded(store: SQLiteStore, project: Project, trace_id: str) -> str | None:
+def trace_url_if_recorded(store: LlmReads, project: Project, trace_id: str) -> str | None:
     """The trace page for an error's trace id, if any LLM event was recorded in that trace.
 
     What the issue page calls to decide whether to show its "LLM trace" link.

@@ -29,7 +29,7 @@ from heliograph.auth import (
     hash_password,
     verify_password,
 )
-from heliograph.store.accounts import SESSION_TTL
+from heliograph.store.base import SESSION_TTL
 from heliograph.web.common import CSRF_FIELD, render, runtime_of, safe_next
 
 

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import can_manage_members
-from heliograph.store.access import slugify
-from heliograph.store.base import ROLES, Organization
+from heliograph.store.base import ROLES, Organization, slugify
 from heliograph.web.common import BadRequest, Forbidden, NotFound, PageRequest, page
 from heliograph.web.forms import FormError, choice, identifier, notice, text
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import SESSION_COOKIE, hash_password, verify_password
-from heliograph.store.accounts import SCOPES
+from heliograph.store.base import SCOPES
 from heliograph.web.common import BadRequest, Forbidden, NotFound, PageRequest, page
 from heliograph.web.forms import FormError, identifier, notice, text
 

@@ -15,19 +15,17 @@ and :meth:`AccessMixin.list_projects` can never disagree.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from typing import TYPE_CHECKING
 
-from heliograph.store.base import Member, Project, Team, UserAccount
+from heliograph.store.base import Member, Project, Team, UserAccount, slugify
 
 if TYPE_CHECKING:
-    from heliograph.store.database import Database
+    from heliograph.store.sqlite.database import Database
 
 # Roles that see every project of their organization, whatever the teams.
 ORG_WIDE_ROLES = ("owner", "admin")
-_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 
 # The one definition of "may this user see project p", shared by every query.
 _VISIBLE = (
@@ -38,11 +36,6 @@ _VISIBLE = (
     "OR EXISTS (SELECT 1 FROM team_projects tp JOIN team_members tm ON tm.team_id = tp.team_id "
     "WHERE tp.project_id = p.id AND tm.user_id = :user))))"
 )
-
-
-def slugify(text: str) -> str:
-    """``"Web Platform"`` -> ``"web-platform"``: team slugs are derived from names."""
-    return _SLUG_JUNK.sub("-", text.lower()).strip("-")[:50]
 
 
 class AccessMixin:

@@ -1,11 +1,6 @@
-"""The durable ingest queue: payloads as they arrived, in their own SQLite file.
+"""The ingest queue (:mod:`heliograph.store.queue`) in its own SQLite file.
 
-Ingest's promise is durability, not processing: a request is answered 2xx only
-after its payload is committed (``synchronous=FULL``) here. The digest worker
-reads the oldest entries, processes them into the event store, and only then
-deletes them, so a crash at any point loses nothing (digest is idempotent on
-event ids, so re-processing after a crash is harmless).
-
+A payload is committed with ``synchronous=FULL`` before ingest answers 2xx.
 The queue lives in a file of its own so that ingest never waits for the write
 lock of the main database, which digest holds for much longer transactions.
 """
@@ -16,13 +11,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from heliograph.store.database import Database
-
-PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto", "otlp_json"]
+from heliograph.store.queue import DeadLetter, PayloadKind, QueuedPayload
+from heliograph.store.sqlite.database import Database
 
 MIGRATIONS = [
     """
@@ -55,35 +47,10 @@ MIGRATIONS = [
 
 MAX_REASON_CHARS = 500
 
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A payload digest could not store, and why (its body is fetched separately)."""
-
-    id: int
-    project_id: int
-    kind: str
-    received_at: float
-    encoding: str | None
-    size: int
-    failed_at: float
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedPayload:
-    id: int
-    project_id: int
-    kind: str
-    received_at: float
-    encoding: str | None
-    body: bytes
-
-
 DEPTH_REFRESH_SECONDS = 0.25
 
 
-class IngestQueue:
+class SQLiteQueue:
     """Append-only durable queue, shared by the server and the digest process.
 
     ``depth`` is what backpressure looks at. Ids only grow and digest deletes

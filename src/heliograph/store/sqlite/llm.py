@@ -1,7 +1,7 @@
 """Read methods for LLM analytics on the embedded SQLite store.
 
 A mixin of :class:`~heliograph.store.sqlite.SQLiteStore`. Every method reads
-the tables written by :mod:`heliograph.store.llm_write`: the dashboard only
+the tables written by :mod:`heliograph.store.sqlite.llm_write`: the dashboard only
 touches the hourly/daily rollups (a month is a few thousand rows whatever
 the traffic), lists walk an index in order with a keyset cursor, and a trace
 is one index range. None of them parses an event's JSON.
@@ -10,10 +10,10 @@ is one index range. None of them parses an event's JSON.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Literal
+from typing import Any
 
+from heliograph.store.base import TimeUnit
 from heliograph.store.cursors import decode_cursor, encode_cursor
-from heliograph.store.database import Database
 from heliograph.store.llm_records import (
     LlmEventFilter,
     LlmEventRecord,
@@ -23,10 +23,10 @@ from heliograph.store.llm_records import (
     TraceRecord,
     UsageRow,
 )
+from heliograph.store.sqlite.database import Database
 
 __all__ = ["LlmStoreMixin"]
 
-TimeUnit = Literal["hour", "day"]
 MAX_TRACE_EVENTS = 2000
 
 _EVENT_COLUMNS = (

@@ -3,7 +3,7 @@
 Secrets we hand out (API tokens, session ids, login links) are random and
 stored only as SHA-256 digests: a copy of the database does not let anyone
 log in. Passwords use argon2 (see :mod:`heliograph.auth`). Memberships, teams
-and who sees which project are in :mod:`heliograph.store.access`.
+and who sees which project are in :mod:`heliograph.store.sqlite.access`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from heliograph.store.access import AccessMixin, visible_projects_sql
 from heliograph.store.base import (
+    LOGIN_LINK_TTL,
+    SCOPES,
+    SESSION_TTL,
     ApiTokenInfo,
     Organization,
     Project,
@@ -24,13 +26,11 @@ from heliograph.store.base import (
     SessionInfo,
     UserAccount,
 )
+from heliograph.store.sqlite.access import AccessMixin, visible_projects_sql
 
 if TYPE_CHECKING:
-    from heliograph.store.database import Database
+    from heliograph.store.sqlite.database import Database
 
-SESSION_TTL = 14 * 24 * 3600
-LOGIN_LINK_TTL = 24 * 3600
-SCOPES = ("read", "write", "admin")
 TOKEN_PREFIX_CHARS = 10  # "hgp_" and six characters: enough to tell tokens apart
 # A token's last use is written at most this often: not a database write per API call.
 LAST_USED_GRANULARITY = 300.0
@@ -150,7 +150,7 @@ class AccountsMixin(AccessMixin):
     def list_projects(self, user_id: int | None = None) -> list[Project]:
         """Projects visible to a user (all of them when ``user_id`` is None).
 
-        Visibility is :mod:`heliograph.store.access`'s rule: owners and admins
+        Visibility is :mod:`heliograph.store.sqlite.access`'s rule: owners and admins
         see their organizations' projects, members and viewers those of their
         teams and those in no team.
         """

@@ -1,4 +1,4 @@
-"""The embedded backend: ``EventStore`` and ``MetaStore`` on one SQLite file.
+"""The embedded backend: the whole :class:`~heliograph.store.contract.Store` on one SQLite file.
 
 All writes go through the database's single writer thread (see
 ``database.py``); digest hands it one task per batch, so a batch of events,
@@ -10,6 +10,7 @@ any counter moves.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -18,9 +19,8 @@ from typing import Any
 
 import orjson
 
-from heliograph.digest.lifecycle import on_new_event
+from heliograph.lifecycle import on_new_event
 from heliograph.model import Event
-from heliograph.store.accounts import AccountsMixin
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -33,10 +33,14 @@ from heliograph.store.base import (
     TagCount,
 )
 from heliograph.store.cursors import decode_cursor, encode_cursor
-from heliograph.store.database import Database
-from heliograph.store.llm_sqlite import LlmStoreMixin
-from heliograph.store.llm_write import record_llm_events
-from heliograph.store.schema import MIGRATIONS
+from heliograph.store.retention import PurgeReport
+from heliograph.store.sqlite.accounts import AccountsMixin
+from heliograph.store.sqlite.database import Database
+from heliograph.store.sqlite.fix_cache import SQLiteFixCache
+from heliograph.store.sqlite.llm import LlmStoreMixin
+from heliograph.store.sqlite.llm_write import record_llm_events
+from heliograph.store.sqlite.retention import purge_expired
+from heliograph.store.sqlite.schema import MIGRATIONS
 
 _SORT_COLUMNS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "times_seen"}
 _ISSUE_COLUMNS = (
@@ -67,9 +71,22 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, migrations=MIGRATIONS)
+        self._fix_cache = SQLiteFixCache(self.db)
 
     def close(self) -> None:
         self.db.close()
+
+    def fix_cache(self) -> SQLiteFixCache:
+        return self._fix_cache
+
+    def purge_expired(
+        self,
+        *,
+        now: float | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+    ) -> PurgeReport:
+        return purge_expired(self, now=now, dry_run=dry_run, stop=stop)
 
     # -- digest ----------------------------------------------------------
 

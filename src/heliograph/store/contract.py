@@ -1,0 +1,313 @@
+"""The storage contract: role-sized protocols, and the whole store they make.
+
+Callers outside :mod:`heliograph.store` are typed against the narrowest role
+they use, never against a backend: digest writes through a
+:class:`DigestSink`, the issue pages read through :class:`IssueStore`, the
+LLM pages through :class:`LlmReads`, and so on. :class:`Store` is all of them
+at once: what :func:`heliograph.store.open_store` returns and what the
+composition root (the runtime, the command line) holds. A backend is a class
+that satisfies :class:`Store` (mypy checks it where the registry builds it)
+and passes ``tests/contract``; see ``docs/extending.md``.
+
+Conventions every backend keeps:
+
+* Recording a batch is idempotent by ``(project_id, event_id)``: a replayed
+  event changes nothing and is not counted again.
+* Lists are pages with an opaque cursor for the next one (None at the end).
+* A write the backend cannot do right now (locked, full, unreachable)
+  raises :class:`~heliograph.store.base.StoreUnavailable`; any other
+  exception means the data itself could not be stored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Protocol
+
+from heliograph.store.base import (
+    LOGIN_LINK_TTL,
+    ApiTokenInfo,
+    DigestBatch,
+    Issue,
+    IssueFilter,
+    Member,
+    Organization,
+    Outcome,
+    Project,
+    ProjectKey,
+    RecordResult,
+    SessionInfo,
+    StoredEvent,
+    TagCount,
+    Team,
+    TimeUnit,
+    UserAccount,
+)
+from heliograph.store.fix_cache import FixCache
+from heliograph.store.llm_records import (
+    LlmEventFilter,
+    LlmEventRecord,
+    SessionRecord,
+    TraceError,
+    TraceFilter,
+    TraceRecord,
+    UsageRow,
+)
+from heliograph.store.retention import PurgeReport
+
+__all__ = [
+    "Access",
+    "Accounts",
+    "DigestSink",
+    "IssueStore",
+    "LlmReads",
+    "ProjectLookup",
+    "Retention",
+    "Store",
+]
+
+
+class ProjectLookup(Protocol):
+    def get_project_by_id(self, project_id: int) -> Project | None: ...
+
+
+class DigestSink(ProjectLookup, Protocol):
+    """Where digest writes: batches of prepared events, and outcome counts."""
+
+    def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
+        """Start writing a batch in one transaction; the future resolves once committed.
+
+        Each event written for the first time is counted ``accepted``; one that
+        cannot be written is left out, reported in the result and counted
+        ``invalid``; the rest of the batch is written.
+        """
+        ...
+
+    def record(self, batch: DigestBatch) -> RecordResult:
+        """:meth:`submit_record`, waited for."""
+        ...
+
+    def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
+
+
+class IssueStore(Protocol):
+    """Issues, their events and counters, and a project's outcome counts."""
+
+    def get_issue(self, issue_id: int) -> Issue | None: ...
+
+    def list_issues(
+        self, filters: IssueFilter, *, limit: int, cursor: str | None
+    ) -> tuple[list[Issue], str | None]: ...
+
+    def set_issue_status(
+        self, issue_id: int, status: str, *, in_next_release: bool = False
+    ) -> Issue | None: ...
+
+    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]: ...
+
+    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]: ...
+
+    def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]: ...
+
+    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None: ...
+
+    def issue_events(
+        self, issue_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]: ...
+
+    def latest_event(self, issue_id: int) -> StoredEvent | None: ...
+
+    def oldest_event_id(self, issue_id: int) -> str | None: ...
+
+    def event_neighbours(
+        self, issue_id: int, event_id: str
+    ) -> tuple[str | None, str | None] | None: ...
+
+    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]: ...
+
+    def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]: ...
+
+
+class LlmReads(Protocol):
+    """LLM analytics: rollups over time and models, generations, traces, sessions."""
+
+    def llm_usage_by_time(
+        self, project_id: int, first_hour: int, last_hour: int, unit: TimeUnit
+    ) -> list[UsageRow]: ...
+
+    def llm_usage_by_model(
+        self, project_id: int, first_hour: int, last_hour: int
+    ) -> list[UsageRow]: ...
+
+    def llm_latency_by_time(
+        self, project_id: int, first: int, last: int, unit: TimeUnit
+    ) -> dict[int, dict[int, int]]: ...
+
+    def llm_latency_by_model(
+        self, project_id: int, first: int, last: int, unit: TimeUnit
+    ) -> dict[tuple[str, str], dict[int, int]]: ...
+
+    def llm_models(self, project_id: int, since_hour: int) -> list[tuple[str, str]]: ...
+
+    def llm_top_traces(
+        self, project_id: int, since: float, until: float, *, limit: int = 10
+    ) -> list[TraceRecord]: ...
+
+    def llm_events(
+        self, filters: LlmEventFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[LlmEventRecord], str | None]: ...
+
+    def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None: ...
+
+    def llm_traces(
+        self, filters: TraceFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[TraceRecord], str | None]: ...
+
+    def llm_trace(self, project_id: int, trace_id: str) -> TraceRecord | None: ...
+
+    def llm_trace_events(self, project_id: int, trace_id: str) -> list[LlmEventRecord]: ...
+
+    def llm_trace_errors(self, project_id: int, trace_id: str) -> list[TraceError]: ...
+
+    def llm_trace_exists(self, project_id: int, trace_id: str) -> bool: ...
+
+    def llm_sessions(
+        self, project_id: int, *, since: float, limit: int, cursor: str | None = None
+    ) -> tuple[list[SessionRecord], str | None]: ...
+
+
+class Accounts(ProjectLookup, Protocol):
+    """Organizations, projects and their keys, users, API tokens, login links, sessions."""
+
+    def create_organization(self, slug: str, name: str) -> Organization: ...
+
+    def get_organization(self, slug: str) -> Organization | None: ...
+
+    def get_organization_by_id(self, org_id: int) -> Organization | None: ...
+
+    def create_project(
+        self, organization_id: int, slug: str, name: str, platform: str = "python"
+    ) -> Project: ...
+
+    def get_project(self, org_slug: str, project_slug: str) -> Project | None: ...
+
+    def list_projects(self, user_id: int | None = None) -> list[Project]: ...
+
+    def organization_projects(self, organization_id: int) -> list[Project]: ...
+
+    def update_project(self, project_id: int, **changes: object) -> None: ...
+
+    def create_key(
+        self, project_id: int, label: str = "Default", rate_limit: int | None = None
+    ) -> ProjectKey: ...
+
+    def project_keys(self, project_id: int) -> list[ProjectKey]: ...
+
+    def get_key(self, project_id: int, public_key: str) -> ProjectKey | None: ...
+
+    def update_key(self, project_id: int, public_key: str, **changes: object) -> None: ...
+
+    def revoke_key(self, project_id: int, public_key: str) -> bool: ...
+
+    def active_keys(self) -> dict[str, int]: ...
+
+    def ingest_keys(self) -> dict[str, tuple[int, int | None]]:
+        """Every active public key: its project and its own rate limit."""
+        ...
+
+    def project_rate_limits(self) -> dict[int, int | None]: ...
+
+    def create_user(
+        self, email: str, *, password_hash: str | None = None, is_superuser: bool = False
+    ) -> UserAccount: ...
+
+    def get_user_by_email(self, email: str) -> tuple[UserAccount, str | None] | None: ...
+
+    def set_password(self, user_id: int, password_hash: str) -> None: ...
+
+    def count_users(self) -> int: ...
+
+    def create_api_token(
+        self, user_id: int, label: str, scopes: str = "read write admin"
+    ) -> str: ...
+
+    def user_for_api_token(self, raw: str) -> tuple[UserAccount, frozenset[str]] | None: ...
+
+    def list_api_tokens(self, user_id: int) -> list[ApiTokenInfo]: ...
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool: ...
+
+    def create_login_link(self, user_id: int, ttl: float = LOGIN_LINK_TTL) -> str: ...
+
+    def consume_login_link(self, raw: str) -> int | None: ...
+
+    def create_session(self, user_id: int) -> tuple[str, str]: ...
+
+    def get_session(self, raw: str) -> SessionInfo | None: ...
+
+    def delete_session(self, raw: str) -> None: ...
+
+    def delete_sessions(self, user_id: int, *, keep: str | None = None) -> None: ...
+
+
+class Access(Protocol):
+    """Who may see what: organization roles, teams, and the one visibility rule."""
+
+    def add_member(self, user_id: int, organization_id: int, role: str) -> None: ...
+
+    def remove_member(self, user_id: int, organization_id: int) -> None: ...
+
+    def role_in(self, user: UserAccount, organization_id: int) -> str | None: ...
+
+    def project_role(self, user: UserAccount, project: Project) -> str | None: ...
+
+    def organization_members(self, organization_id: int) -> list[Member]: ...
+
+    def count_owners(self, organization_id: int) -> int: ...
+
+    def create_team(self, organization_id: int, name: str, slug: str | None = None) -> Team: ...
+
+    def teams(self, organization_id: int) -> list[Team]: ...
+
+    def get_team(self, organization_id: int, team_id: int) -> Team | None: ...
+
+    def delete_team(self, team_id: int) -> None: ...
+
+    def add_team_member(self, team_id: int, user_id: int) -> None: ...
+
+    def remove_team_member(self, team_id: int, user_id: int) -> None: ...
+
+    def add_team_project(self, team_id: int, project_id: int) -> None: ...
+
+    def remove_team_project(self, team_id: int, project_id: int) -> None: ...
+
+    def team_projects(self, organization_id: int) -> dict[int, frozenset[int]]: ...
+
+    def visible_project_ids(self, user_id: int) -> set[int]: ...
+
+
+class Retention(Protocol):
+    def purge_expired(
+        self,
+        *,
+        now: float | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+    ) -> PurgeReport:
+        """Delete what each project keeps no longer (``dry_run``: only count), in small
+        batches, stopping early when ``stop`` is set; also expired sessions and links."""
+        ...
+
+
+class Store(DigestSink, IssueStore, LlmReads, Accounts, Access, Retention, Protocol):
+    """Every role at once: one backend, opened from configuration."""
+
+    def fix_cache(self) -> FixCache:
+        """The durable cache of AI-suggested fixes."""
+        ...
+
+    def close(self) -> None:
+        """Finish pending writes and let go of connections."""
+        ...

@@ -1,0 +1,96 @@
+"""The node-local ingest queue: what ingest appends and digest consumes.
+
+Ingest's promise is durability, not processing: a request is answered 2xx only
+after its payload is committed here. Digest reads the oldest payloads, stores
+what they hold, and only then removes them, so a crash at any point loses
+nothing (digest is idempotent on event ids). Payloads digest cannot store move
+to the dead letters, for an admin to inspect and replay.
+
+Every deployment keeps this queue on the node's own disk, whatever the store:
+the one implementation is :class:`heliograph.store.sqlite.queue.SQLiteQueue`,
+opened through :func:`heliograph.store.open_queue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["DeadLetter", "PayloadKind", "PayloadQueue", "QueuedPayload"]
+
+PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto", "otlp_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPayload:
+    """A payload as it arrived; ``encoding`` is its Content-Encoding, still to undo."""
+
+    id: int
+    project_id: int
+    kind: str
+    received_at: float
+    encoding: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A payload digest could not store, and why (its body is fetched separately)."""
+
+    id: int
+    project_id: int
+    kind: str
+    received_at: float
+    encoding: str | None
+    size: int
+    failed_at: float
+    reason: str
+
+
+class PayloadQueue(Protocol):
+    """The durable queue between ingest and digest."""
+
+    @property
+    def depth(self) -> int:
+        """Payloads waiting (refreshed a few times a second: backpressure reads it)."""
+        ...
+
+    async def append(
+        self,
+        project_id: int,
+        kind: PayloadKind,
+        received_at: float,
+        body: bytes,
+        encoding: str | None = None,
+    ) -> int:
+        """Commit one payload durably; returns its queue id."""
+        ...
+
+    def append_nowait(
+        self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
+    ) -> None:
+        """Queue a payload without waiting for its commit (internal, best-effort events)."""
+        ...
+
+    def wait_for_work(self, timeout: float) -> bool: ...
+
+    def wake(self) -> None: ...
+
+    def oldest(self, limit: int, *, after_id: int = 0) -> list[QueuedPayload]: ...
+
+    def remove(self, ids: Sequence[int], *, dead: Mapping[int, str] | None = None) -> None:
+        """Delete processed payloads; those in ``dead`` (id -> reason) become dead letters."""
+        ...
+
+    def dead_letters(
+        self, *, limit: int = 100, before_id: int | None = None
+    ) -> list[DeadLetter]: ...
+
+    def dead_letter_body(self, dead_id: int) -> tuple[DeadLetter, bytes] | None: ...
+
+    def replay_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
+
+    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
+
+    def close(self) -> None: ...
