@@ -1,4 +1,4 @@
-"""Grouping v1: one test per rule of PROTOCOLS.md §2, then the real sentry-sdk."""
+"""Grouping v1: one test per rule of ``docs/protocols.md`` "Grouping", then the real SDK."""
 
 from __future__ import annotations
 

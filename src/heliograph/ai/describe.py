@@ -10,12 +10,12 @@ variables only when the policy allows it, and a compact summary of the LLM
 trace the error happened in. Never tags, user, request, breadcrumbs or extra.
 
 Frame trimming (``max_frames``, default 15) does better than the reference
-(PROTOCOLS.md §3): direct recursion collapses first (one entry with
-``"repeated": N``); then the crash frame, then the in-app frames (nearest the
-crash first, and a third of the room for the oldest ones: both ends of the
-app's stack), then the other frames nearest the crash, then both ends of the
-rest. Exactly ``max_frames`` entries survive, and every contiguous gap becomes
-one ``{"omitted": N}`` marker where the frames were.
+(``docs/protocols.md`` "Frames shown to a model"): direct recursion collapses
+first (one entry with ``"repeated": N``); then the crash frame, then the in-app
+frames (nearest the crash first, and a third of the room for the oldest ones:
+both ends of the app's stack), then the other frames nearest the crash, then
+both ends of the rest. Exactly ``max_frames`` entries survive, and every
+contiguous gap becomes one ``{"omitted": N}`` marker where the frames were.
 
 The token budget then holds for the serialized JSON whatever the event: a
 ladder of shapes degrades in a fixed order (drop locals; code windows down to

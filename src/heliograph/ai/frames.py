@@ -3,11 +3,12 @@
 :func:`fold_recursion` folds direct recursion (identical consecutive frames)
 into one :class:`FoldedFrame` standing for all of them. :func:`select_frames`
 then keeps at most ``limit`` frames, doing better than the reference
-(PROTOCOLS.md §3), whose edge cases drop more than needed, or nothing when its
-half-allowance rounds to zero: the crash frame first, then the in-app frames
-(nearest the crash first, with a third of the room for the oldest ones: both
-ends of the app's stack), then the other frames nearest the crash, then both
-ends of the rest. Exactly ``min(len, limit)`` frames survive.
+(``docs/protocols.md`` "Frames shown to a model"), whose edge cases drop more
+than needed, or nothing when its half-allowance rounds to zero: the crash
+frame first, then the in-app frames (nearest the crash first, with a third of
+the room for the oldest ones: both ends of the app's stack), then the other
+frames nearest the crash, then both ends of the rest. Exactly
+``min(len, limit)`` frames survive.
 """
 
 from __future__ import annotations

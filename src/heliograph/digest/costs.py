@@ -1,6 +1,6 @@
 """LLM cost at digest: what each ``$ai_generation`` / ``$ai_embedding`` cost in USD.
 
-The order of precedence (PROTOCOLS.md section 4, "Cost"):
+The order of precedence (``docs/protocols.md`` "Cost"):
 
 1. **event**: costs the client sent (``$ai_input_cost_usd``,
    ``$ai_output_cost_usd``, ``$ai_total_cost_usd``) are kept as they are;

@@ -2,7 +2,8 @@
 
 ``compute_grouping(event)`` returns a :class:`Grouping`: the hash that names
 the issue, the variant that produced it and the human-readable components
-that went into it (the UI's "why grouped"). Rules, after PROTOCOLS.md §2:
+that went into it (the UI's "why grouped"). Rules (``docs/protocols.md``
+"Grouping"):
 
 **Precedence.** Exceptions > bare stack trace (``Event.stacktrace``) >
 message > fallback. A level contributes only when it has something to say: an

@@ -4,7 +4,7 @@
 "User <int> not found (took <duration>)" so that one bug is one issue no
 matter which id, address or timestamp it happened to carry.
 
-Rules (PROTOCOLS.md §2, "Message / value normalisation"):
+Rules (``docs/protocols.md`` "Message normalisation"):
 
 1. Keep the first two non-empty lines (each stripped, each clipped to
    ``MAX_LINE_CHARS`` before anything else, so a 1 MB SQL error costs the

@@ -13,7 +13,7 @@ form fields (when it parsed any) and two headers, and gets back a
   larger than the route allows (:data:`BATCH_MAX_BYTES` for ``/batch/``,
   :data:`CAPTURE_MAX_BYTES` for the others, see :func:`max_bytes_for_path`).
 
-Body shapes (PROTOCOLS.md section 4):
+Body shapes (``docs/protocols.md`` "PostHog capture"):
 
 * a JSON array of events (posthog-js);
 * ``{"api_key"|"token": key, "batch": [...], "sent_at": iso,

@@ -3,8 +3,9 @@
 ``$exception`` becomes an error event (``$exception_list`` is already
 outermost first, frames oldest first, as the model wants); everything else is
 an analytics event named as sent, with its properties kept and the LLM
-analytics ``$ai_*`` properties coerced to the types PROTOCOLS.md section 4
-promises (:func:`coerce_ai_properties`, shared with the OTLP adapter).
+analytics ``$ai_*`` properties coerced to the types ``docs/protocols.md``
+"LLM analytics properties" gives (:func:`coerce_ai_properties`, shared with
+the OTLP adapter).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mecha
 
 __all__ = ["coerce_ai_properties", "to_event"]
 
-# $ai_* properties and their types (PROTOCOLS.md section 4).
+# $ai_* properties and their types (docs/protocols.md "LLM analytics properties").
 _AI_ID_KEYS = frozenset(
     {
         "$ai_trace_id",
