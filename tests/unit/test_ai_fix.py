@@ -419,13 +419,25 @@ def test_policy_applies_to_cache_hits_too(server: FakeServer) -> None:
 
 
 def test_consent_and_certification_let_requests_through(server: FakeServer) -> None:
+    records: list[GenerationRecord] = []
+
     async def scenario() -> None:
-        service = make_service(server)
-        await collect(service, policy_state="consent_required", consent=True)
-        await collect(service, policy_state="pii_certification_required", pii_certified=True)
+        service = make_service(server, records=records)
+        consented = await collect(service, policy_state="consent_required", consent=True)
+        assert text_of(consented) == DEFAULT_TEXT
+        assert isinstance(consented[-1], Done) and not consented[-1].cached
+        assert server.calls == 1
+        # Certifying also allows the locals, a cache key of its own: the model is asked again.
+        certified = await collect(
+            service, policy_state="pii_certification_required", pii_certified=True
+        )
+        assert text_of(certified) == DEFAULT_TEXT
+        assert isinstance(certified[-1], Done) and not certified[-1].cached
+        assert server.calls == 2
         await service.aclose()
 
     run(scenario())
+    assert [record.is_error for record in records] == [False, False]
 
 
 def test_not_configured() -> None:
