@@ -6,7 +6,7 @@ and fatal to store (the JSON writer refuses depth over 254, SQLite refuses
 integers beyond 64 bits, an hour bucket of ``1e300 // 3600`` is such an
 integer). Decoders clamp the typed values they read (:func:`clamp_count`);
 digest then passes every event through :func:`bound_event`, one walk over its
-free-form data, so that whatever a decoder missed still fits. Values are
+free-form data and timestamps. Values are
 trimmed or clamped, never refused: the rest of the event is kept.
 
 The limits are documented in ``docs/ingest.md`` ("Limits on stored data").
@@ -17,16 +17,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from heliograph.model import Event, Frame
+from heliograph.model import Event
 
 __all__ = [
     "DEPTH_MARKER",
     "MAX_COUNT",
     "MAX_DEPTH",
-    "MAX_TIMESTAMP",
+    "MAX_ROW_ID",
     "bound_event",
-    "bound_value",
     "clamp_count",
+    "parse_row_id",
 ]
 
 MAX_DEPTH = 20
@@ -43,6 +43,22 @@ MAX_TIMESTAMP = 253_402_300_799.0
 """23:59:59 on 31 December 9999 UTC, the last second dates can be shown for."""
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+MAX_ROW_ID = 2**63 - 1
+"""Ids of stored rows (projects, issues...) are positive signed 64-bit integers."""
+
+
+def parse_row_id(text: str) -> int | None:
+    """A row id from text (a URL segment, a form field); None when it cannot be one.
+
+    ASCII digits only: ``int()`` would also take ``"+1"``, ``" 1"``, ``"1_0"``
+    and ``"١"``. A number past 64 bits cannot name a stored row.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    row_id = int(text)
+    return row_id if 0 < row_id <= MAX_ROW_ID else None
 
 
 def clamp_count(value: Any) -> int | None:
@@ -79,29 +95,18 @@ def bound_value(value: Any, depth: int = 0) -> Any:
     Types are compared exactly: JSON parsers make no subclasses, and it
     skips booleans and strings without a call.
     """
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         if depth >= MAX_DEPTH:
             return DEPTH_MARKER
-        for key, item in value.items():
+        # Same keys (or indexes) are assigned: safe while iterating.
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
             kind = type(item)
             if kind is dict or kind is list:
                 bounded = bound_value(item, depth + 1)
                 if bounded is not item:
-                    value[key] = bounded  # same keys: safe while iterating
+                    value[key] = bounded
             elif kind is int and not _INT64_MIN <= item <= _INT64_MAX:
                 value[key] = _narrowed(item)
-        return value
-    if isinstance(value, list):
-        if depth >= MAX_DEPTH:
-            return DEPTH_MARKER
-        for index, item in enumerate(value):
-            kind = type(item)
-            if kind is dict or kind is list:
-                bounded = bound_value(item, depth + 1)
-                if bounded is not item:
-                    value[index] = bounded
-            elif kind is int and not _INT64_MIN <= item <= _INT64_MAX:
-                value[index] = _narrowed(item)
         return value
     if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
         return _narrowed(value)
@@ -115,21 +120,11 @@ def _narrowed(value: int) -> float | str:
         return str(value)
 
 
-def _bound_frame(frame: Frame) -> None:
-    frame.lineno = _line(frame.lineno)
-    frame.colno = _line(frame.colno)
-    if frame.vars:
-        frame.vars = bound_value(frame.vars)
-
-
-def _line(value: int | None) -> int | None:
-    if value is None or 0 <= value <= MAX_COUNT:
-        return value
-    return clamp_count(value)
-
-
 def bound_event(event: Event) -> None:
-    """Bring one canonical event within the stored range, in place."""
+    """Bring one canonical event's timestamps and free-form data within the stored range.
+
+    Typed counts (line numbers, ids) are the decoders' to clamp as they read them.
+    """
     event.timestamp = bound_timestamp(event.timestamp, event.received_at)
     event.contexts = bound_value(event.contexts)
     event.extra = bound_value(event.extra)
@@ -137,14 +132,12 @@ def bound_event(event: Event) -> None:
     if event.request is not None:
         event.request = bound_value(event.request)
     for exception in event.exceptions:
-        if exception.mechanism is not None:
-            mechanism = exception.mechanism
-            mechanism.exception_id = _line(mechanism.exception_id)
-            mechanism.parent_id = _line(mechanism.parent_id)
         for frame in exception.frames:
-            _bound_frame(frame)
+            if frame.vars:
+                frame.vars = bound_value(frame.vars)
     for frame in event.stacktrace:
-        _bound_frame(frame)
+        if frame.vars:
+            frame.vars = bound_value(frame.vars)
     for crumb in event.breadcrumbs:
         if crumb.timestamp is not None:
             crumb.timestamp = bound_timestamp(crumb.timestamp, event.timestamp)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
+from heliograph.cli_options import DataDirOption, command_settings
 from heliograph.config import ConfigError, Settings, load_config_file
 from heliograph.dead_letters_cli import app as dead_letters_app
 from heliograph.store import open_store
@@ -33,23 +33,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the SQLite files live [env: HELIOGRAPH_DATA_DIR]"),
-]
-
-
-def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if data_dir is not None:
-        settings = replace(settings, data_dir=data_dir)
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(settings, **given)  # type: ignore[arg-type]
-
 
 ROLES = ("owner", "admin", "member", "viewer")
 
@@ -114,7 +97,7 @@ def serve(
     from heliograph.app import create_app
     from heliograph.runtime import Runtime
 
-    settings = _settings(data_dir, host=host, port=port, public_url=public_url)
+    settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     _check_port_free(settings.host, settings.port)
     try:
@@ -204,7 +187,7 @@ def digest(
     from heliograph.digest.process import run_digest
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_digest(_settings(data_dir), parent_pid=parent_pid)
+    run_digest(command_settings(data_dir), parent_pid=parent_pid)
 
 
 @app.command()
@@ -233,7 +216,7 @@ def fix(
     try:
         code = asyncio.run(
             run_fix_command(
-                _settings(data_dir),
+                command_settings(data_dir),
                 event_file=event_file,
                 issue_id=issue,
                 model=model,
@@ -260,7 +243,7 @@ def demo(
     """Fill a project with a week of realistic errors, LLM traces and sessions."""
     from heliograph.demo import run_demo
 
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     with _open_store(settings) as store:
         # The defaults come first, so the default project keeps id 1 and a
         # first-ever run still hands out the admin's one-time login link.
@@ -283,7 +266,7 @@ def login_link(
     data_dir: DataDirOption = None,
 ) -> None:
     """Print a one-time login link for a user (valid for 24 hours)."""
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     with _open_store(settings, create=False) as store:
         found = store.get_user_by_email(email)
         if found is None:
@@ -315,7 +298,7 @@ def createuser(
         raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
         raise typer.BadParameter("the password must have at least 8 characters")
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     with _open_store(settings) as store:
         ensure_defaults(store, settings.base_url)
         if store.get_user_by_email(email) is not None:
@@ -340,7 +323,7 @@ def cleanup(
     ] = False,
 ) -> None:
     """Delete events past each project's retention now (digest also does it hourly)."""
-    settings = _settings(data_dir)
+    settings = command_settings(data_dir)
     with _open_store(settings, create=False) as store:
         report = store.purge_expired(dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"

@@ -8,36 +8,35 @@ These commands work on the data directory directly, beside a running server.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from heliograph.config import ConfigError, Settings
+from heliograph.cli_options import DataDirOption, command_settings
 from heliograph.ingest import bodies
 from heliograph.store import open_queue
 from heliograph.store.queue import PayloadQueue
 
 app = typer.Typer(help="Payloads digest could not store: list, show, replay, purge.")
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the SQLite files live [env: HELIOGRAPH_DATA_DIR]"),
-]
 IdsArgument = Annotated[list[int] | None, typer.Argument(help="Dead letter ids")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter")]
 
 
-def _queue(data_dir: Path | None) -> PayloadQueue:
+@contextmanager
+def _queue(data_dir: Path | None) -> Iterator[PayloadQueue]:
+    settings = command_settings(data_dir)
+    if not settings.queue_path.exists():
+        raise typer.BadParameter(f"no queue at {settings.queue_path}: is --data-dir right?")
+    queue = open_queue(settings.queue_path)
     try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    path = (data_dir or settings.data_dir) / settings.queue_path.name
-    if not path.exists():
-        raise typer.BadParameter(f"no queue at {path}: is --data-dir right?")
-    return open_queue(path)
+        yield queue
+    finally:
+        queue.close()
 
 
 def _when(seconds: float) -> str:
@@ -56,11 +55,8 @@ def list_dead_letters(
     limit: Annotated[int, typer.Option(help="Show at most this many, newest first")] = 100,
 ) -> None:
     """List quarantined payloads, newest first."""
-    queue = _queue(data_dir)
-    try:
+    with _queue(data_dir) as queue:
         letters = queue.dead_letters(limit=limit)
-    finally:
-        queue.close()
     if not letters:
         print("no dead letters")
         return
@@ -74,11 +70,8 @@ def list_dead_letters(
 @app.command("show")
 def show_dead_letter(dead_id: int, data_dir: DataDirOption = None) -> None:
     """Print one quarantined payload: why it failed, then its body, decoded."""
-    queue = _queue(data_dir)
-    try:
+    with _queue(data_dir) as queue:
         found = queue.dead_letter_body(dead_id)
-    finally:
-        queue.close()
     if found is None:
         raise typer.BadParameter(f"no dead letter {dead_id}")
     letter, body = found
@@ -96,11 +89,8 @@ def replay(
 ) -> None:
     """Queue payloads for digest again (after upgrading past the bug that stopped them)."""
     chosen = _chosen(ids, everything)
-    queue = _queue(data_dir)
-    try:
+    with _queue(data_dir) as queue:
         moved = queue.replay_dead_letters(chosen)
-    finally:
-        queue.close()
     print(f"queued {moved} payload(s) again")
 
 
@@ -110,9 +100,6 @@ def purge(
 ) -> None:
     """Delete quarantined payloads for good."""
     chosen = _chosen(ids, everything)
-    queue = _queue(data_dir)
-    try:
+    with _queue(data_dir) as queue:
         deleted = queue.purge_dead_letters(chosen)
-    finally:
-        queue.close()
     print(f"deleted {deleted} dead letter(s)")

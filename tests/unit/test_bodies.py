@@ -10,19 +10,28 @@ import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from functools import cache
+from typing import Any
 
 import brotli
 import pytest
 import zstandard
 
 from heliograph.ingest import bodies
-from heliograph.ingest.bodies import decompress, read_body
+from heliograph.ingest.bodies import decompress, stream_body
 from heliograph.ingest.errors import (
     BadEncoding,
     BadRequest,
     PayloadTooLarge,
     UnsupportedEncoding,
 )
+
+
+async def read_body(chunks: AsyncIterator[bytes], **limits: Any) -> bytes:
+    """The decoded body, as ``stream_body`` hands it over piece by piece."""
+    pieces: list[bytes] = []
+    await stream_body(chunks, pieces.append, **limits)
+    return b"".join(pieces)
+
 
 MiB = 1024 * 1024
 # Compressible but not trivial: JSON-ish text with random ids.

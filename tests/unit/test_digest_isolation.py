@@ -385,3 +385,58 @@ def test_the_running_worker_never_retries_one_payload_forever(
     time.sleep(0.3)
     assert attempts == 2  # once in its batch, once alone: then quarantined
     assert len(digest.queue.dead_letters()) == 1
+
+
+def test_a_sql_error_about_the_statement_is_the_data_s_not_the_store_s(
+    digest: Digest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite reports "no such column" and "database is locked" with the same
+    exception class; only the second is a reason to wait."""
+    bad = sentry_event("hits a broken statement")
+    good = sentry_event("written as usual")
+    real_insert = sqlite_module._insert_event
+
+    def insert(conn: Any, event: Any, *, issue_id: int | None) -> bool:
+        if event.event_id == bad["event_id"]:
+            conn.execute("SELECT no_such_column FROM events")
+        return real_insert(conn, event, issue_id=issue_id)
+
+    monkeypatch.setattr(sqlite_module, "_insert_event", insert)
+    digest.put_event(bad)
+    digest.put_event(good)
+    digest.worker.drain()
+
+    assert digest.queue.depth == 0
+    assert digest.stored(good["event_id"])
+    (letter,) = digest.queue.dead_letters()
+    assert "no such column" in letter.reason
+
+
+def test_a_quarantined_payload_s_reports_are_counted_once_after_replay(
+    digest: Digest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_prepare = worker_module.prepare_event
+
+    def prepare(event: Any, project: Any) -> Any:
+        if event.exceptions and event.exceptions[0].value == "trips a digest bug":
+            raise KeyError("a bug in digest")
+        return real_prepare(event, project)
+
+    monkeypatch.setattr(worker_module, "prepare_event", prepare)
+    event = sentry_event("trips a digest bug")
+    report = {
+        "discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 5}]
+    }
+    digest.put(
+        "sentry_envelope",
+        envelope_items(({"type": "event"}, event), ({"type": "client_report"}, report)),
+    )
+    digest.worker.drain()
+    assert ("error", "client_discard", "queue_overflow") not in digest.outcomes()
+    assert len(digest.queue.dead_letters()) == 1
+
+    monkeypatch.setattr(worker_module, "prepare_event", real_prepare)
+    digest.queue.replay_dead_letters()
+    digest.worker.drain()
+    assert digest.outcomes()[("error", "client_discard", "queue_overflow")] == 5
+    assert digest.stored(event["event_id"])

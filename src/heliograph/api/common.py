@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from heliograph.api.errors import ApiError
 from heliograph.auth import Principal, authenticate, can_admin, can_read, can_write, project_role
+from heliograph.bounds import parse_row_id
 from heliograph.runtime import Runtime
 from heliograph.store.base import Issue, Project
 
@@ -73,11 +74,8 @@ def find_project(request: Request, caller: Principal) -> tuple[Project, str | No
 
 def find_issue(request: Request, caller: Principal) -> tuple[Issue, Project, str | None]:
     store = runtime(request).store
-    try:
-        issue_id = int(request.path_params["issue_id"])
-    except ValueError:
-        raise ApiError(404, "issue not found") from None
-    issue = store.get_issue(issue_id) if 0 < issue_id < 2**63 else None
+    issue_id = parse_row_id(request.path_params["issue_id"])
+    issue = store.get_issue(issue_id) if issue_id is not None else None
     project = store.get_project_by_id(issue.project_id) if issue else None
     role = project_role(caller, project, store) if project else None
     org_slug = request.path_params.get("organization_slug")

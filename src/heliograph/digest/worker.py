@@ -235,7 +235,6 @@ class DigestWorker:
             record.outcomes.append(Outcome(project.id, "default", "invalid", "internal", 1))
             batch.dead[payload.id] = f"decode: {type(exc).__name__}: {exc}"
             return
-        record.outcomes.extend(decoded.outcomes)
         for event in decoded.events:
             try:
                 prepared = prepare_event(event, project)
@@ -249,6 +248,9 @@ class DigestWorker:
                 record.errors.append(prepared)
             else:
                 record.analytics.append(prepared)
+        if payload.id not in batch.dead:
+            # A quarantined payload's outcomes are counted when it is replayed.
+            record.outcomes.extend(decoded.outcomes)
 
 
 def _reason(exc: Exception) -> str:

@@ -102,9 +102,14 @@ def _sdk_drops(properties: dict[str, Any], counts: Counter[tuple[str, str, str]]
     if not isinstance(dropped, dict):
         return
     for reason, quantity in dropped.items():
-        count = clamp_count(quantity) if isinstance(quantity, int) else None
+        count = _quantity(quantity)
         if count:
             counts[("default", "client_discard", str(reason)[:64])] += count
+
+
+def _quantity(value: Any) -> int | None:
+    """A count an SDK reports: an integer (not a float or text), clamped to the stored range."""
+    return clamp_count(value) if isinstance(value, int) else None
 
 
 def _outcomes(project_id: int, counts: Counter[tuple[str, str, str]]) -> list[Outcome]:
@@ -145,7 +150,7 @@ def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decode
         else:
             category = ITEM_CATEGORIES.get(item_type, "default")
             quantity = item.headers.get("item_count", 1)
-            count = clamp_count(quantity) if isinstance(quantity, int) else None
+            count = _quantity(quantity)
             counts[(category, "accepted", item_type)] += count or 1
     decoded.outcomes = _outcomes(project_id, counts)
     return decoded
@@ -166,7 +171,7 @@ def _client_report(payload: bytes, counts: Counter[tuple[str, str, str]]) -> Non
         if not isinstance(entry, dict):
             continue
         quantity = entry.get("quantity")
-        count = clamp_count(quantity) if isinstance(quantity, int) else None
+        count = _quantity(quantity)
         if count:
             category = str(entry.get("category", "default"))[:64]
             reason = str(entry.get("reason", ""))[:64]

@@ -44,7 +44,6 @@ __all__ = [
     "MAX_SESSION_BUCKETS",
     "BodyDecoder",
     "decompress",
-    "read_body",
     "stream_body",
 ]
 
@@ -306,31 +305,6 @@ class BodyDecoder:
         return memory.joined(parts, self._held, self._reservation)
 
 
-async def read_body(
-    chunks: AsyncIterator[bytes],
-    *,
-    content_encoding: str | None,
-    max_compressed: int,
-    max_decompressed: int,
-) -> bytes:
-    """Read a streamed body, undoing ``content_encoding``, within both limits.
-
-    Raises :class:`PayloadTooLarge` as soon as more than ``max_compressed``
-    bytes arrived or more than ``max_decompressed`` bytes were produced (the
-    rest of the stream is not read), :class:`BadEncoding` for corrupt or
-    truncated data and :class:`UnsupportedEncoding` (415) before reading
-    anything when the coding is unknown.
-    """
-    decoder = BodyDecoder(content_encoding, max_decompressed)
-    received = 0
-    async for chunk in chunks:
-        received += len(chunk)
-        if received > max_compressed:
-            raise PayloadTooLarge(f"request body exceeds {max_compressed} bytes")
-        decoder.feed(chunk)
-    return decoder.finish()
-
-
 async def stream_body(
     chunks: AsyncIterator[bytes],
     sink: Callable[[bytes], None],
@@ -339,8 +313,14 @@ async def stream_body(
     max_compressed: int,
     max_decompressed: int,
 ) -> bytes:
-    """Like :func:`read_body`, but hand the decoded pieces to ``sink`` as they
-    are produced instead of keeping them; returns the body as it arrived.
+    """Read a streamed body, handing its decoded pieces to ``sink`` as they are
+    produced, within both limits; returns the body as it arrived.
+
+    Raises :class:`PayloadTooLarge` as soon as more than ``max_compressed``
+    bytes arrived or more than ``max_decompressed`` bytes were produced (the
+    rest of the stream is not read), :class:`BadEncoding` for corrupt or
+    truncated data and :class:`UnsupportedEncoding` (415) before reading
+    anything when the coding is unknown.
 
     Only the body as it arrived is kept here (charged to the running
     request's memory reservation); ``sink`` keeps what it needs. Whatever

@@ -39,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from heliograph.ingest import memory
 from heliograph.ingest.bodies import (
     MAX_ATTACHMENT,
     MAX_ATTACHMENTS,
@@ -52,7 +53,7 @@ from heliograph.ingest.bodies import (
 )
 from heliograph.ingest.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
 from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
-from heliograph.ingest.memory import Reservation, joined
+from heliograph.ingest.memory import joined
 
 __all__ = [
     "ITEM_SIZE_LIMITS",
@@ -183,7 +184,8 @@ class EnvelopeReader:
     * ``on_header(headers)`` is called once the envelope header is read,
       before any item (ingest authenticates there by the ``dsn`` header);
     * ``header_limit`` bounds the envelope header line (413 past it);
-    * ``reservation`` is charged for every byte kept (line buffers, payloads).
+    * every byte kept (line buffers, payloads) is charged to the running
+      request's memory reservation (:func:`heliograph.ingest.memory.charge`).
 
     ``feed`` raises as soon as something is wrong; ``finish`` at the end of
     the body returns the :class:`Envelope`. With several problems, the
@@ -197,7 +199,6 @@ class EnvelopeReader:
         validate: bool = False,
         on_header: Callable[[dict[str, Any]], None] | None = None,
         header_limit: int | None = None,
-        reservation: Reservation | None = None,
     ) -> None:
         self.envelope = Envelope()
         # True while every item's payload has been kept.
@@ -208,7 +209,6 @@ class EnvelopeReader:
         self._checks = _ItemChecks() if validate else None
         self._on_header = on_header
         self._header_limit = header_limit
-        self._reservation = reservation
         self._state = _HEADER
         self._seen = False
         self._line: list[bytes] = []
@@ -284,27 +284,19 @@ class EnvelopeReader:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _charge(self, nbytes: int) -> None:
-        if self._reservation is not None:
-            self._reservation.grow(nbytes)
-
-    def _discharge(self, nbytes: int) -> None:
-        if self._reservation is not None:
-            self._reservation.shrink(nbytes)
-
     def _add_line(self, data: bytes, start: int, stop: int) -> None:
         size = stop - start
         limit = self._header_limit if self._state == _HEADER else None
         if limit is not None and self._line_size + size > limit:
             raise PayloadTooLarge(f"envelope header line exceeds {limit} bytes")
         if size:
-            self._charge(size)
+            memory.charge(size)
             self._line.append(data[start:stop])
             self._line_size += size
 
     def _take_line(self) -> bytes:
-        line = joined(self._line, self._line_size, self._reservation)
-        self._discharge(self._line_size)  # let go of once parsed, below
+        line = joined(self._line, self._line_size, memory.current())
+        memory.discharge(self._line_size)  # let go of once parsed, below
         self._line, self._line_size = [], 0
         return line
 
@@ -353,13 +345,13 @@ class EnvelopeReader:
         if self._checks is not None:
             self._checks.grow(self._number, self._item.type, self._payload_size)
         if self._payload is not None:
-            self._charge(size)
+            memory.charge(size)
             self._payload.append(data[start:stop])
 
     def _item_done(self) -> None:
         item = self._item
         if self._payload is not None and self._payload:
-            item.payload = joined(self._payload, self._payload_size, self._reservation)
+            item.payload = joined(self._payload, self._payload_size, memory.current())
         if self._checks is not None:
             self._checks.done(self._number, item, self._payload_size)
         self.envelope.items.append(item)
@@ -449,13 +441,9 @@ class _ItemChecks:
             self._check_attachments(number, self._attachments + size)
 
     def done(self, number: int, item: Item, size: int) -> None:
+        """The item is complete (its size was checked by ``start`` or ``grow``)."""
         item_type = item.type
         label = f"item {number} ({item_type})"
-        limit = ITEM_SIZE_LIMITS.get(item_type)
-        if limit is not None and size > limit:
-            raise PayloadTooLarge(
-                f"{label}: {size} bytes exceeds the {limit}-byte limit for {item_type} items"
-            )
         if item_type in JSON_ITEM_TYPES:
             value = _check_json(item, label)
             aggregates = value.get("aggregates")

@@ -35,8 +35,8 @@ def depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     ``254 - limit`` lists, ``value`` serialises exactly when it is at most
     ``limit`` deep. The wrapping lists are built once per thread and limit
     (building them per call cost more than the walk). Any other refusal (an
-    integer past 64 bits, say) falls back to counting in Python, so the
-    answer is always about depth.
+    integer past 64 bits, which values built in Python may hold) falls back
+    to counting in Python, so the answer is always about depth.
     """
     if not isinstance(value, dict | list):
         return False
@@ -67,13 +67,11 @@ def _wrapping(limit: int) -> tuple[list[Any], list[Any]]:
 
 
 def _walk_exceeds(value: Any, limit: int) -> bool:
-    if not isinstance(value, dict | list):
-        return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()
-        children = current.values() if isinstance(current, dict) else current
         if depth > limit:
             return True
+        children = current.values() if isinstance(current, dict) else current
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False

@@ -38,7 +38,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from heliograph.ingest import bodies
+from heliograph.ingest import bodies, memory
 from heliograph.ingest.errors import AuthError, BadRequest
 from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from heliograph.ingest.posthog_event import coerce_ai_properties
@@ -221,6 +221,8 @@ def _proto_value(value: AnyValue) -> Any:
 
 
 def _decode_json(body: bytes) -> tuple[list[Span], int]:
+    # At ingest, held until the request ends: the parsed spans live that long.
+    memory.charge(memory.parsed_cost(body))
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

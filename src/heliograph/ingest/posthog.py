@@ -63,7 +63,6 @@ __all__ = [
     "parse_time_text",
     "remote_config",
     "remote_config_js",
-    "representable_time",
 ]
 
 BATCH_MAX_BYTES = 20 * 1024 * 1024

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from heliograph.bounds import parse_row_id
 from heliograph.ingest import bodies, envelope, memory, sentry_auth
 from heliograph.ingest.errors import (
     AuthError,
@@ -48,18 +49,11 @@ ALLOW_HEADERS = (
 MAX_UNAUTHENTICATED_HEADER = 16 * 1024
 
 
-# Project ids are SQLite integers: signed 64 bits.
-_MAX_PROJECT_ID = 2**63 - 1
-
-
 def _project_id(request: Request) -> int:
     raw = request.path_params["project_id"]
-    # ASCII digits only: int() would also take "+1", "1_0", " 1" and "١".
-    if not (raw.isascii() and raw.isdigit()):
+    project_id = parse_row_id(raw)
+    if project_id is None:
         raise NotFoundError(f"unknown project {raw[:40]!r}: project ids are numbers")
-    project_id = int(raw) if len(raw) <= 20 else _MAX_PROJECT_ID + 1
-    if not 0 < project_id <= _MAX_PROJECT_ID:
-        raise NotFoundError(f"unknown project {raw[:40]}")
     return project_id
 
 
@@ -85,26 +79,20 @@ async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
 
     Both are charged to the request's memory reservation.
     """
-    reservation = memory.current()
-    received: list[bytes] = []
-    size = 0
+    pieces: list[bytes] = []
 
-    async def tee() -> AsyncIterator[bytes]:
-        nonlocal size
-        async for chunk in request.stream():
-            if reservation is not None:
-                reservation.grow(len(chunk))
-            received.append(chunk)
-            size += len(chunk)
-            yield chunk
+    def keep(piece: bytes) -> None:
+        memory.charge(len(piece))
+        pieces.append(piece)
 
-    decoded = await bodies.read_body(
-        tee(),
+    raw = await bodies.stream_body(
+        request.stream(),
+        keep,
         content_encoding=request.headers.get("content-encoding"),
         max_compressed=bodies.MAX_COMPRESSED_REQUEST,
         max_decompressed=max_decompressed,
     )
-    return memory.joined(received, size, reservation), decoded
+    return raw, memory.joined(pieces, sum(map(len, pieces)), memory.current())
 
 
 def _keep_payload(item_type: str) -> bool:
@@ -129,7 +117,6 @@ async def _read_envelope(
         validate=True,
         on_header=on_header,
         header_limit=None if authenticated else MAX_UNAUTHENTICATED_HEADER,
-        reservation=memory.current(),
     )
     raw = await bodies.stream_body(
         request.stream(),
@@ -229,8 +216,9 @@ def _ensure_event_id(parsed: envelope.Envelope) -> tuple[str | None, bytes | Non
     serialisation (None when the body can be queued as it arrived).
     """
     header_id = parsed.headers.get("event_id")
-    if normalize_event_id(header_id) is not None:
-        return normalize_event_id(header_id), None
+    normalized = normalize_event_id(header_id)
+    if normalized is not None:
+        return normalized, None
     for item in parsed.items:
         if item.type in ("event", "transaction"):
             payload = orjson.loads(item.payload)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from heliograph.bounds import parse_row_id
+
 # Why a page was redirected to: ``?done=<name>`` shows one of these, never free text.
 NOTICES = {
     "saved": "Settings saved.",
@@ -71,8 +73,7 @@ def choice(form: Mapping[str, str], name: str, label: str, choices: Sequence[str
 
 def identifier(form: Mapping[str, str], name: str) -> int:
     """A row id from a hidden field; anything else is a request we cannot act on."""
-    raw = form.get(name) or ""
-    # ASCII digits that fit a SQLite integer ("²".isdigit() is true, int("²") fails).
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    row_id = parse_row_id(form.get(name) or "")
+    if row_id is None:
         raise FormError(f"Missing or invalid {name}.")
-    return int(raw)
+    return row_id

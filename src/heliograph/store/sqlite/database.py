@@ -39,9 +39,38 @@ class QueryTimeout(Exception):
     """A read ran longer than its time limit and was interrupted."""
 
 
+# SQLite's primary result codes that say nothing about the data: retry later.
+_TRANSIENT_CODES = frozenset(
+    {
+        5,  # SQLITE_BUSY
+        6,  # SQLITE_LOCKED
+        7,  # SQLITE_NOMEM
+        8,  # SQLITE_READONLY (e.g. a read-only mount)
+        10,  # SQLITE_IOERR
+        13,  # SQLITE_FULL
+        14,  # SQLITE_CANTOPEN
+        15,  # SQLITE_PROTOCOL
+    }
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for failures of the database rather than the data (locked, full, I/O).
+
+    Other errors -- "no such column", "too many SQL variables" -- would fail
+    the same way every time: they are the data's (or a bug's), not a reason
+    to wait. Python before 3.11 gives no result code: every
+    ``OperationalError`` counts as unavailable there.
+    """
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _TRANSIENT_CODES
+
+
 def _unavailable(exc: BaseException) -> BaseException:
-    """Name the failures that say nothing about the data (locked, full, I/O) as such."""
-    if isinstance(exc, sqlite3.OperationalError):
+    """Name the failures that say nothing about the data as :class:`StoreUnavailable`."""
+    if is_unavailable(exc):
         unavailable = StoreUnavailable(str(exc))
         unavailable.__cause__ = exc
         return unavailable

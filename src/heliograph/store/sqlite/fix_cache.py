@@ -49,7 +49,7 @@ class SQLiteFixCache:
                     fix.input_tokens,
                     fix.output_tokens,
                     fix.created_at,
-                    fix.created_at + ttl_seconds,
+                    self._clock() + ttl_seconds,  # from now, as the in-memory layer counts
                 ),
             )
         )

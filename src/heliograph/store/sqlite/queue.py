@@ -46,6 +46,9 @@ MIGRATIONS = [
 
 
 MAX_REASON_CHARS = 500
+_DEAD_LETTER_COLUMNS = (
+    "id, project_id, kind, received_at, encoding, length(body), failed_at, reason"
+)
 
 DEPTH_REFRESH_SECONDS = 0.25
 
@@ -145,13 +148,12 @@ class SQLiteQueue:
 
     # -- dead letters ------------------------------------------------------
 
-    def dead_letters(self, *, limit: int = 100, before_id: int | None = None) -> list[DeadLetter]:
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Quarantined payloads, newest first (bodies not included)."""
         rows = self._db.read(
             lambda c: c.execute(
-                "SELECT id, project_id, kind, received_at, encoding, length(body), failed_at, "
-                "reason FROM dead_letters WHERE id < ? ORDER BY id DESC LIMIT ?",
-                (before_id if before_id is not None else 2**63 - 1, limit),
+                f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters ORDER BY id DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         )
         return [DeadLetter(*row) for row in rows]
@@ -160,12 +162,11 @@ class SQLiteQueue:
         """One quarantined payload and its body, as it arrived (still encoded)."""
         row = self._db.read(
             lambda c: c.execute(
-                "SELECT id, project_id, kind, received_at, encoding, length(body), failed_at, "
-                "reason, body FROM dead_letters WHERE id = ?",
+                f"SELECT {_DEAD_LETTER_COLUMNS}, body FROM dead_letters WHERE id = ?",
                 (dead_id,),
             ).fetchone()
         )
-        return None if row is None else (DeadLetter(*row[:8]), bytes(row[8]))
+        return None if row is None else (DeadLetter(*row[:-1]), bytes(row[-1]))
 
     def replay_dead_letters(self, ids: Sequence[int] | None = None) -> int:
         """Queue quarantined payloads again (all when ``ids`` is None); returns how many.
@@ -173,19 +174,7 @@ class SQLiteQueue:
         A replayed payload gets a new queue id at the tail; events of it that
         were stored before are skipped by id, so a replay never doubles them.
         """
-
-        def write(conn: sqlite3.Connection) -> int:
-            where, params = _id_filter(ids)
-            moved = conn.execute(
-                "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
-                f"SELECT project_id, kind, received_at, encoding, body FROM dead_letters {where} "
-                "ORDER BY id",
-                params,
-            ).rowcount
-            conn.execute(f"DELETE FROM dead_letters {where}", params)
-            return int(moved)
-
-        moved = self._db.write(write)
+        moved = self._db.write(lambda conn: _take_dead_letters(conn, ids, requeue=True))
         if moved:
             self._depth_at = 0.0
             self._new_work.set()
@@ -193,12 +182,7 @@ class SQLiteQueue:
 
     def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int:
         """Delete quarantined payloads for good (all when ``ids`` is None)."""
-
-        def write(conn: sqlite3.Connection) -> int:
-            where, params = _id_filter(ids)
-            return int(conn.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
-
-        return self._db.write(write)
+        return self._db.write(lambda conn: _take_dead_letters(conn, ids, requeue=False))
 
     def close(self) -> None:
         self._db.close()
@@ -219,11 +203,23 @@ def _insert(
     return cursor.lastrowid or 0
 
 
-def _id_filter(ids: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
-    if ids is None:
-        return "", ()
-    ids = tuple(int(i) for i in ids) or (-1,)
-    return f"WHERE id IN ({', '.join('?' * len(ids))})", ids
+def _take_dead_letters(
+    conn: sqlite3.Connection, ids: Sequence[int] | None, *, requeue: bool
+) -> int:
+    """Delete dead letters (all when ``ids`` is None), first queueing them again if asked."""
+    where = ""
+    params: tuple[int, ...] = ()
+    if ids is not None:
+        params = tuple(int(i) for i in ids) or (-1,)
+        where = f"WHERE id IN ({', '.join('?' * len(params))})"
+    if requeue:
+        conn.execute(
+            "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
+            f"SELECT project_id, kind, received_at, encoding, body FROM dead_letters {where} "
+            "ORDER BY id",
+            params,
+        )
+    return int(conn.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
 
 
 def _count_span(conn: sqlite3.Connection) -> int:

@@ -35,7 +35,7 @@ from heliograph.store.base import (
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sqlite.accounts import AccountsMixin
-from heliograph.store.sqlite.database import Database
+from heliograph.store.sqlite.database import Database, is_unavailable
 from heliograph.store.sqlite.fix_cache import SQLiteFixCache
 from heliograph.store.sqlite.llm import LlmStoreMixin
 from heliograph.store.sqlite.llm_write import record_llm_events
@@ -394,9 +394,9 @@ def _write_events(
         for item, event in items:
             if write(conn, item):
                 written.add(event, "accepted")
-    except sqlite3.OperationalError:
-        raise  # locked, full, I/O: the whole batch waits and retries
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise  # locked, full, I/O: the whole batch waits and retries
         conn.execute("ROLLBACK TO events")
         conn.execute("RELEASE events")
         for item, event in items:
@@ -418,9 +418,9 @@ def _isolated(
     conn.execute("SAVEPOINT event")
     try:
         added = write(conn, item)
-    except sqlite3.OperationalError:
-        raise  # locked, full, I/O: the whole batch waits and retries
     except Exception as exc:
+        if is_unavailable(exc):
+            raise  # locked, full, I/O: the whole batch waits and retries
         conn.execute("ROLLBACK TO event")
         conn.execute("RELEASE event")
         rejected.append(RejectedEvent(event.project_id, event.event_id, _describe(exc)))

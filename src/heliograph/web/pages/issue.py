@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from heliograph.api.ai_fix import policy_state
 from heliograph.auth import can_write
+from heliograph.bounds import parse_row_id
 from heliograph.query.event_view import FRAME_ORDERS, FrameOrder
 from heliograph.query.issue_page import TREND_DAYS, EventNotFound, build_issue_page
 from heliograph.runtime import Runtime
@@ -24,12 +25,8 @@ ORDER_COOKIE = "heliograph_frame_order"
 
 def find_issue(ctx: PageRequest) -> tuple[Issue, Project, str]:
     """The issue in the URL, its project and the user's role; NotFound if not theirs."""
-    try:
-        issue_id = int(ctx.request.path_params["issue_id"])
-    except ValueError:
-        raise NotFound() from None
-    # Issue ids are SQLite integers: a bigger number cannot even be looked up.
-    issue = ctx.store.get_issue(issue_id) if 0 < issue_id < 2**63 else None
+    issue_id = parse_row_id(ctx.request.path_params["issue_id"])
+    issue = ctx.store.get_issue(issue_id) if issue_id is not None else None
     project = ctx.store.get_project_by_id(issue.project_id) if issue else None
     project, role = ctx.visible_project(project)
     assert issue is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import can_write
+from heliograph.bounds import parse_row_id
 from heliograph.web.common import BadRequest, Forbidden, PageRequest, page, safe_next
 from heliograph.web.pages.issue import find_issue
 from heliograph.web.pages.issues import issues_url
@@ -53,12 +54,8 @@ def bulk_status(ctx: PageRequest) -> Response:
     org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
     project, role = ctx.visible_project(ctx.store.get_project(org, slug))
     status, in_next_release = _action(ctx, role)
-    # ASCII digits that fit a SQLite integer ("²".isdigit() is true, int("²") fails).
-    ids = {
-        int(raw)
-        for raw in ctx.form.getlist("issue")[:MAX_BULK]
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18
-    }
+    parsed = (parse_row_id(raw) for raw in ctx.form.getlist("issue")[:MAX_BULK])
+    ids = {issue_id for issue_id in parsed if issue_id is not None}
     for issue_id in sorted(ids):
         issue = ctx.store.get_issue(issue_id)
         if issue is not None and issue.project_id == project.id:
