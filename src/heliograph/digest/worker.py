@@ -1,11 +1,13 @@
 """The digest worker: queued payloads in, stored events and issues out.
 
-One background thread per server. It takes the oldest payloads from the ingest
-queue, decodes them into canonical events, scrubs, groups and prices them, and
-commits the whole batch to the store in one transaction before deleting the
-payloads from the queue. It may lag under a burst; it never loses work: a
-crash between the two commits replays the batch, and the store skips event ids
-it already has.
+One thread in the digest process (``heliograph digest``, which ``serve``
+supervises). It takes the oldest payloads from the ingest queue, decodes them
+into canonical events, scrubs, groups and prices them, and commits the whole
+batch to the store in one transaction before deleting the payloads from the
+queue. It may lag under a burst; it never loses work: a crash between the two
+commits replays the batch, and the store skips event ids it already has. A
+payload that cannot be stored goes to the dead letters instead of holding up
+the rest (see ``docs/ingest.md``, "When digest cannot store a payload").
 """
 
 from __future__ import annotations
