@@ -108,4 +108,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         },
     )
     app.state.runtime = runtime or Runtime(settings)
+    app.state.ingest = app.state.runtime.gate
     return app

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from heliograph.cli_options import DataDirOption, command_settings
-from heliograph.ingest import bodies
+from heliograph.protocols import bodies
 from heliograph.store import open_queue
 from heliograph.store.queue import PayloadQueue
 

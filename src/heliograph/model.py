@@ -1,8 +1,9 @@
 """The one canonical event model.
 
-Protocol adapters (``heliograph.ingest.*``) translate whatever arrived on the
-wire -- a Sentry envelope, a PostHog batch, an OTLP span -- into these types.
-Nothing past ``ingest/`` knows which protocol an event came from: digest,
+The wire-format modules (``heliograph.protocols.*``), run by digest's decoders
+(``heliograph.digest.decoders``), translate whatever arrived -- a Sentry
+envelope, a PostHog batch, an OTLP span -- into these types. Past the
+decoders nothing knows which protocol an event came from: the rest of digest,
 store, query, web and ai all speak this model only.
 
 Conventions (chosen once, relied on everywhere):

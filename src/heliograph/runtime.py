@@ -11,13 +11,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from heliograph import __version__
+from heliograph import __version__, budget
 from heliograph.ai.fix import FixService
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import Settings
 from heliograph.digest.process import DigestProcess
 from heliograph.ingest import memory
+from heliograph.ingest.gate import IngestGate
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.selfmon import generation_recorder, start_error_reporting
 from heliograph.store import open_queue, open_store
@@ -78,9 +79,17 @@ class Runtime:
         self.queue: PayloadQueue = open_queue(settings.queue_path)
         self.limiter = IngestLimiter(settings.project_rate_limit)
         # Request bodies held in memory by ingest, all requests together (per process).
-        self.ingest_memory = memory.MemoryBudget(settings.ingest_memory_mb * 1024 * 1024)
+        self.ingest_memory = budget.MemoryBudget(settings.ingest_memory_mb * 1024 * 1024)
         self.keys = KeyCache(self.store, self.limiter)
         self.keys.reload()
+        self.gate = IngestGate(
+            queue=self.queue,
+            keys=self.keys,
+            projects=self.store,
+            limiter=self.limiter,
+            memory=self.ingest_memory,
+            max_backlog=settings.max_backlog,
+        )
         self.login_throttle = LoginThrottle(
             settings.login_max_failures, settings.login_lockout_seconds
         )

@@ -20,7 +20,7 @@ import orjson
 
 from heliograph.ai.fix import GenerationRecord
 from heliograph.bootstrap import ensure_internal_project
-from heliograph.ingest.posthog import normalize_event
+from heliograph.protocols.posthog_capture import normalize_event
 from heliograph.store.contract import Store
 from heliograph.store.queue import PayloadQueue
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from heliograph.ingest.adapters import decode_payload
+from heliograph.digest.decoders import decode_payload
 
 
 def test_sdk_client_reports_become_client_discard_outcomes() -> None:

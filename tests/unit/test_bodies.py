@@ -16,9 +16,9 @@ import brotli
 import pytest
 import zstandard
 
-from heliograph.ingest import bodies
-from heliograph.ingest.bodies import decompress, stream_body
-from heliograph.ingest.errors import (
+from heliograph.protocols import bodies
+from heliograph.protocols.bodies import decompress, stream_body
+from heliograph.protocols.errors import (
     BadEncoding,
     BadRequest,
     PayloadTooLarge,

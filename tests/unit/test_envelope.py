@@ -9,15 +9,15 @@ import pytest
 from sentry_sdk.envelope import Envelope as SdkEnvelope
 from sentry_sdk.envelope import Item as SdkItem
 
-from heliograph.ingest import envelope as envelope_module
-from heliograph.ingest.envelope import (
+from heliograph.protocols import sentry_envelope as envelope_module
+from heliograph.protocols.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
+from heliograph.protocols.sentry_envelope import (
     Envelope,
     Item,
     parse_envelope,
     serialize_envelope,
     validate_items,
 )
-from heliograph.ingest.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
 
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
 HEADER = b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","dsn":"https://e12d836b15bb49d7bbf99e64295d995b:@sentry.io/42"}'

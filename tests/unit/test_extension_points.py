@@ -19,7 +19,9 @@ import pytest
 
 from heliograph import store
 from heliograph.ai import providers, settings
+from heliograph.digest import decoders
 from heliograph.store import contract
+from heliograph.store.queue import PayloadKind
 from heliograph.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +76,9 @@ def test_the_page_documents_the_main_extension_points() -> None:
         "heliograph.store.base.StoreUnavailable",
         "heliograph.ai.providers.Provider",
         "heliograph.ai.providers.make_provider",
-        "heliograph.ingest.adapters.decode_payload",
+        "heliograph.digest.decoders.DECODERS",
         "heliograph.store.queue.PayloadKind",
+        "heliograph.ingest.gate.IngestGate",
     ):
         assert expected in names
 
@@ -91,6 +94,10 @@ def test_every_documented_name_resolves(dotted: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_every_store_role_is_documented(role: str) -> None:
     assert f"`heliograph.store.contract.{role}`" in EXTENDING
+
+
+def test_every_payload_kind_has_a_decoder() -> None:
+    assert set(decoders.DECODERS) == set(get_args(PayloadKind))
 
 
 def test_store_is_every_role() -> None:

@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 import pytest
 
-from heliograph.ingest import posthog
-from heliograph.ingest.errors import BadRequest
 from heliograph.ingest.http import MAX_ERROR_HEADER, header_text
-from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
-from heliograph.ingest.sentry_event import choose_event_id, derive_event_id
+from heliograph.protocols import posthog_capture as posthog
+from heliograph.protocols.errors import BadRequest
+from heliograph.protocols.json_depth import MAX_JSON_DEPTH, depth_exceeds
+from heliograph.protocols.sentry_event import choose_event_id, derive_event_id
 from heliograph.web.forms import FormError, identifier
 from tests.ingest_app import IngestApp, ingest_app
 from tests.payloads import auth_header, envelope, sentry_event

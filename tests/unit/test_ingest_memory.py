@@ -19,22 +19,23 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from heliograph import budget as memory
 from heliograph.app import create_app
 from heliograph.bootstrap import ensure_defaults
 from heliograph.config import ConfigError, Settings
-from heliograph.ingest import bodies, memory
-from heliograph.ingest.envelope import (
-    JSON_ITEM_TYPES,
-    EnvelopeReader,
-    parse_envelope,
-    validate_items,
-)
-from heliograph.ingest.errors import (
+from heliograph.protocols import bodies
+from heliograph.protocols.errors import (
     EnvelopeParseError,
     ForbiddenError,
     IngestError,
     Overloaded,
     PayloadTooLarge,
+)
+from heliograph.protocols.sentry_envelope import (
+    JSON_ITEM_TYPES,
+    EnvelopeReader,
+    parse_envelope,
+    validate_items,
 )
 from heliograph.runtime import Runtime
 

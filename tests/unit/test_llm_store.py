@@ -12,8 +12,8 @@ import pytest
 
 from heliograph.digest.grouping import compute_grouping
 from heliograph.digest.prepare import prepare_event
-from heliograph.ingest import posthog_event
 from heliograph.model import Event, Exception_
+from heliograph.protocols import posthog_event
 from heliograph.query.llm import build_dashboard, build_generation_list, build_session_list
 from heliograph.query.llm_detail import build_generation_page, build_trace_page
 from heliograph.store.base import DigestBatch, GroupedEvent, Project

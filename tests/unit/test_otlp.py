@@ -20,9 +20,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from heliograph.digest.costs import compute_cost
-from heliograph.ingest import otlp
-from heliograph.ingest.errors import AuthError, BadRequest
 from heliograph.model import Event
+from heliograph.protocols import genai, otlp
+from heliograph.protocols.errors import AuthError, BadRequest
 
 NOW = 1_750_000_000.0
 
@@ -153,7 +153,7 @@ def _export_agent_run(endpoint: str, compression: Compression | None = None) -> 
 
 def _events(body: bytes, content_type: str = otlp.PROTOBUF) -> dict[str, Event]:
     spans = otlp.decode_traces(body, content_type)
-    events = [otlp.span_to_event(span, project_id=3, received_at=NOW) for span in spans]
+    events = [genai.span_to_event(span, project_id=3, received_at=NOW) for span in spans]
     return {event.properties["$ai_span_name"]: event for event in events}
 
 

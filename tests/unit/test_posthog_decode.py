@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 
-from heliograph.ingest import posthog
-from heliograph.ingest.errors import AuthError, BadRequest, PayloadTooLarge
+from heliograph.protocols import posthog_capture as posthog
+from heliograph.protocols import posthog_flags
+from heliograph.protocols.errors import AuthError, BadRequest, PayloadTooLarge
 
 TOKEN = "phc_test_token"
 
@@ -148,7 +149,7 @@ def test_posthog_python_understands_the_flags_answers(
     server: tuple[str, type[_Capture]],
 ) -> None:
     host, handler = server
-    handler.responses["/flags/"] = json.dumps(posthog.flags_response()).encode()
+    handler.responses["/flags/"] = json.dumps(posthog_flags.flags_response()).encode()
     client = _client(host)
     assert client.get_all_flags("user-1") == {}
     assert client.evaluate_flags("user-1").get_flag("some-flag") is None
@@ -456,13 +457,13 @@ def test_base64_bomb_inside_data_field_is_413() -> None:
 
 
 def test_flags_answers() -> None:
-    v2 = posthog.flags_response(request_id="r-1")
+    v2 = posthog_flags.flags_response(request_id="r-1")
     assert v2 == {"flags": {}, "errorsWhileComputingFlags": False, "requestId": "r-1"}
-    decide = posthog.flags_response(legacy=True)
+    decide = posthog_flags.flags_response(legacy=True)
     assert decide["featureFlags"] == {} and decide["featureFlagPayloads"] == {}
     assert decide["flags"] == {} and decide["requestId"]
     assert decide["sessionRecording"] is False
-    assert posthog.flag_definitions_response() == {
+    assert posthog_flags.flag_definitions_response() == {
         "flags": [],
         "group_type_mapping": {},
         "cohorts": {},
@@ -470,7 +471,7 @@ def test_flags_answers() -> None:
 
 
 def test_remote_config_is_minimal_and_safe() -> None:
-    config = posthog.remote_config(TOKEN)
+    config = posthog_flags.remote_config(TOKEN)
     assert config["token"] == TOKEN
     assert config["sessionRecording"] is False
     assert config["surveys"] is False
@@ -479,8 +480,8 @@ def test_remote_config_is_minimal_and_safe() -> None:
     assert config["autocapture_opt_out"] is True
     assert config["hasFeatureFlags"] is False
     assert "gzip-js" in config["supportedCompression"]
-    assert posthog.remote_config(TOKEN, autocapture=True)["autocapture_opt_out"] is False
-    script = posthog.remote_config_js("</script><b>")
+    assert posthog_flags.remote_config(TOKEN, autocapture=True)["autocapture_opt_out"] is False
+    script = posthog_flags.remote_config_js("</script><b>")
     assert "</script>" not in script
     assert "window._POSTHOG_REMOTE_CONFIG" in script
 

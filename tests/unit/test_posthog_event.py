@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from heliograph.digest.costs import compute_cost
-from heliograph.ingest import posthog
-from heliograph.ingest.posthog_event import coerce_ai_properties, to_event
 from heliograph.model import Event
+from heliograph.protocols import posthog_capture as posthog
+from heliograph.protocols.posthog_event import coerce_ai_properties, to_event
 
 TOKEN = "phc_event_tests"
 NOW = 1_750_000_000.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sentry_sdk.utils import Dsn
 
-from heliograph.ingest.errors import AuthError, BadRequest
-from heliograph.ingest.sentry_auth import parse_auth, parse_auth_header, parse_dsn
+from heliograph.protocols.errors import AuthError, BadRequest
+from heliograph.protocols.sentry_auth import parse_auth, parse_auth_header, parse_dsn
 
 KEY = "e12d836b15bb49d7bbf99e64295d995b"
 

@@ -15,10 +15,10 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope as SdkEnvelope
 from sentry_sdk.transport import Transport
 
-from heliograph.ingest.envelope import parse_envelope, validate_items
-from heliograph.ingest.errors import BadRequest
-from heliograph.ingest.sentry_event import normalize_event_id, parse_timestamp, to_event
 from heliograph.model import Event
+from heliograph.protocols.errors import BadRequest
+from heliograph.protocols.sentry_envelope import parse_envelope, validate_items
+from heliograph.protocols.sentry_event import normalize_event_id, parse_timestamp, to_event
 
 REPO = Path(__file__).resolve().parents[2]
 RECEIVED = 1_700_000_000.0

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from heliograph.ingest import posthog_event, sentry_event
 from heliograph.model import Event
+from heliograph.protocols import posthog_event, sentry_event
 
 
 class EventFileError(ValueError):

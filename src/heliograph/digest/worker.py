@@ -18,9 +18,9 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from heliograph.digest.decoders import decode_payload
 from heliograph.digest.prepare import prepare_event
-from heliograph.ingest.adapters import decode_payload
-from heliograph.ingest.errors import IngestError
+from heliograph.protocols.errors import IngestError
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,

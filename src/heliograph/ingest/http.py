@@ -1,6 +1,6 @@
 """What every ingest endpoint shares: error answers, CORS, backpressure, rate limits.
 
-Ingest endpoints raise :class:`~heliograph.ingest.errors.IngestError`; one
+Ingest endpoints raise :class:`~heliograph.protocols.errors.IngestError`; one
 place turns it into the 4xx answer of the endpoint's protocol dialect.
 :func:`admit` is the one gate every authenticated payload passes: the
 backlog bound, then the key's and the project's rate limits.
@@ -14,19 +14,14 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from heliograph.ingest import memory
-from heliograph.ingest.errors import IngestError, PayloadTooLarge, RateLimited
-from heliograph.runtime import Runtime
+from heliograph import budget
+from heliograph.ingest.gate import IngestGate
+from heliograph.protocols.errors import IngestError, PayloadTooLarge, RateLimited
 
 BACKLOG_RETRY_AFTER = 10
 # X-Sentry-Error carries the detail, shortened past this many characters.
 MAX_ERROR_HEADER = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def cors_headers(request: Request, allow_headers: str) -> dict[str, str]:
@@ -49,9 +44,9 @@ async def read_raw_body(request: Request, max_bytes: int) -> bytes:
     """The body as it arrived (no decoding), refused past ``max_bytes``.
 
     What is held is charged to the request's memory reservation, if any
-    (:mod:`heliograph.ingest.memory`).
+    (:mod:`heliograph.budget`).
     """
-    reservation = memory.current()
+    reservation = budget.current()
     received: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -61,12 +56,12 @@ async def read_raw_body(request: Request, max_bytes: int) -> bytes:
         if reservation is not None:
             reservation.grow(len(chunk))
         received.append(chunk)
-    return memory.joined(received, size, reservation)
+    return budget.joined(received, size, reservation)
 
 
-def check_backlog(runtime: Runtime) -> None:
+def check_backlog(gate: IngestGate) -> None:
     """Refuse new work while digest is too far behind, instead of growing without bound."""
-    if runtime.queue.depth >= runtime.settings.max_backlog:
+    if gate.queue.depth >= gate.max_backlog:
         raise RateLimited(
             "the server is busy digesting a backlog; retry later",
             retry_after=BACKLOG_RETRY_AFTER,
@@ -76,20 +71,20 @@ def check_backlog(runtime: Runtime) -> None:
 
 
 def admit(
-    runtime: Runtime, public_key: str, project_id: int, *, category: str, cost: int = 1
+    gate: IngestGate, public_key: str, project_id: int, *, category: str, cost: int = 1
 ) -> None:
     """Let an authenticated payload of ``cost`` events in, or raise ``RateLimited``.
 
     Refusals are counted (in memory) as ``rate_limited`` outcomes of the project.
     """
     try:
-        check_backlog(runtime)
+        check_backlog(gate)
     except RateLimited:
-        runtime.limiter.count_refused(project_id, category, "backlog", cost)
+        gate.limiter.count_refused(project_id, category, "backlog", cost)
         raise
-    refusal = runtime.limiter.check(public_key, project_id, cost)
+    refusal = gate.limiter.check(public_key, project_id, cost)
     if refusal is not None:
-        runtime.limiter.count_refused(project_id, category, refusal.reason, cost)
+        gate.limiter.count_refused(project_id, category, refusal.reason, cost)
         raise RateLimited(
             f"rate limit of {refusal.limit} events per second exceeded for this "
             f"{refusal.scope}; retry in {refusal.retry_after} s",

@@ -8,7 +8,7 @@ then queued as it arrived; digest maps the spans to canonical events.
 Errors answer as the OTLP/HTTP spec asks: the status code, and a
 ``google.rpc.Status`` body in the request's encoding (protobuf or JSON);
 429 (backlog, rate limit) and 503 (no room left in the process-wide memory
-budget for bodies, :mod:`heliograph.ingest.memory`) carry ``Retry-After``,
+budget for bodies, :mod:`heliograph.budget`) carry ``Retry-After``,
 which exporters honour.
 Each span counts as one event against the rate limits.
 """
@@ -22,9 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from heliograph.ingest import bodies, memory, otlp
-from heliograph.ingest.errors import ForbiddenError, IngestError, RateLimited
-from heliograph.ingest.http import admit, check_backlog, read_raw_body, runtime_of
+from heliograph.ingest import memory
+from heliograph.ingest.gate import gate_of
+from heliograph.ingest.http import admit, check_backlog, read_raw_body
+from heliograph.protocols import bodies, otlp
+from heliograph.protocols.errors import ForbiddenError, IngestError, RateLimited
 
 # google.rpc.Code values for the statuses we answer with.
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
@@ -58,12 +60,12 @@ def error_response(exc: IngestError, content_type: str) -> Response:
 
 @memory.budgeted
 async def traces(request: Request) -> Response:
-    runtime = runtime_of(request)
+    gate = gate_of(request)
     content_type = request.headers.get("content-type", otlp.PROTOBUF)
     try:
-        check_backlog(runtime)
+        check_backlog(gate)
         public_key = otlp.project_key(request.headers)
-        project_id = runtime.keys.project_for(public_key)
+        project_id = gate.keys.project_for(public_key)
         if project_id is None:
             raise ForbiddenError("unknown or revoked project key")
         raw = await read_raw_body(request, otlp.OTLP_MAX_BYTES)
@@ -71,9 +73,9 @@ async def traces(request: Request) -> Response:
         decoded = bodies.decompress(raw, encoding, otlp.OTLP_MAX_BYTES) if encoding else raw
         spans, rejected = otlp.decode_traces_counted(decoded, content_type)
         if spans:
-            admit(runtime, public_key, project_id, category="analytics", cost=len(spans))
+            admit(gate, public_key, project_id, category="analytics", cost=len(spans))
             is_json = otlp.response_content_type(content_type) == otlp.JSON
-            await runtime.queue.append(
+            await gate.queue.append(
                 project_id, "otlp_json" if is_json else "otlp_proto", time.time(), raw, encoding
             )
     except IngestError as exc:

@@ -13,7 +13,7 @@ through its ``dsn`` header is decoded as far as that header line (at most
 Memory: envelopes are checked as they are decoded, piece by piece; only the
 JSON items (events, sessions, ...) are kept whole, since the queue keeps the
 body as it arrived. What a request holds is charged to the process-wide
-budget (:mod:`heliograph.ingest.memory`): 503 with ``Retry-After`` past it.
+budget (:mod:`heliograph.budget`): 503 with ``Retry-After`` past it.
 """
 
 from __future__ import annotations
@@ -27,18 +27,22 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from heliograph import budget
 from heliograph.bounds import parse_row_id
-from heliograph.ingest import bodies, envelope, memory, sentry_auth
-from heliograph.ingest.errors import (
+from heliograph.ingest import memory
+from heliograph.ingest.gate import gate_of
+from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response
+from heliograph.protocols import bodies, sentry_auth
+from heliograph.protocols import sentry_envelope as envelope
+from heliograph.protocols.errors import (
     AuthError,
     BadRequest,
     ForbiddenError,
     IngestError,
     NotFoundError,
 )
-from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response, runtime_of
-from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
-from heliograph.ingest.sentry_event import choose_event_id, derive_event_id, normalize_event_id
+from heliograph.protocols.json_depth import MAX_JSON_DEPTH, depth_exceeds
+from heliograph.protocols.sentry_event import choose_event_id, derive_event_id, normalize_event_id
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, content-encoding, "
@@ -61,17 +65,17 @@ def _authenticate(request: Request, project_id: int, envelope_dsn: str | None) -
     """Check the key, then let the request through the backlog bound and rate limits."""
     header = request.headers.get("x-sentry-auth") or request.headers.get("authorization")
     public_key = sentry_auth.parse_auth(header, request.query_params, envelope_dsn)
-    runtime = runtime_of(request)
-    key_project = runtime.keys.project_for(public_key)
+    gate = gate_of(request)
+    key_project = gate.keys.project_for(public_key)
     if key_project is None:
         raise ForbiddenError("unknown or revoked public key")
     if key_project != project_id:
-        if runtime.store.get_project_by_id(project_id) is None:
+        if gate.projects.get_project_by_id(project_id) is None:
             raise NotFoundError(f"unknown project {project_id}")
         raise ForbiddenError(f"this key does not belong to project {project_id}")
     # One request counts as one event: the body is not read yet, and an
     # envelope carries one event (plus its attachments, sessions...).
-    admit(runtime, public_key, project_id, category="error")
+    admit(gate, public_key, project_id, category="error")
 
 
 async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
@@ -82,7 +86,7 @@ async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
     pieces: list[bytes] = []
 
     def keep(piece: bytes) -> None:
-        memory.charge(len(piece))
+        budget.charge(len(piece))
         pieces.append(piece)
 
     raw = await bodies.stream_body(
@@ -92,7 +96,7 @@ async def _read(request: Request, max_decompressed: int) -> tuple[bytes, bytes]:
         max_compressed=bodies.MAX_COMPRESSED_REQUEST,
         max_decompressed=max_decompressed,
     )
-    return raw, memory.joined(pieces, sum(map(len, pieces)), memory.current())
+    return raw, budget.joined(pieces, sum(map(len, pieces)), budget.current())
 
 
 def _keep_payload(item_type: str) -> bool:
@@ -136,7 +140,7 @@ def _whole_envelope(raw: bytes, encoding: str | None, payload_bytes: int) -> env
     the first pass (no ``event_id`` header, attachments). Its payloads and
     the serialisation made of them are charged before decoding starts.
     """
-    memory.charge(2 * payload_bytes)
+    budget.charge(2 * payload_bytes)
     reader = envelope.EnvelopeReader()
     decoder = bodies.BodyDecoder(encoding, bodies.MAX_ENVELOPE)
     for piece in decoder.decode(raw):
@@ -170,7 +174,7 @@ async def envelope_endpoint(request: Request) -> Response:
     cors = cors_headers(request, ALLOW_HEADERS)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers=cors)
-    runtime = runtime_of(request)
+    gate = gate_of(request)
     try:
         project_id = _project_id(request)
         header_auth = _has_header_auth(request)
@@ -178,7 +182,7 @@ async def envelope_endpoint(request: Request) -> Response:
             # Authenticate (and apply limits) before reading a byte of the body.
             _authenticate(request, project_id, None)
         else:
-            check_backlog(runtime)
+            check_backlog(gate)
 
         def check_header(headers: dict[str, Any]) -> None:
             # The envelope header is decoded; no item is yet.
@@ -194,11 +198,11 @@ async def envelope_endpoint(request: Request) -> Response:
             whole = _whole_envelope(raw, _encoding(request), reader.payload_bytes)
             event_id, rewritten = _ensure_event_id(whole)
         if rewritten is None:
-            await runtime.queue.append(
+            await gate.queue.append(
                 project_id, "sentry_envelope", time.time(), raw, _encoding(request)
             )
         else:
-            await runtime.queue.append(project_id, "sentry_envelope", time.time(), rewritten)
+            await gate.queue.append(project_id, "sentry_envelope", time.time(), rewritten)
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id} if event_id else {}, headers=cors)
@@ -239,7 +243,7 @@ async def store_endpoint(request: Request) -> Response:
     cors = cors_headers(request, ALLOW_HEADERS)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers=cors)
-    runtime = runtime_of(request)
+    gate = gate_of(request)
     try:
         project_id = _project_id(request)
         if not _has_header_auth(request):
@@ -262,7 +266,7 @@ async def store_endpoint(request: Request) -> Response:
             event_id = uuid.uuid4().hex
             payload["event_id"] = event_id
             raw, encoding = orjson.dumps(payload), None
-        await runtime.queue.append(project_id, "sentry_store", time.time(), raw, encoding)
+        await gate.queue.append(project_id, "sentry_store", time.time(), raw, encoding)
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id}, headers=cors)

@@ -38,6 +38,7 @@ class SQLiteFixCache:
 
     def put(self, key: str, fix: CachedFix, ttl_seconds: float) -> None:
         self._recent.put(key, fix, ttl_seconds)
+        expires_at = self._clock() + ttl_seconds  # from now, as the in-memory layer counts
         self._db.submit(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO fix_cache (cache_key, text, model, input_tokens, "
@@ -49,7 +50,7 @@ class SQLiteFixCache:
                     fix.input_tokens,
                     fix.output_tokens,
                     fix.created_at,
-                    self._clock() + ttl_seconds,  # from now, as the in-memory layer counts
+                    expires_at,
                 ),
             )
         )

@@ -1,22 +1,25 @@
 """Turn a queued payload into canonical events: the one door from ingest to digest.
 
 The digest worker calls :func:`decode_payload` and never looks at a protocol
-itself; each payload kind names the adapter that wrote it into the queue.
+itself: each payload kind an ingest endpoint queues has its decoder in
+:data:`DECODERS`, built from the wire-format modules in
+:mod:`heliograph.protocols`. Adding a protocol: ``docs/extending.md``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from heliograph.bounds import clamp_count
-from heliograph.ingest import bodies, otlp, posthog_event, sentry_event
-from heliograph.ingest import envelope as envelopes
-from heliograph.ingest.errors import IngestError
 from heliograph.model import Event
+from heliograph.protocols import bodies, genai, otlp, posthog_event, sentry_event
+from heliograph.protocols import sentry_envelope as envelopes
+from heliograph.protocols.errors import IngestError
 from heliograph.store.base import Outcome
 
 # Sentry item types and the data category they are counted under (Relay's names).
@@ -50,6 +53,10 @@ class Decoded:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
+# Decodes one payload's (decompressed) body for a project, at a receive time.
+Decoder = Callable[[bytes, int, float], Decoded]
+
+
 def decode_payload(
     kind: str, body: bytes, *, encoding: str | None, project_id: int, received_at: float
 ) -> Decoded:
@@ -58,28 +65,37 @@ def decode_payload(
     ``encoding`` is the request's Content-Encoding, still to be undone: ingest
     queues bodies as they arrived (after checking that they decode).
     """
+    decoder = DECODERS.get(kind)
+    if decoder is None:
+        raise IngestError(f"unknown payload kind {kind!r}")
     if encoding:
         body = bodies.decompress(body, encoding, bodies.MAX_ENVELOPE)
-    if kind == "sentry_envelope":
-        return _decode_envelope(body, project_id, received_at)
-    if kind == "sentry_store":
-        payload = _json_object(body)
-        event = sentry_event.to_event(
-            payload, project_id=project_id, event_id=None, received_at=received_at
-        )
-        return Decoded(events=[event])
-    if kind == "posthog":
-        return _decode_posthog(orjson.loads(body), project_id, received_at)
-    if kind in ("otlp_proto", "otlp_json"):
-        content_type = "application/x-protobuf" if kind == "otlp_proto" else "application/json"
+    return decoder(body, project_id, received_at)
+
+
+def _decode_store(body: bytes, project_id: int, received_at: float) -> Decoded:
+    payload = _json_object(body)
+    event = sentry_event.to_event(
+        payload, project_id=project_id, event_id=None, received_at=received_at
+    )
+    return Decoded(events=[event])
+
+
+def _otlp_decoder(content_type: str) -> Decoder:
+    def decode(body: bytes, project_id: int, received_at: float) -> Decoded:
         spans = otlp.decode_traces(body, content_type)
         return Decoded(
             events=[
-                otlp.span_to_event(span, project_id=project_id, received_at=received_at)
+                genai.span_to_event(span, project_id=project_id, received_at=received_at)
                 for span in spans
             ]
         )
-    raise IngestError(f"unknown payload kind {kind!r}")
+
+    return decode
+
+
+def _decode_posthog_body(body: bytes, project_id: int, received_at: float) -> Decoded:
+    return _decode_posthog(orjson.loads(body), project_id, received_at)
 
 
 def _decode_posthog(raw_events: list[Any], project_id: int, received_at: float) -> Decoded:
@@ -176,3 +192,13 @@ def _client_report(payload: bytes, counts: Counter[tuple[str, str, str]]) -> Non
             category = str(entry.get("category", "default"))[:64]
             reason = str(entry.get("reason", ""))[:64]
             counts[(category, "client_discard", reason)] += count
+
+
+DECODERS: dict[str, Decoder] = {
+    "sentry_envelope": _decode_envelope,
+    "sentry_store": _decode_store,
+    "posthog": _decode_posthog_body,
+    "otlp_proto": _otlp_decoder(otlp.PROTOBUF),
+    "otlp_json": _otlp_decoder(otlp.JSON),
+}
+"""The decoder of each payload kind an ingest endpoint queues (one entry per adapter)."""

@@ -3,7 +3,7 @@
 Framework-free: the HTTP layer hands over the raw body, the query string, the
 form fields (when it parsed any) and two headers, and gets back a
 :class:`CaptureBatch` of normalised events, or an
-:class:`~heliograph.ingest.errors.IngestError` carrying PostHog's status code:
+:class:`~heliograph.protocols.errors.IngestError` carrying PostHog's status code:
 
 * 400 (:class:`BadRequest`): the body does not decode or parse, an event has
   no name or no distinct id, a timestamp or uuid is malformed. One bad event
@@ -45,9 +45,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from heliograph.ingest import bodies, memory
-from heliograph.ingest.errors import AuthError, BadRequest, PayloadTooLarge
-from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
+from heliograph import budget
+from heliograph.protocols import bodies
+from heliograph.protocols.errors import AuthError, BadRequest, PayloadTooLarge
+from heliograph.protocols.json_depth import MAX_JSON_DEPTH, depth_exceeds
 
 __all__ = [
     "BATCH_MAX_BYTES",
@@ -55,14 +56,10 @@ __all__ = [
     "MAX_DISTINCT_ID_CHARS",
     "CaptureBatch",
     "decode_capture",
-    "flag_definitions_response",
-    "flags_response",
     "lz_decompress_from_base64",
     "max_bytes_for_path",
     "normalize_event",
     "parse_time_text",
-    "remote_config",
-    "remote_config_js",
 ]
 
 BATCH_MAX_BYTES = 20 * 1024 * 1024
@@ -242,7 +239,7 @@ def _gunzip(data: bytes, max_bytes: int) -> bytes:
 
 def _parse_json(payload: bytes) -> Any:
     # Held until the request ends: the parsed events live that long.
-    memory.charge(memory.parsed_cost(payload))
+    budget.charge(budget.parsed_cost(payload))
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -614,92 +611,3 @@ def _iso(timestamp: float) -> str:
 
 def _now() -> float:
     return datetime.now(tz=timezone.utc).timestamp()
-
-
-# --- Feature flags and remote config --------------------------------------------
-
-
-def flags_response(*, legacy: bool = False, request_id: str | None = None) -> dict[str, Any]:
-    """The "no flags" answer to ``POST /flags/?v=2`` (``legacy=True``: ``/decide/``).
-
-    ``/flags`` clients read ``flags``; ``/decide`` clients read ``featureFlags``
-    and ``featureFlagPayloads``, and older posthog-js builds also take their
-    remote config from it, so the legacy answer carries :func:`remote_config`'s
-    keys too.
-    """
-    response: dict[str, Any] = {
-        "flags": {},
-        "errorsWhileComputingFlags": False,
-        "requestId": request_id or str(_uuid.uuid4()),
-    }
-    if legacy:
-        response = {**remote_config(), **response, "featureFlags": {}, "featureFlagPayloads": {}}
-    return response
-
-
-def flag_definitions_response() -> dict[str, Any]:
-    """The empty local-evaluation answer to ``GET /flags/definitions`` (and the older
-    ``/api/feature_flag/local_evaluation/``)."""
-    return {"flags": [], "group_type_mapping": {}, "cohorts": {}}
-
-
-def remote_config(
-    token: str = "",
-    *,
-    autocapture: bool = False,
-    capture_exceptions: bool = False,
-) -> dict[str, Any]:
-    """The posthog-js ``GET /array/{token}/config`` answer: minimal and safe.
-
-    No session recording, surveys, heatmaps, site apps or toolbar; no flags to
-    load (``hasFeatureFlags: false`` spares the ``/flags`` round trip).
-    ``autocapture_opt_out`` switches DOM autocapture off on the server side
-    even when the page enabled it, unless the project allows it
-    (``autocapture=True``). Exception autocapture stays whatever the page
-    configured (``capture_exceptions`` turns it on from the server).
-    """
-    config: dict[str, Any] = {
-        "supportedCompression": ["gzip", "gzip-js"],
-        "autocapture_opt_out": not autocapture,
-        "autocaptureExceptions": capture_exceptions,
-        "errorTracking": {
-            "autocaptureExceptions": capture_exceptions,
-            "suppressionRules": [],
-        },
-        "capturePerformance": False,
-        "captureDeadClicks": False,
-        "heatmaps": False,
-        "sessionRecording": False,
-        "surveys": False,
-        "productTours": False,
-        "conversations": False,
-        "logs": {"captureConsoleLogs": False},
-        "elementsChainAsString": True,
-        "hasFeatureFlags": False,
-        "defaultIdentifiedOnly": True,
-        "siteApps": [],
-        "toolbarParams": {},
-        "isAuthenticated": False,
-        "config": {"enable_collect_everything": autocapture},
-    }
-    if token:
-        config = {"token": token, **config}
-    return config
-
-
-def remote_config_js(
-    token: str, *, autocapture: bool = False, capture_exceptions: bool = False
-) -> str:
-    """``GET /array/{token}/config.js``: the same config, registered the way posthog-js
-    looks for it (``window._POSTHOG_REMOTE_CONFIG[token].config``)."""
-    config = remote_config(token, autocapture=autocapture, capture_exceptions=capture_exceptions)
-    payload = orjson.dumps({"config": config, "siteApps": []}).decode()
-    # Escape "<" so a token can never close the <script> element this may be inlined in.
-    payload = payload.replace("<", "\\u003c")
-    key = orjson.dumps(token).decode().replace("<", "\\u003c")
-    return (
-        "(function() {\n"
-        "  window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};\n"
-        f"  window._POSTHOG_REMOTE_CONFIG[{key}] = {payload};\n"
-        "})();\n"
-    )

@@ -43,8 +43,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from heliograph.bounds import clamp_count
-from heliograph.ingest.errors import BadRequest
 from heliograph.model import Breadcrumb, Event, Exception_, Frame, Mechanism, User
+from heliograph.protocols.errors import BadRequest
 
 __all__ = [
     "choose_event_id",

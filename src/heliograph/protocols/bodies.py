@@ -27,8 +27,8 @@ from typing import Protocol
 import brotli
 import zstandard
 
-from heliograph.ingest import memory
-from heliograph.ingest.errors import BadEncoding, PayloadTooLarge, UnsupportedEncoding
+from heliograph import budget
+from heliograph.protocols.errors import BadEncoding, PayloadTooLarge, UnsupportedEncoding
 
 __all__ = [
     "MAX_ATTACHMENT",
@@ -254,7 +254,7 @@ class BodyDecoder:
     :class:`UnsupportedEncoding` at construction, before any byte is read.
 
     What ``feed`` keeps is charged to the running request's memory
-    reservation (:mod:`heliograph.ingest.memory`), if there is one.
+    reservation (:mod:`heliograph.budget`), if there is one.
     """
 
     def __init__(self, content_encoding: str | None, max_decompressed: int) -> None:
@@ -263,7 +263,7 @@ class BodyDecoder:
         self._produced = [0] * (len(self._stages) + 1)
         self._parts: list[bytes] = []
         self._held = 0
-        self._reservation = memory.current()
+        self._reservation = budget.current()
 
     def decode(self, chunk: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``chunk``, produced only as they are taken.
@@ -302,7 +302,7 @@ class BodyDecoder:
     def finish(self) -> bytes:
         self.end()
         parts, self._parts = self._parts, []
-        return memory.joined(parts, self._held, self._reservation)
+        return budget.joined(parts, self._held, self._reservation)
 
 
 async def stream_body(
@@ -328,7 +328,7 @@ async def stream_body(
     envelope is authenticated by its header before the rest is decoded.
     """
     decoder = BodyDecoder(content_encoding, max_decompressed)
-    reservation = memory.current()
+    reservation = budget.current()
     received: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -341,7 +341,7 @@ async def stream_body(
         for piece in decoder.decode(chunk):
             sink(piece)
     decoder.end()
-    return memory.joined(received, size, reservation)
+    return budget.joined(received, size, reservation)
 
 
 def decompress(data: bytes, encoding: str | None, max_decompressed: int) -> bytes:

@@ -39,8 +39,9 @@ from typing import Any
 
 import orjson
 
-from heliograph.ingest import memory
-from heliograph.ingest.bodies import (
+from heliograph import budget
+from heliograph.budget import joined
+from heliograph.protocols.bodies import (
     MAX_ATTACHMENT,
     MAX_ATTACHMENTS,
     MAX_CHECK_IN,
@@ -51,9 +52,8 @@ from heliograph.ingest.bodies import (
     MAX_SESSION_BUCKETS,
     MAX_SESSIONS,
 )
-from heliograph.ingest.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
-from heliograph.ingest.json_depth import MAX_JSON_DEPTH, depth_exceeds
-from heliograph.ingest.memory import joined
+from heliograph.protocols.errors import BadRequest, EnvelopeParseError, PayloadTooLarge
+from heliograph.protocols.json_depth import MAX_JSON_DEPTH, depth_exceeds
 
 __all__ = [
     "ITEM_SIZE_LIMITS",
@@ -185,7 +185,7 @@ class EnvelopeReader:
       before any item (ingest authenticates there by the ``dsn`` header);
     * ``header_limit`` bounds the envelope header line (413 past it);
     * every byte kept (line buffers, payloads) is charged to the running
-      request's memory reservation (:func:`heliograph.ingest.memory.charge`).
+      request's memory reservation (:func:`heliograph.budget.charge`).
 
     ``feed`` raises as soon as something is wrong; ``finish`` at the end of
     the body returns the :class:`Envelope`. With several problems, the
@@ -290,13 +290,13 @@ class EnvelopeReader:
         if limit is not None and self._line_size + size > limit:
             raise PayloadTooLarge(f"envelope header line exceeds {limit} bytes")
         if size:
-            memory.charge(size)
+            budget.charge(size)
             self._line.append(data[start:stop])
             self._line_size += size
 
     def _take_line(self) -> bytes:
-        line = joined(self._line, self._line_size, memory.current())
-        memory.discharge(self._line_size)  # let go of once parsed, below
+        line = joined(self._line, self._line_size, budget.current())
+        budget.discharge(self._line_size)  # let go of once parsed, below
         self._line, self._line_size = [], 0
         return line
 
@@ -345,13 +345,13 @@ class EnvelopeReader:
         if self._checks is not None:
             self._checks.grow(self._number, self._item.type, self._payload_size)
         if self._payload is not None:
-            memory.charge(size)
+            budget.charge(size)
             self._payload.append(data[start:stop])
 
     def _item_done(self) -> None:
         item = self._item
         if self._payload is not None and self._payload:
-            item.payload = joined(self._payload, self._payload_size, memory.current())
+            item.payload = joined(self._payload, self._payload_size, budget.current())
         if self._checks is not None:
             self._checks.done(self._number, item, self._payload_size)
         self.envelope.items.append(item)

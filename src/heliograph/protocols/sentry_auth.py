@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from heliograph.ingest.errors import AuthError, BadRequest
+from heliograph.protocols.errors import AuthError, BadRequest
 
 __all__ = ["parse_auth", "parse_auth_header", "parse_dsn"]
 

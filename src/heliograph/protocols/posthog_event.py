@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from heliograph.bounds import clamp_count
-from heliograph.ingest.posthog import parse_time_text
 from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mechanism, User
+from heliograph.protocols.posthog_capture import parse_time_text
 
 __all__ = ["coerce_ai_properties", "to_event"]
 

@@ -1,0 +1,43 @@
+"""Everything the ingest edge sees of the rest of the server, in one small object.
+
+Endpoints authenticate a key, ask whether there is room (backlog, rate
+limits, memory), and append to the queue; they reach nothing else. The
+server builds one gate (:class:`heliograph.runtime.Runtime`) and hangs it
+on the app (``app.state.ingest``), so the edge never imports the runtime,
+the web pages or the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from starlette.requests import Request
+
+from heliograph.budget import MemoryBudget
+from heliograph.ingest.limits import IngestLimiter
+from heliograph.store.contract import ProjectLookup
+from heliograph.store.queue import PayloadQueue
+
+__all__ = ["IngestGate", "KeyLookup", "gate_of"]
+
+
+class KeyLookup(Protocol):
+    def project_for(self, public_key: str) -> int | None:
+        """The project of an active ingest key, or None (read from memory, not the store)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestGate:
+    queue: PayloadQueue
+    keys: KeyLookup
+    projects: ProjectLookup  # only to tell "unknown project" from "not your project"
+    limiter: IngestLimiter
+    memory: MemoryBudget
+    max_backlog: int  # payloads waiting for digest past which ingest answers 429
+
+
+def gate_of(request: Request) -> IngestGate:
+    gate: IngestGate = request.app.state.ingest
+    return gate
