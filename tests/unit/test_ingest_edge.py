@@ -208,6 +208,31 @@ def test_deep_posthog_properties_are_400_and_the_limit_itself_is_stored(app: Ing
     assert app.stored(fine) is not None
 
 
+def test_the_depth_limit_counts_set_merged_into_properties() -> None:
+    """``$set`` beside the properties is merged into them, one level down."""
+
+    def event(set_depth: int) -> dict[str, object]:
+        value: dict[str, object] = {}
+        for _ in range(set_depth - 1):
+            value = {"x": value}
+        return {"event": "e", "distinct_id": "d", "$set": value}
+
+    fits = posthog.decode_capture(
+        body=orjson.dumps({"api_key": "k", "batch": [event(MAX_JSON_DEPTH - 1)]}),
+        query={},
+        content_type="application/json",
+        content_encoding=None,
+    )
+    assert "$set" in fits.events[0]["properties"]
+    with pytest.raises(BadRequest, match="properties nested deeper"):
+        posthog.decode_capture(
+            body=orjson.dumps({"api_key": "k", "batch": [event(MAX_JSON_DEPTH)]}),
+            query={},
+            content_type="application/json",
+            content_encoding=None,
+        )
+
+
 def test_deep_sentry_bodies_are_400(app: IngestApp) -> None:
     deep = _nested(300)
     # An envelope without an event id: its header would be re-serialised.

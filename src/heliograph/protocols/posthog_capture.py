@@ -389,8 +389,19 @@ def _batch_from_json(data: Any, query: Mapping[str, str], now: float) -> Capture
     sent_at = _parse_time(sent_at_value, "sent_at") if sent_at_value not in (None, "") else None
     if sent_at is not None and not representable_time(sent_at):
         sent_at = None  # ignored, as PostHog does: see _event_timestamp
+    # One C-speed pass over the whole batch usually shows that no event's
+    # properties can be too deep ($set merged into them adds one level), so
+    # the exact per-event check runs only when it might matter.
+    shallow = not depth_exceeds(raw_events, MAX_JSON_DEPTH + 1)
     events = [
-        normalize_event(raw, index=index, sent_at=sent_at, now=now, historical=historical)
+        normalize_event(
+            raw,
+            index=index,
+            sent_at=sent_at,
+            now=now,
+            historical=historical,
+            check_depth=not shallow,
+        )
         for index, raw in enumerate(raw_events)
     ]
     return CaptureBatch(
@@ -432,8 +443,12 @@ def normalize_event(
     sent_at: float | None = None,
     now: float | None = None,
     historical: bool = False,
+    check_depth: bool = True,
 ) -> dict[str, Any]:
     """One raw client event -> ``{event, distinct_id, properties, timestamp, uuid}``.
+
+    ``check_depth=False`` when the caller knows the properties cannot nest
+    deeper than :data:`MAX_JSON_DEPTH`.
 
     Raises :class:`BadRequest` naming ``index`` when the event has no name or
     distinct id, or a malformed timestamp or uuid.
@@ -452,7 +467,7 @@ def normalize_event(
     for key in ("$set", "$set_once"):
         if isinstance(raw.get(key), dict) and key not in properties:
             properties[key] = raw[key]
-    if depth_exceeds(properties):
+    if check_depth and depth_exceeds(properties):
         # Refused here, or queuing the batch (orjson.dumps) would fail past 254 levels.
         raise BadRequest(f"event {index}: properties nested deeper than {MAX_JSON_DEPTH} levels")
 
