@@ -46,7 +46,9 @@ def _open_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
     """
     try:
         store = open_store(settings.store_url, create=create)
-    except (ConfigError, StoreNotFound) as exc:
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except StoreNotFound as exc:
         raise typer.BadParameter(f"{exc} (is --data-dir right?)") from None
     try:
         yield store
