@@ -20,6 +20,21 @@ import orjson
 
 from heliograph.ai.fix import GenerationRecord
 from heliograph.bootstrap import ensure_internal_project
+from heliograph.llm_vocabulary import (
+    AI_BASE_URL,
+    AI_ERROR,
+    AI_GENERATION,
+    AI_HTTP_STATUS,
+    AI_INPUT_TOKENS,
+    AI_IS_ERROR,
+    AI_LATENCY,
+    AI_MODEL,
+    AI_OUTPUT_TOKENS,
+    AI_PROVIDER,
+    AI_SPAN_NAME,
+    AI_TIME_TO_FIRST_TOKEN,
+    AI_TRACE_ID,
+)
 from heliograph.protocols.posthog_capture import normalize_event
 from heliograph.store.contract import Store
 from heliograph.store.queue import PayloadQueue
@@ -27,23 +42,23 @@ from heliograph.store.queue import PayloadQueue
 
 def generation_properties(record: GenerationRecord) -> dict[str, object]:
     properties: dict[str, object] = {
-        "$ai_trace_id": f"ai-fix-{record.issue_key}",
-        "$ai_span_name": "ai-fix",
-        "$ai_provider": record.provider,
-        "$ai_model": record.model,
-        "$ai_base_url": record.base_url,
-        "$ai_input_tokens": record.input_tokens,
-        "$ai_output_tokens": record.output_tokens,
-        "$ai_latency": record.latency_seconds,
-        "$ai_http_status": record.http_status,
-        "$ai_is_error": record.is_error,
+        AI_TRACE_ID: f"ai-fix-{record.issue_key}",
+        AI_SPAN_NAME: "ai-fix",
+        AI_PROVIDER: record.provider,
+        AI_MODEL: record.model,
+        AI_BASE_URL: record.base_url,
+        AI_INPUT_TOKENS: record.input_tokens,
+        AI_OUTPUT_TOKENS: record.output_tokens,
+        AI_LATENCY: record.latency_seconds,
+        AI_HTTP_STATUS: record.http_status,
+        AI_IS_ERROR: record.is_error,
         "issue": record.issue_key,
         "prompt_version": record.prompt_version,
     }
     if record.time_to_first_token is not None:
-        properties["$ai_time_to_first_token"] = record.time_to_first_token
+        properties[AI_TIME_TO_FIRST_TOKEN] = record.time_to_first_token
     if record.error:
-        properties["$ai_error"] = record.error
+        properties[AI_ERROR] = record.error
     return properties
 
 
@@ -54,7 +69,7 @@ def generation_recorder(queue: PayloadQueue, store: Store) -> Callable[[Generati
         project_id = ensure_internal_project(store).id
         event = normalize_event(
             {
-                "event": "$ai_generation",
+                "event": AI_GENERATION,
                 "distinct_id": "heliograph",
                 "properties": {
                     **generation_properties(generation),

@@ -23,6 +23,33 @@ from heliograph.demo.catalog import (
     QUESTIONS,
     UNPRICED_MODEL,
 )
+from heliograph.llm_vocabulary import (
+    AI_BASE_URL,
+    AI_CACHE_READ_INPUT_TOKENS,
+    AI_EMBEDDING,
+    AI_ERROR,
+    AI_GENERATION,
+    AI_HTTP_STATUS,
+    AI_INPUT,
+    AI_INPUT_STATE,
+    AI_INPUT_TOKENS,
+    AI_IS_ERROR,
+    AI_LATENCY,
+    AI_MODEL,
+    AI_OUTPUT_CHOICES,
+    AI_OUTPUT_STATE,
+    AI_OUTPUT_TOKENS,
+    AI_PARENT_ID,
+    AI_PROVIDER,
+    AI_SESSION_ID,
+    AI_SPAN,
+    AI_SPAN_ID,
+    AI_SPAN_NAME,
+    AI_STREAM,
+    AI_TIME_TO_FIRST_TOKEN,
+    AI_TRACE,
+    AI_TRACE_ID,
+)
 
 __all__ = ["PaymentFailure", "TraceBuilder", "build_trace"]
 
@@ -64,8 +91,8 @@ class TraceBuilder:
                 "uuid": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                 "timestamp": datetime.fromtimestamp(end, tz=timezone.utc).isoformat(),
                 "properties": {
-                    "$ai_trace_id": self.trace_id,
-                    "$ai_session_id": self.session,
+                    AI_TRACE_ID: self.trace_id,
+                    AI_SESSION_ID: self.session,
                     "$lib": "posthog-python",
                     "environment": "production",
                     "release": self.release,
@@ -87,17 +114,17 @@ class TraceBuilder:
     ) -> str:
         span_id = span_id or self.hex(8)
         properties: dict[str, Any] = {
-            "$ai_span_id": span_id,
-            "$ai_parent_id": parent,
-            "$ai_span_name": name,
-            "$ai_latency": round(end - start, 4),
+            AI_SPAN_ID: span_id,
+            AI_PARENT_ID: parent,
+            AI_SPAN_NAME: name,
+            AI_LATENCY: round(end - start, 4),
         }
         if state:
-            properties["$ai_input_state"] = state
+            properties[AI_INPUT_STATE] = state
         if error:
-            properties["$ai_is_error"] = True
-            properties["$ai_error"] = error
-        self._event("$ai_span", end, properties)
+            properties[AI_IS_ERROR] = True
+            properties[AI_ERROR] = error
+        self._event(AI_SPAN, end, properties)
         return span_id
 
     def generation(
@@ -117,65 +144,65 @@ class TraceBuilder:
         question = rng.choice(QUESTIONS).format(n=self.order)
         answer = rng.choice(ANSWERS).format(n=self.order)
         properties: dict[str, Any] = {
-            "$ai_span_id": self.hex(8),
-            "$ai_parent_id": parent,
-            "$ai_model": model_name,
-            "$ai_provider": provider,
-            "$ai_latency": round(latency, 4),
-            "$ai_http_status": fail_status or 200,
-            "$ai_base_url": f"https://api.{provider}.com/v1",
-            "$ai_input": [
+            AI_SPAN_ID: self.hex(8),
+            AI_PARENT_ID: parent,
+            AI_MODEL: model_name,
+            AI_PROVIDER: provider,
+            AI_LATENCY: round(latency, 4),
+            AI_HTTP_STATUS: fail_status or 200,
+            AI_BASE_URL: f"https://api.{provider}.com/v1",
+            AI_INPUT: [
                 {"role": "system", "content": "You are Acme's support assistant. Be brief."},
                 {"role": "user", "content": question},
             ],
-            "$ai_input_tokens": 0 if fail_status else rng.randint(*tokens_in),
+            AI_INPUT_TOKENS: 0 if fail_status else rng.randint(*tokens_in),
         }
         if name:
-            properties["$ai_span_name"] = name
+            properties[AI_SPAN_NAME] = name
         if fail_status:
             latency = min(latency, 0.4)
-            properties["$ai_latency"] = round(latency, 4)
-            properties["$ai_is_error"] = True
-            properties["$ai_error"] = (
+            properties[AI_LATENCY] = round(latency, 4)
+            properties[AI_IS_ERROR] = True
+            properties[AI_ERROR] = (
                 f"Error code: {fail_status} - Rate limit reached for {model_name}"
             )
-            properties["$ai_output_tokens"] = 0
+            properties[AI_OUTPUT_TOKENS] = 0
         else:
-            properties["$ai_output_choices"] = [{"role": "assistant", "content": answer}]
-            properties["$ai_output_tokens"] = rng.randint(40, 600)
+            properties[AI_OUTPUT_CHOICES] = [{"role": "assistant", "content": answer}]
+            properties[AI_OUTPUT_TOKENS] = rng.randint(40, 600)
             if streams:
-                properties["$ai_stream"] = True
-                properties["$ai_time_to_first_token"] = round(latency * rng.uniform(0.12, 0.3), 4)
+                properties[AI_STREAM] = True
+                properties[AI_TIME_TO_FIRST_TOKEN] = round(latency * rng.uniform(0.12, 0.3), 4)
             if provider == "anthropic" and rng.random() < 0.6:
-                properties["$ai_cache_read_input_tokens"] = rng.randint(500, 2000)
-        self._event("$ai_generation", start + latency, properties)
+                properties[AI_CACHE_READ_INPUT_TOKENS] = rng.randint(500, 2000)
+        self._event(AI_GENERATION, start + latency, properties)
         return start + latency
 
     def embedding(self, parent: str, start: float) -> float:
         model_name, provider, median, _ = EMBEDDING_MODEL
         latency = median * math.exp(self.rng.gauss(0, 0.3))
         properties = {
-            "$ai_span_id": self.hex(8),
-            "$ai_parent_id": parent,
-            "$ai_model": model_name,
-            "$ai_provider": provider,
-            "$ai_latency": round(latency, 4),
-            "$ai_input_tokens": self.rng.randint(8, 60),
-            "$ai_http_status": 200,
+            AI_SPAN_ID: self.hex(8),
+            AI_PARENT_ID: parent,
+            AI_MODEL: model_name,
+            AI_PROVIDER: provider,
+            AI_LATENCY: round(latency, 4),
+            AI_INPUT_TOKENS: self.rng.randint(8, 60),
+            AI_HTTP_STATUS: 200,
         }
-        self._event("$ai_embedding", start + latency, properties)
+        self._event(AI_EMBEDDING, start + latency, properties)
         return start + latency
 
     def trace(self, name: str, question: str, answer: str | None) -> None:
         """The ``$ai_trace`` event closing the trace (sent last, like the SDKs do)."""
         properties: dict[str, Any] = {
-            "$ai_span_name": name,
-            "$ai_latency": round(self.end - self.start, 4),
-            "$ai_input_state": {"question": question},
+            AI_SPAN_NAME: name,
+            AI_LATENCY: round(self.end - self.start, 4),
+            AI_INPUT_STATE: {"question": question},
         }
         if answer is not None:
-            properties["$ai_output_state"] = {"answer": answer}
-        self._event("$ai_trace", self.end, properties)
+            properties[AI_OUTPUT_STATE] = {"answer": answer}
+        self._event(AI_TRACE, self.end, properties)
 
 
 def _gap(rng: random.Random) -> float:

@@ -42,16 +42,36 @@ from genai_prices import Usage
 from genai_prices.data_snapshot import DataSnapshot
 from genai_prices.types import PriceCalculation
 
+from heliograph.llm_vocabulary import (
+    AI_CACHE_CREATION_INPUT_TOKENS,
+    AI_CACHE_CREATION_TOKEN_PRICE,
+    AI_CACHE_READ_INPUT_TOKENS,
+    AI_CACHE_READ_TOKEN_PRICE,
+    AI_CACHE_REPORTING_EXCLUSIVE,
+    AI_COST_MODEL,
+    AI_COST_SOURCE,
+    AI_INPUT_COST_USD,
+    AI_INPUT_TOKEN_PRICE,
+    AI_INPUT_TOKENS,
+    AI_MODEL,
+    AI_OUTPUT_COST_USD,
+    AI_OUTPUT_TOKEN_PRICE,
+    AI_OUTPUT_TOKENS,
+    AI_PROVIDER,
+    AI_REASONING_TOKENS,
+    AI_SERVICE_TIER,
+    AI_TOTAL_COST_USD,
+    PRICED_EVENTS,
+)
 from heliograph.model import Event
 
 __all__ = ["PRICED_EVENTS", "CostResult", "CostSource", "apply_cost", "compute_cost"]
 
 logger = logging.getLogger(__name__)
 
-PRICED_EVENTS = frozenset({"$ai_generation", "$ai_embedding"})
 CostSource = Literal["event", "custom_price", "price_table", "unknown"]
 
-_COST_KEYS = ("$ai_input_cost_usd", "$ai_output_cost_usd", "$ai_total_cost_usd")
+_COST_KEYS = (AI_INPUT_COST_USD, AI_OUTPUT_COST_USD, AI_TOTAL_COST_USD)
 # Anthropic's default cache multipliers, for custom prices that name no cache price.
 _ANTHROPIC_CACHE_READ = 0.1
 _ANTHROPIC_CACHE_WRITE = 1.25
@@ -111,9 +131,9 @@ def apply_cost(event: Event) -> None:
             properties[key] = value
         elif result.source != "event":
             properties.pop(key, None)
-    properties["$ai_cost_source"] = result.source
+    properties[AI_COST_SOURCE] = result.source
     if result.matched_model is not None:
-        properties["$ai_cost_model"] = result.matched_model
+        properties[AI_COST_MODEL] = result.matched_model
 
 
 def compute_cost(properties: dict[str, Any], *, at: float | None = None) -> CostResult:
@@ -156,17 +176,17 @@ class _Tokens:
 
 
 def _usage(properties: dict[str, Any]) -> _Tokens | None:
-    input_tokens = _count(properties.get("$ai_input_tokens"))
-    output_tokens = _count(properties.get("$ai_output_tokens"))
+    input_tokens = _count(properties.get(AI_INPUT_TOKENS))
+    output_tokens = _count(properties.get(AI_OUTPUT_TOKENS))
     if input_tokens is None and output_tokens is None:
         return None
-    cache_read = _count(properties.get("$ai_cache_read_input_tokens")) or 0
-    cache_write = _count(properties.get("$ai_cache_creation_input_tokens")) or 0
-    reasoning = _count(properties.get("$ai_reasoning_tokens")) or 0
+    cache_read = _count(properties.get(AI_CACHE_READ_INPUT_TOKENS)) or 0
+    cache_write = _count(properties.get(AI_CACHE_CREATION_INPUT_TOKENS)) or 0
+    reasoning = _count(properties.get(AI_REASONING_TOKENS)) or 0
     input_total = input_tokens or 0
     output_total = output_tokens or 0
 
-    flag = properties.get("$ai_cache_reporting_exclusive")
+    flag = properties.get(AI_CACHE_REPORTING_EXCLUSIVE)
     if isinstance(flag, bool):
         exclusive = flag
     else:
@@ -187,12 +207,12 @@ def _usage(properties: dict[str, Any]) -> _Tokens | None:
 
 
 def _provider(properties: dict[str, Any]) -> str:
-    value = properties.get("$ai_provider")
+    value = properties.get(AI_PROVIDER)
     return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _model(properties: dict[str, Any]) -> str:
-    value = properties.get("$ai_model")
+    value = properties.get(AI_MODEL)
     return value.strip().lower() if isinstance(value, str) else ""
 
 
@@ -236,8 +256,8 @@ def _money(value: Any) -> float | None:
 
 
 def _custom_price(properties: dict[str, Any], tokens: _Tokens) -> CostResult | None:
-    input_price = _money(properties.get("$ai_input_token_price"))
-    output_price = _money(properties.get("$ai_output_token_price"))
+    input_price = _money(properties.get(AI_INPUT_TOKEN_PRICE))
+    output_price = _money(properties.get(AI_OUTPUT_TOKEN_PRICE))
     if input_price is None and output_price is None:
         return None
     # A missing price is only harmless when nothing of its kind was used;
@@ -249,10 +269,10 @@ def _custom_price(properties: dict[str, Any], tokens: _Tokens) -> CostResult | N
     input_price = input_price or 0.0
     output_price = output_price or 0.0
     anthropic = _is_anthropic(properties)
-    read_price = _money(properties.get("$ai_cache_read_token_price"))
+    read_price = _money(properties.get(AI_CACHE_READ_TOKEN_PRICE))
     if read_price is None:
         read_price = input_price * _ANTHROPIC_CACHE_READ if anthropic else input_price
-    write_price = _money(properties.get("$ai_cache_creation_token_price"))
+    write_price = _money(properties.get(AI_CACHE_CREATION_TOKEN_PRICE))
     if write_price is None:
         write_price = input_price * _ANTHROPIC_CACHE_WRITE if anthropic else input_price
     input_usd = (
@@ -374,7 +394,7 @@ def _calc(
 
 
 def _price_context(properties: dict[str, Any]) -> dict[str, str] | None:
-    tier = properties.get("$ai_service_tier")
+    tier = properties.get(AI_SERVICE_TIER)
     if isinstance(tier, str) and tier and tier not in ("default", "auto"):
         return {"service_tier": tier}
     return None

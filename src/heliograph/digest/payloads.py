@@ -13,23 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from heliograph.llm_vocabulary import AI_PAYLOADS_DROPPED, PAYLOAD_KEYS
 from heliograph.model import Event
 
 __all__ = ["DEFAULT_MAX_CHARS", "PAYLOAD_KEYS", "apply_payload_policy", "clip_text"]
 
 DEFAULT_MAX_CHARS = 30_000
-# Properties that carry prompt or completion content, from PostHog clients
-# ($ai_instructions: the Responses API's system prompt; $ai_output: older
-# clients) and from the OTLP adapter (which writes the same names).
-PAYLOAD_KEYS = (
-    "$ai_input",
-    "$ai_output",
-    "$ai_output_choices",
-    "$ai_input_state",
-    "$ai_output_state",
-    "$ai_instructions",
-    "$ai_tools",
-)
 _MAX_DEPTH = 64
 
 
@@ -43,7 +32,7 @@ def apply_payload_policy(
         for key in present:
             del properties[key]
         if present:
-            properties["$ai_payloads_dropped"] = True
+            properties[AI_PAYLOADS_DROPPED] = True
         return
     for key in present:
         properties[key] = _clip(properties[key], max_chars, 0)

@@ -15,10 +15,9 @@ from heliograph.digest.grouping import compute_grouping
 from heliograph.digest.payloads import apply_payload_policy
 from heliograph.digest.scrub import ScrubRules, scrub_event
 from heliograph.digest.titles import event_culprit, event_title
+from heliograph.llm_vocabulary import PRICED_EVENTS
 from heliograph.model import Event
 from heliograph.store.base import GroupedEvent, Project
-
-PRICED_EVENTS = frozenset({"$ai_generation", "$ai_embedding"})
 
 
 def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from heliograph.bounds import MAX_DEPTH as BOUNDS_MAX_DEPTH
+from heliograph.llm_vocabulary import AI_SESSION_ID
 from heliograph.model import Event
 
 FILTERED = "[Filtered]"
@@ -57,7 +58,7 @@ SENSITIVE_KEY_PARTS = (
     "ssn",
 )
 # Keys containing a sensitive part that are still safe (they carry ids, not secrets).
-SAFE_KEYS = frozenset({"session_id", "$session_id", "$ai_session_id", "sessionid_hash"})
+SAFE_KEYS = frozenset({"session_id", "$session_id", AI_SESSION_ID, "sessionid_hash"})
 
 _CARD_CANDIDATE = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)

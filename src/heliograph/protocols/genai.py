@@ -21,6 +21,45 @@ from typing import Any
 
 import orjson
 
+from heliograph.llm_vocabulary import (
+    AI_AGENT_NAME,
+    AI_BASE_URL,
+    AI_CACHE_CREATION_INPUT_TOKENS,
+    AI_CACHE_READ_INPUT_TOKENS,
+    AI_CACHE_REPORTING_EXCLUSIVE,
+    AI_EMBEDDING,
+    AI_ERROR,
+    AI_GENERATION,
+    AI_HTTP_STATUS,
+    AI_INPUT,
+    AI_INPUT_STATE,
+    AI_INPUT_TOKENS,
+    AI_IS_ERROR,
+    AI_LATENCY,
+    AI_MAX_TOKENS,
+    AI_MODEL,
+    AI_MODEL_PARAMETERS,
+    AI_OUTPUT_CHOICES,
+    AI_OUTPUT_STATE,
+    AI_OUTPUT_TOKENS,
+    AI_PARENT_ID,
+    AI_PROVIDER,
+    AI_REASONING_TOKENS,
+    AI_RESPONSE_ID,
+    AI_SESSION_ID,
+    AI_SPAN,
+    AI_SPAN_ID,
+    AI_SPAN_NAME,
+    AI_STOP_REASON,
+    AI_STREAM,
+    AI_TEMPERATURE,
+    AI_TOOL_NAME,
+    AI_TOOLS,
+    AI_TOTAL_TOKENS,
+    AI_TRACE_ID,
+    OTEL_SPAN_KIND,
+    PRICED_EVENTS,
+)
 from heliograph.model import Event
 from heliograph.protocols.json_depth import depth_exceeds
 from heliograph.protocols.otlp import SPAN_KINDS, STATUS_ERROR, Span, SpanEvent
@@ -51,46 +90,46 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
 
     name = _event_name(span, attr)
     properties: dict[str, Any] = {
-        "$ai_trace_id": span.trace_id,
-        "$ai_span_id": span.span_id,
-        "$ai_span_name": span.name,
-        "$otel_span_kind": SPAN_KINDS[span.kind] if 0 <= span.kind < 6 else str(span.kind),
+        AI_TRACE_ID: span.trace_id,
+        AI_SPAN_ID: span.span_id,
+        AI_SPAN_NAME: span.name,
+        OTEL_SPAN_KIND: SPAN_KINDS[span.kind] if 0 <= span.kind < 6 else str(span.kind),
     }
     if span.parent_span_id:
-        properties["$ai_parent_id"] = span.parent_span_id
+        properties[AI_PARENT_ID] = span.parent_span_id
     if span.scope_name:
         properties["$otel_scope"] = span.scope_name
     if span.end_time_unix_nano >= span.start_time_unix_nano > 0:
-        properties["$ai_latency"] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+        properties[AI_LATENCY] = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
 
     _put(
         properties,
-        "$ai_provider",
+        AI_PROVIDER,
         attr("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
     )
     _put(
         properties,
-        "$ai_model",
+        AI_MODEL,
         attr(
             "gen_ai.response.model", "gen_ai.request.model", "llm.response.model", "llm.model_name"
         ),
     )
-    _put(properties, "$ai_response_id", attr("gen_ai.response.id"))
-    _put(properties, "$ai_base_url", attr("server.address"))
-    _put(properties, "$ai_http_status", attr("http.response.status_code", "http.status_code"))
-    _put(properties, "$ai_stream", attr("gen_ai.request.stream", "llm.is_streaming"))
+    _put(properties, AI_RESPONSE_ID, attr("gen_ai.response.id"))
+    _put(properties, AI_BASE_URL, attr("server.address"))
+    _put(properties, AI_HTTP_STATUS, attr("http.response.status_code", "http.status_code"))
+    _put(properties, AI_STREAM, attr("gen_ai.request.stream", "llm.is_streaming"))
     _tokens(properties, attr)
     _model_parameters(properties, attr)
     finish = attr("gen_ai.response.finish_reasons", "llm.response.finish_reason")
     if isinstance(finish, list) and finish:
-        properties["$ai_stop_reason"] = str(finish[0])
+        properties[AI_STOP_REASON] = str(finish[0])
     elif isinstance(finish, str):
-        properties["$ai_stop_reason"] = finish
+        properties[AI_STOP_REASON] = finish
     _error(properties, span, attr)
     _payloads(properties, name, span, attr)
 
     session = attr("session.id", "gen_ai.conversation.id")
-    _put(properties, "$ai_session_id", session)
+    _put(properties, AI_SESSION_ID, session)
     service = resource.get("service.name")
     _put(properties, "$service_name", service)
     distinct_id = attr("user.id", "enduser.id", "posthog.distinct_id")
@@ -129,15 +168,15 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
 def _event_name(span: Span, attr: _Lookup) -> str:
     operation = str(attr("gen_ai.operation.name", "llm.request.type") or "").lower()
     if operation in _GENERATION_OPERATIONS:
-        return "$ai_generation"
+        return AI_GENERATION
     if operation in _EMBEDDING_OPERATIONS:
-        return "$ai_embedding"
+        return AI_EMBEDDING
     kind = str(attr("openinference.span.kind") or "").upper()
     if kind == "LLM":
-        return "$ai_generation"
+        return AI_GENERATION
     if kind == "EMBEDDING":
-        return "$ai_embedding"
-    return "$ai_span"
+        return AI_EMBEDDING
+    return AI_SPAN
 
 
 def _put(properties: dict[str, Any], key: str, value: Any) -> None:
@@ -148,7 +187,7 @@ def _put(properties: dict[str, Any], key: str, value: Any) -> None:
 def _tokens(properties: dict[str, Any], attr: _Lookup) -> None:
     _put(
         properties,
-        "$ai_input_tokens",
+        AI_INPUT_TOKENS,
         attr(
             "gen_ai.usage.input_tokens",
             "gen_ai.usage.prompt_tokens",
@@ -158,7 +197,7 @@ def _tokens(properties: dict[str, Any], attr: _Lookup) -> None:
     )
     _put(
         properties,
-        "$ai_output_tokens",
+        AI_OUTPUT_TOKENS,
         attr(
             "gen_ai.usage.output_tokens",
             "gen_ai.usage.completion_tokens",
@@ -168,7 +207,7 @@ def _tokens(properties: dict[str, Any], attr: _Lookup) -> None:
     )
     _put(
         properties,
-        "$ai_total_tokens",
+        AI_TOTAL_TOKENS,
         attr("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total"),
     )
     cache_read = attr(
@@ -181,13 +220,13 @@ def _tokens(properties: dict[str, Any], attr: _Lookup) -> None:
         "gen_ai.usage.cache_creation_input_tokens",
         "llm.token_count.prompt_details.cache_write",
     )
-    _put(properties, "$ai_cache_read_input_tokens", cache_read)
-    _put(properties, "$ai_cache_creation_input_tokens", cache_write)
+    _put(properties, AI_CACHE_READ_INPUT_TOKENS, cache_read)
+    _put(properties, AI_CACHE_CREATION_INPUT_TOKENS, cache_write)
     if cache_read is not None or cache_write is not None:
-        properties["$ai_cache_reporting_exclusive"] = False
+        properties[AI_CACHE_REPORTING_EXCLUSIVE] = False
     _put(
         properties,
-        "$ai_reasoning_tokens",
+        AI_REASONING_TOKENS,
         attr(
             "gen_ai.usage.reasoning.output_tokens",
             "gen_ai.usage.reasoning_tokens",
@@ -220,11 +259,11 @@ def _model_parameters(properties: dict[str, Any], attr: _Lookup) -> None:
             parameters[name] = value
     if not parameters:
         return
-    properties["$ai_model_parameters"] = parameters
-    _put(properties, "$ai_temperature", parameters.get("temperature"))
+    properties[AI_MODEL_PARAMETERS] = parameters
+    _put(properties, AI_TEMPERATURE, parameters.get("temperature"))
     _put(
         properties,
-        "$ai_max_tokens",
+        AI_MAX_TOKENS,
         parameters.get("max_tokens") or parameters.get("max_completion_tokens"),
     )
 
@@ -233,7 +272,7 @@ def _error(properties: dict[str, Any], span: Span, attr: _Lookup) -> None:
     error_type = attr("error.type")
     exception = next((e for e in span.events if e.name == "exception"), None)
     is_error = span.status_code == STATUS_ERROR or error_type is not None
-    properties["$ai_is_error"] = is_error
+    properties[AI_IS_ERROR] = is_error
     if not is_error:
         return
     message = span.status_message
@@ -241,35 +280,35 @@ def _error(properties: dict[str, Any], span: Span, attr: _Lookup) -> None:
         exc_type = exception.attributes.get("exception.type")
         exc_message = exception.attributes.get("exception.message")
         message = ": ".join(str(part) for part in (exc_type, exc_message) if part)
-    properties["$ai_error"] = message or str(error_type or "error")
+    properties[AI_ERROR] = message or str(error_type or "error")
 
 
 # --- message payloads -----------------------------------------------------------------
 
 
 def _payloads(properties: dict[str, Any], name: str, span: Span, attr: _Lookup) -> None:
-    if name in ("$ai_generation", "$ai_embedding"):
+    if name in PRICED_EVENTS:
         inputs = _input_messages(span, attr)
         if inputs:
-            properties["$ai_input"] = inputs
+            properties[AI_INPUT] = inputs
         outputs = _output_messages(span, attr)
         if outputs:
-            properties["$ai_output_choices"] = outputs
+            properties[AI_OUTPUT_CHOICES] = outputs
     else:
         state_in = attr("gen_ai.tool.call.arguments", "input.value", "traceloop.entity.input")
         state_out = attr("gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
         if state_in is not None:
-            properties["$ai_input_state"] = _maybe_json(state_in)
+            properties[AI_INPUT_STATE] = _maybe_json(state_in)
         if state_out is not None:
-            properties["$ai_output_state"] = _maybe_json(state_out)
-        _put(properties, "$ai_tool_name", attr("gen_ai.tool.name", "tool.name"))
-        _put(properties, "$ai_agent_name", attr("gen_ai.agent.name"))
+            properties[AI_OUTPUT_STATE] = _maybe_json(state_out)
+        _put(properties, AI_TOOL_NAME, attr("gen_ai.tool.name", "tool.name"))
+        _put(properties, AI_AGENT_NAME, attr("gen_ai.agent.name"))
     tools = _maybe_json(attr("gen_ai.tool.definitions"))
     if not isinstance(tools, list):
         indexed = _indexed(span.attributes, "llm.tools")
         tools = [_maybe_json(item.get("tool.json_schema")) for item in indexed if item]
     if tools:
-        properties["$ai_tools"] = tools
+        properties[AI_TOOLS] = tools
 
 
 def _input_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:

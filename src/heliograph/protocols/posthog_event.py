@@ -11,35 +11,26 @@ the OTLP adapter).
 from __future__ import annotations
 
 import math
-import re
 import uuid as _uuid
 from collections.abc import Mapping
 from typing import Any
 
 from heliograph.bounds import clamp_count
+from heliograph.llm_vocabulary import (
+    AI_PREFIX,
+    AI_SPAN_ID,
+    AI_TRACE_ID,
+    BOOL_PROPERTIES,
+    FLOAT_PROPERTIES,
+    ID_PROPERTIES,
+    INT_PROPERTIES,
+    MONEY_PROPERTY,
+    TOKEN_PROPERTY,
+)
 from heliograph.model import LEVELS, Breadcrumb, Event, Exception_, Frame, Mechanism, User
 from heliograph.protocols.posthog_capture import parse_time_text
 
 __all__ = ["coerce_ai_properties", "to_event"]
-
-# $ai_* properties and their types (docs/protocols.md "LLM analytics properties").
-_AI_ID_KEYS = frozenset(
-    {
-        "$ai_trace_id",
-        "$ai_span_id",
-        "$ai_parent_id",
-        "$ai_session_id",
-        "$ai_generation_id",
-        "$ai_prompt_id",
-    }
-)
-_AI_FLOAT_KEYS = frozenset({"$ai_latency", "$ai_time_to_first_token", "$ai_temperature"})
-_AI_INT_KEYS = frozenset({"$ai_http_status", "$ai_max_tokens", "$ai_web_search_count"})
-_AI_BOOL_KEYS = frozenset({"$ai_is_error", "$ai_stream", "$ai_cache_reporting_exclusive"})
-# Token counts ($ai_input_tokens, $ai_cache_read_input_tokens, $ai_input_audio_tokens...).
-_AI_TOKENS = re.compile(r"^\$ai_\w*tokens$")
-# Costs and custom per-token prices, USD.
-_AI_MONEY = re.compile(r"^\$ai_\w*(_cost_usd|_token_price)$")
 
 _LIB_PLATFORMS = {
     "posthog-python": "python",
@@ -89,8 +80,8 @@ def to_event(raw: Mapping[str, Any], *, project_id: int, received_at: float) -> 
         release=_string(properties.get("release"))
         or _string(properties.get("$release"))
         or _string(properties.get("$app_version")),  # the mobile SDKs
-        trace_id=_string(properties.get("$ai_trace_id")) or _string(properties.get("$trace_id")),
-        span_id=_string(properties.get("$ai_span_id")) or _string(properties.get("$span_id")),
+        trace_id=_string(properties.get(AI_TRACE_ID)) or _string(properties.get("$trace_id")),
+        span_id=_string(properties.get(AI_SPAN_ID)) or _string(properties.get("$span_id")),
         session_id=_string(properties.get("$session_id")),
         sdk_name=lib,
         sdk_version=_string(properties.get("$lib_version")),
@@ -111,19 +102,20 @@ def coerce_ai_properties(properties: dict[str, Any]) -> None:
     Ids become strings (numbers and booleans stringified; objects, lists and
     empty values dropped); token counts ints; latency, time to first token
     and temperature float seconds / floats; HTTP status an int; flags bools;
-    costs and per-token prices floats. A value that cannot be read as its
+    costs and per-token prices floats (the tables are in
+    :mod:`heliograph.llm_vocabulary`). A value that cannot be read as its
     type is dropped rather than stored wrong.
     """
-    for key in [k for k in properties if k.startswith("$ai_")]:
+    for key in [k for k in properties if k.startswith(AI_PREFIX)]:
         value = properties[key]
         coerced: Any
-        if key in _AI_ID_KEYS:
+        if key in ID_PROPERTIES:
             coerced = _string(value)
-        elif key in _AI_BOOL_KEYS:
+        elif key in BOOL_PROPERTIES:
             coerced = _bool(value)
-        elif key in _AI_INT_KEYS or _AI_TOKENS.match(key):
+        elif key in INT_PROPERTIES or TOKEN_PROPERTY.match(key):
             coerced = _int(value)
-        elif key in _AI_FLOAT_KEYS or _AI_MONEY.match(key):
+        elif key in FLOAT_PROPERTIES or MONEY_PROPERTY.match(key):
             coerced = _float(value)
         else:
             continue

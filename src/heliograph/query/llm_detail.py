@@ -14,7 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from heliograph.digest.payloads import PAYLOAD_KEYS
+from heliograph.llm_vocabulary import (
+    AI_COST_MODEL,
+    AI_INPUT,
+    AI_INPUT_COST_USD,
+    AI_INPUT_STATE,
+    AI_INSTRUCTIONS,
+    AI_OUTPUT,
+    AI_OUTPUT_CHOICES,
+    AI_OUTPUT_COST_USD,
+    AI_OUTPUT_STATE,
+    AI_PAYLOADS_DROPPED,
+    AI_PREFIX,
+    AI_TOOLS,
+    PAYLOAD_KEYS,
+)
 from heliograph.model import Event
 from heliograph.query.llm_tree import TraceTree, build_tree
 from heliograph.store.base import Project
@@ -35,15 +49,15 @@ __all__ = [
 
 # Payload properties, in reading order, with their headings.
 _PAYLOAD_TITLES = {
-    "$ai_instructions": "Instructions",
-    "$ai_input": "Input",
-    "$ai_output_choices": "Output",
-    "$ai_output": "Output",
-    "$ai_tools": "Tools",
-    "$ai_input_state": "Input state",
-    "$ai_output_state": "Output state",
+    AI_INSTRUCTIONS: "Instructions",
+    AI_INPUT: "Input",
+    AI_OUTPUT_CHOICES: "Output",
+    AI_OUTPUT: "Output",
+    AI_TOOLS: "Tools",
+    AI_INPUT_STATE: "Input state",
+    AI_OUTPUT_STATE: "Output state",
 }
-_MESSAGE_KEYS = ("$ai_input", "$ai_output_choices", "$ai_output")
+_MESSAGE_KEYS = (AI_INPUT, AI_OUTPUT_CHOICES, AI_OUTPUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +108,14 @@ def build_generation_page(store: Store, project: Project, event_id: str) -> Gene
         project=project,
         record=record,
         event=event,
-        input_cost_usd=_float(props.get("$ai_input_cost_usd")),
-        output_cost_usd=_float(props.get("$ai_output_cost_usd")),
-        cost_model=props.get("$ai_cost_model")
-        if isinstance(props.get("$ai_cost_model"), str)
-        else None,
+        input_cost_usd=_float(props.get(AI_INPUT_COST_USD)),
+        output_cost_usd=_float(props.get(AI_OUTPUT_COST_USD)),
+        cost_model=props.get(AI_COST_MODEL) if isinstance(props.get(AI_COST_MODEL), str) else None,
         properties=_properties(props),
         payloads=[
             _payload(key, props[key]) for key in _PAYLOAD_TITLES if props.get(key) is not None
         ],
-        payloads_dropped=props.get("$ai_payloads_dropped") is True,
+        payloads_dropped=props.get(AI_PAYLOADS_DROPPED) is True,
         trace=store.llm_trace(project.id, record.trace_id) if record.trace_id else None,
     )
 
@@ -121,7 +133,7 @@ def _json(value: Any) -> str:
 def _properties(props: Mapping[str, Any]) -> list[PropertyItem]:
     """Every property but the payloads, ``$ai_*`` first, then alphabetical."""
     items = []
-    for key in sorted(props, key=lambda k: (not k.startswith("$ai_"), k)):
+    for key in sorted(props, key=lambda k: (not k.startswith(AI_PREFIX), k)):
         if key in PAYLOAD_KEYS:
             continue
         value = props[key]

@@ -27,16 +27,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from heliograph.llm_vocabulary import (
+    AI_EMBEDDING,
+    AI_GENERATION,
+    AI_PREFIX,
+    AI_SPAN,
+    AI_TRACE,
+)
 from heliograph.store.llm_records import LlmEventRecord
 
 __all__ = ["NodeKind", "TraceTree", "TreeNode", "build_tree"]
 
 NodeKind = Literal["trace", "generation", "embedding", "span", "other"]
 _KINDS: dict[str, NodeKind] = {
-    "$ai_trace": "trace",
-    "$ai_generation": "generation",
-    "$ai_embedding": "embedding",
-    "$ai_span": "span",
+    AI_TRACE: "trace",
+    AI_GENERATION: "generation",
+    AI_EMBEDDING: "embedding",
+    AI_SPAN: "span",
 }
 MIN_BAR_PERCENT = 0.4  # an instant event still shows as a sliver
 
@@ -88,9 +95,9 @@ class TraceTree:
 
 def build_tree(trace_id: str, events: Sequence[LlmEventRecord]) -> TraceTree:
     """The tree of one trace's events (see the module docstring for the rules)."""
-    trace_events = [e for e in events if e.name == "$ai_trace"]
+    trace_events = [e for e in events if e.name == AI_TRACE]
     root_record = trace_events[0] if trace_events else None
-    nodes = [_node(e) for e in events if e.name != "$ai_trace"]
+    nodes = [_node(e) for e in events if e.name != AI_TRACE]
     root = _root(trace_id, root_record, nodes)
 
     root_ids = {trace_id}
@@ -133,7 +140,7 @@ def _node(record: LlmEventRecord) -> TreeNode:
     if kind in ("generation", "embedding"):
         label = record.span_name or record.model or kind
     else:
-        label = record.span_name or record.name.removeprefix("$ai_")
+        label = record.span_name or record.name.removeprefix(AI_PREFIX)
     return TreeNode(
         key=record.event_id,
         record=record,

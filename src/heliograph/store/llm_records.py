@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from heliograph.llm_vocabulary import PRICED_EVENTS
+
 __all__ = [
     "LlmEventFilter",
     "LlmEventRecord",
@@ -160,7 +162,7 @@ class LlmEventFilter:
     distinct_id: str | None = None
     trace_id: str | None = None
     errors_only: bool = False
-    names: tuple[str, ...] = field(default=("$ai_generation", "$ai_embedding"))
+    names: tuple[str, ...] = field(default=tuple(sorted(PRICED_EVENTS)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """How the LLM pages write money, durations, rates and tokens, as Jinja filters.
 
 ``install`` adds them (and the ``llm_trace_url`` global the issue page's
-"LLM trace" link uses) to the shared Jinja environment once, when the LLM
-pages are imported; the other pages are not affected by it.
+"LLM trace" link uses, and ``priced_events``, the event names that have a
+cost) to the shared Jinja environment once, when the LLM pages are imported;
+the other pages are not affected by it.
 
 Money: a missing cost is written "unknown", never "$0": an unpriced model
 is the case where a wrong zero misleads the most.
@@ -15,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from heliograph.llm_vocabulary import PRICED_EVENTS
 from heliograph.web.llm_links import trace_url_if_recorded
 
 __all__ = ["install", "percent", "seconds", "usd"]
@@ -86,6 +88,7 @@ def llm_trace_url(context: jinja2.runtime.Context, project: Any, trace_id: str |
 
 
 def install(env: jinja2.Environment) -> None:
-    """Add the filters and the global to ``env`` (idempotent)."""
+    """Add the filters and the globals to ``env`` (idempotent)."""
     env.filters.update(usd=usd, seconds=seconds, percent=percent, short_id=short_id)
     env.globals["llm_trace_url"] = llm_trace_url
+    env.globals["priced_events"] = PRICED_EVENTS

@@ -19,10 +19,8 @@ Rollups are summed in Python per batch first, so a batch of 500 events costs
 a handful of upserts, not 500. A replayed event (its id already stored) is
 skipped before anything is added, so counts never double.
 
-Timing: PostHog clients capture an event when the call *ends* (``timestamp``
-is the end, ``$ai_latency`` the duration); OTLP spans are stamped with their
-*start* (the adapter marks them with ``$otel_span_kind``). ``started_at``
-settles this once, so timelines line up whatever the source.
+Which events get a row and how an event becomes one (columns, value reading,
+``started_at``) is shared by every backend: :mod:`heliograph.store.llm_shaping`.
 """
 
 from __future__ import annotations
@@ -32,18 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from heliograph.bounds import clamp_count
+from heliograph.llm_vocabulary import AI_SPAN, AI_TRACE, PRICED_EVENTS
 from heliograph.model import Event
 from heliograph.store.llm_latency import latency_bucket
 from heliograph.store.llm_records import LlmEventRecord
+from heliograph.store.llm_shaping import is_llm_event, llm_record
 
-__all__ = ["PRICED_NAMES", "llm_row", "record_llm_events", "write_llm_rows"]
+__all__ = ["record_llm_events", "write_llm_rows"]
 
-PRICED_NAMES = frozenset({"$ai_generation", "$ai_embedding"})
-MAX_ERROR_CHARS = 500
-MAX_TEXT_CHARS = 200
 # Which event names a trace: the $ai_trace event, then a root span, then the rest.
 _RANK_TRACE, _RANK_ROOT_SPAN, _RANK_ROOT_CALL, _RANK_OTHER = 0, 1, 2, 3
 
@@ -60,50 +54,6 @@ _INSERT = (
 )
 
 
-def llm_row(event: Event, row_id: int) -> LlmEventRecord:
-    """The typed row of one ``$ai_*`` event (properties already coerced by ingest)."""
-    props = event.properties
-    latency = _number(props.get("$ai_latency"))
-    if latency is not None and latency < 0:
-        latency = None
-    started_at = event.timestamp
-    if latency and "$otel_span_kind" not in props:
-        started_at = event.timestamp - latency  # captured at the end of the call
-    personless = props.get("$process_person_profile") is False
-    error = props.get("$ai_error")
-    priced = event.name in PRICED_NAMES
-    return LlmEventRecord(
-        id=row_id,
-        project_id=event.project_id,
-        event_id=event.event_id,
-        name=event.name,
-        timestamp=event.timestamp,
-        started_at=started_at,
-        trace_id=_text(props.get("$ai_trace_id")) or event.trace_id,
-        span_id=_text(props.get("$ai_span_id")) or event.span_id,
-        parent_id=_text(props.get("$ai_parent_id")),
-        session_id=_text(props.get("$ai_session_id")),
-        distinct_id=None if personless else event.distinct_id,
-        model=_text(props.get("$ai_model")),
-        provider=_text(props.get("$ai_provider")),
-        input_tokens=_count(props.get("$ai_input_tokens")),
-        output_tokens=_count(props.get("$ai_output_tokens")),
-        cache_read_tokens=_count(props.get("$ai_cache_read_input_tokens")),
-        cache_creation_tokens=_count(props.get("$ai_cache_creation_input_tokens")),
-        reasoning_tokens=_count(props.get("$ai_reasoning_tokens")),
-        total_cost_usd=_number(props.get("$ai_total_cost_usd")) if priced else None,
-        cost_source=_text(props.get("$ai_cost_source")) if priced else None,
-        latency_s=latency,
-        ttft_s=_number(props.get("$ai_time_to_first_token")),
-        is_error=props.get("$ai_is_error") is True or bool(error),
-        error=_error_text(error),
-        http_status=_count(props.get("$ai_http_status")),
-        span_name=_text(props.get("$ai_span_name")) or _text(props.get("$ai_trace_name")),
-        environment=event.environment,
-        release=event.release,
-    )
-
-
 def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None:
     """Write the typed rows and rollups of the ``$ai_*`` events among ``events``.
 
@@ -111,11 +61,11 @@ def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None
     """
     rows = []
     for event in events:
-        if event.kind != "analytics" or not event.name.startswith("$ai_"):
+        if not is_llm_event(event):
             continue
         found = conn.execute(_EVENT_ROW_ID, (event.project_id, event.event_id)).fetchone()
         if found is not None:
-            rows.append(llm_row(event, found[0]))
+            rows.append(llm_record(event, found[0]))
     if rows:
         write_llm_rows(conn, rows)
 
@@ -137,7 +87,7 @@ def write_llm_rows(conn: sqlite3.Connection, rows: Iterable[LlmEventRecord]) -> 
         added += 1
         if row.trace_id:
             _add_to_trace(traces, row)
-        if row.name not in PRICED_NAMES:
+        if row.name not in PRICED_EVENTS:
             continue
         hour = int(row.timestamp // 3600)
         model, provider = row.model or "", row.provider or ""
@@ -238,10 +188,10 @@ def _add_to_trace(traces: dict[tuple[int, str], _TraceAcc], row: LlmEventRecord)
         acc.name_rank, acc.name = rank, name
     acc.events += 1
     acc.errors += row.is_error
-    if row.name == "$ai_trace":
+    if row.name == AI_TRACE:
         acc.has_trace_event = 1
         acc.trace_latency_s = row.latency_s
-    elif row.name in PRICED_NAMES:
+    elif row.name in PRICED_EVENTS:
         acc.generations += 1
         acc.input_tokens += row.input_tokens or 0
         acc.output_tokens += row.output_tokens or 0
@@ -256,10 +206,10 @@ def _add_to_trace(traces: dict[tuple[int, str], _TraceAcc], row: LlmEventRecord)
 
 
 def _name_candidate(row: LlmEventRecord) -> tuple[int, str | None]:
-    if row.name == "$ai_trace":
+    if row.name == AI_TRACE:
         return _RANK_TRACE, row.span_name
     is_root = not row.parent_id or row.parent_id == row.trace_id
-    if is_root and row.name == "$ai_span":
+    if is_root and row.name == AI_SPAN:
         return _RANK_ROOT_SPAN, row.span_name
     if is_root:
         return _RANK_ROOT_CALL, row.span_name or row.model
@@ -328,37 +278,3 @@ def _flush(
         [(*key, count) for key, count in latency_daily.items()],
     )
     conn.executemany(_TRACE_UPSERT, [(*key, *acc.values()) for key, acc in traces.items()])
-
-
-# --- property reading -----------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return value[:MAX_TEXT_CHARS]
-    return None
-
-
-def _count(value: Any) -> int | None:
-    return clamp_count(value)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _error_text(value: Any) -> str | None:
-    """``$ai_error`` as short text: strings as sent, objects as compact JSON."""
-    if value is None or value is False or value == "":
-        return None
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = orjson.dumps(value, default=str).decode()
-        except TypeError:
-            text = str(value)
-    return text[:MAX_ERROR_CHARS]
