@@ -1,8 +1,9 @@
 """Helpers for tests about accounts and access: users, sessions, CSRF tokens, tokens.
 
 Users, organizations and teams are written straight into a live server's
-database through the store, as an admin tool would (the server sees them at
-once: it reads the same SQLite file).
+store through the storage contract, as an admin tool would (the server sees
+them at once: it reads the same database). :func:`server_store` is
+:func:`tests.stores.server_store`, kept here for the tests that import it from here.
 """
 
 from __future__ import annotations
@@ -10,32 +11,30 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
 from heliograph.auth import hash_password
 from heliograph.store.base import UserAccount
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 from tests.conftest import LiveServer
+from tests.stores import server_store
+
+__all__ = [
+    "PASSWORD",
+    "admin_session",
+    "bearer",
+    "csrf_token",
+    "login",
+    "make_user",
+    "server_store",
+]
 
 PASSWORD = "correct horse battery staple"
 _HASH: list[str] = []
 
 
-@contextmanager
-def server_store(server: LiveServer) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def make_user(
-    store: SQLiteStore, email: str, org_id: int | None, role: str = "member"
-) -> UserAccount:
+def make_user(store: Store, email: str, org_id: int | None, role: str = "member") -> UserAccount:
     """A user with the shared test password (hashed once: argon2 is slow on purpose)."""
     if not _HASH:
         _HASH.append(hash_password(PASSWORD))

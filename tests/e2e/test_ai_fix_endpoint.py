@@ -12,9 +12,9 @@ import httpx
 import orjson
 import pytest
 
-from heliograph.store.sqlite import SQLiteStore
 from tests.conftest import LiveServer, launch
 from tests.llm_servers import DEFAULT_TEXT, FakeOpenAIServer
+from tests.stores import llm_analytics, server_store
 
 pytestmark = pytest.mark.e2e
 SENTRY_APP = Path(__file__).with_name("sentry_app.py")
@@ -64,13 +64,10 @@ def sse(body: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def set_policy(server: LiveServer, state: str) -> None:
-    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    try:
+    with server_store(server) as store:
         project = store.get_project("default", "default")
         assert project is not None
         store.update_project(project.id, ai_policy=state)
-    finally:
-        store.close()
 
 
 def test_streams_deltas_then_done_and_caches(ai_server: LiveServer, llm: FakeOpenAIServer) -> None:
@@ -148,19 +145,10 @@ def test_upstream_errors_are_mapped(
 
 def test_fix_calls_are_recorded_in_the_internal_project(ai_server: LiveServer) -> None:
     ai_server.wait_for_digest()
-    store = SQLiteStore(ai_server.data_dir / "heliograph.sqlite3")
-    try:
+    with server_store(ai_server) as store:
         internal = store.get_project("default", "heliograph-internal")
         assert internal is not None
-        rows = store.db.read(
-            lambda c: c.execute(
-                "SELECT data FROM events WHERE project_id = ? AND name = '$ai_generation'",
-                (internal.id,),
-            ).fetchall()
-        )
-    finally:
-        store.close()
-    generations = [orjson.loads(r[0])["properties"] for r in rows]
+        generations = [e.properties for e in llm_analytics(store, internal.id, "$ai_generation")]
     assert generations
     assert {g["$ai_model"] for g in generations} == {"test-model"}
     assert any(g["$ai_is_error"] for g in generations)

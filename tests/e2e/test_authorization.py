@@ -39,7 +39,7 @@ from heliograph.config import Settings
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 from tests.accounts import PASSWORD, make_user, server_store
 from tests.conftest import LiveServer, launch
 
@@ -97,7 +97,7 @@ class World:
     sessions: dict[str, tuple[httpx.Client, str]] = field(default_factory=dict)
 
 
-def _seed(store: SQLiteStore, project: Project, title: str) -> Target:
+def _seed(store: Store, project: Project, title: str) -> Target:
     now = time.time()
     error = Event(
         project_id=project.id,

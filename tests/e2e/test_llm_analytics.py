@@ -19,9 +19,9 @@ from posthog import Posthog
 from posthog.ai.openai import OpenAI
 
 from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord
-from heliograph.store.sqlite import SQLiteStore
 from tests.conftest import LiveServer
 from tests.llm_servers import FakeOpenAIServer
+from tests.stores import server_store
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +36,9 @@ class Seeded:
     otlp_trace: str
 
 
-def read_store(server: LiveServer) -> SQLiteStore:
-    return SQLiteStore(server.data_dir / "heliograph.sqlite3")
-
-
 def trace_events(server: LiveServer, trace_id: str) -> list[LlmEventRecord]:
-    store = read_store(server)
-    try:
+    with server_store(server) as store:
         return store.llm_trace_events(server.project_id, trace_id)
-    finally:
-        store.close()
 
 
 def send_openai_calls(server: LiveServer, fake: FakeOpenAIServer, trace_id: str) -> None:
@@ -200,11 +193,8 @@ def test_other_projects_llm_pages_are_404(seeded: Seeded) -> None:
 
 def test_payloads_are_stored_once_the_project_allows_it(seeded: Seeded) -> None:
     server = seeded.server
-    store = read_store(server)
-    try:
+    with server_store(server) as store:
         store.update_project(server.project_id, keep_llm_payloads=1)
-    finally:
-        store.close()
     trace_id = uuid.uuid4().hex
     posthog = Posthog(server.public_key, host=server.url, sync_mode=True)
     posthog.capture(
@@ -219,11 +209,8 @@ def test_payloads_are_stored_once_the_project_allows_it(seeded: Seeded) -> None:
     )
     posthog.shutdown()
     server.wait_for_digest()
-    store = read_store(server)
-    try:
+    with server_store(server) as store:
         [row], _ = store.llm_events(LlmEventFilter(server.project_id, trace_id=trace_id), limit=5)
-    finally:
-        store.close()
     page = seeded.web.get(f"{LLM}generations/{row.event_id}/")
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; hi" in page.text
     assert "<script>alert" not in page.text

@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 import pytest
 from posthog import Posthog
 
+from heliograph.model import Event
+from tests.backends.sqlite.on_disk import sql_scalar
 from tests.conftest import LiveServer
+from tests.stores import llm_analytics, server_store
 
 pytestmark = pytest.mark.e2e
 
 
-def events(server: LiveServer, **params: str) -> list[dict[str, Any]]:
-    """Read stored analytics events straight from the store (no API for them yet)."""
-    from heliograph.store.sqlite import SQLiteStore
+def llm_events(server: LiveServer, *names: str) -> list[Event]:
+    """The stored LLM analytics events of the server's project, through the contract."""
+    with server_store(server) as store:
+        return llm_analytics(store, server.project_id, *names)
 
-    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    try:
-        rows = store.db.read(
-            lambda c: c.execute(
-                "SELECT name, distinct_id, trace_id, data FROM events WHERE kind = 'analytics'"
-            ).fetchall()
-        )
-    finally:
-        store.close()
-    import orjson
 
-    return [orjson.loads(r[3]) for r in rows]
+def stored_event(server: LiveServer, name: str) -> Event:
+    """The one stored analytics event called ``name`` (not an LLM event: found by name on disk)."""
+    event_id = sql_scalar(server.data_dir, "SELECT event_id FROM events WHERE name = ?", name)
+    assert isinstance(event_id, str), f"no {name} event stored"
+    with server_store(server) as store:
+        stored = store.get_event(server.project_id, event_id)
+    assert stored is not None
+    return stored.event
 
 
 def test_posthog_client_generation_and_exception(live_server: LiveServer) -> None:
@@ -56,12 +56,11 @@ def test_posthog_client_generation_and_exception(live_server: LiveServer) -> Non
     client.flush()
     client.shutdown()
     live_server.wait_for_digest()
-    stored = {e["name"]: e for e in events(live_server)}
-    generation = stored["$ai_generation"]
-    assert generation["trace_id"] == "trace-abc"
-    assert generation["properties"]["$ai_total_cost_usd"] > 0
-    assert "$ai_input" not in generation["properties"]  # payloads are off by default
-    assert stored["$pageview"]["distinct_id"] == "user-7"
+    generation = llm_events(live_server, "$ai_generation")[0]  # the newest
+    assert generation.trace_id == "trace-abc"
+    assert generation.properties["$ai_total_cost_usd"] > 0
+    assert "$ai_input" not in generation.properties  # payloads are off by default
+    assert stored_event(live_server, "$pageview").distinct_id == "user-7"
     with live_server.api() as api:
         issues = api.get(
             "/api/0/projects/default/default/issues/", params={"query": "KeyError"}
@@ -115,9 +114,10 @@ def test_otlp_exporter_genai_spans(live_server: LiveServer) -> None:
             time.sleep(0.01)
     provider.shutdown()
     live_server.wait_for_digest()
-    spans = [e for e in events(live_server) if e["properties"].get("$service_name") == "agent"]
-    by_name = {e["name"]: e for e in spans}
+    stored = llm_events(live_server, "$ai_generation", "$ai_span", "$ai_trace")
+    spans = [e for e in stored if e.properties.get("$service_name") == "agent"]
+    by_name = {e.name: e for e in spans}
     generation = by_name["$ai_generation"]
-    assert generation["properties"]["$ai_input_tokens"] == 500
-    assert generation["properties"]["$ai_total_cost_usd"] > 0
-    assert generation["properties"]["$ai_parent_id"] == by_name["$ai_span"]["span_id"]
+    assert generation.properties["$ai_input_tokens"] == 500
+    assert generation.properties["$ai_total_cost_usd"] > 0
+    assert generation.properties["$ai_parent_id"] == by_name["$ai_span"].span_id

@@ -18,15 +18,17 @@ import pytest
 from heliograph.bootstrap import ensure_defaults
 from heliograph.model import Event, Exception_
 from heliograph.store.base import DigestBatch, GroupedEvent
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 from tests.conftest import launch
 from tests.payloads import auth_header, envelope, sentry_event
+from tests.stores import data_store, server_store
 
 pytestmark = pytest.mark.e2e
 DAY = 86400.0
 
 
-def _old_errors(store: SQLiteStore, project_id: int, count: int, days_ago: float) -> None:
+def _old_errors(store: Store, project_id: int, count: int, days_ago: float) -> list[str]:
+    """Record ``count`` errors from ``days_ago``; return their event ids."""
     start = time.time() - days_ago * DAY
     batch = DigestBatch()
     for index in range(count):
@@ -39,16 +41,12 @@ def _old_errors(store: SQLiteStore, project_id: int, count: int, days_ago: float
         )
         batch.errors.append(GroupedEvent(event, f"old-{index % 3}", "t", f"old {index % 3}", "c"))
     store.record(batch)
+    return [grouped.event.event_id for grouped in batch.errors]
 
 
-def _count(store: SQLiteStore, project_id: int) -> int:
-    return int(
-        store.db.read(
-            lambda c: c.execute(
-                "SELECT COUNT(*) FROM events WHERE project_id = ?", (project_id,)
-            ).fetchone()[0]
-        )
-    )
+def _stored(store: Store, project_id: int, event_ids: list[str]) -> int:
+    """How many of ``event_ids`` the store still has."""
+    return sum(store.get_event(project_id, event_id) is not None for event_id in event_ids)
 
 
 def _cli(*args: str) -> str:
@@ -62,38 +60,31 @@ def _cli(*args: str) -> str:
 def test_cleanup_command_reports_then_deletes(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    store = SQLiteStore(data_dir / "heliograph.sqlite3")
-    try:
+    with data_store(data_dir) as store:
         project = ensure_defaults(store, "http://localhost").project
         store.update_project(project.id, retention_days=30)
-        _old_errors(store, project.id, 700, days_ago=40)
-        _old_errors(store, project.id, 5, days_ago=1)
-    finally:
-        store.close()
+        expired = _old_errors(store, project.id, 700, days_ago=40)
+        kept = _old_errors(store, project.id, 5, days_ago=1)
     dry = _cli("cleanup", "--dry-run", "--data-dir", str(data_dir))
     assert "default/default (keeps 30 days): would delete 700 events, 0 issues" in dry
     done = _cli("cleanup", "--data-dir", str(data_dir))
     assert "default/default (keeps 30 days): deleted 700 events, 0 issues" in done
     assert "expired sessions" in done
-    store = SQLiteStore(data_dir / "heliograph.sqlite3")
-    try:
-        assert _count(store, project.id) == 5
-    finally:
-        store.close()
+    with data_store(data_dir) as store:
+        assert (_stored(store, project.id, expired), _stored(store, project.id, kept)) == (0, 5)
     assert "deleted 0 events" in _cli("cleanup", "--data-dir", str(data_dir))
 
 
 def test_background_job_purges_while_ingest_goes_on(tmp_path: Path) -> None:
     server = launch(tmp_path / "data", env={"HELIOGRAPH_RETENTION_INTERVAL": "1"})
     try:
-        store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-        try:
+        with server_store(server) as store:
             store.update_project(server.project_id, retention_days=7)
-            _old_errors(store, server.project_id, 3000, days_ago=10)
+            old = _old_errors(store, server.project_id, 3000, days_ago=10)
             sent: list[str] = []
             slowest = 0.0
             deadline = time.monotonic() + 20
-            while _count(store, server.project_id) > len(sent) or not sent:
+            while _stored(store, server.project_id, old) or not sent:
                 assert time.monotonic() < deadline, "old events were never purged"
                 event = sentry_event("fresh")
                 started = time.perf_counter()
@@ -106,13 +97,12 @@ def test_background_job_purges_while_ingest_goes_on(tmp_path: Path) -> None:
                 assert response.status_code == 200
                 sent.append(event["event_id"])
                 server.wait_for_digest()
+            assert _stored(store, server.project_id, sent) == len(sent)
             assert slowest < 1.0, f"ingest stalled for {slowest:.2f}s during the purge"
             with server.api() as api:
                 issues = api.get(
                     "/api/0/projects/default/default/issues/", params={"query": "is:all"}
                 ).json()
             assert [issue["title"] for issue in issues] == ["ValueError: fresh"]
-        finally:
-            store.close()
     finally:
         server.stop()

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
-from heliograph.store.sqlite import SQLiteStore
+from tests.backends.sqlite.on_disk import sql_scalar
 from tests.conftest import LiveServer
+from tests.stores import llm_analytics, server_store
 
 pytestmark = pytest.mark.e2e
 APP = Path(__file__).with_name("sdk_app.py")
@@ -40,19 +40,18 @@ def test_sdk_errors_generations_and_events_arrive(live_server: LiveServer) -> No
     assert latest["traceId"], "an exception inside a trace carries its trace id"
     assert any(t.startswith("Inventory sync is lagging") for t in titles)
 
-    store = SQLiteStore(live_server.data_dir / "heliograph.sqlite3")
-    try:
-        rows = store.db.read(
-            lambda c: c.execute(
-                "SELECT name, trace_id, data FROM events WHERE kind = 'analytics'"
-            ).fetchall()
-        )
-    finally:
-        store.close()
-    by_name = {name: orjson.loads(data) for name, _trace, data in rows}
-    generation = by_name["$ai_generation"]["properties"]
+    # order_placed is no LLM event: the contract lists none of those, so it is found on disk.
+    order_id = sql_scalar(
+        live_server.data_dir, "SELECT event_id FROM events WHERE name = ?", "order_placed"
+    )
+    assert isinstance(order_id, str), "no order_placed event stored"
+    with server_store(live_server) as store:
+        llm = llm_analytics(store, live_server.project_id, "$ai_generation", "$ai_trace")
+        order = store.get_event(live_server.project_id, order_id)
+    by_name = {event.name: event for event in reversed(llm)}  # the newest wins
+    generation = by_name["$ai_generation"].properties
     assert generation["$ai_input_tokens"] == 1200
     assert generation["$ai_total_cost_usd"] > 0
-    assert by_name["$ai_generation"]["trace_id"] == latest["traceId"]
-    assert by_name["$ai_trace"]["properties"]["verdict"] == "failed"
-    assert by_name["order_placed"]["environment"] == "staging"
+    assert by_name["$ai_generation"].trace_id == latest["traceId"]
+    assert by_name["$ai_trace"].properties["verdict"] == "failed"
+    assert order is not None and order.event.environment == "staging"

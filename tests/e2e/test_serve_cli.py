@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from heliograph.store.sqlite import SQLiteQueue, SQLiteStore
+from heliograph.config import Settings
+from heliograph.store import open_queue, open_store
 from tests.conftest import LiveServer, launch
 from tests.payloads import auth_header, envelope, sentry_event
 
@@ -113,8 +114,9 @@ def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals
     assert "digest process stopped" in log
     assert "rate-limit refusal(s) written" in log
 
-    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    queue = SQLiteQueue(server.data_dir / "queue.sqlite3")
+    settings = Settings(data_dir=server.data_dir)
+    store = open_store(settings.store_url)
+    queue = open_queue(settings.queue_path)
     try:
         refused = sum(
             outcome.quantity

@@ -2,7 +2,7 @@
 
 Plain HTTP against a live server (no browser needed to check status codes);
 extra users, organizations and issues are written straight into the server's
-database through the store, as an admin tool would.
+store through the storage contract, as an admin tool would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +20,9 @@ import pytest
 from heliograph.auth import hash_password
 from heliograph.model import Breadcrumb, Event, Exception_, Frame, Mechanism, User
 from heliograph.store.base import DigestBatch, GroupedEvent
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
 from tests.conftest import LiveServer
+from tests.stores import server_store
 
 pytestmark = pytest.mark.ui
 PASSWORD = "correct horse battery staple"
@@ -36,7 +36,7 @@ class World:
     odd_issues: list[int]  # events of unusual shapes, in the default project
 
 
-def _issue(store: SQLiteStore, project_id: int, title: str, event: Event | None = None) -> int:
+def _issue(store: Store, project_id: int, title: str, event: Event | None = None) -> int:
     event = event or Event(
         project_id=project_id,
         event_id=uuid.uuid4().hex,
@@ -54,8 +54,7 @@ def _issue(store: SQLiteStore, project_id: int, title: str, event: Event | None 
 
 @pytest.fixture(scope="module")
 def world(live_server: LiveServer) -> Iterator[World]:
-    store = SQLiteStore(Path(live_server.data_dir) / "heliograph.sqlite3")
-    try:
+    with server_store(live_server) as store:
         default_org = store.get_organization("default")
         assert default_org is not None
         other = store.create_organization("other", "Other org")
@@ -79,8 +78,6 @@ def world(live_server: LiveServer) -> Iterator[World]:
             _issue(store, secret.id, "top secret failure"),
             odd,
         )
-    finally:
-        store.close()
 
 
 def odd_events(project_id: int) -> list[Event]:

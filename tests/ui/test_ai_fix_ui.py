@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import LiveServer, launch
 from tests.llm_servers import FakeOpenAIServer
+from tests.stores import server_store
 from tests.ui.conftest import SENTRY_APP, new_context
 
 pytestmark = pytest.mark.ui
@@ -92,22 +93,19 @@ def test_suggestion_streams_in_as_safe_markdown(tab: Page, llm: FakeOpenAIServer
 
 
 def test_consent_policy_asks_before_sending(tab: Page, ai_server: LiveServer) -> None:
-    from heliograph.store.sqlite import SQLiteStore
-
-    store = SQLiteStore(ai_server.data_dir / "heliograph.sqlite3")
-    project = store.get_project("default", "default")
-    assert project is not None
-    store.update_project(project.id, ai_policy="consent_required")
-    try:
-        open_issue(tab)
-        consent = tab.locator("input[name=consent]")
-        expect(consent).to_be_visible()
-        consent.check()
-        tab.click("[data-ai-fix-button]")
-        expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "cached")
-    finally:
-        store.update_project(project.id, ai_policy="allowed")
-        store.close()
+    with server_store(ai_server) as store:
+        project = store.get_project("default", "default")
+        assert project is not None
+        store.update_project(project.id, ai_policy="consent_required")
+        try:
+            open_issue(tab)
+            consent = tab.locator("input[name=consent]")
+            expect(consent).to_be_visible()
+            consent.check()
+            tab.click("[data-ai-fix-button]")
+            expect(tab.locator("#ai-fix")).to_have_attribute("data-ai-fix-done", "cached")
+        finally:
+            store.update_project(project.id, ai_policy="allowed")
 
 
 def test_unconfigured_server_says_so_plainly(page: Page) -> None:

@@ -15,8 +15,10 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from heliograph.demo import run_demo
-from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.contract import Store
+from heliograph.store.llm_records import TraceFilter, TraceRecord
 from tests.conftest import LiveServer
+from tests.stores import server_store
 from tests.ui.conftest import PageProblems, new_context
 
 pytestmark = pytest.mark.ui
@@ -26,13 +28,10 @@ LLM = "/default/demo/llm/"
 
 @pytest.fixture(scope="module")
 def demo_server(live_server: LiveServer) -> LiveServer:
-    store = SQLiteStore(live_server.data_dir / "heliograph.sqlite3")
-    try:
+    with server_store(live_server) as store:
         result = run_demo(
             store, live_server.data_dir / "queue.sqlite3", "demo", seed=11, traces=120
         )
-    finally:
-        store.close()
     assert result.traces >= 120 and result.errors > 0
     return live_server
 
@@ -57,14 +56,17 @@ def tab(llm_session: BrowserContext) -> Iterator[Page]:
     assert problems.dialogs == [] and problems.console_errors == [], problems.console_errors
 
 
-def one(server: LiveServer, sql: str) -> str:
-    store = SQLiteStore(server.data_dir / "heliograph.sqlite3")
-    try:
-        row = store.db.read(lambda c: c.execute(sql).fetchone())
-    finally:
-        store.close()
-    assert row is not None, sql
-    return str(row[0])
+def demo_traces(store: Store, name: str) -> list[TraceRecord]:
+    """Every trace of the demo project called ``name``, newest first."""
+    project = store.get_project("default", "demo")
+    assert project is not None
+    found: list[TraceRecord] = []
+    cursor = None
+    while True:
+        page, cursor = store.llm_traces(TraceFilter(project.id), limit=100, cursor=cursor)
+        found += [trace for trace in page if trace.name == name]
+        if cursor is None:
+            return found
 
 
 def test_dashboard_charts_tables_and_range_picker(tab: Page) -> None:
@@ -93,14 +95,11 @@ def test_dashboard_charts_tables_and_range_picker(tab: Page) -> None:
 
 
 def test_trace_tree_is_nested_on_a_timeline(tab: Page, demo_server: LiveServer) -> None:
-    trace_id = one(
-        demo_server,
-        "SELECT trace_id FROM llm_traces WHERE name = 'research-agent' ORDER BY events DESC",
-    )
-    tab.goto(
-        f"{LLM}traces/?user="
-        + one(demo_server, f"SELECT distinct_id FROM llm_traces WHERE trace_id = '{trace_id}'")
-    )
+    with server_store(demo_server) as store:
+        busiest = max(demo_traces(store, "research-agent"), key=lambda trace: trace.events)
+    trace_id = busiest.trace_id
+    assert busiest.distinct_id is not None
+    tab.goto(f"{LLM}traces/?user={busiest.distinct_id}")
     tab.locator(f'a[href$="/traces/{trace_id}/"]').first.click()
     expect(tab.locator("h1")).to_have_text("research-agent")
     tab.wait_for_load_state()
@@ -129,11 +128,14 @@ def test_trace_tree_is_nested_on_a_timeline(tab: Page, demo_server: LiveServer) 
 def test_failed_tool_call_is_highlighted_and_linked_to_its_issue(
     tab: Page, demo_server: LiveServer
 ) -> None:
-    trace_id = one(
-        demo_server,
-        "SELECT t.trace_id FROM llm_traces t JOIN events e ON e.trace_id = t.trace_id "
-        "AND e.kind = 'error' WHERE t.name = 'checkout-assistant'",
-    )
+    with server_store(demo_server) as store:
+        project = store.get_project("default", "demo")
+        assert project is not None
+        trace_id = next(
+            trace.trace_id
+            for trace in demo_traces(store, "checkout-assistant")
+            if store.llm_trace_errors(project.id, trace.trace_id)
+        )
     tab.goto(f"{LLM}traces/{trace_id}/")
     failed = tab.locator("tr.tree-row.is-error")
     expect(failed).to_have_count(1)

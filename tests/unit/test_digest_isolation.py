@@ -4,6 +4,11 @@ Each test queues hostile or failing payloads beside ordinary ones, runs the
 real digest worker against a real queue and store, and checks that the
 ordinary events are stored, the bad ones are counted and (where they point at
 a bug rather than at bad input) quarantined for an admin to replay.
+
+The store is opened by URL like any other; only the tests that make a write
+fail inside the store's own transaction reach into the SQLite backend
+(``sqlite_module``) to patch one of its write steps: the contract has no hook
+for failing one event mid-batch.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from heliograph.bootstrap import ensure_defaults
 from heliograph.bounds import DEPTH_MARKER, MAX_COUNT
 from heliograph.digest import worker as worker_module
 from heliograph.digest.worker import DigestWorker
+from heliograph.store import open_queue, open_store
 from heliograph.store.base import DigestBatch, RecordResult, StoreUnavailable
 from heliograph.store.queue import PayloadKind
-from heliograph.store.sqlite import SQLiteQueue, SQLiteStore
-from heliograph.store.sqlite import store as sqlite_module
+from heliograph.store.sqlite import store as sqlite_module  # faults injected into its writes
 from tests.payloads import sentry_event
 
 PROJECT = 1
@@ -38,8 +43,8 @@ class Digest:
     """A queue, a store and a worker over them, in a temporary directory."""
 
     def __init__(self, root: Path) -> None:
-        self.store = SQLiteStore(root / "heliograph.sqlite3")
-        self.queue = SQLiteQueue(root / "queue.sqlite3")
+        self.store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
+        self.queue = open_queue(root / "queue.sqlite3")
         ensure_defaults(self.store, "http://127.0.0.1")
         self.worker = DigestWorker(self.queue, self.store, batch_size=50)
 

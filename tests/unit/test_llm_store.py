@@ -1,4 +1,8 @@
-"""LLM analytics in the SQLite store: typed rows, rollups, traces, read models."""
+"""LLM analytics through the storage contract: typed rows, rollups, traces, read models.
+
+Posthog payloads go through the real decoder and ``prepare_event`` into a store opened
+by URL; the page builders then read it back through :class:`~heliograph.store.contract.Store`.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +20,24 @@ from heliograph.model import Event, Exception_
 from heliograph.protocols import posthog_event
 from heliograph.query.llm import build_dashboard, build_generation_list, build_session_list
 from heliograph.query.llm_detail import build_generation_page, build_trace_page
+from heliograph.store import open_store
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
+from heliograph.store.contract import Store
 from heliograph.store.llm_records import LlmEventFilter, TraceFilter
-from heliograph.store.sqlite import SQLiteStore
 from heliograph.web.llm_links import trace_url_if_recorded
 
 NOW = 1_780_000_000.0  # a fixed "now", mid-hour
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    db = SQLiteStore(tmp_path / "heliograph.sqlite3")
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = open_store(f"sqlite:///{tmp_path / 'heliograph.sqlite3'}")
     yield db
     db.close()
 
 
 @pytest.fixture
-def project(store: SQLiteStore) -> Project:
+def project(store: Store) -> Project:
     org = store.create_organization("acme", "Acme")
     return store.create_project(org.id, "shop", "Shop")
 
@@ -49,7 +54,7 @@ def ph(
     }
 
 
-def record(store: SQLiteStore, project: Project, raws: list[dict[str, Any]]) -> list[Event]:
+def record(store: Store, project: Project, raws: list[dict[str, Any]]) -> list[Event]:
     events = []
     for raw in raws:
         event = posthog_event.to_event(raw, project_id=project.id, received_at=NOW)
@@ -75,7 +80,7 @@ def generation(
     return ph("$ai_generation", properties, at=at)
 
 
-def test_generation_becomes_a_typed_row(store: SQLiteStore, project: Project) -> None:
+def test_generation_becomes_a_typed_row(store: Store, project: Project) -> None:
     [event] = record(
         store,
         project,
@@ -105,16 +110,14 @@ def test_generation_becomes_a_typed_row(store: SQLiteStore, project: Project) ->
     assert row.timestamp == pytest.approx(NOW - 60) and row.started_at == pytest.approx(NOW - 62)
 
 
-def test_otlp_spans_start_at_their_timestamp(store: SQLiteStore, project: Project) -> None:
+def test_otlp_spans_start_at_their_timestamp(store: Store, project: Project) -> None:
     raw = generation("tr-otlp", at=NOW - 60, **{"$otel_span_kind": "client"})
     [event] = record(store, project, [raw])
     row = store.llm_event(project.id, event.event_id)
     assert row is not None and row.started_at == pytest.approx(NOW - 60)
 
 
-def test_unknown_model_has_no_cost_and_is_counted_unpriced(
-    store: SQLiteStore, project: Project
-) -> None:
+def test_unknown_model_has_no_cost_and_is_counted_unpriced(store: Store, project: Project) -> None:
     record(
         store,
         project,
@@ -133,7 +136,7 @@ def test_unknown_model_has_no_cost_and_is_counted_unpriced(
     assert trace is not None and trace.unpriced == 1 and trace.generations == 2
 
 
-def test_replayed_batch_adds_nothing(store: SQLiteStore, project: Project) -> None:
+def test_replayed_batch_adds_nothing(store: Store, project: Project) -> None:
     events = record(store, project, [generation("tr-r", at=NOW - 30)])
     store.record(DigestBatch(analytics=events))  # digest crashed after commit: replay
     view = build_dashboard(store, project, {}, now=NOW)
@@ -142,7 +145,7 @@ def test_replayed_batch_adds_nothing(store: SQLiteStore, project: Project) -> No
     assert trace is not None and trace.events == 1
 
 
-def test_dashboard_buckets_percentiles_and_errors(store: SQLiteStore, project: Project) -> None:
+def test_dashboard_buckets_percentiles_and_errors(store: Store, project: Project) -> None:
     hour = 3600
     raws = [
         generation("t1", at=NOW - 2 * hour, **{"$ai_latency": lat}) for lat in (1.0, 2.0, 3.0, 4.0)
@@ -162,7 +165,7 @@ def test_dashboard_buckets_percentiles_and_errors(store: SQLiteStore, project: P
     assert daily.totals.p95 == pytest.approx(4.0, rel=0.03)
 
 
-def test_top_traces_by_cost(store: SQLiteStore, project: Project) -> None:
+def test_top_traces_by_cost(store: Store, project: Project) -> None:
     record(
         store,
         project,
@@ -176,7 +179,7 @@ def test_top_traces_by_cost(store: SQLiteStore, project: Project) -> None:
     assert [t.trace_id for t in top] == ["dear", "cheap"]
 
 
-def test_pseudo_trace_and_trace_event(store: SQLiteStore, project: Project) -> None:
+def test_pseudo_trace_and_trace_event(store: Store, project: Project) -> None:
     record(
         store,
         project,
@@ -217,7 +220,7 @@ def test_pseudo_trace_and_trace_event(store: SQLiteStore, project: Project) -> N
     assert build_trace_page(store, project, "nope") is None
 
 
-def test_generations_filters_and_cursor_pages(store: SQLiteStore, project: Project) -> None:
+def test_generations_filters_and_cursor_pages(store: Store, project: Project) -> None:
     raws = [
         generation(f"t{i}", at=NOW - 1000 + i, model="gpt-4o-mini" if i % 2 else "gpt-4.1")
         for i in range(7)
@@ -242,7 +245,7 @@ def test_generations_filters_and_cursor_pages(store: SQLiteStore, project: Proje
     assert listing.error and len(listing.rows) == 8 and listing.models == ["gpt-4.1", "gpt-4o-mini"]
 
 
-def test_personless_events_have_no_user(store: SQLiteStore, project: Project) -> None:
+def test_personless_events_have_no_user(store: Store, project: Project) -> None:
     raw = generation("t-anon", at=NOW - 5, **{"$process_person_profile": False})
     raw["distinct_id"] = "t-anon"
     [event] = record(store, project, [raw])
@@ -250,7 +253,7 @@ def test_personless_events_have_no_user(store: SQLiteStore, project: Project) ->
     assert row is not None and row.distinct_id is None
 
 
-def test_sessions_group_traces(store: SQLiteStore, project: Project) -> None:
+def test_sessions_group_traces(store: Store, project: Project) -> None:
     record(
         store,
         project,
@@ -273,7 +276,7 @@ def test_sessions_group_traces(store: SQLiteStore, project: Project) -> None:
     assert {t.trace_id for t in traces} == {"a", "b"}
 
 
-def test_errors_link_to_their_llm_trace(store: SQLiteStore, project: Project) -> None:
+def test_errors_link_to_their_llm_trace(store: Store, project: Project) -> None:
     trace_id = uuid.uuid4().hex
     record(store, project, [generation(trace_id, at=NOW - 20)])
     error = Event(
@@ -299,9 +302,7 @@ def test_errors_link_to_their_llm_trace(store: SQLiteStore, project: Project) ->
     assert page is not None and [e.event_id for e in page.errors] == [error.event_id]
 
 
-def test_generation_page_payloads_follow_the_project_policy(
-    store: SQLiteStore, project: Project
-) -> None:
+def test_generation_page_payloads_follow_the_project_policy(store: Store, project: Project) -> None:
     prompt = [{"role": "user", "content": "<b>secret</b> question"}]
     [dropped] = record(store, project, [generation("p", at=NOW - 9, **{"$ai_input": prompt})])
     page = build_generation_page(store, project, dropped.event_id)
@@ -325,7 +326,7 @@ def test_generation_page_payloads_follow_the_project_policy(
     assert build_generation_page(store, project, "0" * 32) is None
 
 
-def test_dashboard_reads_stay_fast_with_no_data(store: SQLiteStore, project: Project) -> None:
+def test_dashboard_reads_stay_fast_with_no_data(store: Store, project: Project) -> None:
     started = time.perf_counter()
     view = build_dashboard(store, project, {"range": "30d"}, now=NOW)
     assert time.perf_counter() - started < 1.0
