@@ -151,7 +151,7 @@ MIGRATIONS = [
     );
     """,
     # 2: LLM analytics in typed columns and hourly/daily rollups, so that the
-    # dashboard never parses JSON nor scans a month of rows (store/llm_write.py).
+    # dashboard never parses JSON nor scans a month of rows (store/sqlite/llm_write.py).
     """
     CREATE TABLE llm_events (
         id INTEGER PRIMARY KEY, -- the event's id in events
