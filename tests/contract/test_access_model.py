@@ -1,26 +1,15 @@
 """The access model through the storage contract: roles, teams, visibility; keys, tokens.
 
+Runs on every backend through the contract suite's ``store`` fixture.
+
 The SQLite backend's own checks (tokens hashed on disk, retention's batches and
 derived rows) are in ``tests/backends/sqlite``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from heliograph.store import open_store
 from heliograph.store.base import UserAccount
 from heliograph.store.contract import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    found = open_store(f"sqlite:///{tmp_path / 'heliograph.sqlite3'}")
-    yield found
-    found.close()
 
 
 def _user(store: Store, email: str, org_id: int, role: str) -> UserAccount:
