@@ -1,6 +1,7 @@
 """LLM analytics benchmark: capture and OTLP ingest end to end, and dashboard queries at 1M.
 
     python bench/analytics.py [--batches 400] [--otlp-requests 400] [--rows 1000000]
+        [--workers N] [--server-cpus LIST] [--client-cpus LIST] [--clients P]
 
 Three parts, each on a fresh data directory:
 
@@ -17,7 +18,12 @@ Three parts, each on a fresh data directory:
    then every dashboard query timed repeatedly, in-process and as full page
    loads through a live server.
 
-Parts 1 and 2 start ``heliograph serve`` as a subprocess on a free port.
+Parts 1 and 2 start ``heliograph serve`` as a subprocess on a free port
+and print the memory of its whole process tree (sum of each process's peak
+RSS). For scaling runs they take ``--workers`` (passed to the server only when
+given), ``--server-cpus`` (taskset), ``--client-cpus`` and ``--clients`` (load
+generator processes and where they run); the dashboard part ignores these.
+See bench/README.md.
 Prints figures and compares them with the previous run saved in
 ``bench/results/analytics.json``. Not a pass/fail test; targets on a 2-core
 machine: >= 20,000 events/s accepted, >= 10,000 OTLP spans/s persisted,
@@ -43,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from live import Server, replay
+from live import Server, add_scaling_options, describe_setup, pinned, replay, setup_fields
 
 RESULTS = Path(__file__).parent / "results" / "analytics.json"
 MODELS = (
@@ -118,7 +124,7 @@ def posthog_bodies(key: str, batches: int, rng: random.Random) -> list[bytes]:
 
 
 def bench_batch(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    server = Server(root / "batch")
+    server = Server(root / "batch", workers=args.workers, cpus=args.server_cpus)
     try:
         bodies = posthog_bodies(server.key, args.batches, random.Random(1))
         requests = [
@@ -127,13 +133,14 @@ def bench_batch(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         ]
         print(f"/batch/: {len(bodies)} batches of 100 generations "
               f"({statistics.median(len(b) for b in bodies) / 1024:.0f} KiB each) "
-              f"at concurrency {args.concurrency}")  # fmt: skip
-        started = time.perf_counter()
-        seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
+              f"at concurrency {args.concurrency}{describe_setup(args)}")  # fmt: skip
+        run = replay(server.port, requests, args.concurrency, args.clients, args.client_cpus)
         server.wait_for_digest()
-        total = time.perf_counter() - started
+        total = time.monotonic() - run.started
+        memory = server.memory()
     finally:
         server.stop()
+    seconds, latencies, statuses = run.seconds, run.latencies, run.statuses
     accepted = statuses.get(200, 0) * 100
     return {
         "batch_events_per_s": round(accepted / seconds),
@@ -141,6 +148,10 @@ def bench_batch(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "batch_ack_p50_ms": round(_pct(latencies, 0.5) * 1000, 1),
         "batch_ack_p95_ms": round(_pct(latencies, 0.95) * 1000, 1),
         "batch_statuses": statuses,
+        "batch_peak_rss_mb": memory["peak_rss_mb"],
+        "batch_rss_mb": memory["rss_mb"],
+        "batch_server_processes": memory["server_processes"],
+        "batch_setup": setup_fields(args)["setup"],
     }
 
 
@@ -201,7 +212,7 @@ def otlp_bodies(requests: int, traces_per_request: int, rng: random.Random) -> l
 
 
 def bench_otlp(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    server = Server(root / "otlp")
+    server = Server(root / "otlp", workers=args.workers, cpus=args.server_cpus)
     try:
         bodies = otlp_bodies(args.otlp_requests, args.otlp_traces, random.Random(2))
         headers = {
@@ -212,13 +223,14 @@ def bench_otlp(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         spans = len(bodies) * args.otlp_traces * 10
         print(f"OTLP: {len(bodies)} requests of {args.otlp_traces} traces x 10 spans "
               f"({statistics.median(len(b) for b in bodies) / 1024:.0f} KiB each) "
-              f"at concurrency {args.concurrency}")  # fmt: skip
-        started = time.perf_counter()
-        seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
+              f"at concurrency {args.concurrency}{describe_setup(args)}")  # fmt: skip
+        run = replay(server.port, requests, args.concurrency, args.clients, args.client_cpus)
         server.wait_for_digest()
-        total = time.perf_counter() - started
+        total = time.monotonic() - run.started
+        memory = server.memory()
     finally:
         server.stop()
+    seconds, latencies, statuses = run.seconds, run.latencies, run.statuses
     ok = statuses.get(200, 0) * args.otlp_traces * 10
     assert ok == spans, statuses
     return {
@@ -226,6 +238,10 @@ def bench_otlp(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "otlp_spans_persisted_per_s": round(ok / total),
         "otlp_ack_p95_ms": round(_pct(latencies, 0.95) * 1000, 1),
         "otlp_statuses": statuses,
+        "otlp_peak_rss_mb": memory["peak_rss_mb"],
+        "otlp_rss_mb": memory["rss_mb"],
+        "otlp_server_processes": memory["server_processes"],
+        "otlp_setup": setup_fields(args)["setup"],
     }
 
 
@@ -384,27 +400,35 @@ def main() -> None:
     parser.add_argument(
         "--skip", action="append", default=[], choices=["batch", "otlp", "dashboard"]
     )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})"
+    )
+    add_scaling_options(parser)
     args = parser.parse_args()
 
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        if "batch" not in args.skip:
-            result.update(bench_batch(args, root))
-        if "otlp" not in args.skip:
-            result.update(bench_otlp(args, root))
+        with pinned(args.client_cpus):
+            if "batch" not in args.skip:
+                result.update(bench_batch(args, root))
+            if "otlp" not in args.skip:
+                result.update(bench_otlp(args, root))
         if "dashboard" not in args.skip:
             result.update(bench_dashboard(args, root))
 
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    previous = json.loads(args.results.read_text()) if args.results.exists() else {}
     print()
     for name, value in result.items():
-        if name == "queries_ms":
+        if name == "queries_ms" or name.endswith("_setup"):
             continue
         before = f"   (previous: {previous[name]})" if name in previous else ""
         print(f"{name:>30}: {value}{before}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({**previous, **result}, indent=2) + "\n")
+    for name in ("batch_setup", "otlp_setup"):
+        if name in result and name in previous and previous[name] != result[name]:
+            print(f"  (previous {name} differed: {previous[name]})")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps({**previous, **result}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Ingest benchmark: replay real sentry-sdk envelopes against a live server.
 
-    python bench/ingest.py [--requests 20000] [--concurrency 32]
+    python bench/ingest.py [--requests 20000] [--concurrency 32] [--workers N]
+        [--server-cpus LIST] [--client-cpus LIST] [--clients P]
 
 Captures envelopes from the real ``sentry-sdk`` (typical Python errors with
 local variables, breadcrumbs and context lines, gzip-compressed as the SDK
@@ -8,8 +9,14 @@ sends them), starts ``heliograph serve`` on a free port with an empty data
 directory, and replays them over keep-alive connections from a small
 raw-socket client (so the load generator costs little of the machine's two
 cores). Prints accepted/s, digested/s, ack latency p50/p95/p99 and the
-server's peak RSS, and compares with the previous run stored in
+memory of the server's whole process tree (sum of each process's peak RSS,
+and the RSS and PSS at the end), and compares with the previous run stored in
 ``bench/results/ingest.json``. Not a pass/fail test.
+
+For scaling runs: ``--server-cpus`` starts the server under ``taskset -c``,
+``--client-cpus`` pins this script and its ``--clients`` load-generator
+processes elsewhere, ``--workers`` is passed to ``heliograph serve`` (only
+when given). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import sentry_sdk
-from live import Server, replay
+from live import Server, add_scaling_options, describe_setup, pinned, replay, setup_fields
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
@@ -104,6 +111,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS})"
+    )
+    add_scaling_options(parser)
     args = parser.parse_args()
 
     templates = capture_envelopes(200)
@@ -112,8 +123,8 @@ def main() -> None:
         f"captured {len(templates)} sentry-sdk envelopes, "
         f"median {statistics.median(raw_sizes) / 1024:.1f} KiB uncompressed"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp) / "data")
+    with tempfile.TemporaryDirectory() as tmp, pinned(args.client_cpus):
+        server = Server(Path(tmp) / "data", workers=args.workers, cpus=args.server_cpus)
         try:
             project = server.dsn.rsplit("/", 1)[1]
             bodies = []
@@ -124,16 +135,16 @@ def main() -> None:
             compressed = statistics.median(len(b) for b in bodies) / 1024
             print(
                 f"replaying {args.requests} envelopes ({compressed:.1f} KiB gzip median) "
-                f"at concurrency {args.concurrency}"
+                f"at concurrency {args.concurrency}{describe_setup(args)}"
             )
             requests = [_request(server.port, project, server.key, b) for b in bodies]
-            started = time.perf_counter()
-            accept_seconds, latencies, statuses = replay(server.port, requests, args.concurrency)
+            run = replay(server.port, requests, args.concurrency, args.clients, args.client_cpus)
             server.wait_for_digest()
-            digest_seconds = time.perf_counter() - started
-            rss = server.peak_rss_mb()
+            digest_seconds = time.monotonic() - run.started
+            memory = server.memory()
         finally:
             server.stop()
+    accept_seconds, latencies, statuses = run.seconds, run.latencies, run.statuses
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
@@ -144,15 +155,23 @@ def main() -> None:
         "ack_p50_ms": round(pct(0.50), 2),
         "ack_p95_ms": round(pct(0.95), 2),
         "ack_p99_ms": round(pct(0.99), 2),
-        "peak_rss_mb": round(rss, 1),
+        "peak_rss_mb": memory["peak_rss_mb"],
+        "rss_mb": memory["rss_mb"],
+        "pss_mb": memory["pss_mb"],
+        "server_processes": memory["server_processes"],
         "statuses": statuses,
+        **setup_fields(args),
     }
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else None
+    previous = json.loads(args.results.read_text()) if args.results.exists() else None
     for name, value in result.items():
+        if name == "setup":
+            continue
         before = f"   (previous: {previous[name]})" if previous and name in previous else ""
         print(f"{name:>16}: {value}{before}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    if previous and previous.get("setup") != result["setup"]:
+        print(f"  (previous run's setup differed: {previous.get('setup')})")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
