@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from heliograph.bootstrap import ensure_defaults
 from heliograph.store.base import Organization, Project, UserAccount
-from heliograph.store.contract import Store
+from heliograph.store.contract import LOGIN_FAILURE_TTL, Store
+from tests.contract.conftest import open_backend
 
 # -- organizations and projects ---------------------------------------------------
 
@@ -193,6 +196,71 @@ def test_login_links_work_once_and_expire(store: Store) -> None:
     expired = store.create_login_link(user.id, ttl=-1)
     assert store.consume_login_link(expired) is None
     assert store.consume_login_link("made-up") is None
+
+
+# Keys as the login throttle builds them: opaque, with NUL separators.
+PAIR = "pair\x00bob@example.com\x001.2.3.4"
+ADDRESS = "address\x001.2.3.4"
+OTHER = "address\x005.6.7.8"
+
+
+def test_login_failures_are_counted_per_key_within_the_window(store: Store) -> None:
+    assert store.login_failures_since([PAIR, ADDRESS], 0) == {}
+    store.record_login_failure([PAIR, ADDRESS], 100.0)
+    store.record_login_failure([PAIR, ADDRESS], 130.0)
+    store.record_login_failure([ADDRESS], 150.0)
+    store.record_login_failure([OTHER], 160.0)
+    assert store.login_failures_since([PAIR, ADDRESS], 0) == {
+        PAIR: (2, 130.0),
+        ADDRESS: (3, 150.0),
+    }
+    # Only failures later than ``since``; keys with none are left out.
+    assert store.login_failures_since([PAIR, ADDRESS], 100.0) == {
+        PAIR: (1, 130.0),
+        ADDRESS: (2, 150.0),
+    }
+    assert store.login_failures_since([PAIR, ADDRESS], 140.0) == {ADDRESS: (1, 150.0)}
+    assert store.login_failures_since([PAIR, ADDRESS], 150.0) == {}
+    assert store.login_failures_since([], 0) == {}
+
+
+def test_clearing_login_failures_forgets_one_key_only(store: Store) -> None:
+    store.record_login_failure([PAIR, ADDRESS], 100.0)
+    store.record_login_failure([PAIR, ADDRESS], 110.0)
+    store.clear_login_failures(PAIR)
+    assert store.login_failures_since([PAIR, ADDRESS], 0) == {ADDRESS: (2, 110.0)}
+    store.clear_login_failures("never\x00failed")  # nothing to clear: no error
+    store.record_login_failure([PAIR], 120.0)  # counting starts again
+    assert store.login_failures_since([PAIR], 0) == {PAIR: (1, 120.0)}
+
+
+def test_login_failures_are_seen_by_every_store_on_the_database(
+    store: Store, store_url: str
+) -> None:
+    """Two server processes (or nodes) over one database count the same failures."""
+    other = open_backend(store_url)
+    try:
+        store.record_login_failure([PAIR], 100.0)
+        other.record_login_failure([PAIR], 101.0)
+        assert store.login_failures_since([PAIR], 0) == {PAIR: (2, 101.0)}
+        assert other.login_failures_since([PAIR], 0) == {PAIR: (2, 101.0)}
+        other.clear_login_failures(PAIR)
+        assert store.login_failures_since([PAIR], 0) == {}
+    finally:
+        other.close()
+
+
+def test_purge_forgets_login_failures_older_than_a_day(store: Store) -> None:
+    now = time.time()
+    store.record_login_failure([PAIR, ADDRESS], now - LOGIN_FAILURE_TTL - 60)
+    store.record_login_failure([ADDRESS], now - 60)
+    store.purge_expired(now=now, dry_run=True)  # deletes nothing
+    assert store.login_failures_since([PAIR, ADDRESS], 0) == {
+        PAIR: (1, now - LOGIN_FAILURE_TTL - 60),
+        ADDRESS: (2, now - 60),
+    }
+    store.purge_expired(now=now)
+    assert store.login_failures_since([PAIR, ADDRESS], 0) == {ADDRESS: (1, now - 60)}
 
 
 def test_first_start_defaults_are_created_once(store: Store) -> None:

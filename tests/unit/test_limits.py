@@ -1,9 +1,19 @@
-"""Token buckets, the ingest limiter and the login throttle, on a fake clock."""
+"""Token buckets, the ingest limiter and the login throttle, on a fake clock.
+
+The login throttle counts in a real (SQLite) store, as it does in production.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from heliograph.ingest.limits import BURST_SECONDS, IngestLimiter, TokenBucket
-from heliograph.web.throttle import IP_FACTOR, LoginThrottle
+from heliograph.store import open_store
+from heliograph.store.contract import Store
+from heliograph.web.throttle import IP_FACTOR, LoginThrottle, address_key, pair_key
 
 
 class Clock:
@@ -77,13 +87,23 @@ def test_default_project_rate_and_reconfiguration() -> None:
     assert limiter.check("k", 1) is None
 
 
-def test_login_throttle_locks_out_after_repeated_failures() -> None:
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'heliograph.sqlite3'}", create=True)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def test_login_throttle_locks_out_after_repeated_failures(store: Store) -> None:
     clock = Clock()
-    throttle = LoginThrottle(max_failures=3, lockout_seconds=60, clock=clock)
+    throttle = LoginThrottle(max_failures=3, lockout_seconds=60, failures=store, clock=clock)
     for _ in range(3):
         assert throttle.retry_after("Bob@x", "1.2.3.4") == 0
         throttle.failed("bob@x", "1.2.3.4")
     assert throttle.retry_after("bob@x", "1.2.3.4") == 60
+    assert throttle.retry_after("BOB@x", "1.2.3.4") == 60  # emails are compared lowercased
     assert throttle.retry_after("bob@x", "5.6.7.8") == 0  # another address
     assert throttle.retry_after("alice@x", "1.2.3.4") == 0  # another account
     clock.now += 59.5
@@ -95,9 +115,48 @@ def test_login_throttle_locks_out_after_repeated_failures() -> None:
     assert throttle.retry_after("bob@x", "1.2.3.4") == 0
 
 
-def test_login_throttle_caps_password_spraying_from_one_address() -> None:
-    throttle = LoginThrottle(max_failures=2, lockout_seconds=60, clock=Clock())
+def test_login_throttle_cools_down_from_the_last_failure(store: Store) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(max_failures=2, lockout_seconds=60, failures=store, clock=clock)
+    throttle.failed("bob@x", "1.2.3.4")
+    clock.now += 30
+    throttle.failed("bob@x", "1.2.3.4")
+    assert throttle.retry_after("bob@x", "1.2.3.4") == 60
+    clock.now += 31  # the first failure is out of the window: one left in it
+    assert throttle.retry_after("bob@x", "1.2.3.4") == 0
+
+
+def test_login_throttle_caps_password_spraying_from_one_address(store: Store) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(max_failures=2, lockout_seconds=60, failures=store, clock=clock)
     for index in range(2 * IP_FACTOR):
         throttle.failed(f"user{index}@x", "9.9.9.9")
-    assert throttle.retry_after("fresh@x", "9.9.9.9") > 0
+    assert throttle.retry_after("fresh@x", "9.9.9.9") == 60
     assert throttle.retry_after("fresh@x", "8.8.8.8") == 0
+    throttle.succeeded("user0@x", "9.9.9.9")  # one account's success does not lift the cap
+    assert throttle.retry_after("fresh@x", "9.9.9.9") == 60
+    clock.now += 60
+    assert throttle.retry_after("fresh@x", "9.9.9.9") == 0
+
+
+def test_login_throttle_off_neither_refuses_nor_counts(store: Store) -> None:
+    throttle = LoginThrottle(max_failures=0, lockout_seconds=60, failures=store, clock=Clock())
+    for _ in range(10):
+        throttle.failed("bob@x", "1.2.3.4")
+    assert throttle.retry_after("bob@x", "1.2.3.4") == 0
+    keys = [pair_key("bob@x", "1.2.3.4"), address_key("1.2.3.4")]
+    assert store.login_failures_since(keys, 0) == {}
+
+
+def test_login_throttles_over_one_store_share_the_count(store: Store) -> None:
+    """Two server processes (or nodes) over one database: the limit holds for both."""
+    clock = Clock()
+    first = LoginThrottle(max_failures=4, lockout_seconds=60, failures=store, clock=clock)
+    second = LoginThrottle(max_failures=4, lockout_seconds=60, failures=store, clock=clock)
+    for throttle in (first, second, first, second):
+        assert throttle.retry_after("bob@x", "1.2.3.4") == 0
+        throttle.failed("bob@x", "1.2.3.4")
+    assert first.retry_after("bob@x", "1.2.3.4") == 60
+    assert second.retry_after("bob@x", "1.2.3.4") == 60
+    second.succeeded("bob@x", "1.2.3.4")  # a success in one process clears it for all
+    assert first.retry_after("bob@x", "1.2.3.4") == 0

@@ -68,6 +68,9 @@ __all__ = [
     "Store",
 ]
 
+# Failed logins are kept this long (seconds), then purged with expired sessions.
+LOGIN_FAILURE_TTL = 24 * 3600
+
 
 class ProjectLookup(Protocol):
     def get_project_by_id(self, project_id: int) -> Project | None: ...
@@ -179,7 +182,8 @@ class LlmReads(Protocol):
 
 
 class Accounts(ProjectLookup, Protocol):
-    """Organizations, projects and their keys, users, API tokens, login links, sessions."""
+    """Organizations, projects and their keys, users, API tokens, login links, sessions,
+    and failed logins (what login throttling counts, shared by every server process)."""
 
     def create_organization(self, slug: str, name: str) -> Organization: ...
 
@@ -251,6 +255,28 @@ class Accounts(ProjectLookup, Protocol):
 
     def delete_sessions(self, user_id: int, *, keep: str | None = None) -> None: ...
 
+    def record_login_failure(self, keys: Sequence[str], at: float) -> None:
+        """Count one failed login at ``at`` (wall clock) against each of ``keys``.
+
+        Keys are opaque strings built by the login throttle (they name an email
+        and an address); a backend may store them digested. Committed on return,
+        so every server process sees it at once.
+        """
+        ...
+
+    def login_failures_since(
+        self, keys: Sequence[str], since: float
+    ) -> dict[str, tuple[int, float]]:
+        """Per key, failures later than ``since``: (how many, the latest one's time).
+
+        Keys without such failures are left out.
+        """
+        ...
+
+    def clear_login_failures(self, key: str) -> None:
+        """Forget every failure counted against ``key`` (and no other key)."""
+        ...
+
 
 class Access(Protocol):
     """Who may see what: organization roles, teams, and the one visibility rule."""
@@ -297,7 +323,8 @@ class Retention(Protocol):
         stop: threading.Event | None = None,
     ) -> PurgeReport:
         """Delete what each project keeps no longer (``dry_run``: only count), in small
-        batches, stopping early when ``stop`` is set; also expired sessions and links."""
+        batches, stopping early when ``stop`` is set; also expired sessions and links,
+        and failed logins older than :data:`LOGIN_FAILURE_TTL`."""
         ...
 
 

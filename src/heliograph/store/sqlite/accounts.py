@@ -2,8 +2,10 @@
 
 Secrets we hand out (API tokens, session ids, login links) are random and
 stored only as SHA-256 digests: a copy of the database does not let anyone
-log in. Passwords use argon2 (see :mod:`heliograph.auth`). Memberships, teams
-and who sees which project are in :mod:`heliograph.store.sqlite.access`.
+log in. Failed logins (login throttling) are counted under digests of their
+keys, which name an email and an address. Passwords use argon2 (see
+:mod:`heliograph.auth`). Memberships, teams and who sees which project are in
+:mod:`heliograph.store.sqlite.access`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from heliograph.store.base import (
@@ -435,4 +437,34 @@ class AccountsMixin(AccessMixin):
             lambda c: c.execute(
                 "DELETE FROM sessions WHERE user_id = ? AND token_hash != ?", (user_id, kept)
             )
+        )
+
+    # -- failed logins (login throttling) ----------------------------------
+
+    def record_login_failure(self, keys: Sequence[str], at: float) -> None:
+        rows = [(digest_secret(key), at) for key in dict.fromkeys(keys)]
+        self.db.write(
+            lambda c: c.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", rows)
+        )
+
+    def login_failures_since(
+        self, keys: Sequence[str], since: float
+    ) -> dict[str, tuple[int, float]]:
+        """Per key, (failures later than ``since``, the latest one's time); none: left out."""
+        by_digest = {digest_secret(key): key for key in keys}
+        if not by_digest:
+            return {}
+        marks = ",".join("?" * len(by_digest))
+        rows = self.db.read(
+            lambda c: c.execute(
+                f"SELECT key, COUNT(*), MAX(at) FROM login_failures "
+                f"WHERE key IN ({marks}) AND at > ? GROUP BY key",
+                (*by_digest, since),
+            ).fetchall()
+        )
+        return {by_digest[digest]: (int(count), float(latest)) for digest, count, latest in rows}
+
+    def clear_login_failures(self, key: str) -> None:
+        self.db.write(
+            lambda c: c.execute("DELETE FROM login_failures WHERE key = ?", (digest_secret(key),))
         )

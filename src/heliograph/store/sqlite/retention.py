@@ -9,7 +9,9 @@ Run by the digest process every ``HELIOGRAPH_RETENTION_INTERVAL`` seconds
   analytics rows (``llm_events``, ``llm_traces`` and the hourly/daily
   rollups) -- only the tables and columns that exist, so an older or newer
   schema of those tables does not break retention;
-* expired login sessions and login links (no project; always).
+* expired login sessions and login links, and failed logins older than
+  :data:`~heliograph.store.contract.LOGIN_FAILURE_TTL` (no project; always;
+  the failed logins are not counted in the report).
 
 Why in small batches: SQLite has one writer. Each batch is one short write
 task (a few hundred rows by primary key), and the job pauses between
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from heliograph.store.base import Project
+from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.retention import ProjectPurge, PurgeReport
 
 if TYPE_CHECKING:
@@ -210,4 +213,5 @@ def purge_expired(
                 ).rowcount
             )
         )
+        run.batches("login_failures", "at < ?", (now - LOGIN_FAILURE_TTL,))
     return report

@@ -290,4 +290,14 @@ MIGRATIONS = [
     ALTER TABLE api_tokens ADD COLUMN prefix TEXT NOT NULL DEFAULT '';
     CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
     """,
+    # 4: failed logins, what login throttling counts: in the database, so that every
+    # server process (and node) sees the same count. Keys are stored as SHA-256 digests.
+    """
+    CREATE TABLE login_failures (
+        key TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failures_by_key ON login_failures (key, at);
+    CREATE INDEX login_failures_by_time ON login_failures (at);
+    """,
 ]
