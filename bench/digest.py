@@ -114,7 +114,7 @@ def measure(errors: int, generations: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
-        queue = open_queue(root / "queue.sqlite3")
+        queue = open_queue(root)
         ensure_defaults(store, "http://127.0.0.1")
         fill(queue, errors, generations)
         worker = DigestWorker(queue, store)

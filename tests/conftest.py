@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -57,12 +58,22 @@ class LiveServer:
         raise AssertionError("digest did not catch up in time")
 
     def stop(self, *, kill: bool = False) -> None:
+        """SIGTERM the server; ``kill=True``: SIGKILL its whole process tree at once."""
         if self.process.poll() is None:
             if kill:
-                self.process.kill()
+                kill_tree(self.process)
             else:
                 self.process.terminate()
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=30)
+
+
+def kill_tree(process: subprocess.Popen[str]) -> None:
+    """``kill -9`` a server and its acceptor and digest processes, all at the same instant.
+
+    The server starts in a session of its own, so its process group is the tree.
+    """
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def start_server(
@@ -87,6 +98,7 @@ def start_server(
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        start_new_session=True,  # its own process group: kill_tree reaches every child
     )
     log.close()
     deadline = time.monotonic() + 30
@@ -98,7 +110,7 @@ def start_server(
             return process, port, log_path.read_text().splitlines()
         except httpx.TransportError:
             time.sleep(0.05)
-    process.kill()
+    kill_tree(process)
     raise AssertionError("server did not start:\n" + log_path.read_text())
 
 

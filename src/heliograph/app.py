@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 async def health(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return JSONResponse({"status": "ok", "backlog": runtime.queue.depth})
+    return JSONResponse({"status": "ok", "backlog": runtime.backlog.measure()})
 
 
 async def api_error(request: Request, exc: Exception) -> Response:

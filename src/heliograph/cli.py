@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,15 +24,13 @@ from heliograph.store import open_store
 from heliograph.store.base import StoreNotFound
 from heliograph.store.contract import Store
 
-if TYPE_CHECKING:
-    import uvicorn
-
 app = typer.Typer(
     help="Heliograph: self-hosted error tracking and LLM analytics.",
     no_args_is_help=False,
     add_completion=False,
 )
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+logger = logging.getLogger("heliograph.serve")
 
 ROLES = ("owner", "admin", "member", "viewer")
 
@@ -79,6 +77,17 @@ def main_callback(
         serve()
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Acceptor and digest processes to run, each [env: HELIOGRAPH_WORKERS; "
+        "default: the number of cores]",
+    ),
+]
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -92,83 +101,74 @@ def serve(
         str | None,
         typer.Option(help="URL users and SDKs reach the server at [env: HELIOGRAPH_PUBLIC_URL]"),
     ] = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Start the server (the default command)."""
-    import uvicorn
-
-    from heliograph.app import create_app
-    from heliograph.runtime import Runtime
-
-    settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _check_port_free(settings.host, settings.port)
-    try:
-        runtime = Runtime(settings)
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    welcome = ensure_defaults(runtime.store, settings.base_url)
-    runtime.keys.reload()
-    _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
-    app_ = create_app(settings, runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app_, host=settings.host, port=settings.port, log_level="warning", access_log=False
-        )
-    )
-    with _stop_on_signals(server):
-        runtime.start()
-        try:
-            server.run()
-        finally:
-            runtime.close()
-
-
-@contextmanager
-def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
-    """SIGTERM and SIGINT both mean: shut down cleanly, then exit 0.
-
-    While it runs, uvicorn handles the two signals itself; once it has shut
-    down it restores the handlers it found and raises the signal again. With
-    the default SIGTERM disposition that replay killed the process before
-    ``runtime.close()`` (digest child, last rate-limit counts) could run, so
-    the handlers it finds are these. They also cover a signal arriving while
-    the runtime starts or closes: it asks the server to stop, or is ignored.
-    """
     import signal
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.should_exit = True
+    from heliograph.node import Node, default_workers, listen
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    settings = command_settings(
+        data_dir, host=host, port=port, public_url=public_url, workers=workers
+    )
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        yield
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        console.print(f"[red]cannot listen on {where}: {exc.strerror}[/red]")
+        console.print("pass another port with --port (or HELIOGRAPH_PORT)")
+        raise typer.Exit(1) from None
+    try:
+        with _open_store(settings) as store:
+            welcome = ensure_defaults(store, settings.base_url)
+    except typer.BadParameter as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    count = settings.workers or default_workers()
+    node = Node(settings, count, sock)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        node.request_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token, count)
+    node.start()
+    try:
+        node.supervise()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        logger.info("shutting down: stopping the acceptor and digest processes")
+        node.stop()
+        logger.info("stopped")
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """Fail before printing a DSN that nothing would answer at."""
-    import socket
+@app.command(hidden=True)
+def acceptor(
+    fd: Annotated[int, typer.Option(help="The listening socket, inherited")],
+    shard: Annotated[int, typer.Option(help="This acceptor's queue shard")],
+    acceptors: Annotated[int, typer.Option(help="Acceptor processes on the node")],
+    parent_pid: Annotated[int, typer.Option(help="Exit when this process is gone")],
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    public_url: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """One acceptor process of ``serve`` (started by it, not by hand)."""
+    from heliograph.acceptor import run_acceptor
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror}[/red]")
-            console.print("pass another port with --port (or HELIOGRAPH_PORT)")
-            raise typer.Exit(1) from None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
+    run_acceptor(settings, fd=fd, shard=shard, acceptors=acceptors, parent_pid=parent_pid)
 
 
 def _print_welcome(
-    settings: Settings, dsn: str, login_url: str | None, api_token: str | None
+    settings: Settings, dsn: str, login_url: str | None, api_token: str | None, workers: int
 ) -> None:
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"Heliograph is running at [bold]{settings.base_url}[/bold]")
     out.print(f"  data directory: {settings.data_dir.resolve()}")
+    out.print(f"  {workers} acceptor and {workers} digest process(es)")
     out.print(f"  DSN for sentry-sdk: [bold]{dsn}[/bold]")
     if login_url:
         out.print(f"  one-time admin login link: [bold]{login_url}[/bold]")
@@ -181,15 +181,19 @@ def _print_welcome(
 @app.command()
 def digest(
     data_dir: DataDirOption = None,
+    worker: Annotated[int, typer.Option(hidden=True, help="This worker's number")] = 0,
+    workers: Annotated[int, typer.Option(hidden=True, help="Digest workers in all")] = 1,
     parent_pid: Annotated[
         int | None, typer.Option(hidden=True, help="Exit when this process is gone")
     ] = None,
 ) -> None:
-    """Run the digest worker (``serve`` starts one itself; this runs one alone)."""
+    """Run digest alone, on every queue shard (``serve`` runs its own digest workers)."""
     from heliograph.digest.process import run_digest
 
+    if not 0 <= worker < workers:
+        raise typer.BadParameter(f"--worker {worker} of --workers {workers}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_digest(command_settings(data_dir), parent_pid=parent_pid)
+    run_digest(command_settings(data_dir), worker=worker, workers=workers, parent_pid=parent_pid)
 
 
 @app.command()
@@ -250,7 +254,7 @@ def demo(
         # The defaults come first, so the default project keeps id 1 and a
         # first-ever run still hands out the admin's one-time login link.
         welcome = ensure_defaults(store, settings.base_url)
-        result = run_demo(store, settings.queue_path, project, seed=seed, days=days, traces=traces)
+        result = run_demo(store, settings.data_dir, project, seed=seed, days=days, traces=traces)
     if welcome.login_url:
         console.print(f"one-time admin login link: {welcome.login_url}")
     if welcome.api_token:

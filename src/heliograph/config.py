@@ -65,6 +65,8 @@ class Settings:
     # Report the server's own errors into the heliograph-internal project
     # through heliograph-sdk (installed separately: pip install ./sdk).
     self_monitoring: bool = False
+    # Acceptor processes, and as many digest processes, ``serve`` runs (0: one per core).
+    workers: int = 0
     # Where the store is (HELIOGRAPH_DATABASE_URL); empty: SQLite in the data directory.
     database_url: str = ""
 
@@ -79,10 +81,6 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
-
-    @property
-    def queue_path(self) -> Path:
-        return self.data_dir / "queue.sqlite3"
 
     @property
     def store_url(self) -> str:
@@ -118,6 +116,7 @@ class Settings:
             ("login_max_failures", "HELIOGRAPH_LOGIN_MAX_FAILURES"),
             ("login_lockout_seconds", "HELIOGRAPH_LOGIN_LOCKOUT_SECONDS"),
             ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
+            ("workers", "HELIOGRAPH_WORKERS"),
         ):
             if variable in env:
                 value = _int(variable, env[variable])

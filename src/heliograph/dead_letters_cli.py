@@ -18,8 +18,8 @@ import typer
 
 from heliograph.cli_options import DataDirOption, command_settings
 from heliograph.protocols import bodies
-from heliograph.store import open_queue
-from heliograph.store.queue import PayloadQueue
+from heliograph.store import open_node_queue
+from heliograph.store.queue import NodeQueue
 
 app = typer.Typer(help="Payloads digest could not store: list, show, replay, purge.")
 
@@ -28,11 +28,12 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter")]
 
 
 @contextmanager
-def _queue(data_dir: Path | None) -> Iterator[PayloadQueue]:
+def _queue(data_dir: Path | None) -> Iterator[NodeQueue]:
+    """Every queue shard of the data directory (dead letters stay in their shard)."""
     settings = command_settings(data_dir)
-    if not settings.queue_path.exists():
-        raise typer.BadParameter(f"no queue at {settings.queue_path}: is --data-dir right?")
-    queue = open_queue(settings.queue_path)
+    if not (settings.data_dir / "queue.sqlite3").exists():
+        raise typer.BadParameter(f"no queue in {settings.data_dir}: is --data-dir right?")
+    queue = open_node_queue(settings.data_dir)
     try:
         yield queue
     finally:
@@ -52,9 +53,9 @@ def _chosen(ids: list[int] | None, everything: bool) -> list[int] | None:
 @app.command("list")
 def list_dead_letters(
     data_dir: DataDirOption = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many, newest first")] = 100,
+    limit: Annotated[int, typer.Option(help="Show at most this many, most recent first")] = 100,
 ) -> None:
-    """List quarantined payloads, newest first."""
+    """List quarantined payloads, the most recently failed first."""
     with _queue(data_dir) as queue:
         letters = queue.dead_letters(limit=limit)
     if not letters:

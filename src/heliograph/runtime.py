@@ -1,7 +1,9 @@
-"""The long-lived parts of a running server, built once and shared by handlers.
+"""The long-lived parts of one acceptor process, built once and shared by handlers.
 
 Handlers reach them as ``request.app.state.runtime``; tests build one around a
-temporary directory.
+temporary directory. ``heliograph serve`` runs N acceptor processes, each with
+its own runtime and its own shard of the ingest queue; the node's supervisor
+(:mod:`heliograph.node`) runs digest beside them.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from heliograph import __version__, budget
 from heliograph.ai.fix import FixService
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
-from heliograph.config import Settings
-from heliograph.digest.process import DigestProcess
+from heliograph.config import MIN_INGEST_MEMORY_MB, Settings
 from heliograph.ingest import memory
 from heliograph.ingest.gate import IngestGate
 from heliograph.ingest.limits import IngestLimiter
+from heliograph.node import KEYS_CHANGED_FILE, RATE_LIMITS_FILE
 from heliograph.selfmon import generation_recorder, start_error_reporting
-from heliograph.store import open_queue, open_store
+from heliograph.shared_counter import SharedCounter
+from heliograph.store import open_node_queue, open_queue, open_store
 from heliograph.store.contract import Store
-from heliograph.store.queue import PayloadQueue
+from heliograph.store.queue import NodeQueue, PayloadQueue
 from heliograph.web.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -40,27 +43,41 @@ KEY_RELOAD_SECONDS = 30.0
 class KeyCache:
     """Ingest keys and rate limits in memory: authenticating must not touch the database.
 
-    An unknown key triggers a reload (at most every couple of seconds), so a
-    key created in the UI works at once; the UI also reloads after revoking a
-    key or changing a limit, and the housekeeping thread reloads every
-    ``KEY_RELOAD_SECONDS`` whatever happens.
+    Whoever creates or revokes a key or changes a limit calls :meth:`changed`:
+    every acceptor process of the node then reloads on its next request
+    (``changes`` is the node's :class:`SharedCounter`). An unknown key also
+    triggers a reload (at most every couple of seconds), and the housekeeping
+    thread reloads every ``KEY_RELOAD_SECONDS`` whatever happens, which is
+    how changes made on another node arrive.
     """
 
     store: Store
     limiter: IngestLimiter | None = None
+    changes: SharedCounter | None = None
     _keys: dict[str, int] = field(default_factory=dict)
     _loaded_at: float = 0.0
+    _seen: int = -1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def project_for(self, public_key: str) -> int | None:
+        if self.changes is not None and self.changes.value != self._seen:
+            self.reload()
         project_id = self._keys.get(public_key)
         if project_id is None and time.monotonic() - self._loaded_at > KEY_REFRESH_SECONDS:
             self.reload()
             project_id = self._keys.get(public_key)
         return project_id
 
+    def changed(self) -> None:
+        """Keys or limits were changed in the store: every process reloads them."""
+        if self.changes is not None:
+            self.changes.bump()
+        self.reload()
+
     def reload(self) -> None:
         with self._lock:
+            # Read before loading: a change made meanwhile triggers one more reload.
+            self._seen = -1 if self.changes is None else self.changes.value
             keys = self.store.ingest_keys()
             if self.limiter is not None:
                 self.limiter.configure(
@@ -72,18 +89,30 @@ class KeyCache:
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    """What one acceptor process holds; ``shard`` is its own shard of the queue.
+
+    ``acceptors`` is how many run on the node: they share its ingest memory
+    budget evenly (each keeps at least enough for one largest body).
+    """
+
+    def __init__(self, settings: Settings, *, shard: int = 0, acceptors: int = 1) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store: Store = open_store(settings.store_url)
-        self.queue: PayloadQueue = open_queue(settings.queue_path)
-        self.limiter = IngestLimiter(settings.project_rate_limit)
-        # Request bodies held in memory by ingest, all requests together (per process).
-        self.ingest_memory = budget.MemoryBudget(settings.ingest_memory_mb * 1024 * 1024)
-        self.keys = KeyCache(self.store, self.limiter)
+        self.queue: PayloadQueue = open_queue(settings.data_dir, shard)
+        self.backlog: NodeQueue = open_node_queue(settings.data_dir)
+        self.limiter = IngestLimiter(
+            settings.project_rate_limit, shared_path=settings.data_dir / RATE_LIMITS_FILE
+        )
+        # Request bodies held in memory by ingest, all requests of this process together.
+        share = max(MIN_INGEST_MEMORY_MB, settings.ingest_memory_mb // max(1, acceptors))
+        self.ingest_memory = budget.MemoryBudget(share * 1024 * 1024)
+        self.key_changes = SharedCounter(settings.data_dir / KEYS_CHANGED_FILE)
+        self.keys = KeyCache(self.store, self.limiter, self.key_changes)
         self.keys.reload()
         self.gate = IngestGate(
             queue=self.queue,
+            backlog=self.backlog,
             keys=self.keys,
             projects=self.store,
             limiter=self.limiter,
@@ -91,9 +120,8 @@ class Runtime:
             max_backlog=settings.max_backlog,
         )
         self.login_throttle = LoginThrottle(
-            settings.login_max_failures, settings.login_lockout_seconds
+            settings.login_max_failures, settings.login_lockout_seconds, failures=self.store
         )
-        self.digest = DigestProcess(settings)
         self.fixes = self._fix_service()
         self.started_at = time.time()
         self._stopping = threading.Event()
@@ -113,12 +141,11 @@ class Runtime:
 
     def start(self) -> None:
         memory.return_large_blocks()
-        self.digest.start()
         self._housekeeper.start()
         if self.settings.self_monitoring and start_error_reporting(
             self.store, self.settings.base_url, __version__
         ):
-            self.keys.reload()
+            self.keys.changed()
 
     def flush_outcomes(self) -> int:
         """Write the refused-request counts gathered in memory since the last flush.
@@ -142,12 +169,10 @@ class Runtime:
                 logger.exception("housekeeping failed; trying again shortly")
 
     def close(self) -> None:
-        """Stop the digest child (it finishes its batch), write the last counts, close files."""
-        logger.info("shutting down: stopping the digest process")
+        """Write the last refused-request counts and close files."""
         self._stopping.set()
         if self._housekeeper.is_alive():
             self._housekeeper.join(timeout=5)
-        self.digest.stop()
         try:
             refused = self.flush_outcomes()
         except Exception:
@@ -155,4 +180,7 @@ class Runtime:
         else:
             logger.info("shut down; the last %d rate-limit refusal(s) written", refused)
         self.queue.close()
+        self.backlog.close()
+        self.key_changes.close()
+        self.limiter.close()
         self.store.close()

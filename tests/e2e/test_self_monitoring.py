@@ -18,6 +18,7 @@ from starlette.routing import Route
 from heliograph.app import create_app
 from heliograph.bootstrap import ensure_defaults
 from heliograph.config import Settings
+from heliograph.digest.worker import DigestWorker
 from heliograph.runtime import Runtime
 from heliograph.store.base import IssueFilter
 from tests.conftest import free_port
@@ -42,7 +43,9 @@ def server(tmp_path: Path) -> Iterator[Runtime]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    digest = DigestWorker(runtime.queue, runtime.store)  # serve runs it in processes of its own
     runtime.start()
+    digest.start()
     thread.start()
     deadline = time.monotonic() + 20
     while not uvicorn_server.started and time.monotonic() < deadline:
@@ -53,6 +56,7 @@ def server(tmp_path: Path) -> Iterator[Runtime]:
     heliograph_sdk.shutdown()  # the SDK is process-wide: leave it off for other tests
     uvicorn_server.should_exit = True
     thread.join(timeout=10)
+    digest.stop()
     runtime.close()
 
 

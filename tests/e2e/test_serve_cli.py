@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from heliograph.config import Settings
-from heliograph.store import open_queue, open_store
+from heliograph.store import open_node_queue, open_store
 from tests.conftest import LiveServer, launch
 from tests.payloads import auth_header, envelope, sentry_event
 
@@ -71,15 +71,19 @@ def _exists(pid: int) -> bool:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
-    """systemd and Docker stop with SIGTERM, a terminal with SIGINT: both shut down in order."""
-    server = launch(tmp_path / "data")
+    """systemd and Docker stop with SIGTERM, a terminal with SIGINT: both shut down in order.
+
+    Only the supervisor gets the signal here (as from ``kill``): it stops its
+    acceptors first, then its digest workers, and none outlives it.
+    """
+    server = launch(tmp_path / "data", env={"HELIOGRAPH_WORKERS": "2"})
     log_path = server.data_dir.with_name(f"data-{server.port}.log")
     try:
-        digest = _children(server.process.pid)
-        assert len(digest) == 1, "serve starts one digest child"
+        children = _children(server.process.pid)
+        assert len(children) == 4, "serve starts 2 acceptors and 2 digest workers"
         deadline = time.monotonic() + 15
-        while f"digest process started (pid {digest[0]})" not in log_path.read_text():
-            assert time.monotonic() < deadline, "the digest child never started"
+        while log_path.read_text().count(" of 2 started") < 2:
+            assert time.monotonic() < deadline, "the digest workers never started"
             time.sleep(0.05)
         with server.api() as api:
             created = api.post(
@@ -109,14 +113,14 @@ def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals
     log = log_path.read_text()
     assert returncode == 0, log
     assert took < 5, f"shutdown took {took:.1f} s"
-    assert not _exists(digest[0]), "the digest child outlived the server"
-    assert "shutting down: stopping the digest process" in log
-    assert "digest process stopped" in log
-    assert "rate-limit refusal(s) written" in log
+    assert not any(_exists(pid) for pid in children), "a child outlived the server"
+    assert "shutting down: stopping the acceptor and digest processes" in log
+    assert "digest worker 0 stopped" in log and "digest worker 1 stopped" in log
+    assert log.count("rate-limit refusal(s) written") == 2  # each acceptor wrote its own
 
     settings = Settings(data_dir=server.data_dir)
     store = open_store(settings.store_url)
-    queue = open_queue(settings.queue_path)
+    queue = open_node_queue(settings.data_dir)
     try:
         refused = sum(
             outcome.quantity
@@ -129,7 +133,7 @@ def test_a_stop_signal_shuts_down_cleanly(tmp_path: Path, signum: signal.Signals
             if status == 200
         ]
         stored = [e for e in accepted if store.get_event(server.project_id, e) is not None]
-        queued = len(queue.oldest(100))
+        queued = queue.measure()
     finally:
         queue.close()
         store.close()

@@ -29,9 +29,7 @@ LLM = "/default/demo/llm/"
 @pytest.fixture(scope="module")
 def demo_server(live_server: LiveServer) -> LiveServer:
     with server_store(live_server) as store:
-        result = run_demo(
-            store, live_server.data_dir / "queue.sqlite3", "demo", seed=11, traces=120
-        )
+        result = run_demo(store, live_server.data_dir, "demo", seed=11, traces=120)
     assert result.traces >= 120 and result.errors > 0
     return live_server
 

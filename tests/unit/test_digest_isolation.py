@@ -44,7 +44,7 @@ class Digest:
 
     def __init__(self, root: Path) -> None:
         self.store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
-        self.queue = open_queue(root / "queue.sqlite3")
+        self.queue = open_queue(root)
         ensure_defaults(self.store, "http://127.0.0.1")
         self.worker = DigestWorker(self.queue, self.store, batch_size=50)
 

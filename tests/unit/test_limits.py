@@ -71,7 +71,9 @@ def test_project_refusal_gives_the_key_its_tokens_back() -> None:
     for _ in range(50):
         refusal = limiter.check("k", 1)
         assert refusal is not None and refusal.scope == "project"
-    assert limiter._key_buckets["k"].tokens >= 197  # nothing lost to project refusals
+    bucket = limiter._key_buckets["k"]
+    assert isinstance(bucket, TokenBucket)
+    assert bucket.tokens >= 197  # nothing lost to project refusals
 
 
 def test_default_project_rate_and_reconfiguration() -> None:

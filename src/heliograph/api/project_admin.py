@@ -116,7 +116,7 @@ async def project_detail(request: Request) -> Response:
         except SettingsError as exc:
             raise ApiError(400, str(exc)) from None
         runtime.store.update_project(project.id, **changes)
-        runtime.keys.reload()
+        runtime.keys.changed()
         project = runtime.store.get_project_by_id(project.id) or project
     return JSONResponse(project_detail_json(project, runtime.settings.project_rate_limit))
 
@@ -133,7 +133,7 @@ async def project_keys(request: Request) -> Response:
         key = runtime.store.create_key(
             project.id, str(changes["label"]), rate if isinstance(rate, int) else None
         )
-        runtime.keys.reload()
+        runtime.keys.changed()
         return JSONResponse(key_json(key, base_url), status_code=201)
     keys = runtime.store.project_keys(project.id)
     return JSONResponse([key_json(key, base_url) for key in keys])
@@ -151,11 +151,11 @@ async def project_key(request: Request) -> Response:
     common.check_admin(request, caller, role)
     if request.method == "DELETE":
         runtime.store.revoke_key(project.id, key.public_key)
-        runtime.keys.reload()
+        runtime.keys.changed()
         return Response(status_code=204)
     changes = _key_changes(_object(await common.json_body(request)), creating=False)
     runtime.store.update_key(project.id, key.public_key, **changes)
-    runtime.keys.reload()
+    runtime.keys.changed()
     updated = runtime.store.get_key(project.id, key.public_key) or key
     return JSONResponse(key_json(updated, runtime.settings.base_url))
 

@@ -66,7 +66,7 @@ class DemoResult:
 
 def run_demo(
     store: Store,
-    queue_path: Path,
+    data_dir: Path,
     project: str = "demo",
     *,
     seed: int = 42,
@@ -76,16 +76,16 @@ def run_demo(
 ) -> DemoResult:
     """Fill ``project`` (created in the default organization if missing) with demo data.
 
-    The payloads go through the ingest queue at ``queue_path`` (the server's,
-    when one runs) and a digest pass into ``store``. Returns once everything
+    The payloads go through shard 0 of the ingest queue in ``data_dir`` (the
+    server's, when one runs) and a digest pass into ``store``. Returns once everything
     is digested, typically in a few seconds.
     """
-    return _run(store, queue_path, project, seed, days, traces, now)
+    return _run(store, data_dir, project, seed, days, traces, now)
 
 
 def _run(
     store: Store,
-    queue_path: Path,
+    data_dir: Path,
     slug: str,
     seed: int,
     days: int,
@@ -128,7 +128,7 @@ def _run(
             analytics.append(_pageview(rng, user, session, started + index * rng.uniform(5, 90)))
             pageviews += 1
     errors += _background_errors(random.Random(f"{seed}:errors"), begin, end, users)
-    _enqueue_and_digest(store, queue_path, project.id, analytics, errors)
+    _enqueue_and_digest(store, data_dir, project.id, analytics, errors)
     return DemoResult(
         project=project,
         public_key=public_key,
@@ -223,12 +223,12 @@ def _error_payload(
 
 def _enqueue_and_digest(
     store: Store,
-    queue_path: Path,
+    data_dir: Path,
     project_id: int,
     analytics: list[dict[str, Any]],
     errors: list[dict[str, Any]],
 ) -> None:
-    queue = open_queue(queue_path)
+    queue = open_queue(data_dir)
     received = time.time()
 
     async def append_all() -> None:

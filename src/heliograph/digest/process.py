@@ -1,11 +1,17 @@
-"""Digest in its own process, supervised by ``heliograph serve``.
+"""Digest worker processes: each drains its share of the node's queue shards.
 
-Ingest and digest share nothing but the queue file, so running digest in a
-separate process gives it a core of its own instead of a share of the
-server's GIL. ``serve`` starts it, restarts it if it dies, and stops it on
-exit; the process also exits by itself when its parent goes away. The
-retention job runs here too: it writes to the same database as digest, in
-small batches through the same writer thread, never in the ingest process.
+Ingest and digest share nothing but the queue files, so digest runs in
+processes of its own: the CPU-heavy part (decoding, scrubbing, grouping,
+pricing) gets cores of its own instead of a share of the acceptors' GILs.
+``heliograph serve --workers N`` starts N of them beside N acceptors
+(:mod:`heliograph.node`); worker ``j`` drains every shard ``k`` with
+``k % N == j`` -- its acceptor's, and any left by an earlier run with more
+workers -- one thread per shard. Writes go through the store: on SQLite the
+processes take turns on its write lock, one batch each; grouping stays exact
+because each batch's upserts run inside one transaction.
+
+The retention job runs in worker 0 only: it writes to the same database as
+digest, in small batches, never in an acceptor.
 """
 
 from __future__ import annotations
@@ -13,28 +19,30 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 from types import FrameType
 
 from heliograph.config import Settings
 from heliograph.digest.worker import DigestWorker
-from heliograph.store import open_queue, open_store
+from heliograph.store import open_queue, open_store, queue_shards
+from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
 logger = logging.getLogger(__name__)
 
-RESTART_DELAY_SECONDS = 1.0
+SHARD_SCAN_SECONDS = 0.5
 
 
-def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
-    """Digest until SIGTERM/SIGINT, or until the parent process is gone."""
+def run_digest(
+    settings: Settings, *, worker: int = 0, workers: int = 1, parent_pid: int | None = None
+) -> None:
+    """Digest this worker's shards until SIGTERM/SIGINT, or until the parent is gone."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"digest worker {worker} of {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store_url)
-    queue = open_queue(settings.queue_path)
-    worker = DigestWorker(queue, store, batch_size=settings.digest_batch)
-    retention = RetentionJob(store, settings.retention_interval)
+    retention = RetentionJob(store, settings.retention_interval) if worker == 0 else None
+    shards = _Shards(settings, store)
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -42,73 +50,45 @@ def run_digest(settings: Settings, *, parent_pid: int | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    worker.start()
-    retention.start()
-    logger.info("digest process started (pid %d)", os.getpid())
+    if retention is not None:
+        retention.start()
+    logger.info("digest worker %d of %d started (pid %d)", worker, workers, os.getpid())
     try:
-        while not stopping.wait(0.5):
+        while True:
+            mine = [s for s in queue_shards(settings.data_dir) if s % workers == worker]
+            shards.drain(mine)
+            if stopping.wait(SHARD_SCAN_SECONDS):
+                break
             if parent_pid is not None and os.getppid() != parent_pid:
                 logger.warning("the server process is gone; digest stops")
                 break
     finally:
-        retention.stop()
-        worker.stop()  # finishes the batch in flight; the rest stays queued
-        queue.close()
+        if retention is not None:
+            retention.stop()
+        shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
-    logger.info("digest process stopped")
+    logger.info("digest worker %d stopped", worker)
 
 
-class DigestProcess:
-    """Keeps one ``heliograph digest`` child process running."""
+class _Shards:
+    """One digest thread per queue shard this process drains."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
-        self._process: subprocess.Popen[bytes] | None = None
-        self._stopping = threading.Event()
-        # Held while deciding to respawn, so that stop() never misses a child
-        # spawned just as it runs (Ctrl-C or a systemd stop signals the child
-        # too, which may exit before the server begins its own shutdown).
-        self._lock = threading.Lock()
-        self._supervisor = threading.Thread(target=self._supervise, name="digest-supervisor")
-        self._supervisor.daemon = True
+        self.store = store
+        self._workers: dict[int, DigestWorker] = {}
 
-    def start(self) -> None:
-        self._spawn()
-        self._supervisor.start()
+    def drain(self, shards: list[int]) -> None:
+        """Start a worker for each shard not drained yet (shards appear, never go)."""
+        for shard in shards:
+            if shard not in self._workers:
+                queue = open_queue(self.settings.data_dir, shard)
+                worker = DigestWorker(queue, self.store, batch_size=self.settings.digest_batch)
+                worker.start()
+                self._workers[shard] = worker
 
-    def _spawn(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "heliograph",
-            "digest",
-            "--data-dir",
-            str(self.settings.data_dir),
-            "--parent-pid",
-            str(os.getpid()),
-        ]
-        self._process = subprocess.Popen(command)
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(RESTART_DELAY_SECONDS):
-            with self._lock:
-                process = self._process
-                if self._stopping.is_set() or process is None or process.poll() is None:
-                    continue
-                logger.error("digest process exited with %s; restarting", process.returncode)
-                self._spawn()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM the child, wait for it to finish its batch; SIGKILL after ``timeout``."""
-        with self._lock:
-            self._stopping.set()
-            process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("digest process did not stop in %.0f s; killing it", timeout)
-            process.kill()
-            process.wait()
+    def stop(self) -> None:
+        for worker in self._workers.values():
+            worker.stop()
+        for worker in self._workers.values():
+            worker.queue.close()

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from heliograph.budget import MemoryBudget
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.store.contract import ProjectLookup
-from heliograph.store.queue import PayloadQueue
+from heliograph.store.queue import NodeQueue, PayloadQueue
 
 __all__ = ["IngestGate", "KeyLookup", "gate_of"]
 
@@ -30,7 +30,8 @@ class KeyLookup(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class IngestGate:
-    queue: PayloadQueue
+    queue: PayloadQueue  # this process's shard of the node's queue
+    backlog: NodeQueue  # every shard: the backlog bound is the node's
     keys: KeyLookup
     projects: ProjectLookup  # only to tell "unknown project" from "not your project"
     limiter: IngestLimiter

@@ -61,7 +61,7 @@ async def read_raw_body(request: Request, max_bytes: int) -> bytes:
 
 def check_backlog(gate: IngestGate) -> None:
     """Refuse new work while digest is too far behind, instead of growing without bound."""
-    if gate.queue.depth >= gate.max_backlog:
+    if gate.backlog.depth >= gate.max_backlog:
         raise RateLimited(
             "the server is busy digesting a backlog; retry later",
             retry_after=BACKLOG_RETRY_AFTER,

@@ -9,7 +9,7 @@ holds a ``Store`` (or a narrower role from :mod:`heliograph.store.contract`)
 and never learns which backend it is. Adding one: ``docs/extending.md``.
 
 The ingest queue is not a backend choice: every node keeps its own on local
-disk (:func:`open_queue`).
+disk, a shard per acceptor process (:func:`open_queue`, :func:`open_node_queue`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 from heliograph.config import ConfigError
 from heliograph.store.base import StoreNotFound
 from heliograph.store.contract import Store
-from heliograph.store.queue import PayloadQueue
+from heliograph.store.queue import NodeQueue, PayloadQueue
 
-__all__ = ["BACKENDS", "open_queue", "open_store"]
+__all__ = ["BACKENDS", "open_node_queue", "open_queue", "open_store", "queue_shards"]
 
 
 def _open_sqlite(url: str, create: bool) -> Store:
@@ -50,9 +50,23 @@ def open_store(url: str, *, create: bool = True) -> Store:
     return opener(url, create)
 
 
-def open_queue(path: Path) -> PayloadQueue:
-    """This node's ingest queue, in its own SQLite file at ``path``."""
-    from heliograph.store.sqlite import SQLiteQueue
+def open_queue(data_dir: Path, shard: int = 0) -> PayloadQueue:
+    """Shard ``shard`` of the ingest queue in ``data_dir`` (one per acceptor process)."""
+    from heliograph.store.sqlite.queue import SQLiteQueue, shard_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteQueue(path)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteQueue(shard_path(data_dir, shard), shard)
+
+
+def open_node_queue(data_dir: Path) -> NodeQueue:
+    """All the queue shards in ``data_dir``: the node's backlog and dead letters."""
+    from heliograph.store.sqlite.queue_shards import QueueShards
+
+    return QueueShards(data_dir)
+
+
+def queue_shards(data_dir: Path) -> list[int]:
+    """The queue shards that have a file in ``data_dir``, in order."""
+    from heliograph.store.sqlite.queue import existing_shards
+
+    return existing_shards(data_dir)

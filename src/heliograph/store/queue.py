@@ -6,9 +6,13 @@ what they hold, and only then removes them, so a crash at any point loses
 nothing (digest is idempotent on event ids). Payloads digest cannot store move
 to the dead letters, for an admin to inspect and replay.
 
-Every deployment keeps this queue on the node's own disk, whatever the store:
-the one implementation is :class:`heliograph.store.sqlite.queue.SQLiteQueue`,
-opened through :func:`heliograph.store.open_queue`.
+Every deployment keeps this queue on the node's own disk, whatever the store,
+split in shards: each acceptor process appends to its own
+(:class:`PayloadQueue`, opened with :func:`heliograph.store.open_queue`), and
+each shard is drained by one digest worker. Backpressure and the dead-letter
+commands see the node as a whole (:class:`NodeQueue`, from
+:func:`heliograph.store.open_node_queue`). The one implementation is SQLite
+files (:mod:`heliograph.store.sqlite.queue`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["DeadLetter", "PayloadKind", "PayloadQueue", "QueuedPayload"]
+__all__ = ["DeadLetter", "DeadLetters", "NodeQueue", "PayloadKind", "PayloadQueue", "QueuedPayload"]
 
 PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto", "otlp_json"]
 
@@ -48,8 +52,22 @@ class DeadLetter:
     reason: str
 
 
-class PayloadQueue(Protocol):
-    """The durable queue between ingest and digest."""
+class DeadLetters(Protocol):
+    """Payloads digest could not store, for an admin to inspect, replay or purge."""
+
+    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """Quarantined payloads, the most recently failed first (bodies not included)."""
+        ...
+
+    def dead_letter_body(self, dead_id: int) -> tuple[DeadLetter, bytes] | None: ...
+
+    def replay_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
+
+    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
+
+
+class PayloadQueue(DeadLetters, Protocol):
+    """One shard of the durable queue between ingest and digest."""
 
     @property
     def depth(self) -> int:
@@ -83,14 +101,19 @@ class PayloadQueue(Protocol):
         """Delete processed payloads; those in ``dead`` (id -> reason) become dead letters."""
         ...
 
-    def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
-        """Quarantined payloads, newest first (bodies not included)."""
+    def close(self) -> None: ...
+
+
+class NodeQueue(DeadLetters, Protocol):
+    """Every shard of this node's queue together."""
+
+    @property
+    def depth(self) -> int:
+        """Payloads waiting in all shards, refreshed a few times a second (the backlog bound)."""
         ...
 
-    def dead_letter_body(self, dead_id: int) -> tuple[DeadLetter, bytes] | None: ...
-
-    def replay_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
-
-    def purge_dead_letters(self, ids: Sequence[int] | None = None) -> int: ...
+    def measure(self) -> int:
+        """Payloads waiting in all shards, read now (``/_health``: "is it all digested?")."""
+        ...
 
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 The default, and the whole of a one-machine deployment: the store in
 ``heliograph.sqlite3`` (:class:`SQLiteStore`), the ingest queue in
-``queue.sqlite3`` (:class:`SQLiteQueue`, on every deployment). Each file has
+``queue.sqlite3``, ``queue-1.sqlite3``, ... (:class:`SQLiteQueue`, a shard per
+acceptor process, on every deployment). Each file has
 one writer thread with group commit and read-only readers
 (:mod:`.database`). Nothing outside :mod:`heliograph.store` imports this
 package: :func:`heliograph.store.open_store` does.

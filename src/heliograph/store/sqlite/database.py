@@ -123,15 +123,29 @@ class Database:
         return conn
 
     def _migrate(self, migrations: Sequence[str]) -> None:
+        """Bring the file to the last migration, all in one transaction.
+
+        The version is read under the write lock: the processes of a node open
+        the same files at the same moment, and exactly one of them migrates
+        (the others wait, then find nothing left to do).
+        """
         conn = self._write_conn
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        for version, script in enumerate(migrations, start=1):
-            if version <= current:
-                continue
-            logger.info("migrating %s to version %d", self.path.name, version)
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= len(migrations):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for version, script in enumerate(migrations, start=1):
+                if version <= current:
+                    continue
+                logger.info("migrating %s to version %d", self.path.name, version)
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- writes ----------------------------------------------------------
 
@@ -232,3 +246,22 @@ class Database:
         self._closed = True
         self._tasks.put(_STOP)
         self._thread.join(timeout=30)
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script cut into single statements (``execute`` runs one at a time).
+
+    ``executescript`` would run it whole, but commits first: the migration
+    would no longer be inside the transaction that read the version.
+    """
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \t\n;"):
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]!r}")
+    return statements

@@ -1,12 +1,19 @@
-"""The ingest queue (:mod:`heliograph.store.queue`) in its own SQLite file.
+"""The ingest queue (:mod:`heliograph.store.queue`): one SQLite file per shard.
 
 A payload is committed with ``synchronous=FULL`` before ingest answers 2xx.
-The queue lives in a file of its own so that ingest never waits for the write
+The queue lives in files of its own so that ingest never waits for the write
 lock of the main database, which digest holds for much longer transactions.
+
+Each acceptor process appends to a shard of its own (``queue.sqlite3`` is
+shard 0, then ``queue-1.sqlite3``, ...), so N acceptors commit in parallel
+instead of taking turns on one write lock. Shard ``k`` numbers its payloads
+from ``k << SHARD_ID_BITS``: queue ids, and so dead-letter ids, are unique
+across the node, and an id names its shard.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -51,6 +58,33 @@ _DEAD_LETTER_COLUMNS = (
 )
 
 DEPTH_REFRESH_SECONDS = 0.25
+# Room for 2**40 (about 10**12) payloads per shard before ids would run into
+# the next shard's; SQLite's ids stop at 2**63, so 2**23 shards fit.
+SHARD_ID_BITS = 40
+MAX_SHARDS = 1 << 23
+_SHARD_FILE = re.compile(r"queue(?:-([1-9][0-9]*))?\.sqlite3")
+
+
+def shard_path(data_dir: Path, shard: int) -> Path:
+    """The file of queue shard ``shard`` (shard 0 keeps the historical name)."""
+    if not 0 <= shard < MAX_SHARDS:
+        raise ValueError(f"queue shard {shard} out of range")
+    return data_dir / ("queue.sqlite3" if shard == 0 else f"queue-{shard}.sqlite3")
+
+
+def existing_shards(data_dir: Path) -> list[int]:
+    """The shards with a file in ``data_dir``, in order."""
+    shards = []
+    for path in data_dir.glob("queue*.sqlite3"):
+        match = _SHARD_FILE.fullmatch(path.name)
+        if match and int(match.group(1) or 0) < MAX_SHARDS:
+            shards.append(int(match.group(1) or 0))
+    return sorted(shards)
+
+
+def shard_of(queue_id: int) -> int:
+    """The shard a queue (or dead-letter) id belongs to."""
+    return queue_id >> SHARD_ID_BITS
 
 
 class SQLiteQueue:
@@ -62,8 +96,11 @@ class SQLiteQueue:
     hot path.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shard: int = 0) -> None:
+        self.shard = shard
         self._db = Database(path, migrations=MIGRATIONS, durable=True)
+        if shard:
+            self._db.write(lambda conn: _start_ids_at(conn, shard << SHARD_ID_BITS))
         self._new_work = threading.Event()
         self._depth = 0
         self._depth_at = 0.0
@@ -220,6 +257,15 @@ def _take_dead_letters(
             params,
         )
     return int(conn.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
+
+
+def _start_ids_at(conn: sqlite3.Connection, first: int) -> None:
+    """Make a new shard number its payloads from ``first`` (no-op once it has any)."""
+    seen = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'queue'").fetchone()
+    if seen is None:
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('queue', ?)", (first,))
+    elif seen[0] < first:
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'queue'", (first,))
 
 
 def _count_span(conn: sqlite3.Connection) -> int:

@@ -112,7 +112,7 @@ def project_settings(ctx: PageRequest) -> Response:
     except SettingsError as exc:
         fresh = ctx.store.get_project_by_id(project.id) or project
         return _render(ctx, fresh, role, error=str(exc), status=400)
-    runtime_of(ctx.request).keys.reload()  # ingest sees new keys and limits at once
+    runtime_of(ctx.request).keys.changed()  # ingest sees new keys and limits at once
     return RedirectResponse(f"{settings_url(project)}?done={done}", status_code=303)
 
 

@@ -1,0 +1,85 @@
+"""An acceptor process: the web app under uvicorn, on the node's shared socket.
+
+``heliograph serve`` starts N of these (:mod:`heliograph.node`); each accepts
+connections on the one listening socket it inherited, and appends what it
+accepts to its own shard of the queue, so acceptors never wait for each
+other's commits. Everything a request needs is in its :class:`Runtime`; what
+must hold for the whole node (the backlog bound, rate limits) reads state
+the acceptors share on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+
+from heliograph.app import create_app
+from heliograph.config import Settings
+from heliograph.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+def run_acceptor(
+    settings: Settings, *, fd: int, shard: int, acceptors: int, parent_pid: int | None
+) -> None:
+    """Serve on the inherited socket ``fd`` until SIGTERM/SIGINT or the parent is gone."""
+    sock = socket.socket(fileno=fd)
+    runtime = Runtime(settings, shard=shard, acceptors=acceptors)
+    app = create_app(settings, runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+    )
+    if parent_pid is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(server, parent_pid), name="parent-watch", daemon=True
+        ).start()
+    with _stop_on_signals(server):
+        runtime.start()
+        try:
+            server.run(sockets=[sock])
+        finally:
+            runtime.close()
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """SIGTERM and SIGINT both mean: shut down cleanly, then exit 0.
+
+    While it runs, uvicorn handles the two signals itself; once it has shut
+    down it restores the handlers it found and raises the signal again. With
+    the default SIGTERM disposition that replay killed the process before
+    ``runtime.close()`` (the last rate-limit counts) could run, so the
+    handlers it finds are these. They also cover a signal arriving while the
+    runtime starts or closes: it asks the server to stop, or is ignored.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
+    """Stop serving once the supervisor is gone (its ``kill -9`` leaves us orphaned)."""
+    while not server.should_exit:
+        if os.getppid() != parent_pid:
+            logger.warning("the server's supervisor is gone; acceptor %d stops", os.getpid())
+            server.should_exit = True
+            return
+        threading.Event().wait(PARENT_CHECK_SECONDS)
