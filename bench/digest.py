@@ -5,16 +5,21 @@ breadcrumbs, request and contexts) and PostHog ``$ai_generation`` batches,
 then times the real digest worker draining it into a fresh store, in this
 process, with no server and no ingest competing for the cores.
 
-    python bench/digest.py [--errors N] [--generations N]
+    python bench/digest.py [--errors N] [--generations N] [--workers N]
 
-Prints errors/s and generations/s. Compare runs made back to back: this
-machine's speed varies from hour to hour.
+Prints errors/s and generations/s. With ``--workers N`` the payloads are
+spread over N queue shards and drained by N real ``heliograph digest``
+processes writing one store, as ``serve --workers N`` runs them (pin them
+with ``taskset -c LIST python bench/digest.py ...``). Compare runs made back
+to back: this machine's speed varies from hour to hour.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -25,7 +30,7 @@ import orjson
 
 from heliograph.bootstrap import ensure_defaults
 from heliograph.digest.worker import DigestWorker
-from heliograph.store import open_queue, open_store
+from heliograph.store import open_node_queue, open_queue, open_store
 from heliograph.store.queue import PayloadQueue
 
 GENERATIONS_PER_BATCH = 50
@@ -99,6 +104,14 @@ def generation(n: int) -> dict[str, Any]:
     }
 
 
+def fill_shards(root: Path, shards: int, errors: int, generations: int) -> None:
+    """Spread the payloads over ``shards`` queue shards, as N acceptors would."""
+    for shard in range(shards):
+        queue = open_queue(root, shard)
+        fill(queue, errors // shards, generations // shards)
+        queue.close()
+
+
 def fill(queue: PayloadQueue, errors: int, generations: int) -> None:
     async def go() -> None:
         for n in range(errors):
@@ -110,7 +123,7 @@ def fill(queue: PayloadQueue, errors: int, generations: int) -> None:
     asyncio.run(go())
 
 
-def measure(errors: int, generations: int) -> float:
+def measure_in_process(errors: int, generations: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
@@ -126,11 +139,58 @@ def measure(errors: int, generations: int) -> float:
     return elapsed
 
 
+def measure_processes(errors: int, generations: int, workers: int) -> float:
+    """Seconds for N digest processes to drain N pre-filled shards into one store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
+        ensure_defaults(store, "http://127.0.0.1")
+        store.close()
+        fill_shards(root, workers, errors, generations)
+        node = open_node_queue(root)
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "heliograph",
+                    "digest",
+                    "--data-dir",
+                    str(root),
+                    "--worker",
+                    str(n),
+                    "--workers",
+                    str(workers),
+                ],
+                stderr=subprocess.DEVNULL,
+            )
+            for n in range(workers)
+        ]
+        try:
+            while node.measure():
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+            node.close()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", type=int, default=3000)
     parser.add_argument("--generations", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=0, help="digest processes (0: in-process)")
     args = parser.parse_args()
+
+    def measure(errors: int, generations: int) -> float:
+        if args.workers:
+            return measure_processes(errors, generations, args.workers)
+        return measure_in_process(errors, generations)
+
     if args.errors:
         seconds = measure(args.errors, 0)
         print(f"errors: {args.errors / seconds:,.0f}/s ({args.errors} in {seconds:.2f} s)")

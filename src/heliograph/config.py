@@ -51,7 +51,7 @@ class Settings:
     public_url: str = ""
     # Digest backlog (payloads on disk, not yet processed) past which ingest answers 429.
     max_backlog: int = 100_000
-    digest_batch: int = 500
+    digest_batch: int = 100
     # Events per second a project may send when it has no limit of its own (0: unlimited).
     project_rate_limit: int = 0
     # Failed logins for one email from one address before a cool-down of this many seconds.

@@ -71,7 +71,7 @@ class _BatchFailed(Exception):
 
 
 class DigestWorker:
-    def __init__(self, queue: PayloadQueue, store: DigestSink, *, batch_size: int = 500) -> None:
+    def __init__(self, queue: PayloadQueue, store: DigestSink, *, batch_size: int = 100) -> None:
         self.queue = queue
         self.store = store
         self.batch_size = batch_size

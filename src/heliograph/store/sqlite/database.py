@@ -7,6 +7,14 @@ runs them in a single ``BEGIN IMMEDIATE`` transaction, each inside its own
 savepoint so one failing task never undoes its neighbours. One commit (one
 fsync) then acknowledges many concurrent requests: group commit.
 
+Several processes write the same files (a node's digest workers share the
+store; an acceptor and a digest worker share each queue shard). SQLite's own
+wait for its write lock polls, sleeping up to 100 ms between tries, so under
+contention the lock sat free while writers slept: twelve digest processes
+wrote no faster than two. Each writer therefore takes an exclusive ``flock``
+on ``<file>-writer.lock`` around its transaction; the kernel hands that lock
+to a waiting process the moment it is released, and SQLite never has to wait.
+
 Reads use per-thread read-only connections (WAL lets them run beside the
 writer) under a time limit, so a slow query can't pin a worker forever.
 """
@@ -14,13 +22,16 @@ writer) under a time limit, so a slow query can't pin a worker forever.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,8 +110,10 @@ class Database:
         self._synchronous = "FULL" if durable else "NORMAL"
         self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
+        self._write_lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._write_conn = self._connect()
-        self._migrate(migrations)
+        with self._writing():
+            self._migrate(migrations)
         self._thread = threading.Thread(
             target=self._writer_loop, name=f"sqlite-writer:{path.name}", daemon=True
         )
@@ -186,8 +199,22 @@ class Database:
             if stop_after:
                 break
         conn.close()
+        os.close(self._write_lock)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the file's write lock among processes (see the module docstring)."""
+        fcntl.flock(self._write_lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        with self._writing():
+            self._run_locked(conn, batch)
+
+    def _run_locked(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         results: list[tuple[Future[Any], bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
