@@ -10,6 +10,7 @@ the acceptors share on disk.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ import uvicorn
 
 from heliograph.app import create_app
 from heliograph.config import Settings
+from heliograph.node import node_settings
 from heliograph.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -83,3 +85,29 @@ def _exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
             server.should_exit = True
             return
         threading.Event().wait(PARENT_CHECK_SECONDS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m heliograph.acceptor``: how the supervisor starts an acceptor.
+
+    Not the ``heliograph`` command line: an acceptor imports only what
+    serving needs, and every process of a node counts against its memory.
+    """
+    parser = argparse.ArgumentParser(prog="python -m heliograph.acceptor")
+    parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
+    parser.add_argument("--shard", type=int, required=True, help="this acceptor's queue shard")
+    parser.add_argument("--acceptors", type=int, required=True, help="acceptors on the node")
+    parser.add_argument("--parent-pid", type=int, required=True, help="exit when it is gone")
+    args, settings = node_settings(parser, argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_acceptor(
+        settings,
+        fd=args.fd,
+        shard=args.shard,
+        acceptors=args.acceptors,
+        parent_pid=args.parent_pid,
+    )
+
+
+if __name__ == "__main__":
+    main()

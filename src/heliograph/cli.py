@@ -119,21 +119,19 @@ def serve(
         console.print(f"[red]cannot listen on {where}: {exc.strerror}[/red]")
         console.print("pass another port with --port (or HELIOGRAPH_PORT)")
         raise typer.Exit(1) from None
-    try:
-        with _open_store(settings) as store:
-            welcome = ensure_defaults(store, settings.base_url)
-    except typer.BadParameter as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     count = settings.workers or default_workers()
     node = Node(settings, count, sock)
+    # The store is opened (and on a first start, filled) by a short-lived
+    # child: the supervisor lives as long as the server and stays small.
+    if not node.bootstrap():
+        raise typer.Exit(2)
+    Console(highlight=False).print(f"  {count} acceptor and {count} digest process(es)")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         node.request_stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token, count)
     node.start()
     try:
         node.supervise()
@@ -144,31 +142,29 @@ def serve(
 
 
 @app.command(hidden=True)
-def acceptor(
-    fd: Annotated[int, typer.Option(help="The listening socket, inherited")],
-    shard: Annotated[int, typer.Option(help="This acceptor's queue shard")],
-    acceptors: Annotated[int, typer.Option(help="Acceptor processes on the node")],
-    parent_pid: Annotated[int, typer.Option(help="Exit when this process is gone")],
+def bootstrap(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
     public_url: Annotated[str | None, typer.Option()] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """One acceptor process of ``serve`` (started by it, not by hand)."""
-    from heliograph.acceptor import run_acceptor
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Create the defaults on a first start and print how to connect (run by ``serve``)."""
     settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
-    run_acceptor(settings, fd=fd, shard=shard, acceptors=acceptors, parent_pid=parent_pid)
+    try:
+        with _open_store(settings) as store:
+            welcome = ensure_defaults(store, settings.base_url)
+    except typer.BadParameter as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
 
 
 def _print_welcome(
-    settings: Settings, dsn: str, login_url: str | None, api_token: str | None, workers: int
+    settings: Settings, dsn: str, login_url: str | None, api_token: str | None
 ) -> None:
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"Heliograph is running at [bold]{settings.base_url}[/bold]")
     out.print(f"  data directory: {settings.data_dir.resolve()}")
-    out.print(f"  {workers} acceptor and {workers} digest process(es)")
     out.print(f"  DSN for sentry-sdk: [bold]{dsn}[/bold]")
     if login_url:
         out.print(f"  one-time admin login link: [bold]{login_url}[/bold]")

@@ -15,6 +15,7 @@ its children exit by themselves when it is gone, even after ``kill -9``.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import socket
@@ -22,7 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from heliograph.config import Settings
 from heliograph.ingest.shared_buckets import reset_shared_buckets
@@ -37,6 +39,26 @@ KEYS_CHANGED_FILE = "keys-changed.bin"
 RESTART_DELAY_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 15.0
 LISTEN_BACKLOG = 2048
+
+
+def node_settings(
+    parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> tuple[argparse.Namespace, Settings]:
+    """Parse a child's arguments: its own, then the node's settings the supervisor passes.
+
+    Everything else comes from the environment the child inherits (a
+    ``--config`` file was loaded into it by the supervisor).
+    """
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--public-url")
+    args = parser.parse_args(argv)
+    settings = replace(Settings.from_env(), data_dir=args.data_dir)
+    for name in ("host", "port", "public_url"):
+        if getattr(args, name) is not None:
+            settings = replace(settings, **{name: getattr(args, name)})
+    return args, settings
 
 
 def default_workers() -> int:
@@ -104,40 +126,35 @@ class Node:
         self.settings = settings
         self.workers = workers
         self.socket = sock
-        parent = ["--parent-pid", str(os.getpid()), "--data-dir", str(settings.data_dir)]
-        base = [sys.executable, "-m", "heliograph"]
-        fd = sock.fileno()
-        # The acceptors build links and DSNs from the address: they get the supervisor's.
-        address = ["--host", settings.host, "--port", str(settings.port)]
+        node = ["--data-dir", str(settings.data_dir), "--host", settings.host]
+        node += ["--port", str(settings.port)]  # links and DSNs are built from the address
         if settings.public_url:
-            address += ["--public-url", settings.public_url]
+            node += ["--public-url", settings.public_url]
+        child = [*node, "--parent-pid", str(os.getpid())]
+        # The children are modules run directly, not the `heliograph` command
+        # line: each imports only what it needs (every process counts).
+        python = [sys.executable, "-m"]
+        fd = sock.fileno()
+        self._bootstrap = [*python, "heliograph", "bootstrap", *node]
+        acceptor = [*python, "heliograph.acceptor", "--fd", str(fd), "--acceptors", str(workers)]
+        digest = [*python, "heliograph.digest.process", "--workers", str(workers)]
         self.acceptors = [
-            Child(
-                f"acceptor {n}",
-                [
-                    *base,
-                    "acceptor",
-                    "--fd",
-                    str(fd),
-                    "--shard",
-                    str(n),
-                    "--acceptors",
-                    str(workers),
-                    *parent,
-                    *address,
-                ],
-                pass_fds=(fd,),
-            )
+            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child], pass_fds=(fd,))
             for n in range(workers)
         ]
         self.digesters = [
-            Child(
-                f"digest worker {n}",
-                [*base, "digest", "--worker", str(n), "--workers", str(workers), *parent],
-            )
+            Child(f"digest worker {n}", [*digest, "--worker", str(n), *child])
             for n in range(workers)
         ]
         self._stopping = threading.Event()
+
+    def bootstrap(self) -> bool:
+        """Migrate the store, create the defaults on a first start, print the welcome.
+
+        In a child of its own, so that the store's code and the password
+        hashing's memory never become part of the long-lived supervisor.
+        """
+        return subprocess.run(self._bootstrap, check=False).returncode == 0
 
     @property
     def children(self) -> list[Child]:

@@ -16,6 +16,7 @@ digest, in small batches, never in an acceptor.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from types import FrameType
 
 from heliograph.config import Settings
 from heliograph.digest.worker import DigestWorker
+from heliograph.node import node_settings
 from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
@@ -92,3 +94,20 @@ class _Shards:
             worker.stop()
         for worker in self._workers.values():
             worker.queue.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m heliograph.digest.process``: how the supervisor starts a digest worker."""
+    parser = argparse.ArgumentParser(prog="python -m heliograph.digest.process")
+    parser.add_argument("--worker", type=int, required=True, help="this worker's number")
+    parser.add_argument("--workers", type=int, required=True, help="digest workers in all")
+    parser.add_argument("--parent-pid", type=int, required=True, help="exit when it is gone")
+    args, settings = node_settings(parser, argv)
+    if not 0 <= args.worker < args.workers:
+        parser.error(f"--worker {args.worker} of --workers {args.workers}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
+
+
+if __name__ == "__main__":
+    main()
