@@ -5,9 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from heliograph.store.base import DigestBatch, Issue, IssueFilter, Outcome, Project, RecordResult
+from heliograph.store.base import (
+    DigestBatch,
+    Issue,
+    IssueFilter,
+    Outcome,
+    Project,
+    RecordResult,
+    event_document,
+)
 from heliograph.store.contract import Store
 from tests.contract.builders import DAY, ai_event, error, pageview, record_errors
 
@@ -257,3 +266,29 @@ def test_recorded_data_survives_reopening(
     [issue] = all_issues(reopened, project.id)
     assert issue.times_seen == 1
     assert reopened.get_project_by_id(project.id) == project
+
+
+def test_the_store_keeps_the_document_digest_encoded(store: Store, project: Project) -> None:
+    """Digest encodes events in its own workers; the store writes those bytes as they are."""
+    grouped = error(project.id, "encoded")
+    view = pageview(project.id, at=time.time())
+    encoded_error = replace(grouped.event, message="as digest encoded it")
+    encoded_view = replace(view, name="$pageview-as-encoded")
+    batch = DigestBatch(
+        errors=[grouped],
+        analytics=[view],
+        documents={
+            (project.id, grouped.event.event_id): event_document(encoded_error),
+            (project.id, view.event_id): event_document(encoded_view),
+        },
+    )
+    store.record(batch)
+    stored_error = store.get_event(project.id, grouped.event.event_id)
+    stored_view = store.get_event(project.id, view.event_id)
+    assert stored_error is not None and stored_error.event.message == "as digest encoded it"
+    assert stored_view is not None and stored_view.event.name == "$pageview-as-encoded"
+    # Without a document, the store encodes the event itself.
+    plain = error(project.id, "plain")
+    store.record(DigestBatch(errors=[plain]))
+    stored_plain = store.get_event(project.id, plain.event.event_id)
+    assert stored_plain is not None and stored_plain.event == plain.event

@@ -262,10 +262,10 @@ def test_an_event_the_store_rejects_is_quarantined_alone(
     good = [sentry_event(f"fine {n}") for n in range(3)]
     real_insert = sqlite_module._insert_event
 
-    def insert(conn: Any, event: Any, *, issue_id: int | None) -> bool:
+    def insert(conn: Any, event: Any, issue_id: int | None, document: bytes) -> bool:
         if event.event_id == bad["event_id"]:
             raise TypeError("cannot store this")
-        return real_insert(conn, event, issue_id=issue_id)
+        return real_insert(conn, event, issue_id, document)
 
     monkeypatch.setattr(sqlite_module, "_insert_event", insert)
     for event in (good[0], bad, good[1], good[2]):
@@ -401,10 +401,10 @@ def test_a_sql_error_about_the_statement_is_the_data_s_not_the_store_s(
     good = sentry_event("written as usual")
     real_insert = sqlite_module._insert_event
 
-    def insert(conn: Any, event: Any, *, issue_id: int | None) -> bool:
+    def insert(conn: Any, event: Any, issue_id: int | None, document: bytes) -> bool:
         if event.event_id == bad["event_id"]:
             conn.execute("SELECT no_such_column FROM events")
-        return real_insert(conn, event, issue_id=issue_id)
+        return real_insert(conn, event, issue_id, document)
 
     monkeypatch.setattr(sqlite_module, "_insert_event", insert)
     digest.put_event(bad)

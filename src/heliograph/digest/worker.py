@@ -28,6 +28,7 @@ from heliograph.store.base import (
     Project,
     RecordResult,
     StoreUnavailable,
+    event_document,
 )
 from heliograph.store.contract import DigestSink
 from heliograph.store.queue import PayloadQueue, QueuedPayload
@@ -245,7 +246,10 @@ class DigestWorker:
                 record.outcomes.append(Outcome(project.id, event.kind, "invalid", "internal", 1))
                 batch.dead.setdefault(payload.id, f"digest: {type(exc).__name__}: {exc}")
                 continue
-            batch.origins[(event.project_id, event.event_id)] = payload.id
+            key = (event.project_id, event.event_id)
+            batch.origins[key] = payload.id
+            # Encoded here, in parallel with the other workers, not in the write.
+            record.documents.setdefault(key, event_document(event))
             if isinstance(prepared, GroupedEvent):
                 record.errors.append(prepared)
             else:

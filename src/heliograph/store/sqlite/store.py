@@ -107,9 +107,21 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
             outcomes = _Tally()
             rejected: list[RejectedEvent] = []
             errors = [(grouped, grouped.event) for grouped in batch.errors]
-            _write_events(conn, _record_error, errors, outcomes, rejected)
+            _write_events(
+                conn,
+                lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
+                errors,
+                outcomes,
+                rejected,
+            )
             analytics = [(event, event) for event in batch.analytics]
-            _write_events(conn, _insert_analytics, analytics, outcomes, rejected)
+            _write_events(
+                conn,
+                lambda c, event: _insert_event(c, event, None, batch.document(event)),
+                analytics,
+                outcomes,
+                rejected,
+            )
             record_llm_events(conn, batch.analytics)
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
             return RecordResult(tuple(rejected))
@@ -435,16 +447,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _insert_analytics(conn: sqlite3.Connection, event: Event) -> bool:
-    return _insert_event(conn, event, issue_id=None)
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _insert_event(conn: sqlite3.Connection, event: Event, *, issue_id: int | None) -> bool:
-    """Insert an event; False when its id was already stored (a replay)."""
+def _insert_event(
+    conn: sqlite3.Connection, event: Event, issue_id: int | None, document: bytes
+) -> bool:
+    """Insert an event (``document``: its JSON); False when its id was already stored."""
     cursor = conn.execute(
         "INSERT OR IGNORE INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
         "received_at, level, environment, release, distinct_id, trace_id, data) "
@@ -462,13 +472,13 @@ def _insert_event(conn: sqlite3.Connection, event: Event, *, issue_id: int | Non
             event.release,
             event.distinct_id,
             event.trace_id,
-            orjson.dumps(event),
+            document,
         ),
     )
     return cursor.rowcount == 1
 
 
-def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> bool:
+def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent, document: bytes) -> bool:
     """Store an error and count it into its issue; False when it was already stored."""
     event = grouped.event
     exists = conn.execute(
@@ -478,7 +488,7 @@ def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent) -> bool:
     if exists:
         return False
     issue_id = _upsert_issue(conn, grouped)
-    _insert_event(conn, event, issue_id=issue_id)
+    _insert_event(conn, event, issue_id, document)
     _count_tags(conn, issue_id, event)
     hour = int(event.timestamp // 3600)
     conn.execute(
