@@ -97,7 +97,9 @@ def start_server(
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        # Two acceptors and two digest workers, whatever the machine: every
+        # live-server test runs the multi-process node, at a bounded cost.
+        env={**os.environ, "NO_COLOR": "1", "HELIOGRAPH_WORKERS": "2", **(env or {})},
         start_new_session=True,  # its own process group: kill_tree reaches every child
     )
     log.close()
