@@ -1,8 +1,8 @@
-"""An acceptor process: the web app under uvicorn, on the node's shared socket.
+"""An acceptor process: the web app under uvicorn, on the node's port.
 
-``heliograph serve`` starts N of these (:mod:`heliograph.node`); each accepts
-connections on the one listening socket it inherited, and appends what it
-accepts to its own shard of the queue, so acceptors never wait for each
+``heliograph serve`` starts N of these (:mod:`heliograph.node`); each listens
+on the port with a socket of its own (the kernel spreads connections between
+them), and appends what it accepts to its own shard of the queue, so acceptors never wait for each
 other's commits. Everything a request needs is in its :class:`Runtime`; what
 must hold for the whole node (the backlog bound, rate limits) reads state
 the acceptors share on disk.
@@ -14,7 +14,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ import uvicorn
 
 from heliograph.app import create_app
 from heliograph.config import Settings
-from heliograph.node import node_settings
+from heliograph.node import listen, node_settings
 from heliograph.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -32,11 +31,9 @@ logger = logging.getLogger(__name__)
 PARENT_CHECK_SECONDS = 0.5
 
 
-def run_acceptor(
-    settings: Settings, *, fd: int, shard: int, acceptors: int, parent_pid: int | None
-) -> None:
-    """Serve on the inherited socket ``fd`` until SIGTERM/SIGINT or the parent is gone."""
-    sock = socket.socket(fileno=fd)
+def run_acceptor(settings: Settings, *, shard: int, acceptors: int, parent_pid: int | None) -> None:
+    """Serve on the node's port until SIGTERM/SIGINT or the parent is gone."""
+    sock = listen(settings.host, settings.port)
     runtime = Runtime(settings, shard=shard, acceptors=acceptors)
     app = create_app(settings, runtime)
     server = uvicorn.Server(
@@ -94,7 +91,6 @@ def main(argv: list[str] | None = None) -> None:
     serving needs, and every process of a node counts against its memory.
     """
     parser = argparse.ArgumentParser(prog="python -m heliograph.acceptor")
-    parser.add_argument("--fd", type=int, required=True, help="the listening socket, inherited")
     parser.add_argument("--shard", type=int, required=True, help="this acceptor's queue shard")
     parser.add_argument("--acceptors", type=int, required=True, help="acceptors on the node")
     parser.add_argument("--parent-pid", type=int, required=True, help="exit when it is gone")
@@ -102,7 +98,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_acceptor(
         settings,
-        fd=args.fd,
         shard=args.shard,
         acceptors=args.acceptors,
         parent_pid=args.parent_pid,

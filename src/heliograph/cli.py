@@ -106,14 +106,14 @@ def serve(
     """Start the server (the default command)."""
     import signal
 
-    from heliograph.node import Node, default_workers, listen
+    from heliograph.node import Node, default_workers, reserve_port
 
     settings = command_settings(
         data_dir, host=host, port=port, public_url=public_url, workers=workers
     )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        sock = listen(settings.host, settings.port)
+        sock = reserve_port(settings.host, settings.port)
     except OSError as exc:
         where = f"{settings.host}:{settings.port}"
         console.print(f"[red]cannot listen on {where}: {exc.strerror}[/red]")

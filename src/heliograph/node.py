@@ -1,8 +1,8 @@
 """One node of Heliograph: a supervisor, N acceptor processes, N digest processes.
 
-``heliograph serve`` is the supervisor. It binds the listening socket once and
-hands it to N acceptor processes (:mod:`heliograph.acceptor`), which all
-accept on it, each appending to its own queue shard; and it starts N digest
+``heliograph serve`` is the supervisor. It claims the port, then starts N
+acceptor processes (:mod:`heliograph.acceptor`) that listen on it side by
+side, each appending to its own queue shard; and it starts N digest
 processes (:mod:`heliograph.digest.process`) that drain those shards. One
 Python process is capped at about one core by its GIL: this is how a node
 uses every core it is given.
@@ -66,25 +66,42 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The node's listening socket, inheritable by the acceptor processes.
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    A node restarted straight after ``kill -9`` may find its old acceptors
-    still holding the port for the half second they take to notice: retry
-    for a few seconds before giving up.
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Claim the node's port, or raise ``OSError`` when another program has it.
+
+    The socket is bound with ``SO_REUSEPORT`` but never listens: the kernel
+    hands connections only to listening sockets, so it takes none, while a
+    program that is not one of this user's ``SO_REUSEPORT`` listeners can no
+    longer bind the port. Each acceptor listens on a socket of its own
+    (:func:`listen`).
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    deadline = time.monotonic() + 3.0
-    while True:
-        try:
-            sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    sock.set_inheritable(True)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """One acceptor's listening socket on the node's port.
+
+    Every acceptor listens on its own socket with ``SO_REUSEPORT``, and the
+    kernel spreads new connections evenly between them. With one socket
+    shared by all, whichever acceptor woke first took every connection
+    waiting (asyncio accepts them in a loop): a burst of keep-alive clients
+    could land on one acceptor, and so on one queue shard and one digest
+    worker, while the others idled.
+    """
+    return socket.create_server(
+        (host, port), family=_family(host), backlog=LISTEN_BACKLOG, reuse_port=True
+    )
 
 
 @dataclass
@@ -134,13 +151,11 @@ class Node:
         # The children are modules run directly, not the `heliograph` command
         # line: each imports only what it needs (every process counts).
         python = [sys.executable, "-m"]
-        fd = sock.fileno()
         self._bootstrap = [*python, "heliograph", "bootstrap", *node]
-        acceptor = [*python, "heliograph.acceptor", "--fd", str(fd), "--acceptors", str(workers)]
+        acceptor = [*python, "heliograph.acceptor", "--acceptors", str(workers)]
         digest = [*python, "heliograph.digest.process", "--workers", str(workers)]
         self.acceptors = [
-            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child], pass_fds=(fd,))
-            for n in range(workers)
+            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child]) for n in range(workers)
         ]
         self.digesters = [
             Child(f"digest worker {n}", [*digest, "--worker", str(n), *child])

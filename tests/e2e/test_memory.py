@@ -54,7 +54,10 @@ def acceptors(supervisor: int) -> list[int]:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == supervisor and b"heliograph.acceptor" in command:
+        if (
+            int(stat.rsplit(")", 1)[1].split()[1]) == supervisor
+            and b"heliograph.acceptor" in command
+        ):
             found.append(int(entry.name))
     assert len(found) == 2, found
     return found

@@ -18,6 +18,7 @@ import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -445,3 +446,22 @@ def test_a_quarantined_payload_s_reports_are_counted_once_after_replay(
     digest.worker.drain()
     assert digest.outcomes()[("error", "client_discard", "queue_overflow")] == 5
     assert digest.stored(event["event_id"])
+
+
+def test_a_batch_stops_taking_payloads_once_it_holds_enough_events(
+    digest: Digest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Payloads of many events (PostHog batches, OTLP exports) make smaller batches."""
+    monkeypatch.setattr(worker_module, "MAX_BATCH_EVENTS", 10)
+    uuids = []
+    for _ in range(5):
+        events = [{**generation(), "uuid": str(uuid.uuid4())} for _ in range(4)]
+        uuids += [event["uuid"] for event in events]
+        digest.put("posthog", json.dumps(events).encode())
+
+    assert digest.worker.run_once() == 3  # 12 events: past 10 after the third payload
+    assert digest.queue.depth == 2
+    assert digest.worker.run_once() == 2
+    assert digest.queue.depth == 0
+    assert all(digest.stored(event_uuid) for event_uuid in uuids)
+    assert digest.outcomes()[("analytics", "accepted", "")] == 20

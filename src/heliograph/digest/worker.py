@@ -40,6 +40,8 @@ IDLE_POLL_SECONDS = 0.05
 # doubling up to the maximum, before trying again: the payloads wait safely.
 RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
+# A batch stops taking payloads once it holds this many events.
+MAX_BATCH_EVENTS = 500
 
 
 @dataclass(slots=True)
@@ -110,7 +112,7 @@ class DigestWorker:
                     if in_flight is not None:
                         self._finish(in_flight)
                     in_flight = _InFlight(self.store.submit_record(batch.record), batch)
-                    after_id = payloads[-1].id
+                    after_id = batch.payloads[-1].id
                 elif in_flight is not None:
                     self._finish(in_flight)
                     in_flight = None
@@ -150,8 +152,8 @@ class DigestWorker:
         try:
             self._finish(_InFlight(self.store.submit_record(batch.record), batch))
         except _BatchFailed:
-            self._digest_one_by_one(payloads)
-        return len(payloads)
+            self._digest_one_by_one(batch.payloads)
+        return len(batch.payloads)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Digest until the queue is empty (tests, ``--immediate`` tools)."""
@@ -161,10 +163,21 @@ class DigestWorker:
                 break
 
     def _prepare(self, payloads: list[QueuedPayload]) -> _Batch:
+        """Digest payloads, oldest first, until the batch holds ``MAX_BATCH_EVENTS``.
+
+        ``batch.payloads`` is what was consumed (at least one payload); the
+        rest is read again for the next batch. A payload can carry hundreds
+        of events (an OTLP export, a PostHog batch), so a cap in payloads
+        alone let one batch hold tens of thousands, in every worker's memory.
+        """
         self._projects.clear()  # settings may have changed since the last batch
-        batch = _Batch(payloads)
+        batch = _Batch([])
+        record = batch.record
         for payload in payloads:
+            batch.payloads.append(payload)
             self._digest_payload(payload, batch)
+            if len(record.errors) + len(record.analytics) >= MAX_BATCH_EVENTS:
+                break
         return batch
 
     def _finish(self, in_flight: _InFlight) -> None:
