@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -119,6 +120,8 @@ def serve(
         console.print(f"[red]cannot listen on {where}: {exc.strerror}[/red]")
         console.print("pass another port with --port (or HELIOGRAPH_PORT)")
         raise typer.Exit(1) from None
+    # --port 0 asks for any free port: every acceptor must then use the one found.
+    settings = replace(settings, port=sock.getsockname()[1])
     count = settings.workers or default_workers()
     node = Node(settings, count, sock)
     # The store is opened (and on a first start, filled) by a short-lived

@@ -17,9 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+import pytest
 
 from heliograph.bootstrap import ensure_defaults
 from heliograph.config import Settings
+from heliograph.ingest.http import check_backlog
+from heliograph.protocols.errors import RateLimited
 from heliograph.runtime import Runtime
 from heliograph.store import open_node_queue, open_queue, open_store, queue_shards
 from heliograph.store.base import IssueFilter
@@ -147,3 +150,18 @@ def test_a_key_changed_in_one_acceptor_applies_at_once_in_the_others(tmp_path: P
     finally:
         second.close()
         first.close()
+
+
+def test_the_backlog_bound_counts_every_acceptors_shard(tmp_path: Path) -> None:
+    """Payloads waiting in another acceptor's shard make this one refuse, too."""
+    settings = replace(Settings(), data_dir=tmp_path, max_backlog=3)
+    runtime = Runtime(settings, shard=0, acceptors=2)
+    try:
+        ensure_defaults(runtime.store, settings.base_url)
+        check_backlog(runtime.gate)  # nothing waits anywhere: room
+        fill(tmp_path, 1, [sentry_event() for _ in range(3)])
+        runtime.backlog.measure()  # what the next refresh, a quarter second on, would read
+        with pytest.raises(RateLimited):
+            check_backlog(runtime.gate)
+    finally:
+        runtime.close()
