@@ -26,14 +26,26 @@ import pytest
 from heliograph.store import open_store
 from heliograph.store.base import Organization, Project
 from heliograph.store.contract import Store
+from tests.postgres import PostgresCluster, cluster
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 
 
-def backend_url(backend: str, tmp_path: Path) -> str:
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster | None]:
+    """One throwaway PostgreSQL cluster for the whole session (None: not installed)."""
+    yield from cluster()
+
+
+def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """The URL of a fresh, empty store of ``backend`` for one test."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path}/heliograph.sqlite3"
+    if backend == "postgresql":
+        running: PostgresCluster | None = request.getfixturevalue("postgres")
+        if running is None:
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        return running.new_database()
     raise ValueError(f"no contract URL for backend {backend!r}")
 
 
@@ -44,7 +56,7 @@ def open_backend(url: str) -> Store:
 
 @pytest.fixture(params=BACKENDS, ids=[f"backend={b}" for b in BACKENDS])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return backend_url(request.param, tmp_path)
+    return backend_url(request.param, tmp_path, request)
 
 
 @pytest.fixture

@@ -35,9 +35,20 @@ def _open_sqlite(url: str, create: bool) -> Store:
     return SQLiteStore(path)
 
 
+def _open_postgresql(url: str, create: bool) -> Store:
+    from heliograph.store.postgresql import PostgresStore
+
+    # A server database always exists once it answers; create=False needs no check.
+    return PostgresStore(url)
+
+
 # URL scheme -> opener(url, create). ``create=False`` refuses to start an empty
 # store (admin commands pointed at the wrong place say so instead).
-BACKENDS: dict[str, Callable[[str, bool], Store]] = {"sqlite": _open_sqlite}
+BACKENDS: dict[str, Callable[[str, bool], Store]] = {
+    "sqlite": _open_sqlite,
+    "postgresql": _open_postgresql,
+    "postgres": _open_postgresql,
+}
 
 
 def open_store(url: str, *, create: bool = True) -> Store:

@@ -1,0 +1,7 @@
+"""Memberships, teams and who may see what (PostgreSQL)."""
+
+from __future__ import annotations
+
+
+class AccessMixin:
+    pass

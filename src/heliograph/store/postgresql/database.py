@@ -1,0 +1,190 @@
+"""One PostgreSQL database: a connection pool, writes in transactions, reads under a time limit.
+
+Unlike SQLite, PostgreSQL takes writes from many connections at once, and
+from many nodes: each write task runs in a transaction of its own on a
+pooled connection, and the database orders what conflicts (row locks,
+``ON CONFLICT``). :meth:`PgDatabase.submit` runs write tasks on one thread per
+process, in order, so that digest can prepare its next batch while the
+previous one commits (the same shape as the SQLite writer thread).
+
+Schema migrations are numbered scripts; ``heliograph_schema`` keeps how many
+have run. They run at open under a transaction-scoped advisory lock, so N
+nodes starting at once migrate exactly once and the others wait.
+
+Rows answer both ``row[0]`` and ``row["name"]``, as ``sqlite3.Row`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import RowMaker
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from heliograph.store.base import StoreUnavailable
+
+__all__ = ["PgDatabase", "PgRow", "QueryTimeout", "is_unavailable"]
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key for migrations (any constant shared by every node).
+MIGRATION_LOCK = 0x48454C494F  # "HELIO"
+POOL_SIZE = 8
+
+
+class QueryTimeout(Exception):
+    """A read ran longer than its time limit and was cancelled."""
+
+
+class PgRow(tuple[Any, ...]):
+    """A result row addressed by position or by column name."""
+
+    _index: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> PgRow:
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def pg_row(cursor: psycopg.Cursor[Any]) -> RowMaker[PgRow]:
+    names = [column.name for column in cursor.description or ()]
+    index = {name: position for position, name in enumerate(names)}
+
+    def make(values: Sequence[Any]) -> PgRow:
+        return PgRow(values, index)
+
+    return make
+
+
+# Failures of the database rather than the data: the connection, the server
+# shutting down, a conflict between concurrent transactions. Retrying later helps.
+_TRANSIENT = (
+    psycopg.OperationalError,
+    errors.SerializationFailure,
+    errors.DeadlockDetected,
+    errors.LockNotAvailable,
+    errors.AdminShutdown,
+    errors.CannotConnectNow,
+    errors.DiskFull,
+    errors.OutOfMemory,
+    errors.TooManyConnections,
+    PoolTimeout,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the database, not the data, is at fault (see ``_TRANSIENT``)."""
+    return isinstance(exc, _TRANSIENT) and not isinstance(exc, errors.QueryCanceled)
+
+
+def _unavailable(exc: BaseException) -> BaseException:
+    if is_unavailable(exc):
+        unavailable = StoreUnavailable(str(exc).strip())
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
+
+
+class PgDatabase:
+    """A PostgreSQL database at ``url`` (``postgresql://user:pass@host:port/db``)."""
+
+    def __init__(
+        self, url: str, *, migrations: Sequence[str] = (), read_timeout: float = 5.0
+    ) -> None:
+        self.url = url
+        self.read_timeout = read_timeout
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"row_factory": pg_row},
+            open=False,
+            name="heliograph",
+        )
+        try:
+            self.pool.open(wait=True, timeout=30)
+        except PoolTimeout as exc:
+            self.pool.close()
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-writer")
+        self._closed = False
+        self._migrate(migrations)
+
+    def _migrate(self, migrations: Sequence[str]) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS heliograph_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM heliograph_schema").fetchone()
+            current = 0 if row is None else int(row[0])
+            if row is None:
+                conn.execute("INSERT INTO heliograph_schema (version) VALUES (0)")
+            for version, script in enumerate(migrations, start=1):
+                if version <= current:
+                    continue
+                logger.info("migrating the PostgreSQL schema to version %d", version)
+                conn.execute(script)  # type: ignore[arg-type]  # a fixed script of ours
+                conn.execute("UPDATE heliograph_schema SET version = %s", (version,))
+
+    # -- writes ----------------------------------------------------------
+
+    def write(self, task: Callable[[Connection], T]) -> T:
+        """Run ``task`` in a transaction of its own and commit it."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                return task(conn)
+        except Exception as exc:
+            raise _unavailable(exc) from exc.__cause__
+
+    def submit(self, task: Callable[[Connection], T]) -> Future[T]:
+        """Queue a write; the future resolves once it has committed (in order, per process)."""
+        if self._closed:
+            future: Future[T] = Future()
+            future.set_exception(StoreUnavailable("database is closed"))
+            return future
+        return self._writer.submit(self.write, task)
+
+    async def write_async(self, task: Callable[[Connection], T]) -> T:
+        return await asyncio.wrap_future(self.submit(task))
+
+    # -- reads -----------------------------------------------------------
+
+    def read(self, query: Callable[[Connection], T]) -> T:
+        """Run ``query`` in a read-only transaction, cancelled past the time limit."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    (str(int(self.read_timeout * 1000)),),
+                )
+                return query(conn)
+        except errors.QueryCanceled as exc:
+            raise QueryTimeout(f"query exceeded {self.read_timeout}s") from exc
+        except Exception as exc:
+            raise _unavailable(exc) from exc.__cause__
+
+    def close(self) -> None:
+        """Finish queued writes, then close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.shutdown(wait=True)
+        self.pool.close()

@@ -1,0 +1,7 @@
+"""LLM analytics reads (PostgreSQL)."""
+
+from __future__ import annotations
+
+
+class LlmStoreMixin:
+    pass
