@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.postgres import PostgresCluster, cluster
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -145,3 +147,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = launch(tmp_path_factory.mktemp("heliograph-data"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster | None]:
+    """One throwaway PostgreSQL cluster for the whole session (None: not installed)."""
+    yield from cluster()

@@ -26,15 +26,9 @@ import pytest
 from heliograph.store import open_store
 from heliograph.store.base import Organization, Project
 from heliograph.store.contract import Store
-from tests.postgres import PostgresCluster, cluster
+from tests.postgres import PostgresCluster
 
 BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster | None]:
-    """One throwaway PostgreSQL cluster for the whole session (None: not installed)."""
-    yield from cluster()
 
 
 def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
