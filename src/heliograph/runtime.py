@@ -36,7 +36,7 @@ KEY_REFRESH_SECONDS = 2.0
 # keys and limits are re-read this often (changes made in this process's UI
 # apply at once; this catches those made by another process or node).
 OUTCOME_FLUSH_SECONDS = 2.0
-KEY_RELOAD_SECONDS = 30.0
+KEY_RELOAD_SECONDS = 5.0
 
 
 @dataclass
