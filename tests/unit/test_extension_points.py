@@ -21,6 +21,7 @@ from heliograph import store
 from heliograph.ai import providers, settings
 from heliograph.digest import decoders
 from heliograph.store import contract
+from heliograph.store.postgresql import PostgresStore
 from heliograph.store.queue import PayloadKind
 from heliograph.store.sqlite import SQLiteStore
 
@@ -29,7 +30,7 @@ EXTENDING = (ROOT / "docs" / "extending.md").read_text()
 DOTTED = re.compile(r"`(heliograph(?:\.\w+)+)`")
 
 # Every class that is a whole store; a new backend adds its own.
-BACKEND_CLASSES: list[type] = [SQLiteStore]
+BACKEND_CLASSES: list[type] = [SQLiteStore, PostgresStore]
 # Every AI provider class that make_provider can build; a new provider adds its own.
 PROVIDER_CLASSES: list[type] = [providers.OpenAIProvider, providers.AnthropicProvider]
 

@@ -47,7 +47,6 @@ def _open_postgresql(url: str, create: bool) -> Store:
 BACKENDS: dict[str, Callable[[str, bool], Store]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgresql,
-    "postgres": _open_postgresql,
 }
 
 
