@@ -9,8 +9,10 @@ project nobody has put in a team is shared with the whole organization, so a
 fresh install and an upgraded one keep working without any team). A
 superuser is an owner everywhere.
 
-Every visibility question is answered here, in SQL, so that the page, the API
-and :meth:`AccessMixin.list_projects` can never disagree.
+Every visibility question is answered in SQL, with the one condition
+:func:`~heliograph.store.account_records.visible_projects_sql` (shared with
+every backend), so that the page, the API and ``list_projects`` can never
+disagree.
 """
 
 from __future__ import annotations
@@ -19,23 +21,13 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from heliograph.store.account_records import ORG_WIDE_ROLES, visible_projects_sql
 from heliograph.store.base import Member, Project, Team, UserAccount, slugify
 
 if TYPE_CHECKING:
     from heliograph.store.sqlite.database import Database
 
-# Roles that see every project of their organization, whatever the teams.
-ORG_WIDE_ROLES = ("owner", "admin")
-
-# The one definition of "may this user see project p", shared by every query.
-_VISIBLE = (
-    "(EXISTS (SELECT 1 FROM users su WHERE su.id = :user AND su.is_superuser) "
-    "OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = :user "
-    "AND m.organization_id = p.organization_id AND (m.role IN ('owner', 'admin') "
-    "OR NOT EXISTS (SELECT 1 FROM team_projects tp WHERE tp.project_id = p.id) "
-    "OR EXISTS (SELECT 1 FROM team_projects tp JOIN team_members tm ON tm.team_id = tp.team_id "
-    "WHERE tp.project_id = p.id AND tm.user_id = :user))))"
-)
+_VISIBLE = visible_projects_sql(":user")
 
 
 class AccessMixin:
@@ -217,8 +209,3 @@ class AccessMixin:
             ).fetchall()
         )
         return {row[0] for row in rows}
-
-
-def visible_projects_sql() -> str:
-    """The visibility condition on ``projects p`` (named parameter ``:user``)."""
-    return _VISIBLE

@@ -5,21 +5,33 @@ stored only as SHA-256 digests: a copy of the database does not let anyone
 log in. Failed logins (login throttling) are counted under digests of their
 keys, which name an email and an address. Passwords use argon2 (see
 :mod:`heliograph.auth`). Memberships, teams and who sees which project are in
-:mod:`heliograph.store.sqlite.access`.
+:mod:`heliograph.store.sqlite.access`; what the backends share (digests,
+scopes, the project row) in :mod:`heliograph.store.account_records`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from heliograph.store.account_records import (
+    KEY_COLUMNS,
+    KEY_SETTINGS,
+    LAST_USED_GRANULARITY,
+    PROJECT_COLUMNS,
+    PROJECT_SETTINGS,
+    TOKEN_PREFIX_CHARS,
+    digest_secret,
+    normalize_scopes,
+    project_from_row,
+    setting_values,
+    visible_projects_sql,
+)
 from heliograph.store.base import (
     LOGIN_LINK_TTL,
-    SCOPES,
     SESSION_TTL,
     ApiTokenInfo,
     Organization,
@@ -28,57 +40,10 @@ from heliograph.store.base import (
     SessionInfo,
     UserAccount,
 )
-from heliograph.store.sqlite.access import AccessMixin, visible_projects_sql
+from heliograph.store.sqlite.access import AccessMixin
 
 if TYPE_CHECKING:
     from heliograph.store.sqlite.database import Database
-
-TOKEN_PREFIX_CHARS = 10  # "hgp_" and six characters: enough to tell tokens apart
-# A token's last use is written at most this often: not a database write per API call.
-LAST_USED_GRANULARITY = 300.0
-
-_PROJECT_COLUMNS = (
-    "p.id, p.organization_id, o.slug, p.slug, p.name, p.platform, p.ai_policy, "
-    "p.keep_llm_payloads, p.payload_max_chars, p.retention_days, p.rate_limit, "
-    "p.scrub_extra_keys, p.scrub_safe_fields"
-)
-_KEY_COLUMNS = "public_key, project_id, label, created_at, revoked_at, rate_limit"
-PROJECT_SETTINGS = frozenset(
-    {
-        "name",
-        "ai_policy",
-        "keep_llm_payloads",
-        "payload_max_chars",
-        "retention_days",
-        "rate_limit",
-        "scrub_extra_keys",
-        "scrub_safe_fields",
-    }
-)
-
-
-def digest_secret(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def split_words(text: str) -> tuple[str, ...]:
-    """Key lists are stored one per line; commas and spaces also separate them."""
-    words = text.replace(",", " ").split()
-    return tuple(dict.fromkeys(word.strip().lower() for word in words if word.strip()))
-
-
-def normalize_scopes(scopes: Iterable[str]) -> str:
-    """Known scopes only, in a fixed order; every token can read."""
-    wanted = {scope.strip().lower() for scope in scopes} | {"read"}
-    return " ".join(scope for scope in SCOPES if scope in wanted)
-
-
-def _project(row: sqlite3.Row) -> Project:
-    values = list(row)
-    values[7] = bool(values[7])
-    values[11] = split_words(values[11] or "")
-    values[12] = split_words(values[12] or "")
-    return Project(*values)
 
 
 class AccountsMixin(AccessMixin):
@@ -132,52 +97,52 @@ class AccountsMixin(AccessMixin):
     def get_project(self, org_slug: str, project_slug: str) -> Project | None:
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_PROJECT_COLUMNS} FROM projects p JOIN organizations o "
+                f"SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o "
                 "ON o.id = p.organization_id WHERE o.slug = ? AND p.slug = ?",
                 (org_slug, project_slug),
             ).fetchone()
         )
-        return _project(row) if row else None
+        return project_from_row(row) if row else None
 
     def get_project_by_id(self, project_id: int) -> Project | None:
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_PROJECT_COLUMNS} FROM projects p JOIN organizations o "
+                f"SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o "
                 "ON o.id = p.organization_id WHERE p.id = ?",
                 (project_id,),
             ).fetchone()
         )
-        return _project(row) if row else None
+        return project_from_row(row) if row else None
 
     def list_projects(self, user_id: int | None = None) -> list[Project]:
         """Projects visible to a user (all of them when ``user_id`` is None).
 
-        Visibility is :mod:`heliograph.store.sqlite.access`'s rule: owners and admins
-        see their organizations' projects, members and viewers those of their
-        teams and those in no team.
+        Visibility is :func:`~heliograph.store.account_records.visible_projects_sql`'s
+        rule: owners and admins see their organizations' projects, members and
+        viewers those of their teams and those in no team.
         """
         sql = (
-            f"SELECT {_PROJECT_COLUMNS} FROM projects p "
+            f"SELECT {PROJECT_COLUMNS} FROM projects p "
             "JOIN organizations o ON o.id = p.organization_id"
         )
         params: dict[str, int] = {}
         if user_id is not None:
-            sql += f" WHERE {visible_projects_sql()}"
+            sql += f" WHERE {visible_projects_sql(':user')}"
             params = {"user": user_id}
         rows = self.db.read(
             lambda c: c.execute(sql + " ORDER BY o.slug, p.slug", params).fetchall()
         )
-        return [_project(r) for r in rows]
+        return [project_from_row(r) for r in rows]
 
     def organization_projects(self, organization_id: int) -> list[Project]:
         rows = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_PROJECT_COLUMNS} FROM projects p JOIN organizations o "
+                f"SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o "
                 "ON o.id = p.organization_id WHERE p.organization_id = ? ORDER BY p.slug",
                 (organization_id,),
             ).fetchall()
         )
-        return [_project(r) for r in rows]
+        return [project_from_row(r) for r in rows]
 
     def update_project(self, project_id: int, **changes: object) -> None:
         """Change project settings; key lists may be given as tuples of words."""
@@ -186,10 +151,7 @@ class AccountsMixin(AccessMixin):
             raise ValueError(f"unknown project settings: {sorted(unknown)}")
         if not changes:
             return
-        values = [
-            "\n".join(value) if isinstance(value, (tuple, list)) else value
-            for value in changes.values()
-        ]
+        values = setting_values(changes)
         assignments = ", ".join(f"{key} = ?" for key in changes)
         self.db.write(
             lambda c: c.execute(
@@ -216,7 +178,7 @@ class AccountsMixin(AccessMixin):
     def project_keys(self, project_id: int) -> list[ProjectKey]:
         rows = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_KEY_COLUMNS} FROM project_keys WHERE project_id = ? ORDER BY created_at",
+                f"SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ? ORDER BY created_at",
                 (project_id,),
             ).fetchall()
         )
@@ -226,14 +188,14 @@ class AccountsMixin(AccessMixin):
         """A key of this project (None for another project's key: no cross-project edits)."""
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_KEY_COLUMNS} FROM project_keys WHERE project_id = ? AND public_key = ?",
+                f"SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ? AND public_key = ?",
                 (project_id, public_key),
             ).fetchone()
         )
         return ProjectKey(*row) if row else None
 
     def update_key(self, project_id: int, public_key: str, **changes: object) -> None:
-        unknown = set(changes) - {"label", "rate_limit"}
+        unknown = set(changes) - KEY_SETTINGS
         if unknown:
             raise ValueError(f"unknown key settings: {sorted(unknown)}")
         if not changes:
