@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.retention import ProjectPurge, PurgeReport
+from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROLLUPS, LLM_ROWS
 
 if TYPE_CHECKING:
     from heliograph.store.sqlite.store import SQLiteStore
@@ -40,15 +41,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 500
 PAUSE_SECONDS = 0.01
-EVENT_KINDS = ("error", "analytics")
-# Rollup tables: (table, time column, seconds per unit of that column).
-_LLM_ROLLUPS = (
-    ("llm_hourly", "hour", 3600),
-    ("llm_latency_hourly", "hour", 3600),
-    ("llm_latency_daily", "day", 86400),
-)
-# Row tables with a rowid: (table, time column in seconds).
-_LLM_ROWS = (("llm_events", "timestamp"), ("llm_traces", "ended_at"))
 
 
 class _Runner:
@@ -106,7 +98,6 @@ def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
     result = ProjectPurge(project, cutoff)
     pid = project.id
     for kind in EVENT_KINDS:
-        # One kind at a time, so that the (project_id, kind, timestamp) index serves it.
         result.events += run.batches(
             "events", "project_id = ? AND kind = ? AND timestamp < ?", (pid, kind, cutoff)
         )
@@ -150,10 +141,10 @@ def _purge_issue_hours(run: _Runner, project_id: int, cutoff: float) -> int:
 def _purge_llm(run: _Runner, project_id: int, cutoff: float) -> int:
     """The LLM analytics tables, as far as they exist in this database."""
     total = 0
-    for table, column in _LLM_ROWS:
+    for table, column in LLM_ROWS:
         if {"project_id", column} <= run.columns(table):
             total += run.batches(table, f"project_id = ? AND {column} < ?", (project_id, cutoff))
-    for table, column, unit in _LLM_ROLLUPS:
+    for table, column, unit in LLM_ROLLUPS:
         if {"project_id", column} <= run.columns(table):
             total += _purge_rollup(run, table, column, project_id, int(cutoff // unit))
     return total
