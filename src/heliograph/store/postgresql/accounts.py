@@ -13,23 +13,32 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from heliograph.store.account_records import (
     KEY_COLUMNS,
     KEY_SETTINGS,
+    LAST_USED_GRANULARITY,
     PROJECT_COLUMNS,
     PROJECT_SETTINGS,
+    TOKEN_PREFIX_CHARS,
+    digest_secret,
+    normalize_scopes,
     project_from_row,
     setting_values,
     visible_projects_sql,
 )
 from heliograph.store.base import (
+    LOGIN_LINK_TTL,
+    SESSION_TTL,
+    ApiTokenInfo,
     Organization,
     Project,
     ProjectKey,
+    SessionInfo,
+    UserAccount,
 )
-from heliograph.store.postgresql.access import AccessMixin
+from heliograph.store.postgresql.access import AccessMixin, scalar
 
 if TYPE_CHECKING:
     from heliograph.store.postgresql.database import Connection, PgDatabase
@@ -39,21 +48,14 @@ _PROJECTS = (
 )
 
 
-def _new_id(conn: Connection, sql: str, params: Sequence[Any]) -> int:
-    """Run an ``INSERT ... RETURNING id`` and give the id."""
-    row = conn.execute(sql, params).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 class AccountsMixin(AccessMixin):
     db: PgDatabase
 
     # -- organizations and projects --------------------------------------
 
     def create_organization(self, slug: str, name: str) -> Organization:
-        org_id = self.db.write(
-            lambda c: _new_id(
+        org_id: int = self.db.write(
+            lambda c: scalar(
                 c,
                 "INSERT INTO organizations (slug, name, created_at) VALUES (%s, %s, %s) "
                 "RETURNING id",
@@ -81,8 +83,8 @@ class AccountsMixin(AccessMixin):
     def create_project(
         self, organization_id: int, slug: str, name: str, platform: str = "python"
     ) -> Project:
-        project_id = self.db.write(
-            lambda c: _new_id(
+        project_id: int = self.db.write(
+            lambda c: scalar(
                 c,
                 "INSERT INTO projects (organization_id, slug, name, platform, created_at) "
                 "VALUES (%s, %s, %s, %s, %s) RETURNING id",
@@ -230,3 +232,201 @@ class AccountsMixin(AccessMixin):
         """Project id -> its own rate limit (None: the server default)."""
         rows = self.db.read(lambda c: c.execute("SELECT id, rate_limit FROM projects").fetchall())
         return {project_id: rate for project_id, rate in rows}
+
+    # -- users and credentials -------------------------------------------
+
+    def create_user(
+        self, email: str, *, password_hash: str | None = None, is_superuser: bool = False
+    ) -> UserAccount:
+        user_id: int = self.db.write(
+            lambda c: scalar(
+                c,
+                "INSERT INTO users (email, password_hash, is_superuser, created_at) "
+                "VALUES (%s, %s, %s, %s) RETURNING id",
+                (email.lower(), password_hash, int(is_superuser), time.time()),
+            )
+        )
+        return UserAccount(user_id, email.lower(), is_superuser)
+
+    def get_user_by_email(self, email: str) -> tuple[UserAccount, str | None] | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT id, email, is_superuser, password_hash FROM users WHERE email = %s",
+                (email.lower(),),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return UserAccount(row[0], row[1], bool(row[2])), row[3]
+
+    def set_password(self, user_id: int, password_hash: str) -> None:
+        self.db.write(
+            lambda c: c.execute(
+                "UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id)
+            )
+        )
+
+    def count_users(self) -> int:
+        return int(self.db.read(lambda c: scalar(c, "SELECT COUNT(*) FROM users")))
+
+    def create_api_token(self, user_id: int, label: str, scopes: str = "read write admin") -> str:
+        """A new personal API token; the raw value is returned once and never stored."""
+        raw = "hgp_" + secrets.token_urlsafe(32)
+        self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO api_tokens (token_hash, user_id, label, scopes, created_at, prefix) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    digest_secret(raw),
+                    user_id,
+                    label,
+                    normalize_scopes(scopes.split()),
+                    time.time(),
+                    raw[:TOKEN_PREFIX_CHARS],
+                ),
+            )
+        )
+        return raw
+
+    def user_for_api_token(self, raw: str) -> tuple[UserAccount, frozenset[str]] | None:
+        token_hash = digest_secret(raw)
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT u.id, u.email, u.is_superuser, t.scopes, t.last_used_at FROM api_tokens t "
+                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s",
+                (token_hash,),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        now = time.time()
+        if row[4] is None or now - row[4] > LAST_USED_GRANULARITY:
+            # Fire and forget: the answer must not wait for this write.
+            self.db.submit(
+                lambda c: c.execute(
+                    "UPDATE api_tokens SET last_used_at = %s WHERE token_hash = %s",
+                    (now, token_hash),
+                )
+            )
+        return UserAccount(row[0], row[1], bool(row[2])), frozenset(row[3].split())
+
+    def list_api_tokens(self, user_id: int) -> list[ApiTokenInfo]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT id, label, prefix, scopes, created_at, last_used_at FROM api_tokens "
+                "WHERE user_id = %s ORDER BY created_at DESC",
+                (user_id,),
+            ).fetchall()
+        )
+        return [ApiTokenInfo(r[0], r[1], r[2], frozenset(r[3].split()), r[4], r[5]) for r in rows]
+
+    def revoke_api_token(self, user_id: int, token_id: int) -> bool:
+        """Delete one of the user's tokens; False when it is not theirs (or gone)."""
+        return self.db.write(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM api_tokens WHERE id = %s AND user_id = %s", (token_id, user_id)
+                ).rowcount
+                == 1
+            )
+        )
+
+    def create_login_link(self, user_id: int, ttl: float = LOGIN_LINK_TTL) -> str:
+        raw = secrets.token_urlsafe(32)
+        self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO login_links (token_hash, user_id, expires_at) VALUES (%s, %s, %s)",
+                (digest_secret(raw), user_id, time.time() + ttl),
+            )
+        )
+        return raw
+
+    def consume_login_link(self, raw: str) -> int | None:
+        """Use a one-time link: returns its user the first time, None ever after.
+
+        One conditional ``UPDATE``: of two nodes spending the same link at once,
+        the second waits for the first's row lock, sees ``used_at`` set, and gets None.
+        """
+
+        def write(conn: Connection) -> int | None:
+            now = time.time()
+            row = conn.execute(
+                "UPDATE login_links SET used_at = %s WHERE token_hash = %s AND used_at IS NULL "
+                "AND expires_at > %s RETURNING user_id",
+                (now, digest_secret(raw), now),
+            ).fetchone()
+            return int(row[0]) if row else None
+
+        return self.db.write(write)
+
+    def create_session(self, user_id: int) -> tuple[str, str]:
+        """A new login session: returns (session token for the cookie, CSRF token)."""
+        raw = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        now = time.time()
+        self.db.write(
+            lambda c: c.execute(
+                "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (digest_secret(raw), user_id, csrf, now, now + SESSION_TTL),
+            )
+        )
+        return raw, csrf
+
+    def get_session(self, raw: str) -> SessionInfo | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT u.id, u.email, u.is_superuser, s.csrf_token FROM sessions s "
+                "JOIN users u ON u.id = s.user_id WHERE s.token_hash = %s AND s.expires_at > %s",
+                (digest_secret(raw), time.time()),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        return SessionInfo(UserAccount(row[0], row[1], bool(row[2])), row[3])
+
+    def delete_session(self, raw: str) -> None:
+        self.db.write(
+            lambda c: c.execute("DELETE FROM sessions WHERE token_hash = %s", (digest_secret(raw),))
+        )
+
+    def delete_sessions(self, user_id: int, *, keep: str | None = None) -> None:
+        """End every session of a user (but ``keep``, the one asking)."""
+        kept = digest_secret(keep) if keep else ""
+        self.db.write(
+            lambda c: c.execute(
+                "DELETE FROM sessions WHERE user_id = %s AND token_hash <> %s", (user_id, kept)
+            )
+        )
+
+    # -- failed logins (login throttling) ----------------------------------
+
+    def record_login_failure(self, keys: Sequence[str], at: float) -> None:
+        rows = [(digest_secret(key), at) for key in dict.fromkeys(keys)]
+
+        def write(conn: Connection) -> None:
+            with conn.cursor() as cursor:
+                cursor.executemany("INSERT INTO login_failures (key, at) VALUES (%s, %s)", rows)
+
+        self.db.write(write)
+
+    def login_failures_since(
+        self, keys: Sequence[str], since: float
+    ) -> dict[str, tuple[int, float]]:
+        """Per key, (failures later than ``since``, the latest one's time); none: left out."""
+        by_digest = {digest_secret(key): key for key in keys}
+        if not by_digest:
+            return {}
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT key, COUNT(*), MAX(at) FROM login_failures "
+                "WHERE key = ANY(%s) AND at > %s GROUP BY key",
+                (list(by_digest), since),
+            ).fetchall()
+        )
+        return {by_digest[digest]: (int(count), float(latest)) for digest, count, latest in rows}
+
+    def clear_login_failures(self, key: str) -> None:
+        self.db.write(
+            lambda c: c.execute("DELETE FROM login_failures WHERE key = %s", (digest_secret(key),))
+        )
