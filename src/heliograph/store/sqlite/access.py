@@ -27,6 +27,7 @@ from heliograph.store.base import Member, Project, Team, UserAccount, slugify
 if TYPE_CHECKING:
     from heliograph.store.sqlite.database import Database
 
+# "May this user see project p", with the user as the named parameter ``:user``.
 _VISIBLE = visible_projects_sql(":user")
 
 
