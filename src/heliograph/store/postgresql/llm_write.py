@@ -1,12 +1,179 @@
-"""LLM events into typed rows and rollups (PostgreSQL)."""
+"""LLM analytics events into typed rows and rollups, in digest's transaction (PostgreSQL).
+
+The same tables and the same sums as the SQLite backend
+(:mod:`heliograph.store.sqlite.llm_write` says what each table is for): for
+every ``$ai_*`` event, one ``llm_events`` row, additions to ``llm_hourly`` and
+the latency histograms for generations and embeddings, and additions to the
+trace's ``llm_traces`` row. Which events get a row, how an event becomes one
+and what a batch adds to each rollup are shared by every backend
+(:mod:`heliograph.store.llm_shaping`, :mod:`heliograph.store.llm_rows`).
+
+What differs here is that the database is a network hop away and that N
+nodes write to it at once:
+
+* a batch costs a fixed number of round trips, not one per event: the
+  events' row ids come in one query, the typed rows go in one multi-row
+  ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (which also says which
+  rows are new: a replayed event is in none of the sums), and each rollup is
+  one pipelined ``executemany`` of upserts;
+* rollup rows are single-statement upserts that add to what is stored, so
+  two nodes adding to the same hour or trace both count; and each table's
+  rows are upserted in key order, so that two batches touching the same rows
+  lock them in the same order and never deadlock. (A trace's row id, the
+  lists' tie-breaker between traces started at the very same instant, thus
+  follows trace id order within a batch, not arrival order as in SQLite.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import psycopg
+
 from heliograph.model import Event
+from heliograph.store.llm_records import LlmEventRecord
+from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
+from heliograph.store.llm_shaping import is_llm_event, llm_record
+
+__all__ = ["record_llm_events", "write_llm_rows"]
+
+# Rows per INSERT: 28 parameters each, under PostgreSQL's 65535 per statement.
+_INSERT_CHUNK = 1000
+_ROW_VALUES = f"({', '.join(['%s'] * len(EVENT_COLUMNS.split(',')))})"
+
+_EVENT_ROW_IDS = """
+SELECT e.project_id, e.event_id, e.id FROM events e
+JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id)
+    ON e.project_id = k.project_id AND e.event_id = k.event_id
+"""
 
 
-def record_llm_events(conn: Any, events: Sequence[Event]) -> None:
-    raise NotImplementedError
+def record_llm_events(conn: psycopg.Connection[Any], events: Iterable[Event]) -> None:
+    """Write the typed rows and rollups of the ``$ai_*`` events among ``events``.
+
+    Call it after the events themselves were inserted, in the same transaction.
+    """
+    llm = [event for event in events if is_llm_event(event)]
+    if not llm:
+        return
+    found = conn.execute(
+        _EVENT_ROW_IDS,
+        ([event.project_id for event in llm], [event.event_id for event in llm]),
+    ).fetchall()
+    row_ids = {(row[0], row[1]): row[2] for row in found}
+    rows = []
+    for event in llm:
+        row_id = row_ids.get((event.project_id, event.event_id))
+        if row_id is not None:
+            rows.append(llm_record(event, row_id))
+    if rows:
+        write_llm_rows(conn, rows)
+
+
+def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]) -> int:
+    """Insert rows (skipping ids already stored) and add the new ones to the rollups.
+
+    Returns how many rows were new. Rows are summed in the order given (the
+    first of equal candidates names a trace), whatever order they went in.
+    """
+    new_ids: set[int] = set()
+    ordered = sorted(rows, key=lambda row: row.id)
+    for start in range(0, len(ordered), _INSERT_CHUNK):
+        chunk = ordered[start : start + _INSERT_CHUNK]
+        params: list[Any] = []
+        for row in chunk:
+            params += (*row[:22], int(row.is_error), *row[23:])  # is_error as 0/1
+        found = conn.execute(
+            f"INSERT INTO llm_events ({EVENT_COLUMNS}) VALUES "
+            f"{', '.join([_ROW_VALUES] * len(chunk))} ON CONFLICT (id) DO NOTHING RETURNING id",
+            params,
+        ).fetchall()
+        new_ids.update(found_row[0] for found_row in found)
+    rollups = LlmRollups()
+    added = 0
+    for row in rows:
+        if row.id not in new_ids:
+            continue  # a replay (or the same event twice in the batch): already counted
+        new_ids.discard(row.id)
+        added += 1
+        rollups.add(row)
+    _flush(conn, rollups)
+    return added
+
+
+_HOURLY_UPSERT = """
+INSERT INTO llm_hourly (project_id, hour, model, provider, requests, errors, input_tokens,
+    output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, priced,
+    latency_sum, latency_count, ttft_sum, ttft_count)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, hour, model, provider) DO UPDATE SET
+    requests = llm_hourly.requests + excluded.requests,
+    errors = llm_hourly.errors + excluded.errors,
+    input_tokens = llm_hourly.input_tokens + excluded.input_tokens,
+    output_tokens = llm_hourly.output_tokens + excluded.output_tokens,
+    cache_read_tokens = llm_hourly.cache_read_tokens + excluded.cache_read_tokens,
+    cache_creation_tokens = llm_hourly.cache_creation_tokens + excluded.cache_creation_tokens,
+    reasoning_tokens = llm_hourly.reasoning_tokens + excluded.reasoning_tokens,
+    cost_usd = llm_hourly.cost_usd + excluded.cost_usd,
+    priced = llm_hourly.priced + excluded.priced,
+    latency_sum = llm_hourly.latency_sum + excluded.latency_sum,
+    latency_count = llm_hourly.latency_count + excluded.latency_count,
+    ttft_sum = llm_hourly.ttft_sum + excluded.ttft_sum,
+    ttft_count = llm_hourly.ttft_count + excluded.ttft_count
+"""
+_LATENCY_UPSERT = """
+INSERT INTO {table} (project_id, {unit}, model, provider, bucket, count)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, {unit}, model, provider, bucket) DO UPDATE SET
+    count = {table}.count + excluded.count
+"""
+_TRACE_UPSERT = """
+INSERT INTO llm_traces (project_id, trace_id, started_at, ended_at, name, name_rank,
+    has_trace_event, trace_latency_s, events, generations, errors, input_tokens, output_tokens,
+    cost_usd, unpriced, session_id, distinct_id, environment, release)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, trace_id) DO UPDATE SET
+    started_at = LEAST(llm_traces.started_at, excluded.started_at),
+    ended_at = GREATEST(llm_traces.ended_at, excluded.ended_at),
+    name = CASE WHEN excluded.name_rank < llm_traces.name_rank
+        THEN excluded.name ELSE llm_traces.name END,
+    name_rank = LEAST(llm_traces.name_rank, excluded.name_rank),
+    has_trace_event = GREATEST(llm_traces.has_trace_event, excluded.has_trace_event),
+    trace_latency_s = COALESCE(excluded.trace_latency_s, llm_traces.trace_latency_s),
+    events = llm_traces.events + excluded.events,
+    generations = llm_traces.generations + excluded.generations,
+    errors = llm_traces.errors + excluded.errors,
+    input_tokens = llm_traces.input_tokens + excluded.input_tokens,
+    output_tokens = llm_traces.output_tokens + excluded.output_tokens,
+    cost_usd = llm_traces.cost_usd + excluded.cost_usd,
+    unpriced = llm_traces.unpriced + excluded.unpriced,
+    session_id = COALESCE(llm_traces.session_id, excluded.session_id),
+    distinct_id = COALESCE(llm_traces.distinct_id, excluded.distinct_id),
+    environment = COALESCE(llm_traces.environment, excluded.environment),
+    release = COALESCE(llm_traces.release, excluded.release)
+"""
+
+
+def _flush(conn: psycopg.Connection[Any], rollups: LlmRollups) -> None:
+    """Upsert each rollup table's rows in key order (the same lock order on every node)."""
+    with conn.cursor() as cursor:
+        if rollups.hourly:
+            cursor.executemany(
+                _HOURLY_UPSERT,
+                [(*key, *acc.values()) for key, acc in sorted(rollups.hourly.items())],
+            )
+        for table, unit, counts in (
+            ("llm_latency_hourly", "hour", rollups.latency_hourly),
+            ("llm_latency_daily", "day", rollups.latency_daily),
+        ):
+            if counts:
+                cursor.executemany(
+                    _LATENCY_UPSERT.format(table=table, unit=unit),
+                    [(*key, count) for key, count in sorted(counts.items())],
+                )
+        if rollups.traces:
+            cursor.executemany(
+                _TRACE_UPSERT,
+                [(*key, *acc.values()) for key, acc in sorted(rollups.traces.items())],
+            )

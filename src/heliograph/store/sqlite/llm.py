@@ -9,7 +9,6 @@ is one index range. None of them parses an event's JSON.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from heliograph.store.base import TimeUnit
@@ -23,40 +22,22 @@ from heliograph.store.llm_records import (
     TraceRecord,
     UsageRow,
 )
+from heliograph.store.llm_rows import (
+    EVENT_COLUMNS,
+    MAX_TRACE_EVENTS,
+    TRACE_COLUMNS,
+    event_record,
+    trace_record,
+)
 from heliograph.store.sqlite.database import Database
 
 __all__ = ["LlmStoreMixin"]
 
-MAX_TRACE_EVENTS = 2000
-
-_EVENT_COLUMNS = (
-    "id, project_id, event_id, name, timestamp, started_at, trace_id, span_id, parent_id, "
-    "session_id, distinct_id, model, provider, input_tokens, output_tokens, cache_read_tokens, "
-    "cache_creation_tokens, reasoning_tokens, total_cost_usd, cost_source, latency_s, ttft_s, "
-    "is_error, error, http_status, span_name, environment, release"
-)
-_TRACE_COLUMNS = (
-    "id, project_id, trace_id, started_at, ended_at, name, has_trace_event, trace_latency_s, "
-    "events, generations, errors, input_tokens, output_tokens, cost_usd, unpriced, session_id, "
-    "distinct_id, environment, release"
-)
 _USAGE_SUMS = (
     "SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
     "SUM(cache_creation_tokens), SUM(reasoning_tokens), SUM(cost_usd), SUM(priced), "
     "SUM(latency_sum), SUM(latency_count), SUM(ttft_sum), SUM(ttft_count)"
 )
-
-
-def _event(row: sqlite3.Row) -> LlmEventRecord:
-    values = list(row)
-    values[22] = bool(values[22])  # is_error
-    return LlmEventRecord(*values)
-
-
-def _trace(row: sqlite3.Row) -> TraceRecord:
-    values = list(row)
-    values[6] = bool(values[6])  # has_trace_event
-    return TraceRecord(*values)
 
 
 class LlmStoreMixin:
@@ -148,13 +129,13 @@ class LlmStoreMixin:
         """
         rows = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_TRACE_COLUMNS} FROM llm_traces INDEXED BY llm_traces_by_cost "
+                f"SELECT {TRACE_COLUMNS} FROM llm_traces INDEXED BY llm_traces_by_cost "
                 "WHERE project_id = ? AND cost_usd > 0 AND started_at >= ? AND started_at < ? "
                 "ORDER BY cost_usd DESC LIMIT ?",
                 (project_id, since, until, limit),
             ).fetchall()
         )
-        return [_trace(r) for r in rows]
+        return [trace_record(r) for r in rows]
 
     # -- generations ------------------------------------------------------------
 
@@ -162,7 +143,7 @@ class LlmStoreMixin:
         self, filters: LlmEventFilter, *, limit: int, cursor: str | None = None
     ) -> tuple[list[LlmEventRecord], str | None]:
         """Newest first, ``limit`` at a time; the cursor continues after the last row."""
-        sql = f"SELECT {_EVENT_COLUMNS} FROM llm_events WHERE project_id = ?"
+        sql = f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE project_id = ?"
         params: list[Any] = [filters.project_id]
         if filters.names:
             sql += f" AND name IN ({','.join('?' * len(filters.names))})"
@@ -190,7 +171,7 @@ class LlmStoreMixin:
             params += [after[0], after[0], after[1]]
         sql += " ORDER BY timestamp DESC, id DESC LIMIT ?"
         params.append(limit + 1)
-        rows = [_event(r) for r in self.db.read(lambda c: c.execute(sql, params).fetchall())]
+        rows = [event_record(r) for r in self.db.read(lambda c: c.execute(sql, params).fetchall())]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -200,12 +181,12 @@ class LlmStoreMixin:
     def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None:
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM llm_events WHERE id = "
+                f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE id = "
                 "(SELECT id FROM events WHERE project_id = ? AND event_id = ?)",
                 (project_id, event_id),
             ).fetchone()
         )
-        return _event(row) if row else None
+        return event_record(row) if row else None
 
     # -- traces -----------------------------------------------------------------
 
@@ -213,7 +194,7 @@ class LlmStoreMixin:
         self, filters: TraceFilter, *, limit: int, cursor: str | None = None
     ) -> tuple[list[TraceRecord], str | None]:
         """Traces, most recently started first, with a keyset cursor."""
-        sql = f"SELECT {_TRACE_COLUMNS} FROM llm_traces WHERE project_id = ?"
+        sql = f"SELECT {TRACE_COLUMNS} FROM llm_traces WHERE project_id = ?"
         params: list[Any] = [filters.project_id]
         if filters.session_id is not None:
             sql += " AND session_id = ?"
@@ -235,7 +216,7 @@ class LlmStoreMixin:
             params += [after[0], after[0], after[1]]
         sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
         params.append(limit + 1)
-        rows = [_trace(r) for r in self.db.read(lambda c: c.execute(sql, params).fetchall())]
+        rows = [trace_record(r) for r in self.db.read(lambda c: c.execute(sql, params).fetchall())]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -245,22 +226,22 @@ class LlmStoreMixin:
     def llm_trace(self, project_id: int, trace_id: str) -> TraceRecord | None:
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_TRACE_COLUMNS} FROM llm_traces WHERE project_id = ? AND trace_id = ?",
+                f"SELECT {TRACE_COLUMNS} FROM llm_traces WHERE project_id = ? AND trace_id = ?",
                 (project_id, trace_id),
             ).fetchone()
         )
-        return _trace(row) if row else None
+        return trace_record(row) if row else None
 
     def llm_trace_events(self, project_id: int, trace_id: str) -> list[LlmEventRecord]:
         """Every event of a trace in start order (at most ``MAX_TRACE_EVENTS``)."""
         rows = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM llm_events WHERE project_id = ? AND trace_id = ? "
+                f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE project_id = ? AND trace_id = ? "
                 "ORDER BY started_at, id LIMIT ?",
                 (project_id, trace_id, MAX_TRACE_EVENTS),
             ).fetchall()
         )
-        return [_event(r) for r in rows]
+        return [event_record(r) for r in rows]
 
     def llm_trace_errors(self, project_id: int, trace_id: str) -> list[TraceError]:
         """Error events carrying this trace id, each with its issue's title."""
