@@ -1,16 +1,69 @@
-"""The whole :class:`~heliograph.store.contract.Store` on PostgreSQL."""
+"""The whole :class:`~heliograph.store.contract.Store` on PostgreSQL.
+
+The same rules as the SQLite store (``store/sqlite/store.py``; what they
+share is in :mod:`heliograph.store.issue_rows`): a digest batch commits in
+one transaction, each event under a savepoint only when the batch's first
+attempt failed, and an event id already stored is skipped before any counter
+moves, so re-running a batch is harmless.
+
+Unlike SQLite, N digest processes on N nodes write at once. An error's issue
+is locked (``SELECT ... FOR UPDATE``, or created by ``INSERT ... ON CONFLICT``)
+before its counters move, so counts stay exact and a group hash never makes
+two issues; a batch takes those locks in (project, group hash) order, so two
+batches that share issues wait for each other instead of deadlocking. An
+event that another transaction stored meanwhile undoes its own savepoint and
+counts as a replay.
+
+PostgreSQL text cannot hold NUL characters, which SQLite stores: they are
+written as U+FFFD in the columns (the event's document keeps them), so such
+an event is stored rather than rejected.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
 
+from heliograph.lifecycle import on_new_event
+from heliograph.model import Event
+from heliograph.store.base import (
+    DigestBatch,
+    GroupedEvent,
+    Issue,
+    IssueFilter,
+    Outcome,
+    RecordResult,
+    RejectedEvent,
+    StoredEvent,
+    TagCount,
+)
+from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.issue_rows import (
+    ISSUE_COLUMNS,
+    SORT_COLUMNS,
+    OutcomeTally,
+    describe_failure,
+    escape_like,
+    event_tags,
+    hourly_trend,
+    issue_from_row,
+    issue_sort_value,
+    stored_event_from_row,
+    user_key,
+)
 from heliograph.store.postgresql.accounts import AccountsMixin
-from heliograph.store.postgresql.database import PgDatabase
+from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, is_unavailable
 from heliograph.store.postgresql.fix_cache import PgFixCache
 from heliograph.store.postgresql.llm import LlmStoreMixin
+from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
 from heliograph.store.retention import PurgeReport
+
+_EVENT_COLUMNS = "project_id, event_id, issue_id, data"
 
 
 class PostgresStore(AccountsMixin, LlmStoreMixin):
@@ -34,3 +87,505 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
         stop: threading.Event | None = None,
     ) -> PurgeReport:
         return purge_expired(self, now=now, dry_run=dry_run, stop=stop)
+
+    # -- digest ----------------------------------------------------------
+
+    def record(self, batch: DigestBatch) -> RecordResult:
+        """Commit one digest batch in one transaction."""
+        return self.submit_record(batch).result()
+
+    def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
+        """Hand a digest batch to the writer; the future resolves once it is committed.
+
+        Errors are written in (project, group hash) order, each group's in
+        batch order: the order in which their issues are locked (see the
+        module's docstring).
+        """
+
+        def write(conn: Connection) -> RecordResult:
+            outcomes = OutcomeTally()
+            rejected: list[RejectedEvent] = []
+            in_lock_order = sorted(batch.errors, key=lambda g: (g.event.project_id, g.group_hash))
+            errors = [(grouped, grouped.event) for grouped in in_lock_order]
+            _write_events(
+                conn,
+                lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
+                errors,
+                outcomes,
+                rejected,
+            )
+            analytics = [(event, event) for event in batch.analytics]
+            _write_events(
+                conn,
+                lambda c, event: _insert_event(c, event, None, batch.document(event)),
+                analytics,
+                outcomes,
+                rejected,
+            )
+            record_llm_events(conn, batch.analytics)
+            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
+            return RecordResult(tuple(rejected))
+
+        return self.db.submit(write)
+
+    def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self.db.write(lambda conn: _add_outcomes(conn, outcomes))
+
+    def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]:
+        since = int(time.time() // 86400) - days
+
+        def query(conn: Connection) -> list[Outcome]:
+            rows = conn.execute(
+                "SELECT project_id, category, outcome, reason, SUM(quantity)::bigint, 0 "
+                "FROM outcomes WHERE project_id = %s AND day >= %s "
+                "GROUP BY project_id, category, outcome, reason "
+                'ORDER BY category COLLATE "C", outcome COLLATE "C", reason COLLATE "C"',
+                (project_id, since),
+            ).fetchall()
+            return [Outcome(*row) for row in rows]
+
+        return self.db.read(query)
+
+    # -- events ----------------------------------------------------------
+
+    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND event_id = %s",
+                (project_id, _text(event_id.replace("-", "").lower())),
+            ).fetchone()
+        )
+        return stored_event_from_row(row) if row else None
+
+    def issue_events(
+        self, issue_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]:
+        after = decode_cursor(cursor)
+
+        def query(conn: Connection) -> list[PgRow]:
+            sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events WHERE issue_id = %s"
+            params: list[Any] = [issue_id]
+            if after:
+                sql += " AND (timestamp < %s OR (timestamp = %s AND id < %s))"
+                params += [after[0], after[0], after[1]]
+            sql += " ORDER BY timestamp DESC, id DESC LIMIT %s"
+            params.append(limit + 1)
+            return conn.execute(sql, params).fetchall()
+
+        rows = self.db.read(query)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
+        return [stored_event_from_row(r) for r in rows], next_cursor
+
+    def latest_event(self, issue_id: int) -> StoredEvent | None:
+        events, _ = self.issue_events(issue_id, limit=1, cursor=None)
+        return events[0] if events else None
+
+    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND trace_id = %s "
+                "ORDER BY timestamp, id LIMIT 1000",
+                (project_id, _text(trace_id)),
+            ).fetchall()
+        )
+        return [stored_event_from_row(r) for r in rows]
+
+    # -- issues ----------------------------------------------------------
+
+    def get_issue(self, issue_id: int) -> Issue | None:
+        row = self.db.read(
+            lambda c: c.execute(
+                f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = %s", (issue_id,)
+            ).fetchone()
+        )
+        return issue_from_row(row) if row else None
+
+    def list_issues(
+        self, filters: IssueFilter, *, limit: int, cursor: str | None
+    ) -> tuple[list[Issue], str | None]:
+        column = SORT_COLUMNS[filters.sort]
+        after = decode_cursor(cursor)
+        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = %s"
+        params: list[Any] = [filters.project_id]
+        if filters.status:
+            sql += " AND status = %s"
+            params.append(_text(filters.status))
+        if filters.level:
+            sql += " AND level = %s"
+            params.append(_text(filters.level))
+        for key, value in (("environment", filters.environment), ("release", filters.release)):
+            if value:
+                sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = %s AND value = %s)"
+                params += [key, _text(value)]
+        if filters.query:
+            sql += " AND (title LIKE %s ESCAPE '\\' OR culprit LIKE %s ESCAPE '\\')"
+            pattern = "%" + escape_like(_text(filters.query)) + "%"
+            params += [pattern, pattern]
+        if after:
+            sql += f" AND ({column} < %s OR ({column} = %s AND id < %s))"
+            params += [after[0], after[0], after[1]]
+        sql += f" ORDER BY {column} DESC, id DESC LIMIT %s"
+        params.append(limit + 1)
+        rows = self.db.read(lambda c: c.execute(sql, params).fetchall())
+        issues = [issue_from_row(r) for r in rows]
+        next_cursor = None
+        if len(issues) > limit:
+            issues = issues[:limit]
+            last = issues[-1]
+            next_cursor = encode_cursor(issue_sort_value(last, filters.sort), last.id)
+        return issues, next_cursor
+
+    def set_issue_status(
+        self, issue_id: int, status: str, *, in_next_release: bool = False
+    ) -> Issue | None:
+        """Set the status in one statement, so an event counted meanwhile is not undone."""
+
+        def write(conn: Connection) -> PgRow | None:
+            if status == "resolved":
+                return conn.execute(
+                    "UPDATE issues SET status = 'resolved', substatus = %s, "
+                    "resolved_in_release = CASE WHEN %s THEN last_release END, "
+                    f"resolved_at = %s WHERE id = %s RETURNING {ISSUE_COLUMNS}",
+                    (
+                        "in_next_release" if in_next_release else "resolved",
+                        in_next_release,
+                        time.time(),
+                        issue_id,
+                    ),
+                ).fetchone()
+            substatus = "ongoing" if status == "unresolved" else "archived"
+            return conn.execute(
+                "UPDATE issues SET status = %s, substatus = %s, resolved_in_release = NULL, "
+                f"resolved_at = NULL WHERE id = %s RETURNING {ISSUE_COLUMNS}",
+                (status, substatus, issue_id),
+            ).fetchone()
+
+        row = self.db.write(write)
+        return issue_from_row(row) if row else None
+
+    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]:
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT key, value, times_seen FROM ("
+                " SELECT key, value, times_seen, ROW_NUMBER() OVER ("
+                '  PARTITION BY key ORDER BY times_seen DESC, value COLLATE "C") AS rank'
+                " FROM issue_tags WHERE issue_id = %s) AS ranked "
+                'WHERE rank <= %s ORDER BY key COLLATE "C", rank',
+                (issue_id, top),
+            ).fetchall()
+        )
+        return [TagCount(*row) for row in rows]
+
+    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]:
+        """Hourly event counts for the last ``hours`` hours, oldest first."""
+        if not issue_ids:
+            return {}
+        now_hour = int(time.time() // 3600)
+        start = now_hour - hours + 1
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT issue_id, hour, count FROM issue_hourly "
+                "WHERE issue_id = ANY(%s) AND hour >= %s",
+                (list(issue_ids), start),
+            ).fetchall()
+        )
+        return hourly_trend(issue_ids, rows, start=start, now_hour=now_hour)
+
+    # -- read-only helpers for the web UI ---------------------------------
+
+    def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]:
+        """Distinct values of one issue tag in a project, most recently seen first.
+
+        Reads the index ``issue_tags_by_value`` and issue rows by id (recency is
+        that of the issues carrying the value), never event bodies.
+        """
+        rows = self.db.read(
+            lambda c: c.execute(
+                "SELECT t.value FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
+                "WHERE t.key = %s AND i.project_id = %s "
+                "GROUP BY t.value ORDER BY MAX(i.last_seen) DESC LIMIT %s",
+                (_text(key), project_id, limit),
+            ).fetchall()
+        )
+        return [r[0] for r in rows]
+
+    def event_neighbours(
+        self, issue_id: int, event_id: str
+    ) -> tuple[str | None, str | None] | None:
+        """(newer, older) event ids around ``event_id`` in its issue, or None if absent.
+
+        Same order as :meth:`issue_events` (timestamp, then row id), so
+        stepping with these ids visits every event exactly once.
+        """
+
+        def query(conn: Connection) -> tuple[str | None, str | None] | None:
+            row = conn.execute(
+                "SELECT id, timestamp FROM events WHERE issue_id = %s AND event_id = %s",
+                (issue_id, _text(event_id)),
+            ).fetchone()
+            if row is None:
+                return None
+            row_id, ts = row
+            newer = conn.execute(
+                "SELECT event_id FROM events WHERE issue_id = %s "
+                "AND (timestamp > %s OR (timestamp = %s AND id > %s)) "
+                "ORDER BY timestamp, id LIMIT 1",
+                (issue_id, ts, ts, row_id),
+            ).fetchone()
+            older = conn.execute(
+                "SELECT event_id FROM events WHERE issue_id = %s "
+                "AND (timestamp < %s OR (timestamp = %s AND id < %s)) "
+                "ORDER BY timestamp DESC, id DESC LIMIT 1",
+                (issue_id, ts, ts, row_id),
+            ).fetchone()
+            return (newer[0] if newer else None, older[0] if older else None)
+
+        return self.db.read(query)
+
+    def oldest_event_id(self, issue_id: int) -> str | None:
+        """The first event of an issue (the "Oldest" link on the issue page)."""
+        row = self.db.read(
+            lambda c: c.execute(
+                "SELECT event_id FROM events WHERE issue_id = %s ORDER BY timestamp, id LIMIT 1",
+                (issue_id,),
+            ).fetchone()
+        )
+        return row[0] if row else None
+
+
+class _StoredMeanwhile(Exception):
+    """Another transaction stored this event id after our check: undo ours, a replay."""
+
+
+def _text(value: str) -> str:
+    """``value`` as PostgreSQL text can hold it: NUL characters become U+FFFD."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _texts(values: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(_text(v) if isinstance(v, str) else v for v in values)
+
+
+def _write_events(
+    conn: Connection,
+    write: Callable[[Connection, Any], bool],
+    items: list[tuple[Any, Event]],
+    outcomes: OutcomeTally,
+    rejected: list[RejectedEvent],
+) -> None:
+    """Write events under one savepoint; if any fails, again one savepoint each.
+
+    Events almost never fail: so only a failed attempt pays for a savepoint
+    per event to find the culprit.
+    """
+    if not items:
+        return
+    written = OutcomeTally()
+    try:
+        with conn.transaction():
+            for item, event in items:
+                if write(conn, item):
+                    written.add(event, "accepted")
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise  # unreachable, deadlock, shutdown: the whole batch waits and retries
+        for item, event in items:
+            _isolated(conn, write, item, event, outcomes, rejected)
+        return
+    outcomes.merge(written)
+
+
+def _isolated(
+    conn: Connection,
+    write: Callable[[Connection, Any], bool],
+    item: Any,
+    event: Event,
+    outcomes: OutcomeTally,
+    rejected: list[RejectedEvent],
+) -> None:
+    """Write one event inside a savepoint; a failure undoes that event alone."""
+    try:
+        with conn.transaction():
+            added = write(conn, item)
+    except _StoredMeanwhile:
+        return
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise  # unreachable, deadlock, shutdown: the whole batch waits and retries
+        rejected.append(RejectedEvent(event.project_id, event.event_id, describe_failure(exc)))
+        outcomes.add(event, "invalid", "internal")
+        return
+    if added:
+        outcomes.add(event, "accepted")
+
+
+def _insert_event(conn: Connection, event: Event, issue_id: int | None, document: bytes) -> bool:
+    """Insert an event (``document``: its JSON); False when its id was already stored."""
+    cursor = conn.execute(
+        "INSERT INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
+        "received_at, level, environment, release, distinct_id, trace_id, data) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (project_id, event_id) DO NOTHING",
+        _texts(
+            (
+                event.project_id,
+                event.event_id,
+                issue_id,
+                event.kind,
+                event.name,
+                event.timestamp,
+                event.received_at,
+                event.level,
+                event.environment,
+                event.release,
+                event.distinct_id,
+                event.trace_id,
+                document,
+            )
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> bool:
+    """Store an error and count it into its issue; False when it was already stored."""
+    event = grouped.event
+    exists = conn.execute(
+        "SELECT 1 FROM events WHERE project_id = %s AND event_id = %s",
+        (event.project_id, _text(event.event_id)),
+    ).fetchone()
+    if exists:
+        return False
+    issue_id = _upsert_issue(conn, grouped)
+    if not _insert_event(conn, event, issue_id, document):
+        raise _StoredMeanwhile(event.event_id)
+    _count_tags(conn, issue_id, event)
+    conn.execute(
+        "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (%s, %s, 1) "
+        "ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + 1",
+        (issue_id, int(event.timestamp // 3600)),
+    )
+    user = user_key(event)
+    if user:
+        conn.execute(
+            "WITH added AS (INSERT INTO issue_users (issue_id, user_key) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING issue_id) "
+            "UPDATE issues SET users_seen = users_seen + 1 "
+            "WHERE id IN (SELECT issue_id FROM added)",
+            (issue_id, _text(user)),
+        )
+    return True
+
+
+_SELECT_ISSUE_FOR_UPDATE = (
+    "SELECT id, status, substatus, resolved_in_release FROM issues "
+    "WHERE project_id = %s AND group_hash = %s FOR UPDATE"
+)
+
+
+def _upsert_issue(conn: Connection, grouped: GroupedEvent) -> int:
+    """The id of the event's issue, created or counted; its row stays locked until commit."""
+    event = grouped.event
+    key = (event.project_id, _text(grouped.group_hash))
+    row = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key).fetchone()
+    if row is None:
+        created = conn.execute(
+            "INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, "
+            "level, platform, first_seen, last_seen, times_seen, first_release, last_release) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s) "
+            "ON CONFLICT (project_id, group_hash) DO NOTHING RETURNING id",
+            _texts(
+                (
+                    event.project_id,
+                    grouped.group_hash,
+                    grouped.grouping_version,
+                    grouped.title,
+                    grouped.culprit,
+                    event.level,
+                    event.platform,
+                    event.timestamp,
+                    event.timestamp,
+                    event.release,
+                    event.release,
+                )
+            ),
+        ).fetchone()
+        if created is not None:
+            return int(created[0])
+        # Another transaction created it since our look: it has committed, lock it.
+        row = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key).fetchone()
+        assert row is not None
+    issue_id, status, substatus, resolved_in_release = row
+    change = on_new_event(status, substatus, resolved_in_release, event.release)
+    # The newest event names the issue, as users expect after a message changes.
+    conn.execute(
+        "UPDATE issues SET times_seen = times_seen + 1, "
+        "last_seen = GREATEST(last_seen, %s), first_seen = LEAST(first_seen, %s), "
+        "title = CASE WHEN %s >= last_seen THEN %s ELSE title END, "
+        "culprit = CASE WHEN %s >= last_seen THEN %s ELSE culprit END, "
+        "level = CASE WHEN %s >= last_seen THEN %s ELSE level END, "
+        "last_release = COALESCE(%s, last_release), first_release = COALESCE(first_release, %s), "
+        "status = %s, substatus = %s, resolved_in_release = %s, "
+        "resolved_at = CASE WHEN %s THEN NULL ELSE resolved_at END "
+        "WHERE id = %s",
+        _texts(
+            (
+                event.timestamp,
+                event.timestamp,
+                event.timestamp,
+                grouped.title,
+                event.timestamp,
+                grouped.culprit,
+                event.timestamp,
+                event.level,
+                event.release,
+                event.release,
+                change.status,
+                change.substatus,
+                change.resolved_in_release,
+                change.regressed,
+                issue_id,
+            )
+        ),
+    )
+    return int(issue_id)
+
+
+def _count_tags(conn: Connection, issue_id: int, event: Event) -> None:
+    rows = [
+        (issue_id, _text(k), _text(v), event.timestamp, event.timestamp)
+        for k, v in event_tags(event)
+    ]
+    if not rows:
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) "
+            "VALUES (%s, %s, %s, 1, %s, %s) ON CONFLICT (issue_id, key, value) DO UPDATE SET "
+            "times_seen = issue_tags.times_seen + 1, "
+            "first_seen = LEAST(issue_tags.first_seen, EXCLUDED.first_seen), "
+            "last_seen = GREATEST(issue_tags.last_seen, EXCLUDED.last_seen)",
+            rows,
+        )
+
+
+def _add_outcomes(conn: Connection, outcomes: Sequence[Outcome]) -> None:
+    """Add outcome counts, in key order: concurrent batches lock shared rows in one order."""
+    if not outcomes:
+        return
+    today = int(time.time() // 86400)
+    rows = sorted(
+        (o.project_id, o.day or today, o.category, o.outcome, o.reason, o.quantity)
+        for o in outcomes
+    )
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO outcomes (project_id, day, category, outcome, reason, quantity) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (project_id, day, category, outcome, reason) "
+            "DO UPDATE SET quantity = outcomes.quantity + EXCLUDED.quantity",
+            [_texts(row) for row in rows],
+        )

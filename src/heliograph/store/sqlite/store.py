@@ -12,12 +12,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from heliograph.lifecycle import on_new_event
 from heliograph.model import Event
@@ -33,6 +31,19 @@ from heliograph.store.base import (
     TagCount,
 )
 from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.issue_rows import (
+    ISSUE_COLUMNS,
+    SORT_COLUMNS,
+    OutcomeTally,
+    describe_failure,
+    escape_like,
+    event_tags,
+    hourly_trend,
+    issue_from_row,
+    issue_sort_value,
+    stored_event_from_row,
+    user_key,
+)
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sqlite.accounts import AccountsMixin
 from heliograph.store.sqlite.database import Database, is_unavailable
@@ -41,29 +52,6 @@ from heliograph.store.sqlite.llm import LlmStoreMixin
 from heliograph.store.sqlite.llm_write import record_llm_events
 from heliograph.store.sqlite.retention import purge_expired
 from heliograph.store.sqlite.schema import MIGRATIONS
-
-_SORT_COLUMNS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "times_seen"}
-_ISSUE_COLUMNS = (
-    "id, project_id, group_hash, grouping_version, title, culprit, level, platform, "
-    "first_seen, last_seen, times_seen, users_seen, status, substatus, resolved_in_release, "
-    "first_release, last_release"
-)
-# Tags that every error contributes to its issue's breakdown, beside the event's own.
-_BUILTIN_TAG_FIELDS = ("environment", "release", "level", "server_name")
-MAX_TAGS_PER_EVENT = 50
-
-
-def _issue(row: sqlite3.Row) -> Issue:
-    return Issue(*row)
-
-
-def _stored_event(row: sqlite3.Row) -> StoredEvent:
-    return StoredEvent(
-        project_id=row["project_id"],
-        event_id=row["event_id"],
-        issue_id=row["issue_id"],
-        event=Event.from_dict(orjson.loads(row["data"])),
-    )
 
 
 class SQLiteStore(AccountsMixin, LlmStoreMixin):
@@ -104,7 +92,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         """
 
         def write(conn: sqlite3.Connection) -> RecordResult:
-            outcomes = _Tally()
+            outcomes = OutcomeTally()
             rejected: list[RejectedEvent] = []
             errors = [(grouped, grouped.event) for grouped in batch.errors]
             _write_events(
@@ -155,7 +143,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
                 (project_id, event_id.replace("-", "").lower()),
             ).fetchone()
         )
-        return _stored_event(row) if row else None
+        return stored_event_from_row(row) if row else None
 
     def issue_events(
         self, issue_id: int, *, limit: int, cursor: str | None
@@ -178,7 +166,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
-        return [_stored_event(r) for r in rows], next_cursor
+        return [stored_event_from_row(r) for r in rows], next_cursor
 
     def latest_event(self, issue_id: int) -> StoredEvent | None:
         events, _ = self.issue_events(issue_id, limit=1, cursor=None)
@@ -192,24 +180,24 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
                 (project_id, trace_id),
             ).fetchall()
         )
-        return [_stored_event(r) for r in rows]
+        return [stored_event_from_row(r) for r in rows]
 
     # -- issues ----------------------------------------------------------
 
     def get_issue(self, issue_id: int) -> Issue | None:
         row = self.db.read(
             lambda c: c.execute(
-                f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,)
+                f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,)
             ).fetchone()
         )
-        return _issue(row) if row else None
+        return issue_from_row(row) if row else None
 
     def list_issues(
         self, filters: IssueFilter, *, limit: int, cursor: str | None
     ) -> tuple[list[Issue], str | None]:
-        column = _SORT_COLUMNS[filters.sort]
+        column = SORT_COLUMNS[filters.sort]
         after = decode_cursor(cursor)
-        sql = f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
+        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
         params: list[Any] = [filters.project_id]
         if filters.status:
             sql += " AND status = ?"
@@ -223,7 +211,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
                 params += [key, value]
         if filters.query:
             sql += " AND (title LIKE ? ESCAPE '\\' OR culprit LIKE ? ESCAPE '\\')"
-            pattern = "%" + _escape_like(filters.query) + "%"
+            pattern = "%" + escape_like(filters.query) + "%"
             params += [pattern, pattern]
         if after:
             sql += f" AND ({column} < ? OR ({column} = ? AND id < ?))"
@@ -231,15 +219,12 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
         params.append(limit + 1)
         rows = self.db.read(lambda c: c.execute(sql, params).fetchall())
-        issues = [_issue(r) for r in rows]
+        issues = [issue_from_row(r) for r in rows]
         next_cursor = None
         if len(issues) > limit:
             issues = issues[:limit]
             last = issues[-1]
-            sort_value = {"last_seen": last.last_seen, "first_seen": last.first_seen}.get(
-                filters.sort, last.times_seen
-            )
-            next_cursor = encode_cursor(sort_value, last.id)
+            next_cursor = encode_cursor(issue_sort_value(last, filters.sort), last.id)
         return issues, next_cursor
 
     def set_issue_status(
@@ -300,11 +285,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
                 (*issue_ids, start),
             ).fetchall()
         )
-        trend = {issue_id: [0] * hours for issue_id in issue_ids}
-        for issue_id, hour, count in rows:
-            if hour <= now_hour:
-                trend[issue_id][hour - start] = count
-        return trend
+        return hourly_trend(issue_ids, rows, start=start, now_hour=now_hour)
 
     # -- read-only helpers for the web UI ---------------------------------
 
@@ -370,29 +351,11 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
         return row[0] if row else None
 
 
-class _Tally:
-    """Outcome counts of one batch's events, by (project, category, outcome, reason)."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[int, str, str, str], int] = {}
-
-    def add(self, event: Event, outcome: str, reason: str = "") -> None:
-        key = (event.project_id, event.kind, outcome, reason)
-        self.counts[key] = self.counts.get(key, 0) + 1
-
-    def merge(self, other: _Tally) -> None:
-        for key, quantity in other.counts.items():
-            self.counts[key] = self.counts.get(key, 0) + quantity
-
-    def as_outcomes(self) -> list[Outcome]:
-        return [Outcome(*key, quantity) for key, quantity in self.counts.items()]
-
-
 def _write_events(
     conn: sqlite3.Connection,
     write: Callable[[sqlite3.Connection, Any], bool],
     items: list[tuple[Any, Event]],
-    outcomes: _Tally,
+    outcomes: OutcomeTally,
     rejected: list[RejectedEvent],
 ) -> None:
     """Write events under one savepoint; if any fails, again one savepoint each.
@@ -400,7 +363,7 @@ def _write_events(
     A savepoint per event costs ~13% of a batch of LLM events, and events
     almost never fail: so only a failed attempt pays for finding the culprit.
     """
-    written = _Tally()
+    written = OutcomeTally()
     conn.execute("SAVEPOINT events")
     try:
         for item, event in items:
@@ -423,7 +386,7 @@ def _isolated(
     write: Callable[[sqlite3.Connection, Any], bool],
     item: Any,
     event: Event,
-    outcomes: _Tally,
+    outcomes: OutcomeTally,
     rejected: list[RejectedEvent],
 ) -> None:
     """Write one event inside a savepoint; a failure undoes that event alone."""
@@ -435,20 +398,12 @@ def _isolated(
             raise  # locked, full, I/O: the whole batch waits and retries
         conn.execute("ROLLBACK TO event")
         conn.execute("RELEASE event")
-        rejected.append(RejectedEvent(event.project_id, event.event_id, _describe(exc)))
+        rejected.append(RejectedEvent(event.project_id, event.event_id, describe_failure(exc)))
         outcomes.add(event, "invalid", "internal")
         return
     conn.execute("RELEASE event")
     if added:
         outcomes.add(event, "accepted")
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _insert_event(
@@ -496,13 +451,11 @@ def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent, document: byt
         "ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1",
         (issue_id, hour),
     )
-    user_key = event.user.key if event.user else None
-    if user_key is None and event.distinct_id:
-        user_key = f"id:{event.distinct_id}"
-    if user_key:
+    user = user_key(event)
+    if user:
         added = conn.execute(
             "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?, ?)",
-            (issue_id, user_key),
+            (issue_id, user),
         ).rowcount
         if added:
             conn.execute("UPDATE issues SET users_seen = users_seen + 1 WHERE id = ?", (issue_id,))
@@ -570,30 +523,13 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
     return int(issue_id)
 
 
-def _event_tags(event: Event) -> Iterable[tuple[str, str]]:
-    seen: set[str] = set()
-    for field_name in _BUILTIN_TAG_FIELDS:
-        value = getattr(event, field_name)
-        if value:
-            seen.add(field_name)
-            yield field_name, str(value)[:200]
-    if event.user and event.user.key:
-        seen.add("user")
-        yield "user", event.user.key[:200]
-    for index, (key, value) in enumerate(event.tags.items()):
-        if index >= MAX_TAGS_PER_EVENT:
-            break
-        if key not in seen:
-            yield key[:200], str(value)[:200]
-
-
 def _count_tags(conn: sqlite3.Connection, issue_id: int, event: Event) -> None:
     conn.executemany(
         "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) "
         "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (issue_id, key, value) DO UPDATE SET "
         "times_seen = times_seen + 1, first_seen = MIN(first_seen, excluded.first_seen), "
         "last_seen = MAX(last_seen, excluded.last_seen)",
-        [(issue_id, k, v, event.timestamp, event.timestamp) for k, v in _event_tags(event)],
+        [(issue_id, k, v, event.timestamp, event.timestamp) for k, v in event_tags(event)],
     )
 
 
