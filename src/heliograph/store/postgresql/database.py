@@ -55,7 +55,7 @@ class PgRow(tuple[Any, ...]):
         row._index = index
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -140,7 +140,7 @@ class PgDatabase:
                 if version <= current:
                     continue
                 logger.info("migrating the PostgreSQL schema to version %d", version)
-                conn.execute(script)  # type: ignore[arg-type]  # a fixed script of ours
+                conn.execute(script)  # a fixed script of ours
                 conn.execute("UPDATE heliograph_schema SET version = %s", (version,))
 
     # -- writes ----------------------------------------------------------
