@@ -176,6 +176,9 @@ class Node:
         return [*self.acceptors, *self.digesters]
 
     def start(self) -> None:
+        # The node's own files live here whatever the store is (a server
+        # database creates nothing in it).
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         reset_shared_buckets(self.settings.data_dir / RATE_LIMITS_FILE)
         for child in self.children:
             child.spawn()
