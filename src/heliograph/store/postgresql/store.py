@@ -14,6 +14,10 @@ batches that share issues wait for each other instead of deadlocking. An
 event that another transaction stored meanwhile undoes its own savepoint and
 counts as a replay.
 
+Statements are pipelined: an error costs one round trip (two for a new
+issue), an analytics event none of its own; what they queue is checked once
+the pipeline is synced.
+
 PostgreSQL text cannot hold NUL characters, which SQLite stores: they are
 written as U+FFFD in the columns (the event's document keeps them), so such
 an event is stored rather than rejected.
@@ -26,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
+
+from psycopg import Pipeline
 
 from heliograph.lifecycle import on_new_event
 from heliograph.model import Event
@@ -107,21 +113,24 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
             rejected: list[RejectedEvent] = []
             in_lock_order = sorted(batch.errors, key=lambda g: (g.event.project_id, g.group_hash))
             errors = [(grouped, grouped.event) for grouped in in_lock_order]
-            _write_events(
-                conn,
-                lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
-                errors,
-                outcomes,
-                rejected,
-            )
             analytics = [(event, event) for event in batch.analytics]
-            _write_events(
-                conn,
-                lambda c, event: _insert_event(c, event, None, batch.document(event)),
-                analytics,
-                outcomes,
-                rejected,
-            )
+            with conn.pipeline() as pipeline:
+                _write_events(
+                    pipeline,
+                    conn,
+                    lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
+                    errors,
+                    outcomes,
+                    rejected,
+                )
+                _write_events(
+                    pipeline,
+                    conn,
+                    lambda c, event: _insert_event(c, event, None, batch.document(event)),
+                    analytics,
+                    outcomes,
+                    rejected,
+                )
             record_llm_events(conn, batch.analytics)
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
             return RecordResult(tuple(rejected))
@@ -369,9 +378,19 @@ def _texts(values: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(_text(v) if isinstance(v, str) else v for v in values)
 
 
+# What writing one event queued: called once the pipeline is synced, it says
+# whether the event was stored for the first time.
+Settle = Callable[[], bool]
+
+
+def _replayed() -> bool:
+    return False
+
+
 def _write_events(
+    pipeline: Pipeline,
     conn: Connection,
-    write: Callable[[Connection, Any], bool],
+    write: Callable[[Connection, Any], Settle],
     items: list[tuple[Any, Event]],
     outcomes: OutcomeTally,
     rejected: list[RejectedEvent],
@@ -379,37 +398,48 @@ def _write_events(
     """Write events under one savepoint; if any fails, again one savepoint each.
 
     Events almost never fail: so only a failed attempt pays for a savepoint
-    per event to find the culprit.
+    and a round trip per event to find the culprit. The statements of the
+    first attempt are pipelined: what no later statement depends on is sent
+    without waiting for its answer, and checked at the end.
     """
     if not items:
         return
     written = OutcomeTally()
     try:
         with conn.transaction():
-            for item, event in items:
-                if write(conn, item):
+            pending = [(write(conn, item), event) for item, event in items]
+            pipeline.sync()
+            for settle, event in pending:
+                if settle():
                     written.add(event, "accepted")
     except Exception as exc:
         if is_unavailable(exc):
             raise  # unreachable, deadlock, shutdown: the whole batch waits and retries
         for item, event in items:
-            _isolated(conn, write, item, event, outcomes, rejected)
+            _isolated(pipeline, conn, write, item, event, outcomes, rejected)
         return
     outcomes.merge(written)
 
 
 def _isolated(
+    pipeline: Pipeline,
     conn: Connection,
-    write: Callable[[Connection, Any], bool],
+    write: Callable[[Connection, Any], Settle],
     item: Any,
     event: Event,
     outcomes: OutcomeTally,
     rejected: list[RejectedEvent],
 ) -> None:
-    """Write one event inside a savepoint; a failure undoes that event alone."""
+    """Write one event inside a savepoint; a failure undoes that event alone.
+
+    The pipeline is synced inside the savepoint, so a failure surfaces here,
+    with its own event, and not with the next one.
+    """
     try:
         with conn.transaction():
-            added = write(conn, item)
+            settle = write(conn, item)
+            pipeline.sync()
+            added = settle()
     except _StoredMeanwhile:
         return
     except Exception as exc:
@@ -422,13 +452,13 @@ def _isolated(
         outcomes.add(event, "accepted")
 
 
-def _insert_event(conn: Connection, event: Event, issue_id: int | None, document: bytes) -> bool:
-    """Insert an event (``document``: its JSON); False when its id was already stored."""
+def _insert_event(conn: Connection, event: Event, issue_id: int | None, document: bytes) -> Settle:
+    """Queue an event's insert (``document``: its JSON); settles False if its id was stored."""
     cursor = conn.execute(
         "INSERT INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
         "received_at, level, environment, release, distinct_id, trace_id, data) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (project_id, event_id) DO NOTHING",
+        "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
         _texts(
             (
                 event.project_id,
@@ -447,21 +477,27 @@ def _insert_event(conn: Connection, event: Event, issue_id: int | None, document
             )
         ),
     )
-    return cursor.rowcount == 1
+    return lambda: cursor.fetchone() is not None
 
 
-def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> bool:
-    """Store an error and count it into its issue; False when it was already stored."""
+def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> Settle:
+    """Store an error and count it into its issue; settles False when it was already stored.
+
+    One round trip (the stored check and the issue's lock, together), two for
+    a new issue; the rest is queued. Its issue is locked even for a replay:
+    the lock order stays that of the batch.
+    """
     event = grouped.event
-    exists = conn.execute(
+    stored = conn.execute(
         "SELECT 1 FROM events WHERE project_id = %s AND event_id = %s",
         (event.project_id, _text(event.event_id)),
-    ).fetchone()
-    if exists:
-        return False
-    issue_id = _upsert_issue(conn, grouped)
-    if not _insert_event(conn, event, issue_id, document):
-        raise _StoredMeanwhile(event.event_id)
+    )
+    key = (event.project_id, _text(grouped.group_hash))
+    locked = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key)
+    if stored.fetchone():
+        return _replayed
+    issue_id = _upsert_issue(conn, grouped, locked.fetchone())
+    inserted = _insert_event(conn, event, issue_id, document)
     _count_tags(conn, issue_id, event)
     conn.execute(
         "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (%s, %s, 1) "
@@ -477,7 +513,13 @@ def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> b
             "WHERE id IN (SELECT issue_id FROM added)",
             (issue_id, _text(user)),
         )
-    return True
+
+    def settle() -> bool:
+        if not inserted():
+            raise _StoredMeanwhile(event.event_id)
+        return True
+
+    return settle
 
 
 _SELECT_ISSUE_FOR_UPDATE = (
@@ -486,12 +528,13 @@ _SELECT_ISSUE_FOR_UPDATE = (
 )
 
 
-def _upsert_issue(conn: Connection, grouped: GroupedEvent) -> int:
-    """The id of the event's issue, created or counted; its row stays locked until commit."""
+def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) -> int:
+    """The id of the event's issue (``row``: it, locked), created or counted.
+
+    Its row stays locked until commit. The counting update is only queued.
+    """
     event = grouped.event
-    key = (event.project_id, _text(grouped.group_hash))
-    row = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key).fetchone()
-    if row is None:
+    while row is None:
         created = conn.execute(
             "INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, "
             "level, platform, first_seen, last_seen, times_seen, first_release, last_release) "
@@ -515,9 +558,10 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent) -> int:
         ).fetchone()
         if created is not None:
             return int(created[0])
-        # Another transaction created it since our look: it has committed, lock it.
-        row = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key).fetchone()
-        assert row is not None
+        # Another transaction created it since our look, and has committed: lock it.
+        row = conn.execute(
+            _SELECT_ISSUE_FOR_UPDATE, (event.project_id, _text(grouped.group_hash))
+        ).fetchone()
     issue_id, status, substatus, resolved_in_release = row
     change = on_new_event(status, substatus, resolved_in_release, event.release)
     # The newest event names the issue, as users expect after a message changes.
