@@ -292,3 +292,26 @@ def test_the_store_keeps_the_document_digest_encoded(store: Store, project: Proj
     store.record(DigestBatch(errors=[plain]))
     stored_plain = store.get_event(project.id, plain.event.event_id)
     assert stored_plain is not None and stored_plain.event == plain.event
+
+
+def test_nul_characters_in_any_text_never_cost_an_event(store: Store, project: Project) -> None:
+    """Clients send NULs (a hostile model name, a tag); every backend stores the event."""
+    nul = "a\x00b"
+    grouped = error(
+        project.id,
+        f"group {nul}",
+        title=f"ValueError: {nul}",
+        environment=nul,
+        release=nul,
+        user_id=nul,
+        tags={nul: nul},
+        message=nul,
+    )
+    call = ai_event(project.id, trace=f"trace-{nul}", at=time.time(), model=nul, provider=nul)
+    result = store.record(DigestBatch(errors=[grouped], analytics=[call]))
+    assert result.rejected == ()
+    stored = store.get_event(project.id, grouped.event.event_id)
+    assert stored is not None and stored.event.message == nul  # the document keeps it as sent
+    assert store.get_event(project.id, call.event_id) is not None
+    assert [issue.times_seen for issue in all_issues(store, project.id)] == [1]
+    assert tally(store, project.id)[("error", "accepted", "")] == 1

@@ -24,7 +24,9 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors
+from psycopg.abc import Buffer
 from psycopg.rows import RowMaker
+from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from heliograph.store.base import StoreUnavailable
@@ -74,6 +76,22 @@ def pg_row(cursor: psycopg.Cursor[Any]) -> RowMaker[PgRow]:
     return make
 
 
+class _NulSafeStr(StrDumperUnknown):
+    """Strings as PostgreSQL text can hold them: NUL characters become U+FFFD.
+
+    SQLite stores NULs, PostgreSQL refuses them; clients send them (a hostile
+    model name, a NUL in a message). Replacing them here, for every statement,
+    keeps such an event storable instead of failing its whole batch.
+    """
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(obj.replace("\x00", "\ufffd") if "\x00" in obj else obj)
+
+
+def _configure(conn: Connection) -> None:
+    conn.adapters.register_dumper(str, _NulSafeStr)
+
+
 # Failures of the database rather than the data: the connection, the server
 # shutting down, a conflict between concurrent transactions. Retrying later helps.
 _TRANSIENT = (
@@ -116,6 +134,7 @@ class PgDatabase:
             min_size=1,
             max_size=POOL_SIZE,
             kwargs={"row_factory": pg_row},
+            configure=_configure,
             open=False,
             name="heliograph",
         )

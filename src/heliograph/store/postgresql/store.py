@@ -18,9 +18,9 @@ Statements are pipelined: an error costs one round trip (two for a new
 issue), an analytics event none of its own; what they queue is checked once
 the pipeline is synced.
 
-PostgreSQL text cannot hold NUL characters, which SQLite stores: they are
-written as U+FFFD in the columns (the event's document keeps them), so such
-an event is stored rather than rejected.
+PostgreSQL text cannot hold NUL characters, which SQLite stores: the
+database's connections write them as U+FFFD (``database.py``), and the
+event's document keeps them, so such an event is stored rather than rejected.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
         row = self.db.read(
             lambda c: c.execute(
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND event_id = %s",
-                (project_id, _text(event_id.replace("-", "").lower())),
+                (project_id, event_id.replace("-", "").lower()),
             ).fetchone()
         )
         return stored_event_from_row(row) if row else None
@@ -197,7 +197,7 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
             lambda c: c.execute(
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND trace_id = %s "
                 "ORDER BY timestamp, id LIMIT 1000",
-                (project_id, _text(trace_id)),
+                (project_id, trace_id),
             ).fetchall()
         )
         return [stored_event_from_row(r) for r in rows]
@@ -221,17 +221,17 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
         params: list[Any] = [filters.project_id]
         if filters.status:
             sql += " AND status = %s"
-            params.append(_text(filters.status))
+            params.append(filters.status)
         if filters.level:
             sql += " AND level = %s"
-            params.append(_text(filters.level))
+            params.append(filters.level)
         for key, value in (("environment", filters.environment), ("release", filters.release)):
             if value:
                 sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = %s AND value = %s)"
-                params += [key, _text(value)]
+                params += [key, value]
         if filters.query:
             sql += " AND (title LIKE %s ESCAPE '\\' OR culprit LIKE %s ESCAPE '\\')"
-            pattern = "%" + escape_like(_text(filters.query)) + "%"
+            pattern = "%" + escape_like(filters.query) + "%"
             params += [pattern, pattern]
         if after:
             sql += f" AND ({column} < %s OR ({column} = %s AND id < %s))"
@@ -316,7 +316,7 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
                 "SELECT t.value FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
                 "WHERE t.key = %s AND i.project_id = %s "
                 "GROUP BY t.value ORDER BY MAX(i.last_seen) DESC LIMIT %s",
-                (_text(key), project_id, limit),
+                (key, project_id, limit),
             ).fetchall()
         )
         return [r[0] for r in rows]
@@ -333,7 +333,7 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
         def query(conn: Connection) -> tuple[str | None, str | None] | None:
             row = conn.execute(
                 "SELECT id, timestamp FROM events WHERE issue_id = %s AND event_id = %s",
-                (issue_id, _text(event_id)),
+                (issue_id, event_id),
             ).fetchone()
             if row is None:
                 return None
@@ -367,15 +367,6 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
 
 class _StoredMeanwhile(Exception):
     """Another transaction stored this event id after our check: undo ours, a replay."""
-
-
-def _text(value: str) -> str:
-    """``value`` as PostgreSQL text can hold it: NUL characters become U+FFFD."""
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
-
-
-def _texts(values: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(_text(v) if isinstance(v, str) else v for v in values)
 
 
 # What writing one event queued: called once the pipeline is synced, it says
@@ -459,7 +450,7 @@ def _insert_event(conn: Connection, event: Event, issue_id: int | None, document
         "received_at, level, environment, release, distinct_id, trace_id, data) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
-        _texts(
+        tuple(
             (
                 event.project_id,
                 event.event_id,
@@ -490,9 +481,9 @@ def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> S
     event = grouped.event
     stored = conn.execute(
         "SELECT 1 FROM events WHERE project_id = %s AND event_id = %s",
-        (event.project_id, _text(event.event_id)),
+        (event.project_id, event.event_id),
     )
-    key = (event.project_id, _text(grouped.group_hash))
+    key = (event.project_id, grouped.group_hash)
     locked = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key)
     if stored.fetchone():
         return _replayed
@@ -511,7 +502,7 @@ def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> S
             "ON CONFLICT DO NOTHING RETURNING issue_id) "
             "UPDATE issues SET users_seen = users_seen + 1 "
             "WHERE id IN (SELECT issue_id FROM added)",
-            (issue_id, _text(user)),
+            (issue_id, user),
         )
 
     def settle() -> bool:
@@ -540,7 +531,7 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
             "level, platform, first_seen, last_seen, times_seen, first_release, last_release) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s) "
             "ON CONFLICT (project_id, group_hash) DO NOTHING RETURNING id",
-            _texts(
+            tuple(
                 (
                     event.project_id,
                     grouped.group_hash,
@@ -560,7 +551,7 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
             return int(created[0])
         # Another transaction created it since our look, and has committed: lock it.
         row = conn.execute(
-            _SELECT_ISSUE_FOR_UPDATE, (event.project_id, _text(grouped.group_hash))
+            _SELECT_ISSUE_FOR_UPDATE, (event.project_id, grouped.group_hash)
         ).fetchone()
     issue_id, status, substatus, resolved_in_release = row
     change = on_new_event(status, substatus, resolved_in_release, event.release)
@@ -575,7 +566,7 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
         "status = %s, substatus = %s, resolved_in_release = %s, "
         "resolved_at = CASE WHEN %s THEN NULL ELSE resolved_at END "
         "WHERE id = %s",
-        _texts(
+        tuple(
             (
                 event.timestamp,
                 event.timestamp,
@@ -599,10 +590,7 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
 
 
 def _count_tags(conn: Connection, issue_id: int, event: Event) -> None:
-    rows = [
-        (issue_id, _text(k), _text(v), event.timestamp, event.timestamp)
-        for k, v in event_tags(event)
-    ]
+    rows = [(issue_id, k, v, event.timestamp, event.timestamp) for k, v in event_tags(event)]
     if not rows:
         return
     with conn.cursor() as cursor:
@@ -631,5 +619,5 @@ def _add_outcomes(conn: Connection, outcomes: Sequence[Outcome]) -> None:
             "VALUES (%s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (project_id, day, category, outcome, reason) "
             "DO UPDATE SET quantity = outcomes.quantity + EXCLUDED.quantity",
-            [_texts(row) for row in rows],
+            [tuple(row) for row in rows],
         )
