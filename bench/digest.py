@@ -6,18 +6,25 @@ then times the real digest worker draining it into a fresh store, in this
 process, with no server and no ingest competing for the cores.
 
     python bench/digest.py [--errors N] [--generations N] [--workers N]
+                           [--database-url URL]
 
 Prints errors/s and generations/s. With ``--workers N`` the payloads are
 spread over N queue shards and drained by N real ``heliograph digest``
 processes writing one store, as ``serve --workers N`` runs them (pin them
 with ``taskset -c LIST python bench/digest.py ...``). Compare runs made back
 to back: this machine's speed varies from hour to hour.
+
+The store is a fresh SQLite file unless ``--database-url`` names another,
+such as ``postgresql://user@host:port/db``: give an empty database (the
+bench creates its schema and default project there, and both measurements
+write to it, errors first). The queue stays on local disk, as on a node.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -123,10 +130,15 @@ def fill(queue: PayloadQueue, errors: int, generations: int) -> None:
     asyncio.run(go())
 
 
-def measure_in_process(errors: int, generations: int) -> float:
+def store_url(root: Path, database_url: str | None) -> str:
+    """``database_url``, else a fresh SQLite file in ``root``."""
+    return database_url or f"sqlite:///{root / 'heliograph.sqlite3'}"
+
+
+def measure_in_process(errors: int, generations: int, database_url: str | None = None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
+        store = open_store(store_url(root, database_url))
         queue = open_queue(root)
         ensure_defaults(store, "http://127.0.0.1")
         fill(queue, errors, generations)
@@ -139,15 +151,19 @@ def measure_in_process(errors: int, generations: int) -> float:
     return elapsed
 
 
-def measure_processes(errors: int, generations: int, workers: int) -> float:
+def measure_processes(
+    errors: int, generations: int, workers: int, database_url: str | None = None
+) -> float:
     """Seconds for N digest processes to drain N pre-filled shards into one store."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        store = open_store(f"sqlite:///{root / 'heliograph.sqlite3'}")
+        url = store_url(root, database_url)
+        store = open_store(url)
         ensure_defaults(store, "http://127.0.0.1")
         store.close()
         fill_shards(root, workers, errors, generations)
         node = open_node_queue(root)
+        env = {**os.environ, "HELIOGRAPH_DATABASE_URL": url}
         started = time.perf_counter()
         processes = [
             subprocess.Popen(
@@ -164,6 +180,7 @@ def measure_processes(errors: int, generations: int, workers: int) -> float:
                     str(workers),
                 ],
                 stderr=subprocess.DEVNULL,
+                env=env,
             )
             for n in range(workers)
         ]
@@ -184,12 +201,18 @@ def main() -> None:
     parser.add_argument("--errors", type=int, default=3000)
     parser.add_argument("--generations", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=0, help="digest processes (0: in-process)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the store to write (an empty database, e.g. postgresql://...); "
+        "default: a fresh SQLite file",
+    )
     args = parser.parse_args()
 
     def measure(errors: int, generations: int) -> float:
         if args.workers:
-            return measure_processes(errors, generations, args.workers)
-        return measure_in_process(errors, generations)
+            return measure_processes(errors, generations, args.workers, args.database_url)
+        return measure_in_process(errors, generations, args.database_url)
 
     if args.errors:
         seconds = measure(args.errors, 0)
