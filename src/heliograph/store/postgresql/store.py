@@ -6,17 +6,23 @@ one transaction, each event under a savepoint only when the batch's first
 attempt failed, and an event id already stored is skipped before any counter
 moves, so re-running a batch is harmless.
 
-Unlike SQLite, N digest processes on N nodes write at once. An error's issue
-is locked (``SELECT ... FOR UPDATE``, or created by ``INSERT ... ON CONFLICT``)
-before its counters move, so counts stay exact and a group hash never makes
-two issues; a batch takes those locks in (project, group hash) order, so two
-batches that share issues wait for each other instead of deadlocking. An
-event that another transaction stored meanwhile undoes its own savepoint and
-counts as a replay.
+Unlike SQLite, N digest processes on N nodes write at once. A batch's
+errors are counted into their issues by one ``INSERT ... ON CONFLICT DO
+UPDATE`` whose rows go in (project, group hash) order: it creates or locks
+each issue before its counters move, so counts stay exact and a group hash
+never makes two issues, and two batches that share issues lock them in the
+same order, so they wait for each other instead of deadlocking. Everything
+else a batch counts (tags, hourly counts, users) hangs off issues it holds.
 
-Statements are pipelined: an error costs one round trip (two for a new
-issue), an analytics event none of its own; what they queue is checked once
-the pipeline is synced.
+A batch is written set-based, in a fixed number of round trips whatever its
+size (:func:`_write_batch`): what is already stored is found in one query,
+counts are aggregated in Python and upserted one statement per table, and the
+events go in as one multi-row insert, the rest pipelined. Should that fail
+for a reason other than the database, it is undone (a savepoint) and the
+batch is written event by event, pipelined (an error costs one round trip,
+two for a new issue), which pins the failure on its event. An event that
+another transaction stored meanwhile counts as a replay: the set-based
+attempt starts again, the event-by-event one undoes that event's savepoint.
 
 PostgreSQL text cannot hold NUL characters, which SQLite stores: the
 database's connections write them as U+FFFD (``database.py``), and the
@@ -103,34 +109,18 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
     def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
         """Hand a digest batch to the writer; the future resolves once it is committed.
 
-        Errors are written in (project, group hash) order, each group's in
-        batch order: the order in which their issues are locked (see the
-        module's docstring).
+        The batch is written set-based (a fixed number of round trips, see
+        :func:`_write_set_based`); should that fail for a reason other than
+        the database, it is undone and written event by event, which rejects
+        the event at fault alone. Issues are locked in (project, group hash)
+        order either way (see the module's docstring).
         """
 
         def write(conn: Connection) -> RecordResult:
             outcomes = OutcomeTally()
             rejected: list[RejectedEvent] = []
-            in_lock_order = sorted(batch.errors, key=lambda g: (g.event.project_id, g.group_hash))
-            errors = [(grouped, grouped.event) for grouped in in_lock_order]
-            analytics = [(event, event) for event in batch.analytics]
-            with conn.pipeline() as pipeline:
-                _write_events(
-                    pipeline,
-                    conn,
-                    lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
-                    errors,
-                    outcomes,
-                    rejected,
-                )
-                _write_events(
-                    pipeline,
-                    conn,
-                    lambda c, event: _insert_event(c, event, None, batch.document(event)),
-                    analytics,
-                    outcomes,
-                    rejected,
-                )
+            if not _write_set_based(conn, batch, outcomes):
+                _write_per_event(conn, batch, outcomes, rejected)
             record_llm_events(conn, batch.analytics)
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
             return RecordResult(tuple(rejected))
@@ -238,7 +228,11 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
             params += [after[0], after[0], after[1]]
         sql += f" ORDER BY {column} DESC, id DESC LIMIT %s"
         params.append(limit + 1)
-        rows = self.db.read(lambda c: c.execute(sql, params).fetchall())
+        # Never prepared: a prepared statement soon runs a generic plan, which
+        # guesses that a tag value or a search matches one row and nests loops
+        # over issue_tags (~400 ms at 2,000 issues); planned with the values,
+        # it is a hash join or a trigram index scan (bench/scale.py).
+        rows = self.db.read(lambda c: c.execute(sql, params, prepare=False).fetchall())
         issues = [issue_from_row(r) for r in rows]
         next_cursor = None
         if len(issues) > limit:
@@ -363,6 +357,375 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
             ).fetchone()
         )
         return row[0] if row else None
+
+
+# -- the set-based write: the normal case --------------------------------------
+
+# Tries of the set-based write when another writer stores some of the batch's
+# errors between our look and our insert (each try undoes itself); then the
+# batch is written event by event, which settles each such event alone.
+_SET_ATTEMPTS = 3
+
+EventKey = tuple[int, str]
+IssueKey = tuple[int, str]
+
+
+def _stored_text(text: str) -> str:
+    """``text`` as PostgreSQL stores it (NULs as U+FFFD, ``database.py``): keys match rows."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _event_key(event: Event) -> EventKey:
+    return event.project_id, _stored_text(event.event_id)
+
+
+def _issue_key(grouped: GroupedEvent) -> IssueKey:
+    return grouped.event.project_id, _stored_text(grouped.group_hash)
+
+
+def _write_set_based(conn: Connection, batch: DigestBatch, outcomes: OutcomeTally) -> bool:
+    """Write the batch's errors and analytics events set-based, under one savepoint.
+
+    Returns False when that failed for a reason other than the database (an
+    event that cannot be stored, say): the savepoint is undone, nothing of it
+    stays, and the caller writes the batch event by event. A failure of the
+    database itself propagates: the whole batch waits and is retried.
+    """
+    if not batch.errors and not batch.analytics:
+        return True
+    for _ in range(_SET_ATTEMPTS):
+        written = OutcomeTally()
+        try:
+            with conn.transaction():
+                _write_batch(conn, batch, written)
+        except _StoredMeanwhile:
+            continue  # counted as new, stored by another writer meanwhile: look again
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise  # unreachable, deadlock, shutdown: the whole batch waits and retries
+            return False
+        outcomes.merge(written)
+        return True
+    return False
+
+
+def _write_batch(conn: Connection, batch: DigestBatch, written: OutcomeTally) -> None:
+    """The set-based write: three round trips for the errors, however many, none more for the rest.
+
+    1. one query finds which of the batch's errors are already stored
+       (replays move no counter; an event twice in the batch counts once);
+    2. one upsert counts the new ones into their issues, all of them, locked
+       in (project, group hash) order; what the regression rules change
+       follows from each issue's status as that statement returns it;
+    3. pipelined: the status changes, the events (one multi-row insert for
+       errors, one for analytics), and the tags, hourly counts and users as
+       aggregated upserts.
+
+    An error counted in step 2 that another writer stored before step 3
+    raises :class:`_StoredMeanwhile`: the caller undoes the attempt and
+    starts again, when step 1 sees it.
+    """
+    errors = _new_errors(conn, _first_of_each(batch.errors, lambda g: g.event))
+    analytics = _first_of_each(batch.analytics, lambda event: event)
+    issue_ids, status_changes = _count_into_issues(conn, errors)
+    with conn.pipeline():
+        if status_changes:
+            conn.execute(_UPDATE_STATUSES, _columns(status_changes, 5))
+        stored_errors = _insert_events(
+            conn, [(g.event, issue_ids[_issue_key(g)]) for g in errors], batch
+        )
+        stored_analytics = _insert_events(conn, [(event, None) for event in analytics], batch)
+        _count_details(conn, errors, issue_ids)
+    inserted = {(row[0], row[1]) for row in stored_errors.fetchall()} if stored_errors else set()
+    if len(inserted) < len(errors):
+        raise _StoredMeanwhile("errors of this batch were stored meanwhile")
+    for grouped in errors:
+        written.add(grouped.event, "accepted")
+    if stored_analytics:
+        new = {(row[0], row[1]) for row in stored_analytics.fetchall()}
+        for event in analytics:
+            if _event_key(event) in new:
+                written.add(event, "accepted")
+
+
+def _first_of_each(items: Sequence[Any], event_of: Callable[[Any], Event]) -> list[Any]:
+    """``items`` in order, each event id once (its first occurrence)."""
+    seen: set[EventKey] = set()
+    first: list[Any] = []
+    for item in items:
+        key = _event_key(event_of(item))
+        if key not in seen:
+            seen.add(key)
+            first.append(item)
+    return first
+
+
+_STORED_EVENTS = """
+SELECT e.project_id, e.event_id FROM events e
+JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id)
+    ON e.project_id = k.project_id AND e.event_id = k.event_id
+"""
+
+
+def _new_errors(conn: Connection, errors: list[GroupedEvent]) -> list[GroupedEvent]:
+    """The errors not stored yet, in lock order: (project, group hash), then batch order."""
+    if not errors:
+        return []
+    keys = [_event_key(g.event) for g in errors]
+    stored = {
+        (row[0], row[1]) for row in conn.execute(_STORED_EVENTS, _columns(keys, 2)).fetchall()
+    }
+    new = [g for g, key in zip(errors, keys, strict=True) if key not in stored]
+    return sorted(new, key=_issue_key)
+
+
+_UPSERT_ISSUES = """
+INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, level, platform,
+    first_seen, last_seen, times_seen, first_release, last_release)
+SELECT project_id, group_hash, grouping_version, title, culprit, level, platform,
+    first_seen, last_seen, times_seen, first_release, last_release
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+    %s::text[], %s::float8[], %s::float8[], %s::bigint[], %s::text[], %s::text[])
+    WITH ORDINALITY AS v(project_id, group_hash, grouping_version, title, culprit, level,
+    platform, first_seen, last_seen, times_seen, first_release, last_release, n)
+ORDER BY n
+ON CONFLICT (project_id, group_hash) DO UPDATE SET
+    times_seen = issues.times_seen + EXCLUDED.times_seen,
+    last_seen = GREATEST(issues.last_seen, EXCLUDED.last_seen),
+    first_seen = LEAST(issues.first_seen, EXCLUDED.first_seen),
+    title = CASE WHEN EXCLUDED.last_seen >= issues.last_seen
+        THEN EXCLUDED.title ELSE issues.title END,
+    culprit = CASE WHEN EXCLUDED.last_seen >= issues.last_seen
+        THEN EXCLUDED.culprit ELSE issues.culprit END,
+    level = CASE WHEN EXCLUDED.last_seen >= issues.last_seen
+        THEN EXCLUDED.level ELSE issues.level END,
+    last_release = COALESCE(EXCLUDED.last_release, issues.last_release),
+    first_release = COALESCE(issues.first_release, EXCLUDED.first_release)
+RETURNING id, project_id, group_hash, status, substatus, resolved_in_release,
+    xmax = 0 AS created
+"""
+_UPDATE_STATUSES = """
+UPDATE issues SET status = v.status, substatus = v.substatus,
+    resolved_in_release = v.resolved_in_release,
+    resolved_at = CASE WHEN v.regressed THEN NULL ELSE issues.resolved_at END
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[])
+    AS v(id, status, substatus, resolved_in_release, regressed)
+WHERE issues.id = v.id
+"""
+
+
+def _count_into_issues(
+    conn: Connection, errors: list[GroupedEvent]
+) -> tuple[dict[IssueKey, int], list[tuple[int, str, str, str | None, bool]]]:
+    """Count ``errors`` (new, in lock order) into their issues with one upsert.
+
+    Returns each issue's id and the status changes the regression rules
+    make, not yet written: (id, status, substatus, resolved_in_release,
+    regressed). The upsert leaves the status alone, so the status it returns
+    is the one before this batch, on a row it holds locked; the rules then
+    see the issue's events one by one in batch order, as event-by-event
+    writing would (a new issue's first event creates it, ``new``).
+
+    Per issue, the counts add up, first/last seen widen, the newest event
+    names the issue (the last of equally new ones, as ``>=`` event by event
+    does), the first release stays once set and the last one known wins.
+    """
+    groups: dict[IssueKey, list[GroupedEvent]] = {}
+    for grouped in errors:
+        groups.setdefault(_issue_key(grouped), []).append(grouped)
+    if not groups:
+        return {}, []
+    rows = []
+    for (project_id, group_hash), members in groups.items():
+        first = members[0]
+        newest = first
+        for grouped in members[1:]:
+            if grouped.event.timestamp >= newest.event.timestamp:
+                newest = grouped
+        releases = [g.event.release for g in members if g.event.release is not None]
+        rows.append(
+            (
+                project_id,
+                group_hash,
+                first.grouping_version,
+                newest.title,
+                newest.culprit,
+                newest.event.level,
+                first.event.platform,
+                min(g.event.timestamp for g in members),
+                newest.event.timestamp,
+                len(members),
+                releases[0] if releases else None,
+                releases[-1] if releases else None,
+            )
+        )
+    issue_ids: dict[IssueKey, int] = {}
+    changes: list[tuple[int, str, str, str | None, bool]] = []
+    for row in conn.execute(_UPSERT_ISSUES, _columns(rows, 12)).fetchall():
+        issue_id, project_id, group_hash, status, substatus, resolved_in_release, created = row
+        key = (project_id, group_hash)
+        issue_ids[key] = issue_id
+        before = (status, substatus, resolved_in_release)
+        regressed = False
+        members = groups[key]
+        for grouped in members[1:] if created else members:
+            change = on_new_event(status, substatus, resolved_in_release, grouped.event.release)
+            status, substatus = change.status, change.substatus
+            resolved_in_release = change.resolved_in_release
+            regressed = regressed or change.regressed
+        if (status, substatus, resolved_in_release) != before:
+            changes.append((issue_id, status, substatus, resolved_in_release, regressed))
+    if len(issue_ids) != len(groups):
+        raise RuntimeError("the issue upsert returned other issues than it was given")
+    return issue_ids, changes
+
+
+_INSERT_EVENTS = """
+INSERT INTO events (project_id, event_id, issue_id, kind, name, timestamp, received_at, level,
+    environment, release, distinct_id, trace_id, data)
+SELECT project_id, event_id, issue_id, kind, name, timestamp, received_at, level,
+    environment, release, distinct_id, trace_id, data
+FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::float8[],
+    %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %b::bytea[])
+    WITH ORDINALITY AS v(project_id, event_id, issue_id, kind, name, timestamp, received_at,
+    level, environment, release, distinct_id, trace_id, data, n)
+ORDER BY n
+ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, event_id
+"""
+
+
+def _insert_events(
+    conn: Connection, events: list[tuple[Event, int | None]], batch: DigestBatch
+) -> Any:
+    """Queue one insert of ``events`` in that order; its cursor returns the new ones' keys."""
+    if not events:
+        return None
+    rows = [
+        (
+            event.project_id,
+            event.event_id,
+            issue_id,
+            event.kind,
+            event.name,
+            event.timestamp,
+            event.received_at,
+            event.level,
+            event.environment,
+            event.release,
+            event.distinct_id,
+            event.trace_id,
+            batch.document(event),
+        )
+        for event, issue_id in events
+    ]
+    return conn.execute(_INSERT_EVENTS, _columns(rows, 13))
+
+
+_UPSERT_TAGS = """
+INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen)
+SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::float8[],
+    %s::float8[])
+ON CONFLICT (issue_id, key, value) DO UPDATE SET
+    times_seen = issue_tags.times_seen + EXCLUDED.times_seen,
+    first_seen = LEAST(issue_tags.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(issue_tags.last_seen, EXCLUDED.last_seen)
+"""
+_UPSERT_HOURLY = """
+INSERT INTO issue_hourly (issue_id, hour, count)
+SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])
+ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + EXCLUDED.count
+"""
+_ADD_USERS = """
+WITH added AS (
+    INSERT INTO issue_users (issue_id, user_key)
+    SELECT * FROM unnest(%s::bigint[], %s::text[])
+    ON CONFLICT DO NOTHING RETURNING issue_id
+)
+UPDATE issues SET users_seen = users_seen + a.users
+FROM (SELECT issue_id, COUNT(*) AS users FROM added GROUP BY issue_id) AS a
+WHERE issues.id = a.issue_id
+"""
+
+
+def _count_details(
+    conn: Connection, errors: list[GroupedEvent], issue_ids: dict[IssueKey, int]
+) -> None:
+    """Queue the tag, hourly and user counts of ``errors``: one aggregated upsert each.
+
+    Their rows belong to issues this transaction holds locked, so no other
+    writer touches them meanwhile; each upsert still goes in key order.
+    """
+    tags: dict[tuple[int, str, str], list[Any]] = {}
+    hours: dict[tuple[int, int], int] = {}
+    users: set[tuple[int, str]] = set()
+    for grouped in errors:
+        event = grouped.event
+        issue_id = issue_ids[_issue_key(grouped)]
+        at = event.timestamp
+        for key, value in event_tags(event):
+            tag = (issue_id, _stored_text(key), _stored_text(value))
+            found = tags.get(tag)
+            if found is None:
+                tags[tag] = [1, at, at]
+            else:
+                found[0] += 1
+                found[1] = min(found[1], at)
+                found[2] = max(found[2], at)
+        hour = (issue_id, int(at // 3600))
+        hours[hour] = hours.get(hour, 0) + 1
+        user = user_key(event)
+        if user:
+            users.add((issue_id, _stored_text(user)))
+    if tags:
+        rows = [(*tag, *counts) for tag, counts in sorted(tags.items())]
+        conn.execute(_UPSERT_TAGS, _columns(rows, 6))
+    if hours:
+        conn.execute(_UPSERT_HOURLY, _columns([(*h, n) for h, n in sorted(hours.items())], 3))
+    if users:
+        conn.execute(_ADD_USERS, _columns(sorted(users), 2))
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` column lists: the arrays that ``unnest`` turns back into rows."""
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
+
+
+# -- event by event: the fallback -------------------------------------------------
+
+
+def _write_per_event(
+    conn: Connection, batch: DigestBatch, outcomes: OutcomeTally, rejected: list[RejectedEvent]
+) -> None:
+    """Write the batch one event at a time, pipelined: what runs when the set-based write fails.
+
+    Errors are written in (project, group hash) order, each group's in batch
+    order: the order in which their issues are locked. A failure is pinned
+    to its event, which alone is rejected.
+    """
+    in_lock_order = sorted(batch.errors, key=lambda g: (g.event.project_id, g.group_hash))
+    errors = [(grouped, grouped.event) for grouped in in_lock_order]
+    analytics = [(event, event) for event in batch.analytics]
+    with conn.pipeline() as pipeline:
+        _write_events(
+            pipeline,
+            conn,
+            lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
+            errors,
+            outcomes,
+            rejected,
+        )
+        _write_events(
+            pipeline,
+            conn,
+            lambda c, event: _insert_event(c, event, None, batch.document(event)),
+            analytics,
+            outcomes,
+            rejected,
+        )
 
 
 class _StoredMeanwhile(Exception):
