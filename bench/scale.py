@@ -22,8 +22,8 @@ How it loads (it is a bench, not the way data arrives):
   (``event_tags``, ``user_key``, ``event_document``), then triages (one issue
   in six resolved, one in twenty ignored). ``--load record`` goes through
   ``store.record`` with a :class:`DigestBatch` of ``--batch`` (5,000) errors
-  at a time instead: exactly digest's rows, but here about 450 errors/s,
-  40 minutes for 1M, against ~5,000/s by ``COPY``;
+  at a time instead: exactly digest's rows, but slower (on 2 cores about
+  4,000 errors/s, against ~8,000/s by ``COPY``);
 * generations go through the PostgreSQL backend's typed-row writer
   (``write_llm_rows``: ``llm_events`` plus every rollup, as digest writes
   them), 20,000 rows a transaction, with no ``events`` row of their own (the
