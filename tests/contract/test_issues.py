@@ -210,6 +210,12 @@ def test_query_searches_title_and_culprit_literally(store: Store, varied: Projec
     assert sorted(listed(store, IssueFilter(varied.id, query="done"))) == ["num", "pct"]
 
 
+def test_query_ignores_case(store: Store, varied: Project) -> None:
+    """Users type "keyerror" for KeyError: every backend matches regardless of case."""
+    assert listed(store, IssueFilter(varied.id, query="keyerror")) == ["key"]
+    assert listed(store, IssueFilter(varied.id, query="APP.COUNT")) == ["num"]
+
+
 # -- listing: sorts and cursors ---------------------------------------------------
 
 

@@ -220,7 +220,8 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
                 sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = %s AND value = %s)"
                 params += [key, value]
         if filters.query:
-            sql += " AND (title LIKE %s ESCAPE '\\' OR culprit LIKE %s ESCAPE '\\')"
+            # ILIKE: SQLite's LIKE ignores case, and users type "keyerror" for KeyError.
+            sql += " AND (title ILIKE %s ESCAPE '\\' OR culprit ILIKE %s ESCAPE '\\')"
             pattern = "%" + escape_like(filters.query) + "%"
             params += [pattern, pattern]
         if after:
