@@ -15,12 +15,7 @@ import pytest
 
 from heliograph.store.postgresql import PostgresStore
 from heliograph.store.postgresql.retention import retention_lock
-from tests.postgres import PostgresCluster, cluster
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster | None]:
-    yield from cluster()
+from tests.postgres import PostgresCluster
 
 
 @pytest.fixture
