@@ -1,0 +1,80 @@
+"""What differs between the SQL the two store backends speak.
+
+Queries shared by both backends (:mod:`heliograph.store.llm_reads`) are
+written once, in SQLite's style with ``?`` placeholders, and ask a
+:class:`SqlDialect` for the few pieces that differ; :meth:`SqlDialect.sql`
+turns a finished statement into the driver's. Every fragment a dialect
+returns is in that shared style too, so it can go into any statement.
+
+PostgreSQL is made to answer as SQLite does: sums of BIGINT columns come
+back as NUMERIC (Decimal) there, so they are cast back to BIGINT; text is
+ordered and compared byte-wise (``COLLATE "C"``, SQLite's ordering)
+whatever the database's locale; and a bare ``NULL`` column gets a type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["POSTGRESQL", "SQLITE", "PostgresDialect", "SqlDialect", "SqliteDialect"]
+
+
+class SqlDialect:
+    """SQLite's SQL; :class:`PostgresDialect` overrides what PostgreSQL says otherwise."""
+
+    #: The driver's placeholder for one parameter.
+    param = "?"
+    #: Appended to a text expression that is ordered or compared (``MAX``, ``ORDER BY``).
+    text_order = ""
+
+    def sql(self, statement: str) -> str:
+        """``statement``, written with ``?`` placeholders, as the driver takes it."""
+        return statement
+
+    def int_sum(self, expr: str) -> str:
+        """The sum of an integer expression, as an integer."""
+        return f"SUM({expr})"
+
+    def typed_null(self, sql_type: str) -> str:
+        """A NULL column of ``sql_type`` (a selected constant with no other type)."""
+        return "NULL"
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """A condition that ``column`` is one of ``values``, and its parameters."""
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    def index_hint(self, index: str) -> str:
+        """Appended to a table name: read it through ``index`` (where the engine takes hints)."""
+        return f" INDEXED BY {index}"
+
+
+class SqliteDialect(SqlDialect):
+    """The embedded SQLite store's SQL (the shared style itself)."""
+
+
+class PostgresDialect(SqlDialect):
+    """PostgreSQL through psycopg, answering as SQLite does."""
+
+    param = "%s"
+    text_order = ' COLLATE "C"'
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("%", "%%").replace("?", self.param)
+
+    def int_sum(self, expr: str) -> str:
+        return f"SUM({expr})::bigint"
+
+    def typed_null(self, sql_type: str) -> str:
+        return f"NULL::{sql_type}"
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def index_hint(self, index: str) -> str:
+        """Nothing: PostgreSQL's planner takes no hints (it picks the index itself)."""
+        return ""
+
+
+SQLITE = SqliteDialect()
+POSTGRESQL = PostgresDialect()
