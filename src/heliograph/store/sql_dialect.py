@@ -48,6 +48,10 @@ class SqlDialect:
         """Appended to a table name: read it through ``index`` (where the engine takes hints)."""
         return f" INDEXED BY {index}"
 
+    def id_list(self, expr: str) -> str:
+        """An aggregate of integer ``expr``: its values as text, comma-separated (NULL: none)."""
+        return f"group_concat({expr})"
+
 
 class SqliteDialect(SqlDialect):
     """The embedded SQLite store's SQL (the shared style itself)."""
@@ -74,6 +78,9 @@ class PostgresDialect(SqlDialect):
     def index_hint(self, index: str) -> str:
         """Nothing: PostgreSQL's planner takes no hints (it picks the index itself)."""
         return ""
+
+    def id_list(self, expr: str) -> str:
+        return f"string_agg(({expr})::text, ',')"
 
 
 SQLITE = SqliteDialect()
