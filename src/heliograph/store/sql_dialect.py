@@ -27,6 +27,8 @@ class SqlDialect:
     param = "?"
     #: Appended to a text expression that is ordered or compared (``MAX``, ``ORDER BY``).
     text_order = ""
+    #: The operator matching a ``LIKE`` pattern whatever the case (SQLite's ``LIKE`` does).
+    like_ignoring_case = "LIKE"
 
     def sql(self, statement: str) -> str:
         """``statement``, written with ``?`` placeholders, as the driver takes it."""
@@ -48,6 +50,15 @@ class SqlDialect:
         """Appended to a table name: read it through ``index`` (where the engine takes hints)."""
         return f" INDEXED BY {index}"
 
+    def execute_unprepared(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
+        """``conn.execute(statement, params)``, planned for these very parameters.
+
+        For a query whose best plan depends on its values (a search, a rare
+        tag value): never a cached generic plan. ``statement`` is the driver's
+        (from :meth:`sql`); the result is the driver's cursor.
+        """
+        return conn.execute(statement, params)
+
     def id_list(self, expr: str) -> str:
         """An aggregate of integer ``expr``: its values as text, comma-separated (NULL: none)."""
         return f"group_concat({expr})"
@@ -62,6 +73,7 @@ class PostgresDialect(SqlDialect):
 
     param = "%s"
     text_order = ' COLLATE "C"'
+    like_ignoring_case = "ILIKE"
 
     def sql(self, statement: str) -> str:
         return statement.replace("%", "%%").replace("?", self.param)
@@ -78,6 +90,16 @@ class PostgresDialect(SqlDialect):
     def index_hint(self, index: str) -> str:
         """Nothing: PostgreSQL's planner takes no hints (it picks the index itself)."""
         return ""
+
+    def execute_unprepared(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
+        """Never prepared (psycopg prepares a statement it runs often).
+
+        A prepared statement soon runs a generic plan, which guesses that a tag
+        value or a search matches one row and nests loops over issue_tags
+        (~400 ms at 2,000 issues); planned with the values, it is a hash join or
+        a trigram index scan (bench/scale.py).
+        """
+        return conn.execute(statement, params, prepare=False)
 
     def id_list(self, expr: str) -> str:
         return f"string_agg(({expr})::text, ',')"

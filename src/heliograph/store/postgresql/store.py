@@ -45,25 +45,17 @@ from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
     Issue,
-    IssueFilter,
     Outcome,
     RecordResult,
     RejectedEvent,
-    StoredEvent,
-    TagCount,
 )
-from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
-    SORT_COLUMNS,
     OutcomeTally,
     describe_failure,
-    escape_like,
     event_tags,
-    hourly_trend,
     issue_from_row,
-    issue_sort_value,
-    stored_event_from_row,
     user_key,
 )
 from heliograph.store.postgresql.accounts import AccountsMixin
@@ -74,12 +66,13 @@ from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sql_dialect import POSTGRESQL
 
-_EVENT_COLUMNS = "project_id, event_id, issue_id, data"
 
-
-class PostgresStore(AccountsMixin, LlmStoreMixin):
+class PostgresStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[PgDatabase]):
     """The store on a PostgreSQL database, which N nodes may share."""
+
+    dialect = POSTGRESQL
 
     def __init__(self, url: str) -> None:
         self.db = PgDatabase(url, migrations=MIGRATIONS)
@@ -130,117 +123,7 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
 
-    def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]:
-        since = int(time.time() // 86400) - days
-
-        def query(conn: Connection) -> list[Outcome]:
-            rows = conn.execute(
-                "SELECT project_id, category, outcome, reason, SUM(quantity)::bigint, 0 "
-                "FROM outcomes WHERE project_id = %s AND day >= %s "
-                "GROUP BY project_id, category, outcome, reason "
-                'ORDER BY category COLLATE "C", outcome COLLATE "C", reason COLLATE "C"',
-                (project_id, since),
-            ).fetchall()
-            return [Outcome(*row) for row in rows]
-
-        return self.db.read(query)
-
-    # -- events ----------------------------------------------------------
-
-    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None:
-        row = self.db.read(
-            lambda c: c.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND event_id = %s",
-                (project_id, event_id.replace("-", "").lower()),
-            ).fetchone()
-        )
-        return stored_event_from_row(row) if row else None
-
-    def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
-    ) -> tuple[list[StoredEvent], str | None]:
-        after = decode_cursor(cursor)
-
-        def query(conn: Connection) -> list[PgRow]:
-            sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events WHERE issue_id = %s"
-            params: list[Any] = [issue_id]
-            if after:
-                sql += " AND (timestamp < %s OR (timestamp = %s AND id < %s))"
-                params += [after[0], after[0], after[1]]
-            sql += " ORDER BY timestamp DESC, id DESC LIMIT %s"
-            params.append(limit + 1)
-            return conn.execute(sql, params).fetchall()
-
-        rows = self.db.read(query)
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
-        return [stored_event_from_row(r) for r in rows], next_cursor
-
-    def latest_event(self, issue_id: int) -> StoredEvent | None:
-        events, _ = self.issue_events(issue_id, limit=1, cursor=None)
-        return events[0] if events else None
-
-    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE project_id = %s AND trace_id = %s "
-                "ORDER BY timestamp, id LIMIT 1000",
-                (project_id, trace_id),
-            ).fetchall()
-        )
-        return [stored_event_from_row(r) for r in rows]
-
     # -- issues ----------------------------------------------------------
-
-    def get_issue(self, issue_id: int) -> Issue | None:
-        row = self.db.read(
-            lambda c: c.execute(
-                f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = %s", (issue_id,)
-            ).fetchone()
-        )
-        return issue_from_row(row) if row else None
-
-    def list_issues(
-        self, filters: IssueFilter, *, limit: int, cursor: str | None
-    ) -> tuple[list[Issue], str | None]:
-        column = SORT_COLUMNS[filters.sort]
-        after = decode_cursor(cursor)
-        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = %s"
-        params: list[Any] = [filters.project_id]
-        if filters.status:
-            sql += " AND status = %s"
-            params.append(filters.status)
-        if filters.level:
-            sql += " AND level = %s"
-            params.append(filters.level)
-        for key, value in (("environment", filters.environment), ("release", filters.release)):
-            if value:
-                sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = %s AND value = %s)"
-                params += [key, value]
-        if filters.query:
-            # ILIKE: SQLite's LIKE ignores case, and users type "keyerror" for KeyError.
-            sql += " AND (title ILIKE %s ESCAPE '\\' OR culprit ILIKE %s ESCAPE '\\')"
-            pattern = "%" + escape_like(filters.query) + "%"
-            params += [pattern, pattern]
-        if after:
-            sql += f" AND ({column} < %s OR ({column} = %s AND id < %s))"
-            params += [after[0], after[0], after[1]]
-        sql += f" ORDER BY {column} DESC, id DESC LIMIT %s"
-        params.append(limit + 1)
-        # Never prepared: a prepared statement soon runs a generic plan, which
-        # guesses that a tag value or a search matches one row and nests loops
-        # over issue_tags (~400 ms at 2,000 issues); planned with the values,
-        # it is a hash join or a trigram index scan (bench/scale.py).
-        rows = self.db.read(lambda c: c.execute(sql, params, prepare=False).fetchall())
-        issues = [issue_from_row(r) for r in rows]
-        next_cursor = None
-        if len(issues) > limit:
-            issues = issues[:limit]
-            last = issues[-1]
-            next_cursor = encode_cursor(issue_sort_value(last, filters.sort), last.id)
-        return issues, next_cursor
 
     def set_issue_status(
         self, issue_id: int, status: str, *, in_next_release: bool = False
@@ -269,95 +152,6 @@ class PostgresStore(AccountsMixin, LlmStoreMixin):
 
         row = self.db.write(write)
         return issue_from_row(row) if row else None
-
-    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT key, value, times_seen FROM ("
-                " SELECT key, value, times_seen, ROW_NUMBER() OVER ("
-                '  PARTITION BY key ORDER BY times_seen DESC, value COLLATE "C") AS rank'
-                " FROM issue_tags WHERE issue_id = %s) AS ranked "
-                'WHERE rank <= %s ORDER BY key COLLATE "C", rank',
-                (issue_id, top),
-            ).fetchall()
-        )
-        return [TagCount(*row) for row in rows]
-
-    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]:
-        """Hourly event counts for the last ``hours`` hours, oldest first."""
-        if not issue_ids:
-            return {}
-        now_hour = int(time.time() // 3600)
-        start = now_hour - hours + 1
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT issue_id, hour, count FROM issue_hourly "
-                "WHERE issue_id = ANY(%s) AND hour >= %s",
-                (list(issue_ids), start),
-            ).fetchall()
-        )
-        return hourly_trend(issue_ids, rows, start=start, now_hour=now_hour)
-
-    # -- read-only helpers for the web UI ---------------------------------
-
-    def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]:
-        """Distinct values of one issue tag in a project, most recently seen first.
-
-        Reads the index ``issue_tags_by_value`` and issue rows by id (recency is
-        that of the issues carrying the value), never event bodies.
-        """
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT t.value FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
-                "WHERE t.key = %s AND i.project_id = %s "
-                "GROUP BY t.value ORDER BY MAX(i.last_seen) DESC LIMIT %s",
-                (key, project_id, limit),
-            ).fetchall()
-        )
-        return [r[0] for r in rows]
-
-    def event_neighbours(
-        self, issue_id: int, event_id: str
-    ) -> tuple[str | None, str | None] | None:
-        """(newer, older) event ids around ``event_id`` in its issue, or None if absent.
-
-        Same order as :meth:`issue_events` (timestamp, then row id), so
-        stepping with these ids visits every event exactly once.
-        """
-
-        def query(conn: Connection) -> tuple[str | None, str | None] | None:
-            row = conn.execute(
-                "SELECT id, timestamp FROM events WHERE issue_id = %s AND event_id = %s",
-                (issue_id, event_id),
-            ).fetchone()
-            if row is None:
-                return None
-            row_id, ts = row
-            newer = conn.execute(
-                "SELECT event_id FROM events WHERE issue_id = %s "
-                "AND (timestamp > %s OR (timestamp = %s AND id > %s)) "
-                "ORDER BY timestamp, id LIMIT 1",
-                (issue_id, ts, ts, row_id),
-            ).fetchone()
-            older = conn.execute(
-                "SELECT event_id FROM events WHERE issue_id = %s "
-                "AND (timestamp < %s OR (timestamp = %s AND id < %s)) "
-                "ORDER BY timestamp DESC, id DESC LIMIT 1",
-                (issue_id, ts, ts, row_id),
-            ).fetchone()
-            return (newer[0] if newer else None, older[0] if older else None)
-
-        return self.db.read(query)
-
-    def oldest_event_id(self, issue_id: int) -> str | None:
-        """The first event of an issue (the "Oldest" link on the issue page)."""
-        row = self.db.read(
-            lambda c: c.execute(
-                "SELECT event_id FROM events WHERE issue_id = %s ORDER BY timestamp, id LIMIT 1",
-                (issue_id,),
-            ).fetchone()
-        )
-        return row[0] if row else None
 
 
 # -- the set-based write: the normal case --------------------------------------

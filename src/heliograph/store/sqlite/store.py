@@ -23,28 +23,19 @@ from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
     Issue,
-    IssueFilter,
     Outcome,
     RecordResult,
     RejectedEvent,
-    StoredEvent,
-    TagCount,
 )
-from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
-    ISSUE_COLUMNS,
-    SORT_COLUMNS,
     OutcomeTally,
     describe_failure,
-    escape_like,
     event_tags,
-    hourly_trend,
-    issue_from_row,
-    issue_sort_value,
-    stored_event_from_row,
     user_key,
 )
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
 from heliograph.store.sqlite.database import Database, is_unavailable
 from heliograph.store.sqlite.fix_cache import SQLiteFixCache
@@ -54,8 +45,10 @@ from heliograph.store.sqlite.retention import purge_expired
 from heliograph.store.sqlite.schema import MIGRATIONS
 
 
-class SQLiteStore(AccountsMixin, LlmStoreMixin):
+class SQLiteStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[Database]):
     """Both stores on one SQLite database (the embedded default)."""
+
+    dialect = SQLITE
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, migrations=MIGRATIONS)
@@ -119,113 +112,7 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
 
-    def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]:
-        since = int(time.time() // 86400) - days
-
-        def query(conn: sqlite3.Connection) -> list[Outcome]:
-            rows = conn.execute(
-                "SELECT project_id, category, outcome, reason, SUM(quantity), 0 FROM outcomes "
-                "WHERE project_id = ? AND day >= ? GROUP BY category, outcome, reason "
-                "ORDER BY category, outcome, reason",
-                (project_id, since),
-            ).fetchall()
-            return [Outcome(*row) for row in rows]
-
-        return self.db.read(query)
-
-    # -- events ----------------------------------------------------------
-
-    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None:
-        row = self.db.read(
-            lambda c: c.execute(
-                "SELECT project_id, event_id, issue_id, data FROM events "
-                "WHERE project_id = ? AND event_id = ?",
-                (project_id, event_id.replace("-", "").lower()),
-            ).fetchone()
-        )
-        return stored_event_from_row(row) if row else None
-
-    def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
-    ) -> tuple[list[StoredEvent], str | None]:
-        after = decode_cursor(cursor)
-
-        def query(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-            sql = "SELECT id, timestamp, project_id, event_id, issue_id, data FROM events "
-            sql += "WHERE issue_id = ?"
-            params: list[Any] = [issue_id]
-            if after:
-                sql += " AND (timestamp < ? OR (timestamp = ? AND id < ?))"
-                params += [after[0], after[0], after[1]]
-            sql += " ORDER BY timestamp DESC, id DESC LIMIT ?"
-            params.append(limit + 1)
-            return conn.execute(sql, params).fetchall()
-
-        rows = self.db.read(query)
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
-        return [stored_event_from_row(r) for r in rows], next_cursor
-
-    def latest_event(self, issue_id: int) -> StoredEvent | None:
-        events, _ = self.issue_events(issue_id, limit=1, cursor=None)
-        return events[0] if events else None
-
-    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT project_id, event_id, issue_id, data FROM events "
-                "WHERE project_id = ? AND trace_id = ? ORDER BY timestamp LIMIT 1000",
-                (project_id, trace_id),
-            ).fetchall()
-        )
-        return [stored_event_from_row(r) for r in rows]
-
     # -- issues ----------------------------------------------------------
-
-    def get_issue(self, issue_id: int) -> Issue | None:
-        row = self.db.read(
-            lambda c: c.execute(
-                f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,)
-            ).fetchone()
-        )
-        return issue_from_row(row) if row else None
-
-    def list_issues(
-        self, filters: IssueFilter, *, limit: int, cursor: str | None
-    ) -> tuple[list[Issue], str | None]:
-        column = SORT_COLUMNS[filters.sort]
-        after = decode_cursor(cursor)
-        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
-        params: list[Any] = [filters.project_id]
-        if filters.status:
-            sql += " AND status = ?"
-            params.append(filters.status)
-        if filters.level:
-            sql += " AND level = ?"
-            params.append(filters.level)
-        for key, value in (("environment", filters.environment), ("release", filters.release)):
-            if value:
-                sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
-                params += [key, value]
-        if filters.query:
-            sql += " AND (title LIKE ? ESCAPE '\\' OR culprit LIKE ? ESCAPE '\\')"
-            pattern = "%" + escape_like(filters.query) + "%"
-            params += [pattern, pattern]
-        if after:
-            sql += f" AND ({column} < ? OR ({column} = ? AND id < ?))"
-            params += [after[0], after[0], after[1]]
-        sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
-        params.append(limit + 1)
-        rows = self.db.read(lambda c: c.execute(sql, params).fetchall())
-        issues = [issue_from_row(r) for r in rows]
-        next_cursor = None
-        if len(issues) > limit:
-            issues = issues[:limit]
-            last = issues[-1]
-            next_cursor = encode_cursor(issue_sort_value(last, filters.sort), last.id)
-        return issues, next_cursor
 
     def set_issue_status(
         self, issue_id: int, status: str, *, in_next_release: bool = False
@@ -258,97 +145,6 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin):
 
         self.db.write(write)
         return self.get_issue(issue_id)
-
-    def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]:
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT key, value, times_seen FROM ("
-                " SELECT key, value, times_seen, ROW_NUMBER() OVER ("
-                "  PARTITION BY key ORDER BY times_seen DESC, value) AS rank"
-                " FROM issue_tags WHERE issue_id = ?) WHERE rank <= ? ORDER BY key, rank",
-                (issue_id, top),
-            ).fetchall()
-        )
-        return [TagCount(*row) for row in rows]
-
-    def issue_trend(self, issue_ids: Sequence[int], *, hours: int) -> dict[int, list[int]]:
-        """Hourly event counts for the last ``hours`` hours, oldest first."""
-        if not issue_ids:
-            return {}
-        now_hour = int(time.time() // 3600)
-        start = now_hour - hours + 1
-        marks = ",".join("?" * len(issue_ids))
-        rows = self.db.read(
-            lambda c: c.execute(
-                f"SELECT issue_id, hour, count FROM issue_hourly "
-                f"WHERE issue_id IN ({marks}) AND hour >= ?",
-                (*issue_ids, start),
-            ).fetchall()
-        )
-        return hourly_trend(issue_ids, rows, start=start, now_hour=now_hour)
-
-    # -- read-only helpers for the web UI ---------------------------------
-
-    def tag_values(self, project_id: int, key: str, *, limit: int = 100) -> list[str]:
-        """Distinct values of one issue tag in a project, most recently seen first.
-
-        Feeds the issue list's environment and release selects. Reads only the
-        covering index ``issue_tags_by_value`` and issue rows by id (recency is
-        that of the issues carrying the value), never event bodies: ~5 ms for
-        10k issues, where :meth:`environments` scans events.
-        """
-        rows = self.db.read(
-            lambda c: c.execute(
-                "SELECT t.value FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
-                "WHERE t.key = ? AND i.project_id = ? "
-                "GROUP BY t.value ORDER BY MAX(i.last_seen) DESC LIMIT ?",
-                (key, project_id, limit),
-            ).fetchall()
-        )
-        return [r[0] for r in rows]
-
-    def event_neighbours(
-        self, issue_id: int, event_id: str
-    ) -> tuple[str | None, str | None] | None:
-        """(newer, older) event ids around ``event_id`` in its issue, or None if absent.
-
-        Same order as :meth:`issue_events` (timestamp, then row id), so
-        stepping with these ids visits every event exactly once.
-        """
-
-        def query(conn: sqlite3.Connection) -> tuple[str | None, str | None] | None:
-            row = conn.execute(
-                "SELECT id, timestamp FROM events WHERE issue_id = ? AND event_id = ?",
-                (issue_id, event_id),
-            ).fetchone()
-            if row is None:
-                return None
-            row_id, ts = row
-            newer = conn.execute(
-                "SELECT event_id FROM events WHERE issue_id = ? "
-                "AND (timestamp > ? OR (timestamp = ? AND id > ?)) "
-                "ORDER BY timestamp, id LIMIT 1",
-                (issue_id, ts, ts, row_id),
-            ).fetchone()
-            older = conn.execute(
-                "SELECT event_id FROM events WHERE issue_id = ? "
-                "AND (timestamp < ? OR (timestamp = ? AND id < ?)) "
-                "ORDER BY timestamp DESC, id DESC LIMIT 1",
-                (issue_id, ts, ts, row_id),
-            ).fetchone()
-            return (newer[0] if newer else None, older[0] if older else None)
-
-        return self.db.read(query)
-
-    def oldest_event_id(self, issue_id: int) -> str | None:
-        """The first event of an issue (the "Oldest" link on the issue page)."""
-        row = self.db.read(
-            lambda c: c.execute(
-                "SELECT event_id FROM events WHERE issue_id = ? ORDER BY timestamp, id LIMIT 1",
-                (issue_id,),
-            ).fetchone()
-        )
-        return row[0] if row else None
 
 
 def _write_events(
