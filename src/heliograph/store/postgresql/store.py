@@ -49,6 +49,7 @@ from heliograph.store.base import (
     RecordResult,
     RejectedEvent,
 )
+from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
@@ -60,7 +61,6 @@ from heliograph.store.issue_rows import (
 )
 from heliograph.store.postgresql.accounts import AccountsMixin
 from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, is_unavailable
-from heliograph.store.postgresql.fix_cache import PgFixCache
 from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
@@ -76,12 +76,12 @@ class PostgresStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[PgDatabase]):
 
     def __init__(self, url: str) -> None:
         self.db = PgDatabase(url, migrations=MIGRATIONS)
-        self._fix_cache = PgFixCache(self.db)
+        self._fix_cache = SqlFixCache(self.db, self.dialect)
 
     def close(self) -> None:
         self.db.close()
 
-    def fix_cache(self) -> PgFixCache:
+    def fix_cache(self) -> SqlFixCache:
         return self._fix_cache
 
     def purge_expired(

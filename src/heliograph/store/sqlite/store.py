@@ -27,6 +27,7 @@ from heliograph.store.base import (
     RecordResult,
     RejectedEvent,
 )
+from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     OutcomeTally,
@@ -38,7 +39,6 @@ from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
 from heliograph.store.sqlite.database import Database, is_unavailable
-from heliograph.store.sqlite.fix_cache import SQLiteFixCache
 from heliograph.store.sqlite.llm import LlmStoreMixin
 from heliograph.store.sqlite.llm_write import record_llm_events
 from heliograph.store.sqlite.retention import purge_expired
@@ -52,12 +52,12 @@ class SQLiteStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[Database]):
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, migrations=MIGRATIONS)
-        self._fix_cache = SQLiteFixCache(self.db)
+        self._fix_cache = SqlFixCache(self.db, self.dialect)
 
     def close(self) -> None:
         self.db.close()
 
-    def fix_cache(self) -> SQLiteFixCache:
+    def fix_cache(self) -> SqlFixCache:
         return self._fix_cache
 
     def purge_expired(
