@@ -115,3 +115,29 @@ class OutcomeTally:
 
     def as_outcomes(self) -> list[Outcome]:
         return [Outcome(*key, quantity) for key, quantity in self.counts.items()]
+
+
+# The columns of an ``events`` row, in the order :func:`event_row` gives them.
+EVENT_ROW_COLUMNS = (
+    "project_id, event_id, issue_id, kind, name, timestamp, received_at, level, "
+    "environment, release, distinct_id, trace_id, data"
+)
+
+
+def event_row(event: Event, issue_id: int | None, document: bytes) -> tuple[Any, ...]:
+    """An ``events`` row: the event's indexed fields, its issue, its JSON ``document``."""
+    return (
+        event.project_id,
+        event.event_id,
+        issue_id,
+        event.kind,
+        event.name,
+        event.timestamp,
+        event.received_at,
+        event.level,
+        event.environment,
+        event.release,
+        event.distinct_id,
+        event.trace_id,
+        document,
+    )

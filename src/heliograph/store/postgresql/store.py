@@ -52,9 +52,11 @@ from heliograph.store.base import (
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
+    EVENT_ROW_COLUMNS,
     ISSUE_COLUMNS,
     OutcomeTally,
     describe_failure,
+    event_row,
     event_tags,
     issue_from_row,
     user_key,
@@ -375,11 +377,9 @@ def _count_into_issues(
     return issue_ids, changes
 
 
-_INSERT_EVENTS = """
-INSERT INTO events (project_id, event_id, issue_id, kind, name, timestamp, received_at, level,
-    environment, release, distinct_id, trace_id, data)
-SELECT project_id, event_id, issue_id, kind, name, timestamp, received_at, level,
-    environment, release, distinct_id, trace_id, data
+_INSERT_EVENTS = f"""
+INSERT INTO events ({EVENT_ROW_COLUMNS})
+SELECT {EVENT_ROW_COLUMNS}
 FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::float8[],
     %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %b::bytea[])
     WITH ORDINALITY AS v(project_id, event_id, issue_id, kind, name, timestamp, received_at,
@@ -395,24 +395,7 @@ def _insert_events(
     """Queue one insert of ``events`` in that order; its cursor returns the new ones' keys."""
     if not events:
         return None
-    rows = [
-        (
-            event.project_id,
-            event.event_id,
-            issue_id,
-            event.kind,
-            event.name,
-            event.timestamp,
-            event.received_at,
-            event.level,
-            event.environment,
-            event.release,
-            event.distinct_id,
-            event.trace_id,
-            batch.document(event),
-        )
-        for event, issue_id in events
-    ]
+    rows = [event_row(event, issue_id, batch.document(event)) for event, issue_id in events]
     return conn.execute(_INSERT_EVENTS, _columns(rows, 13))
 
 
@@ -604,27 +587,10 @@ def _isolated(
 def _insert_event(conn: Connection, event: Event, issue_id: int | None, document: bytes) -> Settle:
     """Queue an event's insert (``document``: its JSON); settles False if its id was stored."""
     cursor = conn.execute(
-        "INSERT INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
-        "received_at, level, environment, release, distinct_id, trace_id, data) "
+        f"INSERT INTO events ({EVENT_ROW_COLUMNS}) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
-        tuple(
-            (
-                event.project_id,
-                event.event_id,
-                issue_id,
-                event.kind,
-                event.name,
-                event.timestamp,
-                event.received_at,
-                event.level,
-                event.environment,
-                event.release,
-                event.distinct_id,
-                event.trace_id,
-                document,
-            )
-        ),
+        event_row(event, issue_id, document),
     )
     return lambda: cursor.fetchone() is not None
 

@@ -30,8 +30,10 @@ from heliograph.store.base import (
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
+    EVENT_ROW_COLUMNS,
     OutcomeTally,
     describe_failure,
+    event_row,
     event_tags,
     user_key,
 )
@@ -207,24 +209,9 @@ def _insert_event(
 ) -> bool:
     """Insert an event (``document``: its JSON); False when its id was already stored."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO events (project_id, event_id, issue_id, kind, name, timestamp, "
-        "received_at, level, environment, release, distinct_id, trace_id, data) "
+        f"INSERT OR IGNORE INTO events ({EVENT_ROW_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            event.project_id,
-            event.event_id,
-            issue_id,
-            event.kind,
-            event.name,
-            event.timestamp,
-            event.received_at,
-            event.level,
-            event.environment,
-            event.release,
-            event.distinct_id,
-            event.trace_id,
-            document,
-        ),
+        event_row(event, issue_id, document),
     )
     return cursor.rowcount == 1
 
