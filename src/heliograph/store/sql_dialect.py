@@ -1,9 +1,11 @@
 """What differs between the SQL the two store backends speak.
 
-Queries shared by both backends (:mod:`heliograph.store.llm_reads`) are
-written once, in SQLite's style with ``?`` placeholders, and ask a
-:class:`SqlDialect` for the few pieces that differ; :meth:`SqlDialect.sql`
-turns a finished statement into the driver's. Every fragment a dialect
+Queries shared by both backends (``llm_reads``, ``issue_reads``,
+``account_reads``, ``fix_cache``) are written once, in SQLite's style with
+``?`` placeholders, and ask a :class:`SqlDialect` for the few pieces that
+differ; :meth:`SqlDialect.sql` turns a finished statement into the
+driver's. Every ``?`` is a placeholder: values, including patterns, are
+passed as parameters, never written into the SQL. Every fragment a dialect
 returns is in that shared style too, so it can go into any statement.
 
 PostgreSQL is made to answer as SQLite does: sums of BIGINT columns come
