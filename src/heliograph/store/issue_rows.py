@@ -104,14 +104,19 @@ class OutcomeTally:
 
     def __init__(self) -> None:
         self.counts: dict[tuple[int, str, str, str], int] = {}
+        # (project id, event id) of each event accepted: stored for the first time.
+        self.new_keys: set[tuple[int, str]] = set()
 
     def add(self, event: Event, outcome: str, reason: str = "") -> None:
         key = (event.project_id, event.kind, outcome, reason)
         self.counts[key] = self.counts.get(key, 0) + 1
+        if outcome == "accepted":
+            self.new_keys.add((event.project_id, event.event_id))
 
     def merge(self, other: OutcomeTally) -> None:
         for key, quantity in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + quantity
+        self.new_keys |= other.new_keys
 
     def as_outcomes(self) -> list[Outcome]:
         return [Outcome(*key, quantity) for key, quantity in self.counts.items()]

@@ -35,6 +35,7 @@ from heliograph.model import Event
 from heliograph.store.llm_records import LlmEventRecord
 from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
 from heliograph.store.llm_shaping import is_llm_event, llm_record
+from heliograph.store.postgresql.event_rows import EventRows
 
 __all__ = ["record_llm_events", "write_llm_rows"]
 
@@ -42,23 +43,27 @@ __all__ = ["record_llm_events", "write_llm_rows"]
 _INSERT_CHUNK = 1000
 _ROW_VALUES = f"({', '.join(['%s'] * len(EVENT_COLUMNS.split(',')))})"
 
-_EVENT_ROW_IDS = """
-SELECT e.project_id, e.event_id, e.id FROM events e
-JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id)
-    ON e.project_id = k.project_id AND e.event_id = k.event_id
-"""
 
-
-def record_llm_events(conn: psycopg.Connection[Any], events: Iterable[Event]) -> None:
+def record_llm_events(
+    conn: psycopg.Connection[Any],
+    events: Iterable[Event],
+    table: EventRows,
+    new_keys: set[tuple[int, str]],
+) -> None:
     """Write the typed rows and rollups of the ``$ai_*`` events among ``events``.
 
-    Call it after the events themselves were inserted, in the same transaction.
+    Call it after the events themselves were inserted into ``table``, in the
+    same transaction; ``new_keys`` are those that were stored for the first
+    time. When PostgreSQL keeps no ``llm_events`` rows (the events are in
+    ClickHouse), only the new events are added to the rollups.
     """
     llm = [event for event in events if is_llm_event(event)]
+    if not table.keeps_llm_rows:
+        llm = [event for event in llm if (event.project_id, event.event_id) in new_keys]
     if not llm:
         return
     found = conn.execute(
-        _EVENT_ROW_IDS,
+        table.stored(with_id=True),
         ([event.project_id for event in llm], [event.event_id for event in llm]),
     ).fetchall()
     row_ids = {(row[0], row[1]): row[2] for row in found}
@@ -67,8 +72,12 @@ def record_llm_events(conn: psycopg.Connection[Any], events: Iterable[Event]) ->
         row_id = row_ids.get((event.project_id, event.event_id))
         if row_id is not None:
             rows.append(llm_record(event, row_id))
-    if rows:
+    if not rows:
+        return
+    if table.keeps_llm_rows:
         write_llm_rows(conn, rows)
+    else:
+        _add_to_rollups(conn, rows)
 
 
 def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]) -> int:
@@ -90,16 +99,22 @@ def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]
             params,
         ).fetchall()
         new_ids.update(found_row[0] for found_row in found)
-    rollups = LlmRollups()
-    added = 0
+    new_rows = []
     for row in rows:
         if row.id not in new_ids:
             continue  # a replay (or the same event twice in the batch): already counted
         new_ids.discard(row.id)
-        added += 1
+        new_rows.append(row)
+    _add_to_rollups(conn, new_rows)
+    return len(new_rows)
+
+
+def _add_to_rollups(conn: psycopg.Connection[Any], rows: Iterable[LlmEventRecord]) -> None:
+    """Sum ``rows`` (each new) in Python, then add the sums to each rollup table."""
+    rollups = LlmRollups()
+    for row in rows:
         rollups.add(row)
     _flush(conn, rollups)
-    return added
 
 
 _HOURLY_UPSERT = """

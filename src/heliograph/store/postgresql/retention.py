@@ -124,13 +124,14 @@ def _delete_batch(
     return task
 
 
-def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
+def _purge_project(run: _Runner, project: Project, now: float, events: str) -> ProjectPurge:
+    """Purge one project; ``events`` is the table holding its events (or their keys)."""
     cutoff = now - project.retention_days * 86400
     result = ProjectPurge(project, cutoff)
     pid = project.id
     for kind in EVENT_KINDS:
         result.events += run.batches(
-            "events", "project_id = %s AND kind = %s AND timestamp < %s", (pid, kind, cutoff)
+            events, "project_id = %s AND kind = %s AND timestamp < %s", (pid, kind, cutoff)
         )
     # Hourly counts before the cutoff, of the issues old enough to have any.
     result.issue_hours = run.batches(
@@ -142,7 +143,7 @@ def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
     result.issues = run.batches(
         "issues",
         "project_id = %s AND last_seen < %s AND NOT EXISTS "
-        "(SELECT 1 FROM events e WHERE e.issue_id = issues.id)",
+        f"(SELECT 1 FROM {events} e WHERE e.issue_id = issues.id)",
         (pid, cutoff),
     )
     result.llm_rows = sum(
@@ -158,7 +159,7 @@ def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
 def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:
     report = PurgeReport(
         [
-            _purge_project(run, project, now)
+            _purge_project(run, project, now, store.event_rows.table)
             for project in store.list_projects()
             if project.retention_days > 0
         ]

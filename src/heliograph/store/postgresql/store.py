@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, ClassVar
 
 from psycopg import Pipeline
 
@@ -52,17 +52,16 @@ from heliograph.store.base import (
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
-    EVENT_ROW_COLUMNS,
     ISSUE_COLUMNS,
     OutcomeTally,
     describe_failure,
-    event_row,
     event_tags,
     issue_from_row,
     user_key,
 )
 from heliograph.store.postgresql.accounts import AccountsMixin
 from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, is_unavailable
+from heliograph.store.postgresql.event_rows import WHOLE_EVENTS, EventRows
 from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
@@ -75,6 +74,8 @@ class PostgresStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[PgDatabase]):
     """The store on a PostgreSQL database, which N nodes may share."""
 
     dialect = POSTGRESQL
+    # Where a batch's events go: whole, here (a subclass keeps only their keys).
+    event_rows: ClassVar[EventRows] = WHOLE_EVENTS
 
     def __init__(self, url: str) -> None:
         self.db = PgDatabase(url, migrations=MIGRATIONS)
@@ -111,16 +112,20 @@ class PostgresStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[PgDatabase]):
         order either way (see the module's docstring).
         """
 
-        def write(conn: Connection) -> RecordResult:
-            outcomes = OutcomeTally()
-            rejected: list[RejectedEvent] = []
-            if not _write_set_based(conn, batch, outcomes):
-                _write_per_event(conn, batch, outcomes, rejected)
-            record_llm_events(conn, batch.analytics)
-            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
-            return RecordResult(tuple(rejected))
+        return self.db.submit(lambda conn: self._digest_transaction(conn, batch)[0])
 
-        return self.db.submit(write)
+    def _digest_transaction(
+        self, conn: Connection, batch: DigestBatch
+    ) -> tuple[RecordResult, OutcomeTally]:
+        """Digest's transaction for ``batch``; also returns what it counted."""
+        rows = self.event_rows
+        outcomes = OutcomeTally()
+        rejected: list[RejectedEvent] = []
+        if not _write_set_based(conn, batch, outcomes, rows):
+            _write_per_event(conn, batch, outcomes, rejected, rows)
+        record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
+        _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
+        return RecordResult(tuple(rejected)), outcomes
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
@@ -180,7 +185,9 @@ def _issue_key(grouped: GroupedEvent) -> IssueKey:
     return grouped.event.project_id, _stored_text(grouped.group_hash)
 
 
-def _write_set_based(conn: Connection, batch: DigestBatch, outcomes: OutcomeTally) -> bool:
+def _write_set_based(
+    conn: Connection, batch: DigestBatch, outcomes: OutcomeTally, rows: EventRows
+) -> bool:
     """Write the batch's errors and analytics events set-based, under one savepoint.
 
     Returns False when that failed for a reason other than the database (an
@@ -194,7 +201,7 @@ def _write_set_based(conn: Connection, batch: DigestBatch, outcomes: OutcomeTall
         written = OutcomeTally()
         try:
             with conn.transaction():
-                _write_batch(conn, batch, written)
+                _write_batch(conn, batch, written, rows)
         except _StoredMeanwhile:
             continue  # counted as new, stored by another writer meanwhile: look again
         except Exception as exc:
@@ -206,7 +213,9 @@ def _write_set_based(conn: Connection, batch: DigestBatch, outcomes: OutcomeTall
     return False
 
 
-def _write_batch(conn: Connection, batch: DigestBatch, written: OutcomeTally) -> None:
+def _write_batch(
+    conn: Connection, batch: DigestBatch, written: OutcomeTally, rows: EventRows
+) -> None:
     """The set-based write: three round trips for the errors, however many, none more for the rest.
 
     1. one query finds which of the batch's errors are already stored
@@ -222,16 +231,16 @@ def _write_batch(conn: Connection, batch: DigestBatch, written: OutcomeTally) ->
     raises :class:`_StoredMeanwhile`: the caller undoes the attempt and
     starts again, when step 1 sees it.
     """
-    errors = _new_errors(conn, _first_of_each(batch.errors, lambda g: g.event))
+    errors = _new_errors(conn, _first_of_each(batch.errors, lambda g: g.event), rows)
     analytics = _first_of_each(batch.analytics, lambda event: event)
     issue_ids, status_changes = _count_into_issues(conn, errors)
     with conn.pipeline():
         if status_changes:
             conn.execute(_UPDATE_STATUSES, _columns(status_changes, 5))
         stored_errors = _insert_events(
-            conn, [(g.event, issue_ids[_issue_key(g)]) for g in errors], batch
+            conn, [(g.event, issue_ids[_issue_key(g)]) for g in errors], batch, rows
         )
-        stored_analytics = _insert_events(conn, [(event, None) for event in analytics], batch)
+        stored_analytics = _insert_events(conn, [(event, None) for event in analytics], batch, rows)
         _count_details(conn, errors, issue_ids)
     inserted = {(row[0], row[1]) for row in stored_errors.fetchall()} if stored_errors else set()
     if len(inserted) < len(errors):
@@ -257,21 +266,14 @@ def _first_of_each(items: Sequence[Any], event_of: Callable[[Any], Event]) -> li
     return first
 
 
-_STORED_EVENTS = """
-SELECT e.project_id, e.event_id FROM events e
-JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id)
-    ON e.project_id = k.project_id AND e.event_id = k.event_id
-"""
-
-
-def _new_errors(conn: Connection, errors: list[GroupedEvent]) -> list[GroupedEvent]:
+def _new_errors(
+    conn: Connection, errors: list[GroupedEvent], rows: EventRows
+) -> list[GroupedEvent]:
     """The errors not stored yet, in lock order: (project, group hash), then batch order."""
     if not errors:
         return []
     keys = [_event_key(g.event) for g in errors]
-    stored = {
-        (row[0], row[1]) for row in conn.execute(_STORED_EVENTS, _columns(keys, 2)).fetchall()
-    }
+    stored = {(row[0], row[1]) for row in conn.execute(rows.stored(), _columns(keys, 2)).fetchall()}
     new = [g for g, key in zip(errors, keys, strict=True) if key not in stored]
     return sorted(new, key=_issue_key)
 
@@ -377,26 +379,14 @@ def _count_into_issues(
     return issue_ids, changes
 
 
-_INSERT_EVENTS = f"""
-INSERT INTO events ({EVENT_ROW_COLUMNS})
-SELECT {EVENT_ROW_COLUMNS}
-FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::float8[],
-    %s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %b::bytea[])
-    WITH ORDINALITY AS v(project_id, event_id, issue_id, kind, name, timestamp, received_at,
-    level, environment, release, distinct_id, trace_id, data, n)
-ORDER BY n
-ON CONFLICT (project_id, event_id) DO NOTHING RETURNING project_id, event_id
-"""
-
-
 def _insert_events(
-    conn: Connection, events: list[tuple[Event, int | None]], batch: DigestBatch
+    conn: Connection, events: list[tuple[Event, int | None]], batch: DigestBatch, rows: EventRows
 ) -> Any:
     """Queue one insert of ``events`` in that order; its cursor returns the new ones' keys."""
     if not events:
         return None
-    rows = [event_row(event, issue_id, batch.document(event)) for event, issue_id in events]
-    return conn.execute(_INSERT_EVENTS, _columns(rows, 13))
+    values = [rows.row(event, issue_id, batch.document(event)) for event, issue_id in events]
+    return conn.execute(rows.insert_many(), _columns(values, rows.width))
 
 
 _UPSERT_TAGS = """
@@ -476,7 +466,11 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 
 
 def _write_per_event(
-    conn: Connection, batch: DigestBatch, outcomes: OutcomeTally, rejected: list[RejectedEvent]
+    conn: Connection,
+    batch: DigestBatch,
+    outcomes: OutcomeTally,
+    rejected: list[RejectedEvent],
+    rows: EventRows,
 ) -> None:
     """Write the batch one event at a time, pipelined: what runs when the set-based write fails.
 
@@ -491,7 +485,7 @@ def _write_per_event(
         _write_events(
             pipeline,
             conn,
-            lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event)),
+            lambda c, grouped: _record_error(c, grouped, batch.document(grouped.event), rows),
             errors,
             outcomes,
             rejected,
@@ -499,7 +493,7 @@ def _write_per_event(
         _write_events(
             pipeline,
             conn,
-            lambda c, event: _insert_event(c, event, None, batch.document(event)),
+            lambda c, event: _insert_event(c, event, None, batch.document(event), rows),
             analytics,
             outcomes,
             rejected,
@@ -584,18 +578,17 @@ def _isolated(
         outcomes.add(event, "accepted")
 
 
-def _insert_event(conn: Connection, event: Event, issue_id: int | None, document: bytes) -> Settle:
+def _insert_event(
+    conn: Connection, event: Event, issue_id: int | None, document: bytes, rows: EventRows
+) -> Settle:
     """Queue an event's insert (``document``: its JSON); settles False if its id was stored."""
-    cursor = conn.execute(
-        f"INSERT INTO events ({EVENT_ROW_COLUMNS}) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
-        event_row(event, issue_id, document),
-    )
+    cursor = conn.execute(rows.insert_one(), rows.row(event, issue_id, document))
     return lambda: cursor.fetchone() is not None
 
 
-def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> Settle:
+def _record_error(
+    conn: Connection, grouped: GroupedEvent, document: bytes, rows: EventRows
+) -> Settle:
     """Store an error and count it into its issue; settles False when it was already stored.
 
     One round trip (the stored check and the issue's lock, together), two for
@@ -603,16 +596,13 @@ def _record_error(conn: Connection, grouped: GroupedEvent, document: bytes) -> S
     the lock order stays that of the batch.
     """
     event = grouped.event
-    stored = conn.execute(
-        "SELECT 1 FROM events WHERE project_id = %s AND event_id = %s",
-        (event.project_id, event.event_id),
-    )
+    stored = conn.execute(rows.exists_one(), (event.project_id, event.event_id))
     key = (event.project_id, grouped.group_hash)
     locked = conn.execute(_SELECT_ISSUE_FOR_UPDATE, key)
     if stored.fetchone():
         return _replayed
     issue_id = _upsert_issue(conn, grouped, locked.fetchone())
-    inserted = _insert_event(conn, event, issue_id, document)
+    inserted = _insert_event(conn, event, issue_id, document, rows)
     _count_tags(conn, issue_id, event)
     conn.execute(
         "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (%s, %s, 1) "
