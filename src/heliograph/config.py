@@ -69,6 +69,8 @@ class Settings:
     workers: int = 0
     # Where the store is (HELIOGRAPH_DATABASE_URL); empty: SQLite in the data directory.
     database_url: str = ""
+    # Where events go (HELIOGRAPH_EVENTS_URL): empty, the store above; or clickhouse://.
+    events_url: str = ""
 
     @property
     def https(self) -> bool:
@@ -95,6 +97,8 @@ class Settings:
             settings = replace(settings, data_dir=Path(env["HELIOGRAPH_DATA_DIR"]))
         if "HELIOGRAPH_DATABASE_URL" in env:
             settings = replace(settings, database_url=env["HELIOGRAPH_DATABASE_URL"].strip())
+        if "HELIOGRAPH_EVENTS_URL" in env:
+            settings = replace(settings, events_url=env["HELIOGRAPH_EVENTS_URL"].strip())
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])
         if "HELIOGRAPH_PORT" in env:

@@ -4,14 +4,17 @@ The tests speak only to the store's public methods (never SQL), so they say
 what *any* backend must do. Backends are the parameters of one fixture,
 :func:`store_url`; nothing else in the suite names a backend.
 
-How a new backend (PostgreSQL, ClickHouse...) joins the suite:
+How a new backend joins the suite:
 
-1. add its id to ``BACKENDS`` and, in :func:`backend_url`, the URL of a fresh,
-   empty database for one test (a file under ``tmp_path``, or a throwaway
-   database on a test server named by an environment variable; skip the
-   param when that variable is unset);
+1. add its id to ``BACKENDS`` and, in :func:`backend_url`, the URLs of a fresh,
+   empty store for one test (a file under ``tmp_path``, or a throwaway
+   database on a test server; skip the param when that server is missing);
 2. register the backend's scheme in :data:`heliograph.store.BACKENDS`, which
    :func:`open_backend` goes through (``heliograph.store.open_store``).
+
+``clickhouse`` is PostgreSQL with its events in ClickHouse, the engine run
+in-process (chdb); ``clickhouse-http`` is the same through the production
+client, clickhouse-connect, over HTTP to a test endpoint on that engine.
 
 The tests themselves are not touched.
 """
@@ -20,41 +23,65 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from heliograph.store import open_store
 from heliograph.store.base import Organization, Project
 from heliograph.store.contract import Store
+from tests import clickhouse
 from tests.postgres import PostgresCluster
 
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "postgresql", "clickhouse", "clickhouse-http"]
 
 
-def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of a fresh, empty store of ``backend`` for one test."""
+class StoreUrls(NamedTuple):
+    """``HELIOGRAPH_DATABASE_URL`` and ``HELIOGRAPH_EVENTS_URL`` (empty: none)."""
+
+    database: str
+    events: str = ""
+
+
+def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreUrls:
+    """The URLs of a fresh, empty store of ``backend`` for one test."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path}/heliograph.sqlite3"
+        return StoreUrls(f"sqlite:///{tmp_path}/heliograph.sqlite3")
+    running: PostgresCluster | None = request.getfixturevalue("postgres")
+    if running is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     if backend == "postgresql":
-        running: PostgresCluster | None = request.getfixturevalue("postgres")
-        if running is None:
-            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-        return running.new_database()
+        return StoreUrls(running.new_database())
+    if not clickhouse.available():
+        pytest.skip("chdb is not installed (pip install -e '.[dev]')")
+    if backend == "clickhouse":
+        clickhouse.register()
+        return StoreUrls(running.new_database(), f"chdb://{clickhouse.new_database()}")
+    if backend == "clickhouse-http":
+        endpoint: clickhouse.ClickHouseHttp = request.getfixturevalue("clickhouse_http")
+        return StoreUrls(running.new_database(), endpoint.url(clickhouse.new_database()))
     raise ValueError(f"no contract URL for backend {backend!r}")
 
 
-def open_backend(url: str) -> Store:
-    """Open the store a URL names: the one place the suite constructs a backend."""
-    return open_store(url, create=True)
+def open_backend(urls: StoreUrls) -> Store:
+    """Open the store the URLs name: the one place the suite constructs a backend."""
+    return open_store(urls.database, events_url=urls.events, create=True)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_http() -> Iterator[clickhouse.ClickHouseHttp]:
+    endpoint = clickhouse.ClickHouseHttp()
+    yield endpoint
+    endpoint.close()
 
 
 @pytest.fixture(params=BACKENDS, ids=[f"backend={b}" for b in BACKENDS])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> StoreUrls:
     return backend_url(request.param, tmp_path, request)
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
+def store(store_url: StoreUrls) -> Iterator[Store]:
     opened = open_backend(store_url)
     try:
         yield opened
@@ -63,7 +90,7 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def reopen(store: Store, store_url: str) -> Iterator[Callable[[], Store]]:
+def reopen(store: Store, store_url: StoreUrls) -> Iterator[Callable[[], Store]]:
     """Close ``store`` (finishing its queued writes) and open the same URL again.
 
     What a restarted server sees: only what the backend really kept. The

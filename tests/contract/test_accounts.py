@@ -9,7 +9,7 @@ import pytest
 from heliograph.bootstrap import ensure_defaults
 from heliograph.store.base import Organization, Project, UserAccount
 from heliograph.store.contract import LOGIN_FAILURE_TTL, Store
-from tests.contract.conftest import open_backend
+from tests.contract.conftest import StoreUrls, open_backend
 
 # -- organizations and projects ---------------------------------------------------
 
@@ -235,7 +235,7 @@ def test_clearing_login_failures_forgets_one_key_only(store: Store) -> None:
 
 
 def test_login_failures_are_seen_by_every_store_on_the_database(
-    store: Store, store_url: str
+    store: Store, store_url: StoreUrls
 ) -> None:
     """Two server processes (or nodes) over one database count the same failures."""
     other = open_backend(store_url)

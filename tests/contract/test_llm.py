@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +13,10 @@ from heliograph.store.contract import Store
 from heliograph.store.llm_records import LlmEventFilter, TraceFilter, TraceRecord, UsageRow
 from tests.contract.builders import HOUR, ai_event, error, pageview
 
-T0 = 1_780_002_000.0  # a fixed instant, on the hour
+# 21:00 UTC three days ago: on the hour, at the same time of day on every run, and
+# well within retention (a store may drop events past it at any time, as
+# ClickHouse's TTL does, before any purge).
+T0 = float((int(time.time()) // 86400 - 3) * 86400 + 21 * 3600)
 H0 = int(T0 // HOUR)
 assert T0 == H0 * HOUR
 

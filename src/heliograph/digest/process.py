@@ -42,7 +42,7 @@ def run_digest(
     if not 0 <= worker < workers:
         raise ValueError(f"digest worker {worker} of {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, events_url=settings.events_url)
     retention = RetentionJob(store, settings.retention_interval) if worker == 0 else None
     shards = _Shards(settings, store)
     stopping = threading.Event()

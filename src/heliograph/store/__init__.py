@@ -1,7 +1,9 @@
 """Storage: the contract every backend keeps, and the one place a backend is chosen.
 
 A backend is named by the scheme of ``HELIOGRAPH_DATABASE_URL`` (default:
-``sqlite:///<data-dir>/heliograph.sqlite3``, the embedded backend). Like an
+``sqlite:///<data-dir>/heliograph.sqlite3``, the embedded backend). With
+``HELIOGRAPH_EVENTS_URL`` (``clickhouse://``), a PostgreSQL store keeps its
+events in ClickHouse (:mod:`heliograph.store.clickhouse`). Like an
 httpx transport or a Bugsink storage class, it is one entry in
 :data:`BACKENDS`: a function from the URL to a
 :class:`~heliograph.store.contract.Store`. Everything outside this package
@@ -25,9 +27,11 @@ from heliograph.store.queue import NodeQueue, PayloadQueue
 __all__ = ["BACKENDS", "open_node_queue", "open_queue", "open_store", "queue_shards"]
 
 
-def _open_sqlite(url: str, create: bool) -> Store:
+def _open_sqlite(url: str, create: bool, events_url: str) -> Store:
     from heliograph.store.sqlite import SQLiteStore
 
+    if events_url:
+        raise ConfigError("HELIOGRAPH_EVENTS_URL needs a postgresql:// HELIOGRAPH_DATABASE_URL")
     path = Path(url.removeprefix("sqlite:///"))
     if not create and not path.exists():
         raise StoreNotFound(f"no Heliograph database at {path}")
@@ -35,29 +39,38 @@ def _open_sqlite(url: str, create: bool) -> Store:
     return SQLiteStore(path)
 
 
-def _open_postgresql(url: str, create: bool) -> Store:
+def _open_postgresql(url: str, create: bool, events_url: str) -> Store:
     from heliograph.store.postgresql import PostgresStore
 
     # A server database always exists once it answers; create=False needs no check.
-    return PostgresStore(url)
+    if not events_url:
+        return PostgresStore(url)
+    from heliograph.store.clickhouse import ClickHouseStore
+    from heliograph.store.clickhouse.client import connect
+
+    return ClickHouseStore(url, connect(events_url))
 
 
-# URL scheme -> opener(url, create). ``create=False`` refuses to start an empty
-# store (admin commands pointed at the wrong place say so instead).
-BACKENDS: dict[str, Callable[[str, bool], Store]] = {
+# URL scheme -> opener(url, create, events_url). ``create=False`` refuses to start
+# an empty store (admin commands pointed at the wrong place say so instead);
+# ``events_url`` (may be empty) is where the events go instead of this store.
+BACKENDS: dict[str, Callable[[str, bool, str], Store]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgresql,
 }
 
 
-def open_store(url: str, *, create: bool = True) -> Store:
-    """The store named by ``url``; :class:`ConfigError` names the schemes known."""
+def open_store(url: str, *, events_url: str = "", create: bool = True) -> Store:
+    """The store named by ``url`` (its events in ``events_url``, if given).
+
+    :class:`ConfigError` names the schemes known.
+    """
     scheme = url.split(":", 1)[0].lower()
     opener = BACKENDS.get(scheme)
     if opener is None or "://" not in url:
         known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
         raise ConfigError(f"unsupported database URL {url.split('@')[-1]!r}: use one of {known}")
-    return opener(url, create)
+    return opener(url, create, events_url)
 
 
 def open_queue(data_dir: Path, shard: int = 0) -> PayloadQueue:

@@ -1,0 +1,466 @@
+"""The whole store on PostgreSQL, with the events themselves in ClickHouse.
+
+PostgreSQL keeps everything that must be exact or changes after the fact:
+accounts, issues and their counters, tags, hourly counts and users, the LLM
+rollups and traces, outcomes, and one slim ``event_keys`` row per event
+(:mod:`heliograph.store.postgresql.event_rows`). ClickHouse keeps what is
+large and never changes: the events' documents and the typed LLM rows
+(:mod:`heliograph.store.clickhouse.schema`). Every read that lists or opens
+events reads ClickHouse; every count reads PostgreSQL.
+
+A digest batch is written in three steps, each safe to repeat:
+
+1. digest's PostgreSQL transaction, exactly as with PostgreSQL alone, except
+   that an event becomes a key row marked ``pending``: a replayed event is
+   recognised there and counted nowhere;
+2. the batch's pending events go to ClickHouse, one insert per table, under a
+   deduplication token made from their row ids;
+3. their keys are marked written.
+
+The batch's future resolves after step 3, and only then does digest delete
+the payloads from the node's queue. A crash or a ClickHouse outage between
+1 and 3 leaves the payloads queued: digest writes the batch again, step 1
+finds every event stored (no count moves) and still pending, and step 2
+sends them again, which ClickHouse drops (same token) or collapses (same
+sort key), and which reads never show twice (``LIMIT 1 BY id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from heliograph.model import Event
+from heliograph.store.base import DigestBatch, RecordResult, StoredEvent
+from heliograph.store.clickhouse.client import ClickHouseClient, Row
+from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
+from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError
+from heliograph.store.llm_rows import EVENT_COLUMNS, MAX_TRACE_EVENTS, event_record
+from heliograph.store.llm_shaping import is_llm_event, llm_record
+from heliograph.store.postgresql.database import MIGRATION_LOCK, Connection
+from heliograph.store.postgresql.event_rows import EVENT_KEYS
+from heliograph.store.postgresql.store import PostgresStore
+from heliograph.store.retention import PurgeReport
+
+__all__ = ["ClickHouseStore"]
+
+# ClickHouse's TTL counts days; a project that keeps events forever (0) keeps them
+# as long as the column can say.
+_FOREVER_DAYS = 65535
+# Newest-first lists look this far back first, then further (seconds; None: all).
+_WINDOWS: tuple[float | None, ...] = (3600, 86400, 7 * 86400, 30 * 86400, None)
+_LLM_COLUMNS = [name.strip() for name in EVENT_COLUMNS.split(",")]
+_ERROR_COLUMNS = [
+    "project_id",
+    "issue_id",
+    "id",
+    "event_id",
+    "timestamp",
+    "name",
+    "level",
+    "trace_id",
+    "data",
+    "retention_days",
+]
+_ANALYTICS_COLUMNS = [
+    "project_id",
+    "id",
+    "event_id",
+    "name",
+    "timestamp",
+    "trace_id",
+    "data",
+    "retention_days",
+]
+
+# A pending key: (row id, project id, event id, issue id).
+PendingKey = tuple[int, int, str, int | None]
+
+
+class ClickHouseStore(PostgresStore):
+    """PostgreSQL for metadata and counts, ClickHouse (``client``) for the events."""
+
+    event_rows = EVENT_KEYS
+
+    def __init__(self, url: str, client: ClickHouseClient) -> None:
+        super().__init__(url)
+        self.events = client
+        # Step 2 and 3 of a batch run here, in submission order, so that the
+        # PostgreSQL writer goes on with the next batch's transaction meanwhile.
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix="heliograph-clickhouse")
+        try:
+            self.db.write(self._migrate_events)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._sender.shutdown(wait=True)
+        self.events.close()
+        super().close()
+
+    def _migrate_events(self, conn: Connection) -> None:
+        """Bring ClickHouse's schema up to date, one node at a time (PostgreSQL's lock)."""
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        self.events.command(VERSION_TABLE)
+        [(version,)] = self.events.query("SELECT toUInt32(max(version)) FROM heliograph_schema")
+        for number, statements in enumerate(MIGRATIONS, start=1):
+            if number <= int(version or 0):
+                continue
+            for statement in statements:
+                self.events.command(statement)
+            self.events.command(f"INSERT INTO heliograph_schema (version) VALUES ({number})")
+
+    # -- digest ----------------------------------------------------------
+
+    def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
+        committed = self.db.submit(lambda conn: self._commit(conn, batch))
+        return self._sender.submit(self._finish, batch, committed)
+
+    def _commit(
+        self, conn: Connection, batch: DigestBatch
+    ) -> tuple[RecordResult, list[PendingKey]]:
+        """Step 1: digest's transaction; returns the batch's keys still owed to ClickHouse."""
+        result, _ = self._digest_transaction(conn, batch)
+        keys = {(g.event.project_id, g.event.event_id) for g in batch.errors}
+        keys.update((event.project_id, event.event_id) for event in batch.analytics)
+        if not keys:
+            return result, []
+        pending = conn.execute(
+            "SELECT e.id, e.project_id, e.event_id, e.issue_id FROM event_keys e "
+            "JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id) "
+            "ON e.project_id = k.project_id AND e.event_id = k.event_id WHERE e.pending",
+            ([key[0] for key in keys], [key[1] for key in keys]),
+        ).fetchall()
+        return result, [tuple(row) for row in pending]
+
+    def _finish(
+        self, batch: DigestBatch, committed: Future[tuple[RecordResult, list[PendingKey]]]
+    ) -> RecordResult:
+        """Steps 2 and 3: send the pending events to ClickHouse, then mark them written."""
+        result, pending = committed.result()
+        if pending:
+            self._send(batch, pending)
+            ids = [key[0] for key in pending]
+            self.db.write(
+                lambda conn: conn.execute(
+                    "UPDATE event_keys SET pending = FALSE WHERE id = ANY(%s)", (ids,)
+                )
+            )
+        return result
+
+    def _send(self, batch: DigestBatch, pending: list[PendingKey]) -> None:
+        events: dict[tuple[int, str], Event] = {
+            (g.event.project_id, g.event.event_id): g.event for g in batch.errors
+        }
+        events.update(((e.project_id, e.event_id), e) for e in batch.analytics)
+        retention: dict[int, int] = {}
+        errors: list[bytes] = []
+        analytics: list[bytes] = []
+        llm: list[bytes] = []
+        for row_id, project_id, event_id, issue_id in sorted(pending):
+            event = events[(project_id, event_id)]
+            if project_id not in retention:
+                project = self.get_project_by_id(project_id)
+                days = project.retention_days if project else 0
+                retention[project_id] = min(days, _FOREVER_DAYS) or _FOREVER_DAYS
+            days = retention[project_id]
+            data = batch.document(event).decode()
+            if issue_id is not None:
+                errors.append(
+                    orjson.dumps(
+                        {
+                            "project_id": project_id,
+                            "issue_id": issue_id,
+                            "id": row_id,
+                            "event_id": event_id,
+                            "timestamp": event.timestamp,
+                            "name": event.name,
+                            "level": event.level or "",
+                            "trace_id": event.trace_id,
+                            "data": data,
+                            "retention_days": days,
+                        }
+                    )
+                )
+                continue
+            analytics.append(
+                orjson.dumps(
+                    {
+                        "project_id": project_id,
+                        "id": row_id,
+                        "event_id": event_id,
+                        "name": event.name,
+                        "timestamp": event.timestamp,
+                        "trace_id": event.trace_id,
+                        "data": data,
+                        "retention_days": days,
+                    }
+                )
+            )
+            if is_llm_event(event):
+                record = llm_record(event, row_id)._asdict()
+                record["is_error"] = int(record["is_error"])
+                record["retention_days"] = days
+                llm.append(orjson.dumps(record))
+        token = hashlib.sha1(b",".join(str(key[0]).encode() for key in sorted(pending)))
+        for table, columns, rows in (
+            ("error_events", _ERROR_COLUMNS, errors),
+            ("analytics_events", _ANALYTICS_COLUMNS, analytics),
+            ("llm_events", [*_LLM_COLUMNS, "retention_days"], llm),
+        ):
+            if rows:
+                self.events.insert(
+                    table, columns, b"\n".join(rows), token=f"{table}:{token.hexdigest()}"
+                )
+
+    # -- events ------------------------------------------------------------
+
+    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None:
+        rows = self.events.query(
+            "SELECT project_id, event_id, toNullable(issue_id), data FROM error_events "
+            "WHERE project_id = {p:UInt64} AND event_id = {e:String} "
+            "UNION ALL SELECT project_id, event_id, CAST(NULL, 'Nullable(UInt64)'), data "
+            "FROM analytics_events WHERE project_id = {p:UInt64} AND event_id = {e:String} "
+            "LIMIT 1",
+            {"p": project_id, "e": event_id.replace("-", "").lower()},
+        )
+        return _stored_event(rows[0]) if rows else None
+
+    def _issue_project(self, issue_id: int) -> int | None:
+        issue = self.get_issue(issue_id)
+        return issue.project_id if issue else None
+
+    def issue_events(
+        self, issue_id: int, *, limit: int, cursor: str | None
+    ) -> tuple[list[StoredEvent], str | None]:
+        project_id = self._issue_project(issue_id)
+        if project_id is None:
+            return [], None
+        after = decode_cursor(cursor)
+        params: dict[str, Any] = {"p": project_id, "i": issue_id, "n": limit + 1}
+        sql = (
+            "SELECT project_id, event_id, toNullable(issue_id), data, timestamp, id "
+            "FROM error_events WHERE project_id = {p:UInt64} AND issue_id = {i:UInt64}"
+        )
+        if after:
+            sql += " AND (timestamp < {t:Float64} OR (timestamp = {t:Float64} AND id < {r:UInt64}))"
+            params.update(t=after[0], r=after[1])
+        rows = self.events.query(
+            sql + " ORDER BY timestamp DESC, id DESC LIMIT 1 BY id LIMIT {n:UInt32}", params
+        )
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1][4], rows[-1][5])
+        return [_stored_event(row) for row in rows], next_cursor
+
+    def oldest_event_id(self, issue_id: int) -> str | None:
+        project_id = self._issue_project(issue_id)
+        if project_id is None:
+            return None
+        rows = self.events.query(
+            "SELECT event_id FROM error_events WHERE project_id = {p:UInt64} "
+            "AND issue_id = {i:UInt64} ORDER BY timestamp, id LIMIT 1",
+            {"p": project_id, "i": issue_id},
+        )
+        return str(rows[0][0]) if rows else None
+
+    def event_neighbours(
+        self, issue_id: int, event_id: str
+    ) -> tuple[str | None, str | None] | None:
+        project_id = self._issue_project(issue_id)
+        if project_id is None:
+            return None
+        params: dict[str, Any] = {"p": project_id, "i": issue_id, "e": event_id}
+        scope = "FROM error_events WHERE project_id = {p:UInt64} AND issue_id = {i:UInt64}"
+        found = self.events.query(
+            f"SELECT id, timestamp {scope} AND event_id = {{e:String}}", params
+        )
+        if not found:
+            return None
+        params.update(r=found[0][0], t=found[0][1])
+        newer = self.events.query(
+            f"SELECT event_id {scope} AND (timestamp > {{t:Float64}} OR "
+            "(timestamp = {t:Float64} AND id > {r:UInt64})) ORDER BY timestamp, id LIMIT 1",
+            params,
+        )
+        older = self.events.query(
+            f"SELECT event_id {scope} AND (timestamp < {{t:Float64}} OR "
+            "(timestamp = {t:Float64} AND id < {r:UInt64})) "
+            "ORDER BY timestamp DESC, id DESC LIMIT 1",
+            params,
+        )
+        return (newer[0][0] if newer else None, older[0][0] if older else None)
+
+    def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]:
+        rows = self.events.query(
+            "SELECT project_id, event_id, issue, data FROM ("
+            "SELECT project_id, event_id, toNullable(issue_id) AS issue, data, timestamp, id "
+            "FROM error_events WHERE project_id = {p:UInt64} AND trace_id = {t:String} "
+            "UNION ALL SELECT project_id, event_id, CAST(NULL, 'Nullable(UInt64)'), data, "
+            "timestamp, id FROM analytics_events "
+            "WHERE project_id = {p:UInt64} AND trace_id = {t:String}) "
+            "ORDER BY timestamp, id LIMIT 1 BY id LIMIT 1000",
+            {"p": project_id, "t": trace_id},
+        )
+        return [_stored_event(row) for row in rows]
+
+    # -- LLM rows ----------------------------------------------------------
+
+    def llm_events(
+        self, filters: LlmEventFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[LlmEventRecord], str | None]:
+        """Newest first, ``limit`` at a time, looking back in widening windows."""
+        params: dict[str, Any] = {"p": filters.project_id}
+        sql = f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE project_id = {{p:UInt64}}"
+        if filters.names:
+            sql += " AND name IN {names:Array(String)}"
+            params["names"] = list(filters.names)
+        if filters.errors_only:
+            sql += " AND is_error = 1"
+        for column, value, kind in (
+            ("model", filters.model, "String"),
+            ("provider", filters.provider, "String"),
+            ("distinct_id", filters.distinct_id, "String"),
+            ("trace_id", filters.trace_id, "String"),
+        ):
+            if value is not None:
+                sql += f" AND {column} = {{{column}:{kind}}}"
+                params[column] = value
+        if filters.since is not None:
+            sql += " AND timestamp >= {since:Float64}"
+            params["since"] = filters.since
+        if filters.until is not None:
+            sql += " AND timestamp < {until:Float64}"
+            params["until"] = filters.until
+        rows, next_cursor = self._newest_first(sql, params, "timestamp", limit, cursor)
+        return [event_record(row) for row in rows], next_cursor
+
+    def _newest_first(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        time_column: str,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Row], str | None]:
+        """A keyset page of ``sql``'s rows, newest first by ``time_column`` then id.
+
+        The query first looks at the last hour before the page's start, then a
+        day, a week, a month, and only then at everything, stopping as soon
+        as a window holds more than a page: the newest rows of a large table
+        are found without reading its old parts. The row's time is the first
+        column, after the id (``EVENT_COLUMNS`` order).
+        """
+        after = decode_cursor(cursor)
+        params = {**params, "n": limit + 1}
+        if after:
+            sql += (
+                f" AND ({time_column} < {{at:Float64}} OR "
+                f"({time_column} = {{at:Float64}} AND id < {{row:UInt64}}))"
+            )
+            params.update(at=after[0], row=after[1])
+        newest = after[0] if after else time.time()
+        order = f" ORDER BY {time_column} DESC, id DESC LIMIT 1 BY id LIMIT {{n:UInt32}}"
+        rows: list[Row] = []
+        for window in _WINDOWS:
+            if window is None:
+                rows = self.events.query(sql + order, params)
+                break
+            rows = self.events.query(
+                sql + f" AND {time_column} >= {{from:Float64}}" + order,
+                {**params, "from": newest - window},
+            )
+            if len(rows) > limit:
+                break
+        if len(rows) <= limit:
+            return rows, None
+        last = rows[limit - 1]
+        return rows[:limit], encode_cursor(last[_LLM_COLUMNS.index(time_column)], last[0])
+
+    def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None:
+        rows = self.events.query(
+            f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE project_id = {{p:UInt64}} "
+            "AND event_id = {e:String} LIMIT 1",
+            {"p": project_id, "e": event_id},
+        )
+        return event_record(rows[0]) if rows else None
+
+    def llm_trace_events(self, project_id: int, trace_id: str) -> list[LlmEventRecord]:
+        rows = self.events.query(
+            f"SELECT {EVENT_COLUMNS} FROM llm_events WHERE project_id = {{p:UInt64}} "
+            "AND trace_id = {t:String} ORDER BY started_at, id LIMIT 1 BY id LIMIT {n:UInt32}",
+            {"p": project_id, "t": trace_id, "n": MAX_TRACE_EVENTS},
+        )
+        return [event_record(row) for row in rows]
+
+    def llm_trace_errors(self, project_id: int, trace_id: str) -> list[TraceError]:
+        rows = self.events.query(
+            "SELECT event_id, issue_id, timestamp, name, level FROM error_events "
+            "WHERE project_id = {p:UInt64} AND trace_id = {t:String} "
+            "ORDER BY timestamp, id LIMIT 1 BY id LIMIT 100",
+            {"p": project_id, "t": trace_id},
+        )
+        issues = {}
+        for issue_id in {row[1] for row in rows}:
+            issue = self.get_issue(issue_id)
+            if issue is not None:
+                issues[issue_id] = issue
+        errors = []
+        for event_id, issue_id, timestamp, name, level in rows:
+            issue = issues.get(issue_id)
+            errors.append(
+                TraceError(
+                    event_id,
+                    issue_id,
+                    timestamp,
+                    issue.title if issue else name,
+                    issue.level if issue else (level or "error"),
+                )
+            )
+        return errors
+
+    # -- retention ---------------------------------------------------------
+
+    def purge_expired(
+        self,
+        *,
+        now: float | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+    ) -> PurgeReport:
+        """PostgreSQL's pass, then each purged project's older rows out of ClickHouse.
+
+        The TTL drops old parts by itself; this deletes at once what a
+        shortened retention no longer keeps (a lightweight ``DELETE``, which
+        hides the rows now and frees them at the next merge).
+        """
+        report = super().purge_expired(now=now, dry_run=dry_run, stop=stop)
+        if dry_run:
+            return report
+        for purged in report.projects:
+            for table in ("error_events", "analytics_events", "llm_events"):
+                self.events.command(
+                    f"DELETE FROM {table} WHERE project_id = {int(purged.project.id)} "
+                    f"AND timestamp < {float(purged.cutoff)!r}"
+                )
+        return report
+
+
+def _stored_event(row: Sequence[Any]) -> StoredEvent:
+    """A stored event from ``project_id, event_id, issue_id, data`` (and anything after)."""
+    data = row[3]
+    return StoredEvent(
+        project_id=int(row[0]),
+        event_id=str(row[1]),
+        issue_id=None if row[2] is None else int(row[2]),
+        event=Event.from_dict(orjson.loads(data)),
+    )
