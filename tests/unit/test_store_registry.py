@@ -42,3 +42,34 @@ def test_without_create_a_missing_store_is_said_so(tmp_path: Path) -> None:
     with pytest.raises(StoreNotFound):
         open_store(f"sqlite:///{tmp_path}/missing.sqlite3", create=False)
     assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_events_elsewhere_need_a_postgresql_store(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HELIOGRAPH_EVENTS_URL": " clickhouse://ch:8123/db "})
+    assert settings.events_url == "clickhouse://ch:8123/db"
+    with pytest.raises(ConfigError, match="postgresql://"):
+        open_store(f"sqlite:///{tmp_path}/db.sqlite3", events_url=settings.events_url)
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_an_unknown_events_scheme_names_the_known_ones() -> None:
+    from heliograph.store.clickhouse.client import connect
+
+    with pytest.raises(ConfigError) as refused:
+        connect("cassandra://user:secret@host/events")
+    message = str(refused.value)
+    assert "clickhouse://" in message and "secret" not in message
+
+
+def test_an_unreachable_clickhouse_is_unavailable_not_broken() -> None:
+    """Digest keeps a batch and retries on StoreUnavailable; any other error dead-letters it."""
+    import socket
+
+    from heliograph.store.base import StoreUnavailable
+    from heliograph.store.clickhouse.client import connect
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(StoreUnavailable, match="ClickHouse"):
+        connect(f"clickhouse://127.0.0.1:{port}/db?connect_timeout=2")
