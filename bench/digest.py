@@ -18,6 +18,9 @@ The store is a fresh SQLite file unless ``--database-url`` names another,
 such as ``postgresql://user@host:port/db``: give an empty database (the
 bench creates its schema and default project there, and both measurements
 write to it, errors first). The queue stays on local disk, as on a node.
+``--events-url`` puts the events in ClickHouse (``clickhouse://...``), or
+``--events-url chdb`` in the ClickHouse engine in this process (the
+``tests/clickhouse.py`` one; in-process digest only).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from heliograph.bootstrap import ensure_defaults
 from heliograph.digest.worker import DigestWorker
@@ -135,10 +140,22 @@ def store_url(root: Path, database_url: str | None) -> str:
     return database_url or f"sqlite:///{root / 'heliograph.sqlite3'}"
 
 
-def measure_in_process(errors: int, generations: int, database_url: str | None = None) -> float:
+def events_store_url(events_url: str) -> str:
+    """``events_url``; ``chdb``: a fresh database on the engine in this process."""
+    if events_url != "chdb":
+        return events_url
+    from tests import clickhouse
+
+    clickhouse.register()
+    return f"chdb://{clickhouse.new_database()}"
+
+
+def measure_in_process(
+    errors: int, generations: int, database_url: str | None = None, events_url: str = ""
+) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        store = open_store(store_url(root, database_url))
+        store = open_store(store_url(root, database_url), events_url=events_store_url(events_url))
         queue = open_queue(root)
         ensure_defaults(store, "http://127.0.0.1")
         fill(queue, errors, generations)
@@ -152,18 +169,22 @@ def measure_in_process(errors: int, generations: int, database_url: str | None =
 
 
 def measure_processes(
-    errors: int, generations: int, workers: int, database_url: str | None = None
+    errors: int,
+    generations: int,
+    workers: int,
+    database_url: str | None = None,
+    events_url: str = "",
 ) -> float:
     """Seconds for N digest processes to drain N pre-filled shards into one store."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         url = store_url(root, database_url)
-        store = open_store(url)
+        store = open_store(url, events_url=events_url)
         ensure_defaults(store, "http://127.0.0.1")
         store.close()
         fill_shards(root, workers, errors, generations)
         node = open_node_queue(root)
-        env = {**os.environ, "HELIOGRAPH_DATABASE_URL": url}
+        env = {**os.environ, "HELIOGRAPH_DATABASE_URL": url, "HELIOGRAPH_EVENTS_URL": events_url}
         started = time.perf_counter()
         processes = [
             subprocess.Popen(
@@ -207,12 +228,21 @@ def main() -> None:
         help="the store to write (an empty database, e.g. postgresql://...); "
         "default: a fresh SQLite file",
     )
+    parser.add_argument(
+        "--events-url",
+        default="",
+        help="where the events go: clickhouse://..., or chdb (the engine in this process)",
+    )
     args = parser.parse_args()
+    if args.events_url == "chdb" and args.workers:
+        parser.error("--events-url chdb runs in this process only: leave out --workers")
 
     def measure(errors: int, generations: int) -> float:
         if args.workers:
-            return measure_processes(errors, generations, args.workers, args.database_url)
-        return measure_in_process(errors, generations, args.database_url)
+            return measure_processes(
+                errors, generations, args.workers, args.database_url, args.events_url
+            )
+        return measure_in_process(errors, generations, args.database_url, args.events_url)
 
     if args.errors:
         seconds = measure(args.errors, 0)

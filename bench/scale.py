@@ -1,7 +1,12 @@
-"""PostgreSQL at scale: the reads users do, over 1M errors and 1M LLM generations.
+"""PostgreSQL (and ClickHouse) at scale: the reads users do, over millions of events.
 
     python bench/scale.py [--errors 1000000] [--issues 20000] [--generations 1000000]
-        [--repeat 30] [--quick] [--database-url URL] [--reuse]
+        [--repeat 30] [--quick] [--database-url URL] [--reuse] [--events chdb]
+
+With ``--events chdb`` the events live in ClickHouse (the engine in this
+process, chdb, in a temporary directory) and PostgreSQL keeps the rest, as
+``HELIOGRAPH_EVENTS_URL`` deploys it; the issue's goal there is 10M
+generations and 2M errors (``--generations 10000000 --errors 2000000``).
 
 Loads a throwaway PostgreSQL cluster (``tests/postgres.py``; or an empty
 database given by ``--database-url``) with ``--errors`` error events over
@@ -29,6 +34,13 @@ How it loads (it is a bench, not the way data arrives):
   them), 20,000 rows a transaction, with no ``events`` row of their own (the
   dashboard, lists and trace pages never read those);
 * then ``VACUUM ANALYZE``, as autovacuum would do soon after such a load.
+
+With ``--events chdb``, the events go where that store keeps them: error
+documents and typed generation rows into ClickHouse, 50,000 rows an insert
+(the rows the store's own ``_send`` makes), and their keys and every
+PostgreSQL rollup as above. Before the reads, ``--record N`` (default 20,000)
+times N more errors through ``store.record`` in digest's batches of 500, on
+either backend: the store's write rate on one core.
 
 Error documents are small (one exception, three frames, ~1 KB), so the
 ``events`` table is smaller than real sentry events would make it; the reads
@@ -69,10 +81,11 @@ from heliograph.store.base import (
     Project,
     event_document,
 )
+from heliograph.store.clickhouse.store import ClickHouseStore, error_row, llm_row
 from heliograph.store.issue_rows import event_tags, user_key
 from heliograph.store.llm_records import LlmEventRecord, TraceFilter
 from heliograph.store.postgresql import PostgresStore
-from heliograph.store.postgresql.llm_write import write_llm_rows
+from heliograph.store.postgresql.llm_write import add_to_rollups, write_llm_rows
 
 DAY = 86400.0
 SPAN = 30 * DAY
@@ -242,16 +255,24 @@ def copy_errors(
     tags: dict[tuple[int, str, str], list[float]] = {}
     users: dict[int, set[str]] = {}
     hourly: dict[tuple[int, int], int] = {}
-    event_columns = ("project_id, event_id, issue_id, kind, name, timestamp, received_at, "
-                     "level, environment, release, distinct_id, trace_id, data")  # fmt: skip
+    clickhouse = isinstance(store, ClickHouseStore)
+    if clickhouse:  # keys here, documents in ClickHouse
+        event_columns = "project_id, event_id, issue_id, kind, timestamp, pending, id"
+    else:
+        event_columns = ("project_id, event_id, issue_id, kind, name, timestamp, received_at, "
+                         "level, environment, release, distinct_id, trace_id, data")  # fmt: skip
+    row_id = 0
     with store.db.pool.connection() as conn:
         for offset in range(0, count, chunk):
             size = min(chunk, count - offset)
             picked = issues.pick(rng, size)
+            documents: list[bytes] = []
             with (
                 conn.transaction(),
                 conn.cursor() as cursor,
-                cursor.copy(f"COPY events ({event_columns}) FROM STDIN") as copy,
+                cursor.copy(
+                    f"COPY {'event_keys' if clickhouse else 'events'} ({event_columns}) FROM STDIN"
+                ) as copy,
             ):
                 for position, index in enumerate(picked):
                     n = (offset + position) / count
@@ -260,12 +281,20 @@ def copy_errors(
                         trace = llm_traces[min(len(llm_traces) - 1, int(n * len(llm_traces)))]
                     event = error_event(issues, index, n, project_id, start, rng, trace).event
                     issue_id = index + 1
-                    copy.write_row((
-                        project_id, event.event_id, issue_id, event.kind, event.name,
-                        event.timestamp, event.received_at, event.level, event.environment,
-                        event.release, event.distinct_id, event.trace_id,
-                        event_document(event),
-                    ))  # fmt: skip
+                    row_id += 1
+                    if clickhouse:
+                        copy.write_row((project_id, event.event_id, issue_id, event.kind,
+                                        event.timestamp, False, row_id))  # fmt: skip
+                        documents.append(
+                            error_row(event, row_id, issue_id, event_document(event), 90)
+                        )
+                    else:
+                        copy.write_row((
+                            project_id, event.event_id, issue_id, event.kind, event.name,
+                            event.timestamp, event.received_at, event.level, event.environment,
+                            event.release, event.distinct_id, event.trace_id,
+                            event_document(event),
+                        ))  # fmt: skip
                     ts = event.timestamp
                     row = seen.get(index)
                     if row is None:
@@ -287,9 +316,15 @@ def copy_errors(
                         users.setdefault(issue_id, set()).add(who)
                     hour = (issue_id, int(ts // 3600))
                     hourly[hour] = hourly.get(hour, 0) + 1
+            if clickhouse:
+                _insert_rows(store, "error_events", documents, offset)
             done = offset + size
             if (offset // chunk) % 10 == 9:
                 print(f"  errors: {done:,} in {time.perf_counter() - began:.0f} s", flush=True)
+        if clickhouse:
+            cursor = conn.execute(
+                "SELECT setval(pg_get_serial_sequence('event_keys', 'id'), %s)", (row_id,)
+            )
         triage = random.Random(9)
         with conn.transaction(), conn.cursor() as cursor:
             columns = ("id, project_id, group_hash, grouping_version, title, culprit, level, "
@@ -336,10 +371,11 @@ def copy_errors(
     return time.perf_counter() - began
 
 
-def llm_rows(project_id: int, count: int, start: float) -> Iterator[list[LlmEventRecord]]:
-    """Generations over 30 days in chunks of 20,000: 5 per trace, 3 traces per session."""
+def llm_rows(
+    project_id: int, count: int, start: float, chunk: int = 20_000
+) -> Iterator[list[LlmEventRecord]]:
+    """Generations over 30 days in chunks of ``chunk``: 5 per trace, 3 traces per session."""
     rng = random.Random(3)
-    chunk = 20_000
     trace_id = session_id = ""
     for offset in range(0, count, chunk):
         batch = []
@@ -375,10 +411,27 @@ def llm_rows(project_id: int, count: int, start: float) -> Iterator[list[LlmEven
         yield batch
 
 
+def _insert_rows(store: ClickHouseStore, table: str, rows: list[bytes], key: int) -> None:
+    """``rows`` (JSON) into ``table`` as the store inserts them, in one insert."""
+    from heliograph.store.clickhouse.store import TABLE_COLUMNS
+
+    store.events.insert(table, TABLE_COLUMNS[table], b"\n".join(rows), token=f"bench:{key}")
+
+
 def load_generations(store: PostgresStore, project_id: int, count: int, start: float) -> float:
     began = time.perf_counter()
-    for number, batch in enumerate(llm_rows(project_id, count, start)):
-        store.db.write(partial(write_llm_rows, rows=batch))
+    clickhouse = isinstance(store, ClickHouseStore)
+    chunk = 100_000 if clickhouse else 20_000
+    for number, batch in enumerate(llm_rows(project_id, count, start, chunk)):
+        if isinstance(store, ClickHouseStore):
+            # Typed rows into ClickHouse (50,000 an insert), the rollups into PostgreSQL
+            # (100,000 rows a transaction: one per trace in llm_traces).
+            store.db.write(partial(add_to_rollups, rows=batch))
+            for part in range(0, len(batch), 50_000):
+                rows = [llm_row(row, 90) for row in batch[part : part + 50_000]]
+                _insert_rows(store, "llm_events", rows, number * 1000 + part)
+        else:
+            store.db.write(partial(write_llm_rows, rows=batch))
         if number % 10 == 9:
             done = (number + 1) * len(batch)
             print(f"  generations: {done:,} in {time.perf_counter() - began:.0f} s", flush=True)
@@ -463,8 +516,37 @@ def reads(store: PostgresStore, project: Project, issues: Issues) -> list[tuple[
 # --- main ------------------------------------------------------------------------------------
 
 
+def open_bench_store(url: str, events: str | None) -> PostgresStore:
+    """PostgreSQL alone, or with its events in the ClickHouse engine in this process."""
+    if events != "chdb":
+        return PostgresStore(url)
+    from tests.clickhouse import ChdbClient, new_database
+
+    return ClickHouseStore(url, ChdbClient(new_database()))
+
+
+def time_record(store: PostgresStore, project_id: int, issues: Issues, count: int) -> None:
+    """``count`` errors more through ``store.record`` in digest's batches: the write rate."""
+    if not count:
+        return
+    rng = random.Random(13)
+    batches = []
+    for offset in range(0, count, 500):
+        picked = issues.pick(rng, min(500, count - offset))
+        batches.append(DigestBatch(errors=[
+            error_event(issues, index, 1.0, project_id, time.time() - SPAN, rng, None)
+            for index in picked
+        ]))  # fmt: skip
+    began = time.perf_counter()
+    for batch in batches:
+        assert not store.record(batch).rejected
+    seconds = time.perf_counter() - began
+    print(f"store.record: {count:,} errors in batches of 500 in {seconds:.1f} s "
+          f"({count / seconds:,.0f}/s)")  # fmt: skip
+
+
 def run(url: str, args: argparse.Namespace) -> None:
-    store = PostgresStore(url)
+    store = open_bench_store(url, args.events)
     try:
         project = ensure_defaults(store, "http://127.0.0.1").project
         issues = Issues(args.issues, random.Random(7))
@@ -499,6 +581,7 @@ def run(url: str, args: argparse.Namespace) -> None:
                 conn.execute("VACUUM ANALYZE")
                 conn.autocommit = False
             print(f"VACUUM ANALYZE in {time.perf_counter() - began:.0f} s")
+        time_record(store, project.id, issues, args.record)
         counts: Any = store.db.read(
             lambda c: c.execute(
                 "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM issues), "
@@ -509,6 +592,14 @@ def run(url: str, args: argparse.Namespace) -> None:
         )  # fmt: skip
         print("rows: {:,} events, {:,} issues, {:,} issue tags, {:,} generations, "
               "{:,} traces; database {}".format(*counts))  # fmt: skip
+        if isinstance(store, ClickHouseStore):
+            for table in ("error_events", "llm_events"):
+                [(rows, size)] = store.events.query(
+                    "SELECT sum(rows), formatReadableSize(sum(bytes_on_disk)) FROM system.parts "
+                    "WHERE active AND database = currentDatabase() AND table = {t:String}",
+                    {"t": table},
+                )
+                print(f"clickhouse {table}: {rows:,} rows, {size} on disk")
         print(f"\n{'read':<34} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}  goal")
         worst: dict[str, float] = {}
         for group, name, fn in reads(store, project, issues):
@@ -545,6 +636,12 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: a throwaway cluster)")
     parser.add_argument("--reuse", action="store_true", help="time an already loaded database")
     parser.add_argument("--only", action="append", default=[], help="reads whose name has this")
+    parser.add_argument(
+        "--events", choices=["chdb"], help="events in ClickHouse (the engine in this process)"
+    )
+    parser.add_argument(
+        "--record", type=int, default=20_000, help="errors timed through store.record"
+    )
     args = parser.parse_args()
     if args.quick:
         args.errors, args.generations, args.issues = 50_000, 50_000, 2_000

@@ -49,7 +49,7 @@ from heliograph.store.postgresql.event_rows import EVENT_KEYS
 from heliograph.store.postgresql.store import PostgresStore
 from heliograph.store.retention import PurgeReport
 
-__all__ = ["ClickHouseStore"]
+__all__ = ["TABLE_COLUMNS", "ClickHouseStore", "analytics_row", "error_row", "llm_row"]
 
 # ClickHouse's TTL counts days; a project that keeps events forever (0) keeps them
 # as long as the column can say.
@@ -79,6 +79,13 @@ _ANALYTICS_COLUMNS = [
     "data",
     "retention_days",
 ]
+
+# The columns each table's rows are inserted with (the keys of the rows below).
+TABLE_COLUMNS = {
+    "error_events": _ERROR_COLUMNS,
+    "analytics_events": _ANALYTICS_COLUMNS,
+    "llm_events": [*_LLM_COLUMNS, "retention_days"],
+}
 
 # A pending key: (row id, project id, event id, issue id).
 PendingKey = tuple[int, int, str, int | None]
@@ -169,56 +176,27 @@ class ClickHouseStore(PostgresStore):
             event = events[(project_id, event_id)]
             if project_id not in retention:
                 project = self.get_project_by_id(project_id)
-                days = project.retention_days if project else 0
-                retention[project_id] = min(days, _FOREVER_DAYS) or _FOREVER_DAYS
+                retention[project_id] = project.retention_days if project else 0
             days = retention[project_id]
-            data = batch.document(event).decode()
+            document = batch.document(event)
             if issue_id is not None:
-                errors.append(
-                    orjson.dumps(
-                        {
-                            "project_id": project_id,
-                            "issue_id": issue_id,
-                            "id": row_id,
-                            "event_id": event_id,
-                            "timestamp": event.timestamp,
-                            "name": event.name,
-                            "level": event.level or "",
-                            "trace_id": event.trace_id,
-                            "data": data,
-                            "retention_days": days,
-                        }
-                    )
-                )
+                errors.append(error_row(event, row_id, issue_id, document, days))
                 continue
-            analytics.append(
-                orjson.dumps(
-                    {
-                        "project_id": project_id,
-                        "id": row_id,
-                        "event_id": event_id,
-                        "name": event.name,
-                        "timestamp": event.timestamp,
-                        "trace_id": event.trace_id,
-                        "data": data,
-                        "retention_days": days,
-                    }
-                )
-            )
+            analytics.append(analytics_row(event, row_id, document, days))
             if is_llm_event(event):
-                record = llm_record(event, row_id)._asdict()
-                record["is_error"] = int(record["is_error"])
-                record["retention_days"] = days
-                llm.append(orjson.dumps(record))
+                llm.append(llm_row(llm_record(event, row_id), days))
         token = hashlib.sha1(b",".join(str(key[0]).encode() for key in sorted(pending)))
-        for table, columns, rows in (
-            ("error_events", _ERROR_COLUMNS, errors),
-            ("analytics_events", _ANALYTICS_COLUMNS, analytics),
-            ("llm_events", [*_LLM_COLUMNS, "retention_days"], llm),
+        for table, rows in (
+            ("error_events", errors),
+            ("analytics_events", analytics),
+            ("llm_events", llm),
         ):
             if rows:
                 self.events.insert(
-                    table, columns, b"\n".join(rows), token=f"{table}:{token.hexdigest()}"
+                    table,
+                    TABLE_COLUMNS[table],
+                    b"\n".join(rows),
+                    token=f"{table}:{token.hexdigest()}",
                 )
 
     # -- events ------------------------------------------------------------
@@ -453,6 +431,55 @@ class ClickHouseStore(PostgresStore):
                     f"AND timestamp < {float(purged.cutoff)!r}"
                 )
         return report
+
+
+def _ttl_days(retention_days: int) -> int:
+    """A project's retention as the row's TTL in days (0, keep forever: as long as it can)."""
+    return min(retention_days, _FOREVER_DAYS) or _FOREVER_DAYS
+
+
+def error_row(
+    event: Event, row_id: int, issue_id: int, document: bytes, retention_days: int
+) -> bytes:
+    """An ``error_events`` row as the JSON line inserted."""
+    return orjson.dumps(
+        {
+            "project_id": event.project_id,
+            "issue_id": issue_id,
+            "id": row_id,
+            "event_id": event.event_id,
+            "timestamp": event.timestamp,
+            "name": event.name,
+            "level": event.level or "",
+            "trace_id": event.trace_id,
+            "data": document.decode(),
+            "retention_days": _ttl_days(retention_days),
+        }
+    )
+
+
+def analytics_row(event: Event, row_id: int, document: bytes, retention_days: int) -> bytes:
+    """An ``analytics_events`` row as the JSON line inserted."""
+    return orjson.dumps(
+        {
+            "project_id": event.project_id,
+            "id": row_id,
+            "event_id": event.event_id,
+            "name": event.name,
+            "timestamp": event.timestamp,
+            "trace_id": event.trace_id,
+            "data": document.decode(),
+            "retention_days": _ttl_days(retention_days),
+        }
+    )
+
+
+def llm_row(record: LlmEventRecord, retention_days: int) -> bytes:
+    """An ``llm_events`` row as the JSON line inserted."""
+    row = record._asdict()
+    row["is_error"] = int(row["is_error"])
+    row["retention_days"] = _ttl_days(retention_days)
+    return orjson.dumps(row)
 
 
 def _stored_event(row: Sequence[Any]) -> StoredEvent:

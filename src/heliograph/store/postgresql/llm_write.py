@@ -37,7 +37,7 @@ from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.event_rows import EventRows
 
-__all__ = ["record_llm_events", "write_llm_rows"]
+__all__ = ["add_to_rollups", "record_llm_events", "write_llm_rows"]
 
 # Rows per INSERT: 28 parameters each, under PostgreSQL's 65535 per statement.
 _INSERT_CHUNK = 1000
@@ -77,7 +77,7 @@ def record_llm_events(
     if table.keeps_llm_rows:
         write_llm_rows(conn, rows)
     else:
-        _add_to_rollups(conn, rows)
+        add_to_rollups(conn, rows)
 
 
 def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]) -> int:
@@ -105,11 +105,11 @@ def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]
             continue  # a replay (or the same event twice in the batch): already counted
         new_ids.discard(row.id)
         new_rows.append(row)
-    _add_to_rollups(conn, new_rows)
+    add_to_rollups(conn, new_rows)
     return len(new_rows)
 
 
-def _add_to_rollups(conn: psycopg.Connection[Any], rows: Iterable[LlmEventRecord]) -> None:
+def add_to_rollups(conn: psycopg.Connection[Any], rows: Iterable[LlmEventRecord]) -> None:
     """Sum ``rows`` (each new) in Python, then add the sums to each rollup table."""
     rollups = LlmRollups()
     for row in rows:
