@@ -13,7 +13,10 @@ store's SQL on that engine:
   :class:`heliograph.store.clickhouse.client.HttpClient`, is exercised too.
 
 chdb allows one process per on-disk engine, so the whole test process
-shares one, each test in a database of its own.
+shares one, each test in a database of its own. A test that needs ClickHouse
+in another process (a real ``heliograph serve`` node) starts this module as a
+server over a directory that outlives it: ``python -m tests.clickhouse
+--path DIR --port N`` (it prints ``listening on PORT``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from heliograph.store.clickhouse.client import CLIENTS, Row, insert_sql
 
 _lock = threading.RLock()
 _engine: Any = None
+# Where the engine keeps its files (None: a temporary directory, removed at exit).
+_engine_path: str | None = None
 _databases = itertools.count(1)
 
 
@@ -52,11 +57,13 @@ def _session() -> Any:
         if _engine is None:
             from chdb import session
 
-            path = tempfile.mkdtemp(prefix="heliograph-chdb-")
+            path = _engine_path
+            if path is None:
+                path = tempfile.mkdtemp(prefix="heliograph-chdb-")
+                atexit.register(shutil.rmtree, path, ignore_errors=True)
             _engine = session.Session(path)
             _engine.query("SET output_format_json_quote_64bit_integers = 0")
             _engine.query("SET output_format_json_quote_64bit_floats = 0")
-            atexit.register(shutil.rmtree, path, ignore_errors=True)
         return _engine
 
 
@@ -150,10 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ClickHouseHttp:
-    """A ClickHouse HTTP endpoint on a free loopback port, backed by the shared engine."""
+    """A ClickHouse HTTP endpoint on a loopback port (0: a free one), backed by the engine."""
 
-    def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -168,3 +175,25 @@ class ClickHouseHttp:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main() -> None:
+    """Serve the engine over HTTP from this process until killed (for tests' nodes)."""
+    import argparse
+
+    global _engine_path
+    parser = argparse.ArgumentParser(description="ClickHouse's HTTP interface, on chdb")
+    parser.add_argument("--path", required=True, help="the engine's directory (kept)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--database", default="heliograph", help="created if missing")
+    args = parser.parse_args()
+    _engine_path = args.path
+    with _lock:
+        _session().query(f"CREATE DATABASE IF NOT EXISTS {args.database}")
+    endpoint = ClickHouseHttp(args.port)
+    print(f"listening on {endpoint.port}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -425,6 +425,8 @@ class ClickHouseStore(PostgresStore):
         if dry_run:
             return report
         for purged in report.projects:
+            if not purged.events:
+                continue  # no key was old enough, so no row is: nothing to delete
             for table in ("error_events", "analytics_events", "llm_events"):
                 self.events.command(
                     f"DELETE FROM {table} WHERE project_id = {int(purged.project.id)} "
