@@ -21,7 +21,7 @@ import pytest
 
 from tests import clickhouse
 from tests.conftest import launch, start_server
-from tests.e2e.test_postgres_nodes import _send, _wait_digested
+from tests.e2e.test_postgres_nodes import _send, _send_to_both, _wait_digested
 from tests.postgres import PostgresCluster
 
 pytestmark = pytest.mark.e2e
@@ -100,12 +100,7 @@ def test_two_nodes_keep_their_events_in_clickhouse(
     process, port, _ = start_server(tmp_path / "node-2", env=env)
     second_url = f"http://127.0.0.1:{port}"
     try:
-        acked = []
-        for n in range(20):
-            url = first.url if n % 2 else second_url
-            event_id = _send(url, first.public_key, first.project_id, f"sent to node {n % 2}")
-            assert event_id is not None
-            acked.append(event_id)
+        acked = _send_to_both((second_url, first.url), first.public_key, first.project_id, 20)
         _wait_digested(first.url)
         _wait_digested(second_url)
         assert _counts(first.url, first.api_token) == [20]

@@ -39,6 +39,16 @@ def _send(server_url: str, dsn_key: str, project: int, message: str) -> str | No
     return event["event_id"] if response.status_code == 200 else None
 
 
+def _send_to_both(urls: tuple[str, str], dsn_key: str, project: int, count: int) -> list[str]:
+    """``count`` errors, alternately to each node; every one must be acknowledged."""
+    acked = []
+    for n in range(count):
+        event_id = _send(urls[n % 2], dsn_key, project, f"sent to node {n % 2}")
+        assert event_id is not None
+        acked.append(event_id)
+    return acked
+
+
 def _wait_digested(url: str) -> None:
     deadline = time.monotonic() + 30
     while httpx.get(f"{url}/_health").json()["backlog"] and time.monotonic() < deadline:
@@ -57,12 +67,7 @@ def test_two_nodes_share_one_postgresql(tmp_path: Path, postgres: PostgresCluste
         joined_dsn = next(line.split()[-1] for line in lines if "DSN" in line)
         assert joined_dsn.split("@")[0] == first.dsn.split("@")[0], "one project key"
 
-        acked = []
-        for n in range(20):
-            url = first.url if n % 2 else second_url
-            event_id = _send(url, first.public_key, first.project_id, f"sent to node {n % 2}")
-            assert event_id is not None
-            acked.append(event_id)
+        _send_to_both((second_url, first.url), first.public_key, first.project_id, 20)
         _wait_digested(first.url)
         _wait_digested(second_url)
         headers = {"Authorization": f"Bearer {first.api_token}"}
