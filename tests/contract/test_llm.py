@@ -273,6 +273,27 @@ def test_sessions_group_traces_most_recent_first(
     assert [(s.session_id, s.traces) for s in late] == [("s-even", 1)]
 
 
+def test_generations_far_apart_in_time_page_newest_first(store: Store, project: Project) -> None:
+    """Minutes, hours, days and weeks apart: a store may look back in steps, never skip one."""
+    now = time.time()
+    ages = [60.0, 2 * HOUR, 30 * HOUR, 3 * 24 * HOUR, 20 * 24 * HOUR, 60 * 24 * HOUR]
+    events = [ai_event(project.id, trace=None, at=now - age) for age in ages]
+    record(store, *reversed(events))
+    for limit in (1, 2, 4):
+        found: list[str] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = store.llm_events(LlmEventFilter(project.id), limit=limit, cursor=cursor)
+            assert len(page) <= limit
+            found += [row.event_id for row in page]
+            if cursor is None:
+                break
+        assert found == [event.event_id for event in events]
+    until = LlmEventFilter(project.id, until=now - 10 * 24 * HOUR)
+    page, cursor = store.llm_events(until, limit=1)
+    assert [row.event_id for row in page] == [events[4].event_id] and cursor is not None
+
+
 def test_llm_events_filter_and_page(store: Store, project: Project) -> None:
     calls = [
         ai_event(project.id, trace=f"t{n % 2}", at=T0 + n, model="a" if n < 4 else "b")

@@ -319,7 +319,9 @@ class ClickHouseStore(PostgresStore):
         if filters.until is not None:
             sql += " AND timestamp < {until:Float64}"
             params["until"] = filters.until
-        rows, next_cursor = self._newest_first(sql, params, "timestamp", limit, cursor)
+        rows, next_cursor = self._newest_first(
+            sql, params, "timestamp", limit, cursor, filters.until
+        )
         return [event_record(row) for row in rows], next_cursor
 
     def _newest_first(
@@ -329,14 +331,16 @@ class ClickHouseStore(PostgresStore):
         time_column: str,
         limit: int,
         cursor: str | None,
+        until: float | None,
     ) -> tuple[list[Row], str | None]:
         """A keyset page of ``sql``'s rows, newest first by ``time_column`` then id.
 
         The query first looks at the last hour before the page's start, then a
         day, a week, a month, and only then at everything, stopping as soon
         as a window holds more than a page: the newest rows of a large table
-        are found without reading its old parts. The row's time is the first
-        column, after the id (``EVENT_COLUMNS`` order).
+        are found without reading its old parts. The page starts at the
+        cursor, else at ``until``, else now. Rows are in ``EVENT_COLUMNS``
+        order (the id first).
         """
         after = decode_cursor(cursor)
         params = {**params, "n": limit + 1}
@@ -346,7 +350,7 @@ class ClickHouseStore(PostgresStore):
                 f"({time_column} = {{at:Float64}} AND id < {{row:UInt64}}))"
             )
             params.update(at=after[0], row=after[1])
-        newest = after[0] if after else time.time()
+        newest = after[0] if after else until if until is not None else time.time()
         order = f" ORDER BY {time_column} DESC, id DESC LIMIT 1 BY id LIMIT {{n:UInt32}}"
         rows: list[Row] = []
         for window in _WINDOWS:
