@@ -23,7 +23,9 @@ Counts, issue state and the LLM rollups are not here: PostgreSQL keeps them
 exact in digest's transaction (``docs/scaling.md`` says why).
 
 Each migration is a list of statements (the HTTP interface runs one per
-request). Append a migration to change the schema; never edit one that shipped.
+request), each safe to run twice (``IF NOT EXISTS``): a node stopped halfway
+through runs the whole migration again. Append a migration to change the
+schema; never edit one that shipped.
 """
 
 from __future__ import annotations
