@@ -106,3 +106,37 @@ def test_a_replayed_batch_lands_once(
 
     store.record(batch)  # and a third time, all written: nothing is sent, nothing moves
     assert state(store, project) == (times_seen, event_ids, llm_rows, usage)
+
+
+def test_rows_stored_twice_are_listed_once_page_by_page(
+    store: ClickHouseStore, project: Project
+) -> None:
+    """Neither dropped on insert nor merged yet: every page still shows each event once."""
+    now = time.time()
+    errors = [error(project.id, "a", at=now - n) for n in range(5)]
+    calls = [ai_event(project.id, trace=None, at=now - n) for n in range(5)]
+    store.record(DigestBatch(errors=errors, analytics=calls))
+    for table in ("error_events", "llm_events"):  # the same rows again, as a replay would
+        store.events.command(
+            f"INSERT INTO {table} SETTINGS insert_deduplicate = 0 SELECT * FROM {table}"
+        )
+        assert store.events.query(f"SELECT count() FROM {table}") == [(10,)]
+    [issue] = store.list_issues(IssueFilter(project.id), limit=10, cursor=None)[0]
+    newest_first = [g.event.event_id for g in errors]
+    for limit in (1, 2, 3, 10):
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = store.issue_events(issue.id, limit=limit, cursor=cursor)
+            seen += [e.event_id for e in page]
+            if cursor is None:
+                break
+        assert seen == newest_first
+        seen, cursor = [], None
+        while True:
+            rows, cursor = store.llm_events(LlmEventFilter(project.id), limit=limit, cursor=cursor)
+            seen += [row.event_id for row in rows]
+            if cursor is None:
+                break
+        assert seen == [call.event_id for call in calls]
+    assert [e.event_id for e in store.events_by_trace(project.id, "none")] == []

@@ -22,7 +22,11 @@ the payloads from the node's queue. A crash or a ClickHouse outage between
 1 and 3 leaves the payloads queued: digest writes the batch again, step 1
 finds every event stored (no count moves) and still pending, and step 2
 sends them again, which ClickHouse drops (same token) or collapses (same
-sort key), and which reads never show twice (``LIMIT 1 BY id``).
+sort key), and which reads never show twice: a small read takes each row
+id once (``LIMIT 1 BY id``); a page of a long list drops a repeated id in
+Python (:func:`_page_once`), since ``LIMIT BY`` would stop ClickHouse from
+reading the sort key in order and stopping after a page (an issue with
+170k events: 53 ms a page against 11 ms).
 """
 
 from __future__ import annotations
@@ -231,13 +235,12 @@ class ClickHouseStore(PostgresStore):
         if after:
             sql += " AND (timestamp < {t:Float64} OR (timestamp = {t:Float64} AND id < {r:UInt64}))"
             params.update(t=after[0], r=after[1])
-        rows = self.events.query(
-            sql + " ORDER BY timestamp DESC, id DESC LIMIT 1 BY id LIMIT {n:UInt32}", params
+        rows, more = _page_once(
+            self.events.query(sql + " ORDER BY timestamp DESC, id DESC LIMIT {n:UInt32}", params),
+            limit,
+            id_at=5,
         )
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1][4], rows[-1][5])
+        next_cursor = encode_cursor(rows[-1][4], rows[-1][5]) if more else None
         return [_stored_event(row) for row in rows], next_cursor
 
     def oldest_event_id(self, issue_id: int) -> str | None:
@@ -351,7 +354,7 @@ class ClickHouseStore(PostgresStore):
             )
             params.update(at=after[0], row=after[1])
         newest = after[0] if after else until if until is not None else time.time()
-        order = f" ORDER BY {time_column} DESC, id DESC LIMIT 1 BY id LIMIT {{n:UInt32}}"
+        order = f" ORDER BY {time_column} DESC, id DESC LIMIT {{n:UInt32}}"
         rows: list[Row] = []
         for window in _WINDOWS:
             if window is None:
@@ -363,10 +366,10 @@ class ClickHouseStore(PostgresStore):
             )
             if len(rows) > limit:
                 break
-        if len(rows) <= limit:
-            return rows, None
-        last = rows[limit - 1]
-        return rows[:limit], encode_cursor(last[_LLM_COLUMNS.index(time_column)], last[0])
+        page, more = _page_once(rows, limit, id_at=0)
+        if not more:
+            return page, None
+        return page, encode_cursor(page[-1][_LLM_COLUMNS.index(time_column)], page[-1][0])
 
     def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None:
         rows = self.events.query(
@@ -437,6 +440,18 @@ class ClickHouseStore(PostgresStore):
                     f"AND timestamp < {float(purged.cutoff)!r}"
                 )
         return report
+
+
+def _page_once(rows: list[Row], limit: int, id_at: int) -> tuple[list[Row], bool]:
+    """A page from ``limit + 1`` rows in (time, id) order, each id once; and whether more follow.
+
+    A row written twice and not yet merged comes twice, side by side (same
+    time, same id): the second is dropped, and the page may be that much
+    shorter, but its cursor still continues right after its last row, so
+    paging neither skips nor repeats an event.
+    """
+    once = [row for n, row in enumerate(rows) if n == 0 or row[id_at] != rows[n - 1][id_at]]
+    return once[:limit], len(rows) > limit
 
 
 def _ttl_days(retention_days: int) -> int:
