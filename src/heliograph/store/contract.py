@@ -22,10 +22,11 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
 
+from heliograph.flags.definition import FeatureFlag, FlagChange
 from heliograph.store.base import (
     LOGIN_LINK_TTL,
     ApiTokenInfo,
@@ -61,6 +62,7 @@ __all__ = [
     "Access",
     "Accounts",
     "DigestSink",
+    "Flags",
     "IssueStore",
     "LlmReads",
     "ProjectLookup",
@@ -314,6 +316,40 @@ class Access(Protocol):
     def visible_project_ids(self, user_id: int) -> set[int]: ...
 
 
+class Flags(Protocol):
+    """Feature flags of a project, and the audit log of their changes.
+
+    Fields come checked (:mod:`heliograph.flags.definition`); a key already
+    used by another live flag of the project raises
+    :class:`~heliograph.flags.definition.FlagError`. Every change writes its
+    audit line in the same transaction.
+    """
+
+    def create_flag(
+        self,
+        project_id: int,
+        *,
+        key: str,
+        name: str,
+        active: bool,
+        filters: dict[str, Any],
+        environments: Mapping[str, bool],
+        user_id: int | None,
+    ) -> FeatureFlag: ...
+
+    def update_flag(
+        self, flag_id: int, changes: Mapping[str, Any], *, user_id: int | None
+    ) -> FeatureFlag | None: ...
+
+    def delete_flag(self, flag_id: int, *, user_id: int | None) -> bool: ...
+
+    def get_flag(self, flag_id: int) -> FeatureFlag | None: ...
+
+    def list_flags(self, project_id: int) -> list[FeatureFlag]: ...
+
+    def flag_changes(self, flag_id: int, *, limit: int = 100) -> list[FlagChange]: ...
+
+
 class Retention(Protocol):
     def purge_expired(
         self,
@@ -328,7 +364,7 @@ class Retention(Protocol):
         ...
 
 
-class Store(DigestSink, IssueStore, LlmReads, Accounts, Access, Retention, Protocol):
+class Store(DigestSink, IssueStore, LlmReads, Accounts, Access, Flags, Retention, Protocol):
     """Every role at once: one backend, opened from configuration."""
 
     def fix_cache(self) -> FixCache:

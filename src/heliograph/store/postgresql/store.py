@@ -50,6 +50,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.fix_cache import SqlFixCache
+from heliograph.store.flag_store import FlagStoreMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
@@ -70,7 +71,9 @@ from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import POSTGRESQL
 
 
-class PostgresStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[PgDatabase]):
+class PostgresStore(
+    AccountsMixin, FlagStoreMixin[PgDatabase], LlmStoreMixin, IssueReadsMixin[PgDatabase]
+):
     """The store on a PostgreSQL database, which N nodes may share."""
 
     dialect = POSTGRESQL

@@ -300,4 +300,36 @@ MIGRATIONS = [
     CREATE INDEX login_failures_by_key ON login_failures (key, at);
     CREATE INDEX login_failures_by_time ON login_failures (at);
     """,
+    # 5: feature flags (in PostHog's shape: filters and per-environment switches as
+    # JSON) and their audit log. A deleted flag stays, marked, for its log; its key
+    # is unique only among the flags not deleted.
+    """
+    CREATE TABLE feature_flags (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        key TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        active INTEGER NOT NULL DEFAULT 1,
+        filters TEXT NOT NULL,
+        environments TEXT NOT NULL DEFAULT '{}',
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        created_by INTEGER,
+        deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX feature_flags_by_key ON feature_flags (project_id, key)
+        WHERE deleted = 0;
+    CREATE TABLE feature_flag_changes (
+        id INTEGER PRIMARY KEY,
+        flag_id INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        user_id INTEGER,
+        action TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX feature_flag_changes_by_flag ON feature_flag_changes (flag_id, at);
+    """,
 ]

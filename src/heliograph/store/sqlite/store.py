@@ -28,6 +28,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.fix_cache import SqlFixCache
+from heliograph.store.flag_store import FlagStoreMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     EVENT_ROW_COLUMNS,
@@ -47,7 +48,9 @@ from heliograph.store.sqlite.retention import purge_expired
 from heliograph.store.sqlite.schema import MIGRATIONS
 
 
-class SQLiteStore(AccountsMixin, LlmStoreMixin, IssueReadsMixin[Database]):
+class SQLiteStore(
+    AccountsMixin, FlagStoreMixin[Database], LlmStoreMixin, IssueReadsMixin[Database]
+):
     """Both stores on one SQLite database (the embedded default)."""
 
     dialect = SQLITE
