@@ -18,6 +18,7 @@ from heliograph.ai.fix import FixService
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import MIN_INGEST_MEMORY_MB, Settings
+from heliograph.flags.cache import FLAGS_CHANGED_FILE, FlagCache
 from heliograph.ingest import memory
 from heliograph.ingest.gate import IngestGate
 from heliograph.ingest.limits import IngestLimiter
@@ -110,6 +111,8 @@ class Runtime:
         self.key_changes = SharedCounter(settings.data_dir / KEYS_CHANGED_FILE)
         self.keys = KeyCache(self.store, self.limiter, self.key_changes)
         self.keys.reload()
+        self.flag_changes = SharedCounter(settings.data_dir / FLAGS_CHANGED_FILE)
+        self.flags = FlagCache(self.store, self.flag_changes)
         self.gate = IngestGate(
             queue=self.queue,
             backlog=self.backlog,
@@ -118,6 +121,7 @@ class Runtime:
             limiter=self.limiter,
             memory=self.ingest_memory,
             max_backlog=settings.max_backlog,
+            flags=self.flags,
         )
         self.login_throttle = LoginThrottle(
             settings.login_max_failures, settings.login_lockout_seconds, failures=self.store
@@ -182,5 +186,6 @@ class Runtime:
         self.queue.close()
         self.backlog.close()
         self.key_changes.close()
+        self.flag_changes.close()
         self.limiter.close()
         self.store.close()

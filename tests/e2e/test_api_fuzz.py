@@ -49,12 +49,19 @@ def _real_parameters(server: LiveServer) -> dict[str, Any]:
     with server.api() as api:
         [issue] = api.get("/api/0/projects/default/default/issues/").json()
         [event] = api.get(f"/api/0/issues/{issue['id']}/events/").json()
+        flag = api.post(
+            f"/api/projects/{server.project_id}/feature_flags/",
+            json={"key": "fuzzed", "filters": {"groups": [{"rollout_percentage": 50}]}},
+        )
+        assert flag.status_code == 201, flag.text
     return {
         "organization_slug": "default",
         "project_slug": "default",
         "issue_id": int(issue["id"]),
         "event_id": event["eventID"],
         "key_id": server.public_key,
+        "project_id": server.project_id,
+        "flag_id": flag.json()["id"],
     }
 
 

@@ -458,7 +458,14 @@ def test_base64_bomb_inside_data_field_is_413() -> None:
 
 def test_flags_answers() -> None:
     v2 = posthog_flags.flags_response(request_id="r-1")
-    assert v2 == {"flags": {}, "errorsWhileComputingFlags": False, "requestId": "r-1"}
+    assert v2 == {
+        "flags": {},
+        "featureFlags": {},
+        "featureFlagPayloads": {},
+        "errorsWhileComputingFlags": False,
+        "quotaLimited": [],
+        "requestId": "r-1",
+    }
     decide = posthog_flags.flags_response(legacy=True)
     assert decide["featureFlags"] == {} and decide["featureFlagPayloads"] == {}
     assert decide["flags"] == {} and decide["requestId"]

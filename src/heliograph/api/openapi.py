@@ -104,6 +104,105 @@ _PAGING = [
 ]
 
 
+_FLAG_PROJECT = [
+    {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+]
+_FLAG_PARAMS = [
+    *_FLAG_PROJECT,
+    {"name": "flag_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+]
+_FLAG_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "key": {"type": "string"},
+                    "name": {"type": "string"},
+                    "active": {"type": "boolean"},
+                    "deleted": {"type": "boolean"},
+                    "filters": {
+                        "type": "object",
+                        "properties": {
+                            "groups": {"type": "array", "items": {"type": "object"}},
+                            "multivariate": {"type": "object"},
+                            "payloads": {"type": "object"},
+                        },
+                    },
+                    "environments": {
+                        "type": "object",
+                        "additionalProperties": {"type": "boolean"},
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+def _flag_paths() -> dict[str, Any]:
+    flag = {"$ref": "#/components/schemas/FeatureFlag"}
+    page = {
+        "type": "object",
+        "required": ["count", "results"],
+        "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": flag}},
+    }
+    return {
+        "/api/projects/{project_id}/feature_flags/": {
+            "get": {
+                "summary": "A project's feature flags (PostHog's shape)",
+                "parameters": _FLAG_PROJECT,
+                "responses": {"200": _ok(page), **_error_responses(401, 403, 404)},
+            },
+            "post": {
+                "summary": "Create a feature flag (admin scope; owner or admin)",
+                "parameters": _FLAG_PROJECT,
+                "requestBody": _FLAG_BODY,
+                "responses": {
+                    "201": _ok(flag, "Created"),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+        },
+        "/api/projects/{project_id}/feature_flags/{flag_id}/": {
+            "get": {
+                "summary": "One feature flag",
+                "parameters": _FLAG_PARAMS,
+                "responses": {"200": _ok(flag), **_error_responses(401, 403, 404)},
+            },
+            "patch": {
+                "summary": "Change a flag; {deleted: true} deletes it (admin scope)",
+                "parameters": _FLAG_PARAMS,
+                "requestBody": _FLAG_BODY,
+                "responses": {
+                    "200": _ok(flag),
+                    "204": {"description": "Deleted"},
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+            "delete": {
+                "summary": "Delete a flag (admin scope); its audit log stays",
+                "parameters": _FLAG_PARAMS,
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_error_responses(401, 403, 404),
+                },
+            },
+        },
+        "/api/projects/{project_id}/feature_flags/{flag_id}/activity/": {
+            "get": {
+                "summary": "A flag's audit log: who changed what, newest first",
+                "parameters": _FLAG_PARAMS,
+                "responses": {
+                    "200": _ok({"type": "object", "properties": {"results": {"type": "array"}}}),
+                    **_error_responses(401, 403, 404),
+                },
+            }
+        },
+    }
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
@@ -322,6 +421,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "responses": {"200": _ok(event), **_error_responses(401, 403, 404)},
                 }
             },
+            **_flag_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -330,6 +430,19 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "type": "object",
                     "required": ["detail"],
                     "properties": {"detail": {"type": "string"}},
+                },
+                "FeatureFlag": {
+                    "type": "object",
+                    "required": ["id", "key", "name", "filters", "active", "version"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "key": {"type": "string"},
+                        "name": {"type": "string"},
+                        "filters": {"type": "object"},
+                        "active": {"type": "boolean"},
+                        "environments": {"type": "object"},
+                        "version": {"type": "integer"},
+                    },
                 },
                 "Project": {
                     "type": "object",

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
 from heliograph.api.errors import ApiError
+from heliograph.api.flags import routes as flag_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.project_admin import routes as admin_routes
 from heliograph.query.search import SearchError, parse_issue_search
@@ -193,4 +194,5 @@ routes = [
     Route("/api/0/issues/{issue_id}/events/", issue_events),
     Route("/api/0/issues/{issue_id}/events/latest/", latest_event),
     *admin_routes,
+    *flag_routes,
 ]

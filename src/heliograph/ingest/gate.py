@@ -15,6 +15,7 @@ from typing import Protocol
 from starlette.requests import Request
 
 from heliograph.budget import MemoryBudget
+from heliograph.flags.cache import FlagCache
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.store.contract import ProjectLookup
 from heliograph.store.queue import NodeQueue, PayloadQueue
@@ -37,6 +38,7 @@ class IngestGate:
     limiter: IngestLimiter
     memory: MemoryBudget
     max_backlog: int  # payloads waiting for digest past which ingest answers 429
+    flags: FlagCache  # what /flags and /decide answer from
 
 
 def gate_of(request: Request) -> IngestGate:

@@ -3,9 +3,11 @@
 ``/batch/``, ``/capture/``, ``/e/``, ``/i/v0/e/``, ``/track/``, ``/engage/`` and
 ``/i/v0/ai/batch/`` accept events (every body shape and compression is
 decoded by :mod:`heliograph.protocols.posthog_capture`); ``/flags`` and ``/decide``
-answer "no flags" so clients never error; ``/array/{token}/config`` is the
-minimal remote config posthog-js loads first. Events are authenticated by
-the project key they carry and queued decoded, as one JSON array. Each event
+answer each flag's value for the person asking, and ``/flags/definitions``
+serves the definitions SDKs evaluate locally (``docs/flags.md``);
+``/array/{token}/config`` is the minimal remote config posthog-js loads first.
+Events are authenticated by the project key they carry and queued decoded, as
+one JSON array. Each event
 of a batch counts against the rate limits; over them, capture answers 429
 with ``Retry-After`` and ``{"detail": ...}``, which posthog clients read and
 back off on. Bodies are charged to the process-wide memory budget
@@ -14,16 +16,20 @@ back off on. Bodies are charged to the process-wide memory budget
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from heliograph.auth import authenticate, can_read, project_role
+from heliograph.flags.definition import FeatureFlag
 from heliograph.ingest import memory
-from heliograph.ingest.gate import gate_of
+from heliograph.ingest.gate import IngestGate, gate_of
 from heliograph.ingest.http import (
     admit,
     check_backlog,
@@ -36,6 +42,8 @@ from heliograph.protocols import posthog_flags
 from heliograph.protocols.errors import AuthError, IngestError
 
 ALLOW_HEADERS = "content-type, content-encoding, authorization, x-requested-with"
+# A /flags request is who asks and their person properties: small.
+FLAGS_MAX_BYTES = 256 * 1024
 CAPTURE_PATHS = ("/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage", "/i/v0/ai/batch")
 
 
@@ -79,29 +87,89 @@ async def capture(request: Request) -> Response:
     return JSONResponse({"status": "Ok"}, headers=cors)
 
 
+async def _project_flags(gate: IngestGate, project_id: int) -> list[FeatureFlag]:
+    """The project's flags: from memory, else read (off the event loop) and kept."""
+    found = gate.flags.cached(project_id)
+    if found is None:
+        found = await run_in_threadpool(gate.flags.load, project_id)
+    return found
+
+
+@memory.budgeted
 async def flags(request: Request) -> Response:
-    """No feature flags exist here; answer so that every client carries on."""
+    """Every flag's value for the person asking, in the dialect of the endpoint asked."""
     cors = _cors(request)
     if request.method == "OPTIONS":
         return Response(status_code=200, headers=cors)
+    gate = gate_of(request)
     legacy = request.url.path.rstrip("/").endswith("/decide")
-    return JSONResponse(
-        posthog_flags.flags_response(legacy=legacy, request_id=str(uuid.uuid4())), headers=cors
+    try:
+        body = await read_raw_body(request, FLAGS_MAX_BYTES)
+        data = posthog.decode_json(
+            body=body,
+            query=request.query_params,
+            content_type=request.headers.get("content-type"),
+            content_encoding=request.headers.get("content-encoding"),
+            max_bytes=FLAGS_MAX_BYTES,
+        )
+        query = posthog_flags.parse_flags_query(data, request.query_params)
+        project_id = gate.keys.project_for(query.token)
+        if project_id is None:
+            raise AuthError("unknown or revoked project API key")
+    except IngestError as exc:
+        return error_response(exc, cors, sentry=False)
+    results = posthog_flags.evaluate_flags(await _project_flags(gate, project_id), query)
+    answer = posthog_flags.flags_response(
+        results, legacy=legacy, request_id=str(uuid.uuid4()), environment=query.environment
     )
+    return JSONResponse(answer, headers=cors)
 
 
 async def flag_definitions(request: Request) -> Response:
-    return JSONResponse(posthog_flags.flag_definitions_response())
+    """Definitions for local evaluation, for a personal API key (a Heliograph API token).
+
+    ``?token=`` names the project by its API key; the API token must be
+    allowed to read that project. The answer carries an ETag: an SDK that
+    sends it back (``If-None-Match``) gets 304 while nothing changed.
+    """
+    gate = gate_of(request)
+    store = gate.flags.store
+    caller = await run_in_threadpool(authenticate, request, store)
+    if caller is None or not can_read(caller):
+        return JSONResponse(
+            {"detail": "send a Heliograph API token as 'Authorization: Bearer <token>'"},
+            status_code=401,
+        )
+    token = request.query_params.get("token", "")
+    project_id = gate.keys.project_for(token) if token else None
+    project = store.get_project_by_id(project_id) if project_id is not None else None
+    role = project_role(caller, project, store) if project is not None else None
+    if project is None or role is None:
+        return JSONResponse(
+            {"detail": "no project with this API key that the token may read"}, status_code=404
+        )
+    answer = orjson.dumps(
+        posthog_flags.flag_definitions_response(await _project_flags(gate, project.id))
+    )
+    etag = '"' + hashlib.sha1(answer).hexdigest() + '"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(answer, media_type="application/json", headers={"ETag": etag})
 
 
 async def remote_config(request: Request) -> Response:
     token = request.path_params["token"]
     cors = _cors(request)
+    gate = gate_of(request)
+    project_id = gate.keys.project_for(token)
+    has_flags = project_id is not None and bool(await _project_flags(gate, project_id))
     if request.url.path.endswith(".js"):
         return Response(
-            posthog_flags.remote_config_js(token), media_type="application/javascript", headers=cors
+            posthog_flags.remote_config_js(token, has_flags=has_flags),
+            media_type="application/javascript",
+            headers=cors,
         )
-    return JSONResponse(posthog_flags.remote_config(token), headers=cors)
+    return JSONResponse(posthog_flags.remote_config(token, has_flags=has_flags), headers=cors)
 
 
 def _both(path: str) -> list[str]:

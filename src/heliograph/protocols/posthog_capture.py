@@ -133,6 +133,20 @@ def decode_capture(
     return _batch_from_json(data, query, now)
 
 
+def decode_json(
+    *,
+    body: bytes,
+    query: Mapping[str, str],
+    content_type: str | None,
+    content_encoding: str | None,
+    max_bytes: int = CAPTURE_MAX_BYTES,
+) -> Any:
+    """Any PostHog request body (``/flags`` too) as JSON: every encoding capture takes."""
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"body of {len(body)} bytes exceeds the {max_bytes} byte limit")
+    return _parse_json(_payload_bytes(body, query, content_type, content_encoding, None, max_bytes))
+
+
 # --- Step 1: bytes on the wire -> JSON text ---------------------------------
 
 

@@ -1,0 +1,182 @@
+"""Feature flags from the outside: defined over the API, evaluated by the server and by posthog.
+
+A real server; flags created through the PostHog-shaped management API with
+an API token; the server's ``/flags`` answers compared, person by person, with
+posthog-python's own local evaluation of the definitions it polls from
+``/flags/definitions`` (the API token as its personal API key).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from posthog import Posthog
+
+from tests.conftest import LiveServer, launch
+
+pytestmark = pytest.mark.e2e
+
+FLAGS = [
+    {"key": "rollout-30", "name": "Thirty percent",
+     "filters": {"groups": [{"properties": [], "rollout_percentage": 30}]}},
+    {"key": "checkout-copy", "name": "Checkout copy test",
+     "filters": {
+         "groups": [{"properties": [], "rollout_percentage": 100}],
+         "multivariate": {"variants": [
+             {"key": "control", "rollout_percentage": 34},
+             {"key": "short", "rollout_percentage": 33},
+             {"key": "long", "rollout_percentage": 33}]},
+         "payloads": {"short": {"headline": "Buy"}, "long": {"headline": "Buy it now"}}}},
+    {"key": "beta-users", "name": "Beta for big teams",
+     "filters": {"groups": [
+         {"properties": [{"key": "plan", "operator": "exact", "value": ["pro", "team"]},
+                         {"key": "seats", "operator": "gte", "value": 10}],
+          "rollout_percentage": 80},
+         {"properties": [{"key": "email", "operator": "icontains", "value": "@acme."}]}]}},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    found = launch(tmp_path_factory.mktemp("flags"))
+    yield found
+    found.stop()
+
+
+def people(count: int) -> list[tuple[str, dict[str, Any]]]:
+    rng = random.Random(3)
+    return [
+        (str(uuid.UUID(int=rng.getrandbits(128))), {
+            "plan": rng.choice(["free", "pro", "team", "enterprise"]),
+            "seats": rng.choice([1, 5, 10, 50]),
+            "email": rng.choice(["x@acme.io", "y@example.com", "z@ACME.dev"]),
+        })
+        for _ in range(count)
+    ]  # fmt: skip
+
+
+def server_values(server: LiveServer, distinct_id: str, properties: dict[str, Any]) -> Any:
+    response = httpx.post(
+        f"{server.url}/flags/?v=2",
+        json={"token": server.public_key, "distinct_id": distinct_id,
+              "person_properties": properties},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_server_and_posthog_local_evaluation_agree_for_every_person(server: LiveServer) -> None:
+    with server.api() as api:
+        for definition in FLAGS:
+            created = api.post(f"/api/projects/{server.project_id}/feature_flags/", json=definition)
+            assert created.status_code == 201, created.text
+        listed = api.get(f"/api/projects/{server.project_id}/feature_flags/").json()
+    assert listed["count"] == 3
+
+    client = Posthog(
+        server.public_key, host=server.url, secret_key=server.api_token,
+        feature_flags_request_timeout_seconds=10, sync_mode=True,
+    )  # fmt: skip
+    try:
+        client.load_feature_flags()
+        rolled_out = 0
+        for distinct_id, properties in people(1000):
+            answer = server_values(server, distinct_id, properties)
+            evaluated = client.evaluate_flags(
+                distinct_id, person_properties=properties, only_evaluate_locally=True
+            )
+            for definition in FLAGS:
+                key = definition["key"]
+                local = evaluated.get_flag(key)
+                served = answer["flags"][key]
+                value = served["variant"] or served["enabled"]
+                assert value == local, (key, distinct_id, properties)
+                assert answer["featureFlags"][key] == local
+            rolled_out += answer["flags"]["rollout-30"]["enabled"]
+        assert 270 <= rolled_out <= 330
+
+        # posthog-python asking the server gets the same, payload included.
+        distinct_id, properties = next(
+            (d, p) for d, p in people(1000)
+            if server_values(server, d, p)["flags"]["checkout-copy"]["variant"] == "long"
+        )  # fmt: skip
+        remote_only = Posthog(server.public_key, host=server.url, sync_mode=True)  # no definitions
+        try:
+            remote = remote_only.evaluate_flags(distinct_id, person_properties=properties)
+            assert remote.get_flag("checkout-copy") == "long"
+            assert remote.get_flag_payload("checkout-copy") in (
+                {"headline": "Buy it now"}, '{"headline":"Buy it now"}'
+            )  # fmt: skip
+        finally:
+            remote_only.shutdown()
+    finally:
+        client.shutdown()
+
+
+def test_definitions_need_an_api_token_and_answer_304_when_unchanged(server: LiveServer) -> None:
+    url = f"{server.url}/flags/definitions"
+    assert httpx.get(url, params={"token": server.public_key}).status_code == 401
+    auth = {"Authorization": f"Bearer {server.api_token}"}
+    first = httpx.get(url, params={"token": server.public_key}, headers=auth)
+    assert first.status_code == 200 and first.headers["etag"]
+    again = httpx.get(
+        url, params={"token": server.public_key},
+        headers={**auth, "If-None-Match": first.headers["etag"]},
+    )  # fmt: skip
+    assert again.status_code == 304
+    legacy = httpx.get(
+        f"{server.url}/api/feature_flag/local_evaluation",
+        params={"token": server.public_key}, headers=auth,
+    )  # fmt: skip
+    assert legacy.json() == first.json()
+    unknown = httpx.get(url, params={"token": "phc_nope"}, headers=auth)
+    assert unknown.status_code == 404
+
+
+def test_a_change_is_served_at_once_and_audited(server: LiveServer) -> None:
+    with server.api() as api:
+        created = api.post(
+            f"/api/projects/{server.project_id}/feature_flags/",
+            json={"key": "kill-switch", "filters": {"groups": [{"rollout_percentage": 100}]}},
+        ).json()
+        assert server_values(server, "u1", {})["featureFlags"]["kill-switch"] is True
+        patched = api.patch(
+            f"/api/projects/{server.project_id}/feature_flags/{created['id']}/",
+            json={"active": False},
+        )
+        assert patched.status_code == 200 and patched.json()["version"] == 2
+        for n in range(8):  # whichever acceptor process answers
+            answer = server_values(server, f"u{n}", {})
+            assert answer["featureFlags"]["kill-switch"] is False
+            assert answer["flags"]["kill-switch"]["reason"]["code"] == "disabled"
+        activity = api.get(
+            f"/api/projects/{server.project_id}/feature_flags/{created['id']}/activity/"
+        ).json()["results"]
+        assert [a["activity"] for a in activity] == ["updated", "created"]
+        assert activity[0]["before"] == {"active": True}
+        assert activity[0]["after"] == {"active": False}
+        gone = api.delete(f"/api/projects/{server.project_id}/feature_flags/{created['id']}/")
+        assert gone.status_code == 204
+        assert "kill-switch" not in server_values(server, "u1", {})["featureFlags"]
+
+
+def test_bad_definitions_and_requests_get_a_reason(server: LiveServer) -> None:
+    with server.api() as api:
+        refused = api.post(
+            f"/api/projects/{server.project_id}/feature_flags/",
+            json={"key": "split", "filters": {"multivariate": {"variants": [
+                {"key": "a", "rollout_percentage": 70}, {"key": "b", "rollout_percentage": 20}]}}},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert "add up to 100" in refused.json()["detail"]
+        missing = api.get(f"/api/projects/{server.project_id + 999}/feature_flags/")
+        assert missing.status_code == 404
+    no_id = httpx.post(f"{server.url}/flags/?v=2", json={"token": server.public_key})
+    assert no_id.status_code == 400 and "distinct_id" in no_id.text
+    bad_key = httpx.post(f"{server.url}/flags/?v=2", json={"token": "x", "distinct_id": "u"})
+    assert bad_key.status_code == 401
