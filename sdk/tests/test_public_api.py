@@ -23,7 +23,10 @@ PUBLIC = [
     "capture_exception",
     "capture_message",
     "current_span",
+    "feature_enabled",
     "flush",
+    "get_feature_flag",
+    "get_feature_flag_payload",
     "init",
     "is_enabled",
     "isolated_scope",
@@ -46,7 +49,9 @@ SIGNATURES = {
     "llm_payload_max_chars: 'int | None' = None, opt_out: 'bool | None' = None, "
     "capture_locals: 'bool' = False, in_app_include: 'Sequence[str]' = (), "
     "in_app_exclude: 'Sequence[str]' = (), install_hooks: 'bool' = True, "
-    "browser_host: 'str | None' = None, max_queue_size: 'int' = 10000, "
+    "browser_host: 'str | None' = None, flags_token: 'str | None' = None, "
+    "flags_poll_interval: 'float' = 30.0, flags_timeout: 'float' = 1.0, "
+    "max_queue_size: 'int' = 10000, "
     "batch_size: 'int' = 100, flush_interval: 'float' = 0.5, "
     "request_timeout: 'float' = 10.0, max_retries: 'int' = 6, "
     "shutdown_timeout: 'float' = 2.0, client_report_interval: 'float' = 60.0) -> 'bool'",
@@ -59,6 +64,10 @@ SIGNATURES = {
     "properties: 'Mapping[str, Any] | None' = None, fingerprint: 'str | None' = None) "
     "-> 'str | None'",
     "flush": "(timeout: 'float' = 2.0) -> 'bool'",
+    "get_feature_flag": "(key: 'str', distinct_id: 'str | int | None' = None, *, "
+    "person_properties: 'Mapping[str, Any] | None' = None, default: 'Any' = None) -> 'Any'",
+    "feature_enabled": "(key: 'str', distinct_id: 'str | int | None' = None, *, "
+    "person_properties: 'Mapping[str, Any] | None' = None, default: 'bool' = False) -> 'bool'",
     "shutdown": "(timeout: 'float' = 2.0) -> 'bool'",
 }
 

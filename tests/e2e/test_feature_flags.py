@@ -9,6 +9,8 @@ posthog-python's own local evaluation of the definitions it polls from
 from __future__ import annotations
 
 import random
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -44,6 +46,10 @@ FLAGS = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     found = launch(tmp_path_factory.mktemp("flags"))
+    with found.api() as api:
+        for definition in FLAGS:
+            created = api.post(f"/api/projects/{found.project_id}/feature_flags/", json=definition)
+            assert created.status_code == 201, created.text
     yield found
     found.stop()
 
@@ -72,11 +78,8 @@ def server_values(server: LiveServer, distinct_id: str, properties: dict[str, An
 
 def test_server_and_posthog_local_evaluation_agree_for_every_person(server: LiveServer) -> None:
     with server.api() as api:
-        for definition in FLAGS:
-            created = api.post(f"/api/projects/{server.project_id}/feature_flags/", json=definition)
-            assert created.status_code == 201, created.text
         listed = api.get(f"/api/projects/{server.project_id}/feature_flags/").json()
-    assert listed["count"] == 3
+    assert [flag["key"] for flag in listed["results"]] == sorted(f["key"] for f in FLAGS)
 
     client = Posthog(
         server.public_key, host=server.url, secret_key=server.api_token,
@@ -180,3 +183,68 @@ def test_bad_definitions_and_requests_get_a_reason(server: LiveServer) -> None:
     assert no_id.status_code == 400 and "distinct_id" in no_id.text
     bad_key = httpx.post(f"{server.url}/flags/?v=2", json={"token": "x", "distinct_id": "u"})
     assert bad_key.status_code == 401
+
+
+@pytest.fixture
+def sdk() -> Iterator[Any]:
+    import heliograph_sdk
+    from heliograph_sdk import _hub
+
+    yield heliograph_sdk
+    heliograph_sdk.shutdown(timeout=2)
+    _hub.reset_for_tests()
+
+
+def test_heliograph_sdk_evaluates_locally_as_the_server_does(server: LiveServer, sdk: Any) -> None:
+    assert sdk.init(
+        server.public_key, host=server.url, flags_token=server.api_token, install_hooks=False
+    )
+    client = sdk._hub.current()
+    assert client.flags.poll(), "the definitions load with the API token"
+    reported: list[tuple[str, dict[str, Any], str]] = []
+    client.flags._capture = lambda *event: reported.append(event)
+    for distinct_id, properties in people(300):
+        answer = server_values(server, distinct_id, properties)
+        for definition in FLAGS:
+            key = definition["key"]
+            assert (
+                sdk.get_feature_flag(key, distinct_id, person_properties=properties)
+                == (answer["featureFlags"][key])
+            ), (key, distinct_id)
+    assert len(reported) == 900 and all(r[1]["locally_evaluated"] for r in reported)
+    distinct_id, properties = people(1)[0]
+    sdk.get_feature_flag("rollout-30", distinct_id, person_properties=properties)
+    assert len(reported) == 900, "a person's flag value is reported once"
+    variant = sdk.get_feature_flag("checkout-copy", "user-7")
+    expected = {"short": {"headline": "Buy"}, "long": {"headline": "Buy it now"}}.get(variant)
+    assert sdk.get_feature_flag_payload("checkout-copy", "user-7") == expected
+    assert sdk.get_feature_flag("no-such-flag", "user-7", default="fallback") == "fallback"
+    etag_before = client.flags._etag
+    assert client.flags.poll() and client.flags._etag == etag_before  # a 304
+
+
+def test_heliograph_sdk_without_a_token_asks_the_server(server: LiveServer, sdk: Any) -> None:
+    assert sdk.init(server.public_key, host=server.url, install_hooks=False)
+    for distinct_id, properties in people(20):
+        answer = server_values(server, distinct_id, properties)
+        for definition in FLAGS:
+            key = definition["key"]
+            found = sdk.get_feature_flag(key, distinct_id, person_properties=properties)
+            assert found == answer["featureFlags"][key]
+            assert sdk.feature_enabled(key, distinct_id, person_properties=properties) is (
+                found is not False
+            )
+
+
+def test_an_unreachable_server_costs_at_most_the_timeout(sdk: Any) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        silent_port = silent.getsockname()[1]
+        for host in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{silent_port}"):
+            assert sdk.init("phc_x", host=host, flags_timeout=0.3, install_hooks=False)
+            began = time.monotonic()
+            assert sdk.get_feature_flag("anything", "u1", default="safe") == "safe"
+            assert sdk.feature_enabled("anything", "u1") is False
+            assert time.monotonic() - began < 1.5

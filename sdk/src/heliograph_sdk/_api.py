@@ -33,6 +33,9 @@ def init(
     in_app_exclude: Sequence[str] = (),
     install_hooks: bool = True,
     browser_host: str | None = None,
+    flags_token: str | None = None,
+    flags_poll_interval: float = 30.0,
+    flags_timeout: float = 1.0,
     max_queue_size: int = 10_000,
     batch_size: int = 100,
     flush_interval: float = 0.5,
@@ -62,6 +65,9 @@ def init(
         in_app_exclude=in_app_exclude,
         install_hooks=install_hooks,
         browser_host=browser_host,
+        flags_token=flags_token,
+        flags_poll_interval=flags_poll_interval,
+        flags_timeout=flags_timeout,
         max_queue_size=max_queue_size,
         batch_size=batch_size,
         flush_interval=flush_interval,
@@ -218,3 +224,64 @@ def shutdown(timeout: float = 2.0) -> bool:
     except Exception:
         logger.debug("heliograph_sdk: shutdown failed", exc_info=True)
         return False
+
+
+def _flag_subject(distinct_id: str | int | None) -> str | None:
+    client = _hub.current()
+    if client is None:
+        return None
+    if distinct_id is not None:
+        return str(distinct_id)
+    return current_scope().distinct_id or client.anonymous_id
+
+
+def get_feature_flag(
+    key: str,
+    distinct_id: str | int | None = None,
+    *,
+    person_properties: Mapping[str, Any] | None = None,
+    default: Any = None,
+) -> Any:
+    """The flag's value for ``distinct_id`` (default: the current user): a variant key,
+    ``True`` or ``False``; ``default`` when the SDK is off, the flag does not exist
+    or the server cannot say within ``flags_timeout``. Never raises."""
+    subject = _flag_subject(distinct_id)
+    client = _hub.current()
+    if subject is None or client is None:
+        return default
+    try:
+        return client.flags.value(key, subject, person_properties, default)
+    except Exception:
+        logger.debug("heliograph_sdk: flag %r failed", key, exc_info=True)
+        return default
+
+
+def feature_enabled(
+    key: str,
+    distinct_id: str | int | None = None,
+    *,
+    person_properties: Mapping[str, Any] | None = None,
+    default: bool = False,
+) -> bool:
+    """Whether the flag is on (any variant counts as on) for ``distinct_id``."""
+    value = get_feature_flag(key, distinct_id, person_properties=person_properties, default=default)
+    return bool(value)
+
+
+def get_feature_flag_payload(
+    key: str,
+    distinct_id: str | int | None = None,
+    *,
+    person_properties: Mapping[str, Any] | None = None,
+    default: Any = None,
+) -> Any:
+    """The JSON payload served with the flag's value for ``distinct_id`` (decoded)."""
+    subject = _flag_subject(distinct_id)
+    client = _hub.current()
+    if subject is None or client is None:
+        return default
+    try:
+        return client.flags.payload(key, subject, person_properties, default)
+    except Exception:
+        logger.debug("heliograph_sdk: flag payload %r failed", key, exc_info=True)
+        return default

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from heliograph_sdk._config import Settings
+from heliograph_sdk._flags import FlagClient
 from heliograph_sdk._frames import InApp
 from heliograph_sdk._scope import _current, global_scope
 from heliograph_sdk._scrub import scrub
@@ -111,6 +112,10 @@ class Client:
             client_report_interval=settings.client_report_interval,
         )
         self._enqueue = self.transport.enqueue
+        self.flags = FlagClient(settings, self._capture_as)
+
+    def _capture_as(self, event: str, properties: dict[str, Any], distinct_id: str) -> None:
+        self.capture(event, properties, distinct_id)
 
     def reset_after_fork(self) -> None:
         self.anonymous_id = str(uuid.uuid4())
@@ -300,4 +305,5 @@ class Client:
         return self.transport.flush_before_exit()
 
     def shutdown(self, timeout: float | None = None) -> bool:
+        self.flags.close()
         return self.transport.shutdown(timeout)

@@ -42,6 +42,12 @@ class Settings:
     shutdown_timeout: float = 2.0
     client_report_interval: float = 60.0
     browser_host: str | None = None
+    # A Heliograph API token that may read the project: flags are then evaluated
+    # locally from definitions polled this often (seconds).
+    flags_token: str | None = None
+    flags_poll_interval: float = 30.0
+    # The longest a flag call waits for the server when it must ask it.
+    flags_timeout: float = 1.0
 
     @property
     def enabled(self) -> bool:
@@ -90,6 +96,7 @@ def resolve(
     in_app_exclude: Sequence[str] = (),
     install_hooks: bool = True,
     browser_host: str | None = None,
+    flags_token: str | None = None,
     environ: Mapping[str, str] | None = None,
     **tuning: float,
 ) -> Settings:
@@ -127,6 +134,7 @@ def resolve(
         in_app_exclude=tuple(in_app_exclude),
         install_hooks=install_hooks,
         browser_host=browser_host.rstrip("/") if browser_host else None,
+        flags_token=flags_token or env_str("HELIOGRAPH_FLAGS_TOKEN", environ),
     )
     known = set(Settings.__dataclass_fields__)
     unknown = set(tuning) - known
