@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
+from heliograph.flags.definition import check_filters
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
@@ -48,7 +49,7 @@ pytestmark = pytest.mark.e2e
 PUBLIC = {"/login", "/login/link/{token}", "/logout", "/api/openapi.json", "/"}
 # Routes every logged-in user may post to: they act on the user's own account.
 OWN_ACCOUNT = {"/account/", "/logout"}
-WRITES = ("POST", "PUT", "DELETE")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 USERS = {
     "owner": ("owner", None),
     "admin": ("admin", None),
@@ -59,7 +60,7 @@ USERS = {
 }
 SEES_BETA = {"owner", "admin", "member-b", "viewer-b"}
 BLIND_TO_BETA = ("member-a", "viewer-a", "outsider")
-ADMIN_ONLY = ("/settings/", "/members/", "/keys/")
+ADMIN_ONLY = ("/settings/", "/members/", "/keys/", "/flags/", "/feature_flags/")
 # Form fields for every action a page offers, so a POST is a real attempt.
 ATTEMPTS = (
     {"action": "resolve"},
@@ -72,6 +73,9 @@ ATTEMPTS = (
     {"action": "remove_member", "user_id": "{owner}"},
     {"action": "create_team", "name": "pwned"},
     {"action": "add_team_project", "team_id": "{team_b}", "project_id": "{alpha}"},
+    {"key": "pwned", "rollout": "100"},
+    {"action": "save", "name": "pwned", "rollout": "0"},
+    {"action": "delete"},
 )
 
 
@@ -85,6 +89,7 @@ class Target:
     generation_id: str
     trace_id: str
     key: str
+    flag_id: int
 
 
 @dataclass
@@ -131,8 +136,18 @@ def _seed(store: Store, project: Project, title: str) -> Target:
     stored = store.get_event(project.id, error.event_id)
     assert stored is not None and stored.issue_id is not None
     key = store.create_key(project.id, f"{project.slug} key")
+    flag = store.create_flag(
+        project.id, key=f"{project.slug}-flag", name=title, active=True,
+        filters=check_filters(None), environments={}, user_id=None,
+    )  # fmt: skip
     return Target(
-        project, stored.issue_id, error.event_id, generation.event_id, trace_id, key.public_key
+        project,
+        stored.issue_id,
+        error.event_id,
+        generation.event_id,
+        trace_id,
+        key.public_key,
+        flag.id,
     )
 
 
@@ -213,6 +228,8 @@ def fill(path: str, target: Target, world: World) -> str:
             "event_id": target.generation_id if llm else target.event_id,
             "trace_id": target.trace_id,
             "key_id": target.key,
+            "project_id": str(target.project.id),
+            "flag_id": str(target.flag_id),
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -303,14 +320,19 @@ def test_routes_that_name_betas_things_are_404_for_those_who_cannot_see_beta(
 def test_beta_ids_are_useless_through_alpha(
     world: World, routes: list[tuple[str, tuple[str, ...]]]
 ) -> None:
-    objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}")
+    objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}")
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
             continue
-        alpha_template = template.replace("{project}", "alpha").replace("{project_slug}", "alpha")
+        alpha_id = f"/{world.alpha.project.id}/"
+        alpha_template = (
+            template.replace("{project}", "alpha")
+            .replace("{project_slug}", "alpha")
+            .replace("{project_id}", alpha_id.strip("/"))
+        )
         path = fill(alpha_template, world.beta, world)
-        assert "/alpha/" in path and world.beta.project.slug not in path
+        assert ("/alpha/" in path or alpha_id in path) and world.beta.project.slug not in path
         for user in ("owner", "member-a"):
             for method in methods:
                 for response in _as_user(world, user, method, path):
@@ -414,6 +436,8 @@ def test_nothing_changed_after_the_walk(
             assert (project.name, project.retention_days) == (name, 90)
             issue = store.get_issue(target.issue_id)
             assert issue is not None and issue.status == "unresolved"
+            [flag] = store.list_flags(target.project.id)
+            assert (flag.id, flag.version) == (target.flag_id, 1)
             keys = store.project_keys(target.project.id)
             assert [k.label for k in keys] == [f"{target.project.slug} key"]
             assert all(k.revoked_at is None for k in keys)

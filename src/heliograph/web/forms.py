@@ -24,6 +24,9 @@ NOTICES = {
     "team_created": "Team created.",
     "team_deleted": "Team deleted.",
     "team_updated": "Team updated.",
+    "flag_created": "Feature flag created: it is served now.",
+    "flag_saved": "Feature flag saved: it is served now.",
+    "flag_deleted": "Feature flag deleted: clients now get no value for it.",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from heliograph.web.pages.account import home, login, login_link, logout
+from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
@@ -31,5 +32,7 @@ routes = [
     Route("/{org}/{project}/issues/", issue_list),
     Route("/{org}/{project}/issues/status", bulk_status, methods=["POST"]),
     Route("/{org}/{project}/settings/", project_settings, methods=["GET", "POST"]),
+    Route("/{org}/{project}/flags/", flag_list, methods=["GET", "POST"]),
+    Route("/{org}/{project}/flags/{flag_id}/", flag_detail, methods=["GET", "POST"]),
     *llm_routes,
 ]

@@ -103,6 +103,13 @@
     refresh();
   }
 
+  // Sliders: <output data-mirror-of="id"> shows the value of the range input #id.
+  document.querySelectorAll("output[data-mirror-of]").forEach(function (output) {
+    var range = document.getElementById(output.getAttribute("data-mirror-of"));
+    if (!range) return;
+    range.addEventListener("input", function () { output.textContent = range.value; });
+  });
+
   // Menus (<details>) close on a click elsewhere or on Escape.
   var menus = document.querySelectorAll("details.menu");
   document.addEventListener("click", function (event) {
