@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -248,3 +250,58 @@ def test_an_unreachable_server_costs_at_most_the_timeout(sdk: Any) -> None:
             assert sdk.get_feature_flag("anything", "u1", default="safe") == "safe"
             assert sdk.feature_enabled("anything", "u1") is False
             assert time.monotonic() - began < 1.5
+
+
+SENTRY_APP = """
+import sys
+import sentry_sdk
+from sentry_sdk.feature_flags import add_feature_flag
+
+sentry_sdk.init(dsn=sys.argv[1])
+add_feature_flag("new-checkout", True)
+add_feature_flag("checkout-copy", "short")
+sentry_sdk.capture_exception(ValueError("broken with flags on"))
+sentry_sdk.flush(10)
+"""
+
+
+def stored_event(server: LiveServer, event_id: str) -> dict[str, Any]:
+    server.wait_for_digest()
+    with server.api() as api:
+        response = api.get(f"/api/0/projects/default/default/events/{event_id.replace('-', '')}/")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_errors_carry_the_flags_the_person_had(server: LiveServer, sdk: Any) -> None:
+    # sentry-sdk's flags context, as its feature-flag integrations send it.
+    subprocess.run([sys.executable, "-c", SENTRY_APP, server.dsn], check=True, timeout=60)
+    server.wait_for_digest()
+    with server.api() as api:
+        [issue] = api.get(
+            "/api/0/projects/default/default/issues/", params={"query": "broken with flags on"}
+        ).json()
+        [event] = api.get(f"/api/0/issues/{issue['id']}/events/", params={"full": "1"}).json()
+    assert event["contexts"]["flags"]["values"] == [
+        {"flag": "new-checkout", "result": True},
+        {"flag": "checkout-copy", "result": "short"},
+    ]
+    page = httpx.get(
+        f"{server.url}/issues/{issue['id']}/",
+        headers={"Authorization": f"Bearer {server.api_token}"},
+    )
+    assert 'id="feature-flags"' in page.text and "checkout-copy" in page.text
+
+    # heliograph-sdk: the values this scope got ride on its errors.
+    assert sdk.init(server.public_key, host=server.url, install_hooks=False)
+    sdk.set_user(id="flagged-user")
+    variant = sdk.get_feature_flag("checkout-copy")
+    enabled = sdk.feature_enabled("rollout-30")
+    try:
+        raise RuntimeError("broken in a variant")
+    except RuntimeError:
+        event_id = sdk.capture_exception()
+    assert sdk.flush(timeout=10)
+    found = stored_event(server, event_id)
+    values = {item["flag"]: item["result"] for item in found["contexts"]["flags"]["values"]}
+    assert values == {"checkout-copy": variant, "rollout-30": enabled}

@@ -206,11 +206,13 @@ class Client:
             props["$trace_id"] = span.trace_id
             props["$ai_trace_id"] = span.trace_id
             props["$span_id"] = span.span_id
+        scope = _current.get() or global_scope
+        for key, value in scope.flags.items():
+            props[f"$feature/{key}"] = value
         if extra:
             props.update(extra)
         if properties:
             props.update(properties)
-        scope = _current.get() or global_scope
         try:
             breadcrumbs = list(scope.breadcrumbs)
         except RuntimeError:  # appended to concurrently (free-threaded builds)

@@ -9,6 +9,9 @@ answered, a call asks ``/flags`` and waits at most ``flags_timeout`` seconds;
 if the server cannot answer in time, the call returns the caller's default.
 A flag call never raises and never blocks longer than that.
 
+The values a scope got ride on its error events (``$feature/<key>``, as
+PostHog's SDKs attach them), so an issue shows which flags were on.
+
 Each first answer for a (person, flag, value) is reported as a
 ``$feature_flag_called`` event, as PostHog's SDKs do, so that the server
 knows who saw what; repeats are not (a bounded memory of what was reported).
@@ -29,6 +32,7 @@ from typing import Any
 
 from heliograph_sdk._config import Settings
 from heliograph_sdk._flag_rules import FlagValue, decode_payload, evaluate, payload
+from heliograph_sdk._scope import _current, global_scope
 from heliograph_sdk._sender import USER_AGENT
 
 logger = logging.getLogger("heliograph_sdk")
@@ -66,6 +70,7 @@ class FlagClient:
         if found is None:
             return default
         value, _payload, local = found
+        (_current.get() or global_scope).record_flag(key, value)
         self._report(key, distinct_id, value, local)
         return value
 

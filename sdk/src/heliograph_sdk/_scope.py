@@ -21,6 +21,8 @@ from typing import Any
 from heliograph_sdk._scrub import scrub
 
 MAX_BREADCRUMBS = 100
+# Flag values a scope remembers for its errors (the most recent; as Sentry keeps).
+MAX_FLAGS = 100
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -55,6 +57,7 @@ class Scope:
         "breadcrumbs",
         "contexts",
         "distinct_id",
+        "flags",
         "request",
         "tags",
         "user",
@@ -70,6 +73,8 @@ class Scope:
         self.user: dict[str, Any] | None = parent.user if parent else None
         self.tags: Mapping[str, str] = parent.tags if parent else _EMPTY
         self.contexts: Mapping[str, Any] = parent.contexts if parent else _EMPTY
+        # Feature flag values evaluated here, the most recent MAX_FLAGS: errors carry them.
+        self.flags: Mapping[str, Any] = parent.flags if parent else _EMPTY
         # A mapping, or an object with ``to_dict()`` rendered only if an error is sent.
         self.request: Any = parent.request if parent else None
 
@@ -91,6 +96,13 @@ class Scope:
             contexts[name] = dict(value)
         self.contexts = contexts
 
+    def record_flag(self, key: str, value: Any) -> None:
+        flags = {name: found for name, found in self.flags.items() if name != key}
+        flags[key] = value
+        while len(flags) > MAX_FLAGS:
+            flags.pop(next(iter(flags)))
+        self.flags = flags
+
     def add_breadcrumb(self, crumb: dict[str, Any]) -> None:
         crumb.setdefault("timestamp", time.time())
         self.breadcrumbs.append(crumb)
@@ -102,6 +114,7 @@ class Scope:
         self.user = None
         self.tags = _EMPTY
         self.contexts = _EMPTY
+        self.flags = _EMPTY
         self.request = None
 
 

@@ -262,6 +262,24 @@ def _fill_error(event: Event, properties: dict[str, Any]) -> None:
     _fill_error_context(event, properties)
 
 
+# Flags a PostHog event carries (``$feature/<key>``): at most this many are kept.
+MAX_EVENT_FLAGS = 100
+
+
+def _feature_flags(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The flag values PostHog SDKs attach to an event (``$feature/<key>: value``),
+    as Sentry's ``flags`` context lists them (``{"flag", "result"}``)."""
+    flags = []
+    for name, value in properties.items():
+        if name.startswith("$feature/") and isinstance(value, bool | str) and len(name) > 9:
+            flags.append(
+                {"flag": name[9:][:200], "result": value[:200] if isinstance(value, str) else value}
+            )
+            if len(flags) >= MAX_EVENT_FLAGS:
+                break
+    return flags
+
+
 def _fill_error_context(event: Event, properties: Mapping[str, Any]) -> None:
     """Sentry-style context that heliograph-sdk sends with ``$exception`` events."""
     tags = properties.get("$tags")
@@ -270,6 +288,9 @@ def _fill_error_context(event: Event, properties: Mapping[str, Any]) -> None:
     contexts = properties.get("$contexts")
     if isinstance(contexts, Mapping):
         event.contexts.update(contexts)
+    flags = _feature_flags(properties)
+    if flags and "flags" not in event.contexts:
+        event.contexts["flags"] = {"values": flags}
     request = properties.get("$request")
     if isinstance(request, Mapping):
         event.request = {**(event.request or {}), **request}

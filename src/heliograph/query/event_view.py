@@ -113,6 +113,8 @@ class EventView:
     request: RequestView | None
     user: list[KeyValue]
     contexts: list[Section]
+    # Feature flags the person had when it happened (Sentry's ``flags`` context).
+    flags: list[KeyValue]
     tags: list[KeyValue]
     extra: list[KeyValue]
     sdk: str | None
@@ -287,9 +289,25 @@ def _user(event: Event) -> list[KeyValue]:
     return items + key_values(user.data)
 
 
+def _flags(contexts: Mapping[str, Any]) -> list[KeyValue]:
+    """``contexts.flags.values`` (``[{"flag": key, "result": value}]``) as rows, by key."""
+    section = contexts.get("flags")
+    values = section.get("values") if isinstance(section, Mapping) else None
+    if not isinstance(values, list):
+        return []
+    found = {
+        str(item["flag"]): item.get("result")
+        for item in values
+        if isinstance(item, Mapping) and isinstance(item.get("flag"), str)
+    }
+    return [key_value(flag, result) for flag, result in sorted(found.items())]
+
+
 def _contexts(contexts: Mapping[str, Any]) -> list[Section]:
     sections = []
     for name, value in contexts.items():
+        if name == "flags" and _flags(contexts):
+            continue  # shown as the event's feature flags
         if isinstance(value, Mapping):
             items = [
                 key_value(k, v)
@@ -339,6 +357,7 @@ def event_view(event: Event, order: FrameOrder = "newest") -> EventView:
         request=request_view(event.request),
         user=_user(event),
         contexts=_contexts(event.contexts),
+        flags=_flags(event.contexts),
         tags=event_tags(event),
         extra=_without_empty(key_values(event.extra)),
         sdk=_sdk(event),
