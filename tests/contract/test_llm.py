@@ -386,3 +386,32 @@ def test_llm_reads_are_per_project(store: Store, project: Project, other_project
     assert store.llm_sessions(project.id, since=0, limit=5) == ([], None)
     assert store.llm_traces(TraceFilter(project.id), limit=5) == ([], None)
     assert store.llm_trace(other_project.id, "tr") is not None
+
+
+def test_generations_are_summed_per_feature_flag_value(store: Store, project: Project) -> None:
+    calls = []
+    for n, (variant, cost, failed) in enumerate(
+        [("short", 0.25, False), ("short", 0.5, True), ("long", 1.0, False), (None, 9.0, False)]
+    ):
+        call = ai_event(project.id, trace=f"t{n}", at=T0 + n, cost=cost, latency=n + 1.0,
+                        is_error=failed)  # fmt: skip
+        if variant:
+            call.properties["$feature/checkout-copy"] = variant
+            call.properties["$feature/new-checkout"] = True
+        call.properties["$feature/ignored"] = 3  # neither a variant nor a boolean
+        calls.append(call)
+    calls.append(ai_event(project.id, "$ai_span", trace="t0", at=T0))  # not a generation
+    calls[-1].properties["$feature/checkout-copy"] = "short"
+    record(store, *calls)
+    record(store, *calls)  # a replay counts nothing again
+    assert store.llm_flags(project.id, H0 - 1) == ["checkout-copy", "new-checkout"]
+    rows = {row.value: row for row in store.llm_usage_by_flag(
+        project.id, "checkout-copy", H0 - 1, H0 + 1)}  # fmt: skip
+    assert sorted(rows) == ["long", "short"]
+    short = rows["short"]
+    assert (short.requests, short.errors, short.priced) == (2, 1, 2)
+    assert short.cost_usd == pytest.approx(0.75) and short.error_rate == 0.5
+    assert short.mean_latency == pytest.approx(1.5)
+    [on] = store.llm_usage_by_flag(project.id, "new-checkout", H0 - 1, H0 + 1)
+    assert (on.value, on.requests) == ("true", 3)
+    assert store.llm_usage_by_flag(project.id, "checkout-copy", H0 + 2, H0 + 9) == []

@@ -9,6 +9,7 @@ posthog-python's own local evaluation of the definitions it polls from
 from __future__ import annotations
 
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -305,3 +306,40 @@ def test_errors_carry_the_flags_the_person_had(server: LiveServer, sdk: Any) -> 
     found = stored_event(server, event_id)
     values = {item["flag"]: item["result"] for item in found["contexts"]["flags"]["values"]}
     assert values == {"checkout-copy": variant, "rollout-30": enabled}
+
+
+def test_llm_cost_and_errors_are_compared_per_variant(server: LiveServer) -> None:
+    """posthog-python attaches each person's flags to their generations (flags=...)."""
+    client = Posthog(server.public_key, host=server.url, secret_key=server.api_token,
+                     sync_mode=True)  # fmt: skip
+    expected: dict[str, int] = {}
+    try:
+        client.load_feature_flags()
+        for n in range(60):
+            distinct_id = f"buyer-{n}"
+            flags = client.evaluate_flags(distinct_id, only_evaluate_locally=True)
+            variant = flags.get_flag("checkout-copy")
+            expected[variant] = expected.get(variant, 0) + 1
+            client.capture(
+                "$ai_generation", distinct_id=distinct_id, flags=flags,
+                properties={"$ai_model": "gpt-4o-mini", "$ai_provider": "openai",
+                            "$ai_input_tokens": 100, "$ai_output_tokens": 10,
+                            "$ai_latency": 1.0, "$ai_is_error": variant == "long",
+                            "$ai_trace_id": uuid.uuid4().hex},
+            )  # fmt: skip
+        client.flush()
+    finally:
+        client.shutdown()
+    server.wait_for_digest()
+    page = httpx.get(
+        f"{server.url}/default/default/llm/",
+        params={"range": "24h", "flag": "checkout-copy"},
+        headers={"Authorization": f"Bearer {server.api_token}"},
+    )
+    assert page.status_code == 200
+    section = page.text.split('id="by-flag"', 1)[1].split("</section>", 1)[0]
+    for variant, count in expected.items():
+        row = section.split(f'data-flag-value="{variant}"', 1)[1].split("</tr>", 1)[0]
+        cells = re.findall(r'<td class="num[^"]*">([^<]*)', row)
+        assert cells[0] == str(count), (variant, cells)
+        assert ("err" in row) is (variant == "long")

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from heliograph_sdk import _hub
+from heliograph_sdk._scope import _current, global_scope
 from heliograph_sdk._tracing import (
     _OFF,
     current_span,
@@ -197,8 +198,13 @@ class Generation:
         client = _hub.current()
         if client is None:
             return
+        properties = self._properties(latency)
+        # The flag values this scope got: the dashboard compares variants' cost by them.
+        scope = _current.get() or global_scope
+        for key, value in scope.flags.items():
+            properties.setdefault(f"$feature/{key}", value)
         try:
-            client.capture("$ai_generation", self._properties(latency))
+            client.capture("$ai_generation", properties)
         except Exception:
             logger.debug("heliograph_sdk: could not record a generation", exc_info=True)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from heliograph.store.base import Project, TimeUnit
 from heliograph.store.llm_latency import histogram_percentile, merge
 from heliograph.store.llm_records import (
+    FlagUsageRow,
     LlmEventFilter,
     LlmEventRecord,
     SessionRecord,
@@ -173,12 +174,20 @@ class LlmDashboard:
     totals: Stats
     models: list[ModelRow]
     top_traces: list[TraceRecord]
+    # Feature flags the range's generations carried, the one shown, and its values' sums.
+    flags: list[str]
+    flag: str | None
+    flag_rows: list[FlagUsageRow]
 
 
 def build_dashboard(
     store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> LlmDashboard:
-    """Everything the dashboard shows: five rollup reads, whatever the traffic."""
+    """Everything the dashboard shows: seven rollup reads, whatever the traffic.
+
+    ``?flag=<key>`` picks the feature flag whose values are compared (by
+    default, the first one the range's generations carried).
+    """
     window = time_window(
         params.get("range"), params.get("bucket"), time.time() if now is None else now
     )
@@ -208,7 +217,15 @@ def build_dashboard(
         share = 100.0 * (stats.cost_usd or 0.0) / known_cost if known_cost else 0.0
         models.append(ModelRow(row.model, row.provider, stats, share))
     top = store.llm_top_traces(project.id, window.since, window.until, limit=TOP_TRACES)
-    return LlmDashboard(project, window, series, totals, models, top)
+    flags = store.llm_flags(project.id, window.first_hour)
+    wanted = _clean(params.get("flag"))
+    flag = wanted if wanted in flags else (flags[0] if flags else None)
+    flag_rows = (
+        store.llm_usage_by_flag(project.id, flag, window.first_hour, window.last_hour)
+        if flag
+        else []
+    )
+    return LlmDashboard(project, window, series, totals, models, top, flags, flag, flag_rows)
 
 
 # --- lists --------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from heliograph.store.base import (
 )
 from heliograph.store.fix_cache import FixCache
 from heliograph.store.llm_records import (
+    FlagUsageRow,
     LlmEventFilter,
     LlmEventRecord,
     SessionRecord,
@@ -159,6 +160,12 @@ class LlmReads(Protocol):
     def llm_top_traces(
         self, project_id: int, since: float, until: float, *, limit: int = 10
     ) -> list[TraceRecord]: ...
+
+    def llm_flags(self, project_id: int, since_hour: int) -> list[str]: ...
+
+    def llm_usage_by_flag(
+        self, project_id: int, flag: str, first_hour: int, last_hour: int
+    ) -> list[FlagUsageRow]: ...
 
     def llm_events(
         self, filters: LlmEventFilter, *, limit: int, cursor: str | None = None

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from heliograph.store.base import TimeUnit
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.llm_records import (
+    FlagUsageRow,
     LlmEventFilter,
     LlmEventRecord,
     SessionRecord,
@@ -168,6 +169,29 @@ class LlmReadsMixin(Generic[DbT]):
             f"GROUP BY model, provider ORDER BY model{order}, provider{order}"
         )
         return [(row[0], row[1]) for row in self._all(sql, (project_id, since_hour))]
+
+    def llm_flags(self, project_id: int, since_hour: int) -> list[str]:
+        """Flags whose values generations carried since ``since_hour``, by name."""
+        sql = (
+            "SELECT flag FROM llm_flag_hourly WHERE project_id = ? AND hour >= ? "
+            f"GROUP BY flag ORDER BY flag{self.dialect.text_order}"
+        )
+        return [row[0] for row in self._all(sql, (project_id, since_hour))]
+
+    def llm_usage_by_flag(
+        self, project_id: int, flag: str, first_hour: int, last_hour: int
+    ) -> list[FlagUsageRow]:
+        """Per value of ``flag``, the generations that carried it between the two hours."""
+        d = self.dialect
+        sql = (
+            f"SELECT value, {d.int_sum('requests')}, {d.int_sum('errors')}, "
+            f"{d.int_sum('input_tokens')}, {d.int_sum('output_tokens')}, SUM(cost_usd), "
+            f"{d.int_sum('priced')}, SUM(latency_sum), {d.int_sum('latency_count')} "
+            "FROM llm_flag_hourly WHERE project_id = ? AND flag = ? AND hour BETWEEN ? AND ? "
+            f"GROUP BY value ORDER BY value{d.text_order}"
+        )
+        rows = self._all(sql, (project_id, flag, first_hour, last_hour))
+        return [FlagUsageRow(*row) for row in rows]
 
     def llm_top_traces(
         self, project_id: int, since: float, until: float, *, limit: int = 10

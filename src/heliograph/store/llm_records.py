@@ -23,6 +23,32 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class FlagUsageRow:
+    """Generations (and embeddings) that carried one value of a feature flag, summed.
+
+    ``value`` is the flag's value as text: ``true``, ``false`` or a variant key.
+    """
+
+    value: str
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    priced: int
+    latency_sum: float
+    latency_count: int
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    @property
+    def mean_latency(self) -> float | None:
+        return self.latency_sum / self.latency_count if self.latency_count else None
+
+
+@dataclass(frozen=True, slots=True)
 class UsageRow:
     """Summed generations (and embeddings) of one time slot or one model/provider.
 

@@ -16,6 +16,7 @@ LLM_ROLLUPS = (
     ("llm_hourly", "hour", 3600),
     ("llm_latency_hourly", "hour", 3600),
     ("llm_latency_daily", "day", 86400),
+    ("llm_flag_hourly", "hour", 3600),
 )
 # Row tables: (table, time column in seconds).
 LLM_ROWS = (("llm_events", "timestamp"), ("llm_traces", "ended_at"))

@@ -26,16 +26,18 @@ nodes write to it at once:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 
 from heliograph.model import Event
+from heliograph.store.llm_flags import FlagRollups, FlagValues, event_flags, flush_flag_rollups
 from heliograph.store.llm_records import LlmEventRecord
 from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.event_rows import EventRows
+from heliograph.store.sql_dialect import POSTGRESQL
 
 __all__ = ["add_to_rollups", "record_llm_events", "write_llm_rows"]
 
@@ -68,21 +70,28 @@ def record_llm_events(
     ).fetchall()
     row_ids = {(row[0], row[1]): row[2] for row in found}
     rows = []
+    flags: dict[int, list[tuple[str, str]]] = {}
     for event in llm:
         row_id = row_ids.get((event.project_id, event.event_id))
         if row_id is not None:
             rows.append(llm_record(event, row_id))
+            flags[row_id] = event_flags(event)
     if not rows:
         return
     if table.keeps_llm_rows:
-        write_llm_rows(conn, rows)
+        write_llm_rows(conn, rows, flags)
     else:
-        add_to_rollups(conn, rows)
+        add_to_rollups(conn, rows, flags)
 
 
-def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]) -> int:
+def write_llm_rows(
+    conn: psycopg.Connection[Any],
+    rows: Sequence[LlmEventRecord],
+    flags: Mapping[int, FlagValues] | None = None,
+) -> int:
     """Insert rows (skipping ids already stored) and add the new ones to the rollups.
 
+    ``flags``: the (flag, value) pairs each row's event carried, by row id.
     Returns how many rows were new. Rows are summed in the order given (the
     first of equal candidates names a trace), whatever order they went in.
     """
@@ -105,16 +114,24 @@ def write_llm_rows(conn: psycopg.Connection[Any], rows: Sequence[LlmEventRecord]
             continue  # a replay (or the same event twice in the batch): already counted
         new_ids.discard(row.id)
         new_rows.append(row)
-    add_to_rollups(conn, new_rows)
+    add_to_rollups(conn, new_rows, flags)
     return len(new_rows)
 
 
-def add_to_rollups(conn: psycopg.Connection[Any], rows: Iterable[LlmEventRecord]) -> None:
+def add_to_rollups(
+    conn: psycopg.Connection[Any],
+    rows: Sequence[LlmEventRecord],
+    flags: Mapping[int, FlagValues] | None = None,
+) -> None:
     """Sum ``rows`` (each new) in Python, then add the sums to each rollup table."""
     rollups = LlmRollups()
+    by_flag = FlagRollups()
     for row in rows:
         rollups.add(row)
+    if flags:
+        by_flag.add_all(rows, flags)
     _flush(conn, rollups)
+    flush_flag_rollups(conn, POSTGRESQL, by_flag)
 
 
 _HOURLY_UPSERT = """

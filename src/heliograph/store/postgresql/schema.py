@@ -377,4 +377,23 @@ MIGRATIONS = [
     );
     CREATE INDEX feature_flag_changes_by_flag ON feature_flag_changes (flag_id, at);
     """,
+    # 6: LLM usage by feature-flag value (as SQLite's migration 6).
+    """
+    CREATE TABLE llm_flag_hourly (
+        project_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        flag TEXT NOT NULL,
+        value TEXT NOT NULL,
+        requests BIGINT NOT NULL DEFAULT 0,
+        errors BIGINT NOT NULL DEFAULT 0,
+        input_tokens BIGINT NOT NULL DEFAULT 0,
+        output_tokens BIGINT NOT NULL DEFAULT 0,
+        cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0,
+        priced BIGINT NOT NULL DEFAULT 0,
+        latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+        latency_count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, flag, value)
+    );
+    CREATE INDEX llm_flag_hourly_by_flag ON llm_flag_hourly (project_id, flag, hour);
+    """,
 ]

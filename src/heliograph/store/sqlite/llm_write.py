@@ -28,12 +28,14 @@ so are the per-batch sums and the rule naming a trace:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from heliograph.model import Event
+from heliograph.store.llm_flags import FlagRollups, FlagValues, event_flags, flush_flag_rollups
 from heliograph.store.llm_records import LlmEventRecord
 from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
 from heliograph.store.llm_shaping import is_llm_event, llm_record
+from heliograph.store.sql_dialect import SQLITE
 
 __all__ = ["record_llm_events", "write_llm_rows"]
 
@@ -50,30 +52,41 @@ def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None
     Call it after the events themselves were inserted, in the same transaction.
     """
     rows = []
+    flags: dict[int, list[tuple[str, str]]] = {}
     for event in events:
         if not is_llm_event(event):
             continue
         found = conn.execute(_EVENT_ROW_ID, (event.project_id, event.event_id)).fetchone()
         if found is not None:
             rows.append(llm_record(event, found[0]))
+            flags[found[0]] = event_flags(event)
     if rows:
-        write_llm_rows(conn, rows)
+        write_llm_rows(conn, rows, flags)
 
 
-def write_llm_rows(conn: sqlite3.Connection, rows: Iterable[LlmEventRecord]) -> int:
+def write_llm_rows(
+    conn: sqlite3.Connection,
+    rows: Iterable[LlmEventRecord],
+    flags: Mapping[int, FlagValues] | None = None,
+) -> int:
     """Insert rows (skipping ids already stored) and add the new ones to the rollups.
 
+    ``flags``: the (flag, value) pairs each row's event carried, by row id.
     Returns how many rows were new. Also the bulk loader's entry point
     (``bench/analytics.py``), so benchmarks exercise the real write path.
     """
     rollups = LlmRollups()
+    by_flag = FlagRollups()
     added = 0
     for row in rows:
         if conn.execute(_INSERT, row).rowcount != 1:
             continue  # a replay: already counted
         added += 1
         rollups.add(row)
+        if flags and flags.get(row.id):
+            by_flag.add(row, flags[row.id])
     _flush(conn, rollups)
+    flush_flag_rollups(conn, SQLITE, by_flag)
     return added
 
 

@@ -332,4 +332,24 @@ MIGRATIONS = [
     );
     CREATE INDEX feature_flag_changes_by_flag ON feature_flag_changes (flag_id, at);
     """,
+    # 6: LLM usage by feature-flag value (store/llm_flags.py): what the dashboard
+    # compares variants by, summed per hour like llm_hourly.
+    """
+    CREATE TABLE llm_flag_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        flag TEXT NOT NULL,
+        value TEXT NOT NULL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        priced INTEGER NOT NULL DEFAULT 0,
+        latency_sum REAL NOT NULL DEFAULT 0,
+        latency_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, flag, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX llm_flag_hourly_by_flag ON llm_flag_hourly (project_id, flag, hour);
+    """,
 ]
