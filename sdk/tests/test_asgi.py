@@ -62,6 +62,11 @@ async def big_text(request: Any) -> PlainTextResponse:
     return PlainTextResponse("plain " * 1000)
 
 
+async def signed_in(request: Any) -> HTMLResponse:
+    heliograph_sdk.set_user(id="user-7", plan="pro")
+    return HTMLResponse(PAGE)
+
+
 async def boom(request: Any) -> None:
     raise RuntimeError("handler exploded")
 
@@ -75,6 +80,7 @@ ROUTES = [
     Route("/background", with_background),
     Route("/text", big_text),
     Route("/boom", boom),
+    Route("/signed-in", signed_in),
 ]
 
 
@@ -237,3 +243,35 @@ def test_user_set_in_request_does_not_leak(sdk) -> None:  # type: ignore[no-unty
     assert heliograph_sdk.flush(5)
     assert server.named("login")[0]["distinct_id"] == "alice"
     assert server.named("outside")[0]["distinct_id"] != "alice"
+
+
+def test_a_known_persons_flags_are_rendered_into_the_tag(sdk) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import json
+    import re
+
+    from heliograph_sdk import _hub
+
+    sdk(identify="full")
+    app = client()
+    assert "data-flags" not in app.get("/signed-in").text  # no definitions: the browser asks
+    current = _hub.current()
+    assert current is not None
+    current.flags._definitions = {  # what a poll of /flags/definitions would have loaded
+        "pro-only": {"key": "pro-only", "active": True, "filters": {"groups": [
+            {"properties": [{"key": "plan", "operator": "exact", "value": "pro"}]}]}},
+        "copy": {"key": "copy", "active": True, "filters": {
+            "groups": [{"properties": [], "rollout_percentage": 100}],
+            "multivariate": {"variants": [{"key": "only", "rollout_percentage": 100}]},
+            "payloads": {"only": '{"headline": "Hi"}'}}},
+    }  # fmt: skip
+    body = app.get("/signed-in").text
+    found = re.search(r'data-flags="([^"]*)"', body)
+    assert found is not None
+    flags = json.loads(html.unescape(found.group(1)))
+    assert flags == {
+        "distinctId": "user-7",
+        "flags": {"pro-only": True, "copy": "only"},
+        "payloads": {"copy": '{"headline": "Hi"}'},
+    }
+    assert "data-flags" not in app.get("/").text  # an anonymous visitor: their browser asks

@@ -33,9 +33,23 @@ function thrower() { throw new TypeError("kaboom in page"); }
 </script></body></html>"""
 
 
+def flag_answer(distinct_id: str) -> dict[str, Any]:
+    """What /flags answers here: a variant that depends on who asks, and a payload."""
+    variant = "long" if distinct_id == "user-7" else "short"
+    return {
+        "flags": {
+            "checkout-copy": {"key": "checkout-copy", "enabled": True, "variant": variant,
+                              "metadata": {"payload": json.dumps({"headline": variant})}},
+            "dark-mode": {"key": "dark-mode", "enabled": False, "variant": None,
+                          "metadata": {"payload": None}},
+        }
+    }  # fmt: skip
+
+
 class SiteServer:
-    def __init__(self) -> None:
+    def __init__(self, page: str = PAGE) -> None:
         self.batches: list[dict[str, Any]] = []
+        self.flag_requests: list[dict[str, Any]] = []
         self.content_types: list[str] = []
         site = self
 
@@ -44,13 +58,18 @@ class SiteServer:
                 if self.path.startswith("/static/heliograph.js"):
                     self._send(200, SNIPPET.read_bytes(), "application/javascript")
                 else:
-                    self._send(200, PAGE.replace("{host}", site.url).encode(), "text/html")
+                    self._send(200, page.replace("{host}", site.url).encode(), "text/html")
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = json.loads(self.rfile.read(length))
+                if self.path.startswith("/flags"):
+                    site.flag_requests.append(body)
+                    answer = json.dumps(flag_answer(body["distinct_id"])).encode()
+                    self._send(200, answer, "application/json")
+                    return
                 site.content_types.append(self.headers.get("Content-Type", ""))
-                site.batches.append(json.loads(body))
+                site.batches.append(body)
                 self._send(200, b'{"status":"Ok"}', "application/json")
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
@@ -159,3 +178,78 @@ def test_snippet_in_chromium(site: SiteServer) -> None:
         assert leave["distinct_id"] == "user-7"
         assert anonymous != "user-7"
         browser.close()
+
+
+BOOTSTRAPPED = """<!doctype html><html><head><title>Flags</title>
+<script src="/static/heliograph.js" data-api-key="phc_browser" data-host="{host}"
+ data-flags='{"distinctId": "user-9", "flags": {"checkout-copy": "long", "beta": true},
+ "payloads": {"checkout-copy": "{\\"headline\\": \\"Buy it now\\"}"}}'></script>
+<script>window.firstPaint = heliograph.getFeatureFlag("checkout-copy");</script>
+</head><body><h1>flags</h1></body></html>"""
+
+
+def _browser(p: Any) -> Any:
+    return p.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+    )
+
+
+def test_flags_load_for_the_person_and_follow_identify(site: SiteServer) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page()
+        page.goto(site.url + "/start")
+        page.wait_for_function("heliograph.getFeatureFlag('checkout-copy') !== undefined")
+        anonymous = page.evaluate("heliograph.getDistinctId()")
+        assert site.flag_requests[0]["distinct_id"] == anonymous
+        assert site.flag_requests[0]["token"] == "phc_browser"
+        assert page.evaluate("heliograph.getFeatureFlag('checkout-copy')") == "short"
+        assert page.evaluate("heliograph.isFeatureEnabled('dark-mode')") is False
+        assert page.evaluate("heliograph.getFeatureFlagPayload('checkout-copy')") == {
+            "headline": "short"
+        }
+        assert page.evaluate("heliograph.getFeatureFlag('unknown')") is None
+
+        page.evaluate(
+            "window.seen = [];"
+            "heliograph.onFeatureFlags(f => window.seen.push(f['checkout-copy']));"
+            "heliograph.identify('user-7')"
+        )
+        page.wait_for_function("window.seen.includes('long')")
+        assert page.evaluate("heliograph.getFeatureFlag('checkout-copy')") == "long"
+        page.evaluate("heliograph.capture('clicked')")
+        (clicked,) = site.wait("clicked")
+        assert clicked["properties"]["$feature/checkout-copy"] == "long"
+        assert clicked["properties"]["$feature/dark-mode"] is False
+        called = site.wait("$feature_flag_called", 3)
+        assert [(e["distinct_id"], e["properties"]["$feature_flag_response"]) for e in called
+                if e["properties"]["$feature_flag"] == "checkout-copy"] == [
+            (anonymous, "short"), ("user-7", "long")
+        ]  # fmt: skip
+        browser.close()
+
+
+def test_bootstrapped_flags_are_there_before_the_first_paint() -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    site = SiteServer(BOOTSTRAPPED)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page()
+            page.goto(site.url + "/")
+            assert page.evaluate("window.firstPaint") == "long"
+            assert page.evaluate("heliograph.getDistinctId()") == "user-9"
+            assert page.evaluate("heliograph.getFeatureFlagPayload('checkout-copy')") == {
+                "headline": "Buy it now"
+            }
+            assert page.evaluate("heliograph.isFeatureEnabled('beta')") is True
+            page.evaluate("heliograph.flush()")
+            (view,) = site.wait("$pageview")
+            assert view["distinct_id"] == "user-9"
+            assert view["properties"]["$feature/checkout-copy"] == "long"
+            assert site.flag_requests == []  # nothing asked: no request, no flash
+            browser.close()
+    finally:
+        site.httpd.shutdown()
+        site.httpd.server_close()

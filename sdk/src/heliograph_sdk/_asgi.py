@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from heliograph_sdk import _hub
+from heliograph_sdk._client import Client
 from heliograph_sdk._env import warn_once
-from heliograph_sdk._scope import isolated_scope
+from heliograph_sdk._scope import current_scope, isolated_scope
 from heliograph_sdk._scrub import FILTERED, is_secret_key, scrub_headers
 from heliograph_sdk._snippet import inject, snippet_tag
 
@@ -78,9 +79,17 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
 class _SnippetSend:
     """A ``send`` that holds an HTML response's start until its body is known."""
 
-    def __init__(self, send: Send, tag: bytes, limit: int, path: str) -> None:
+    def __init__(
+        self,
+        send: Send,
+        tag: bytes,
+        limit: int,
+        path: str,
+        with_flags: Callable[[], bytes | None] | None = None,
+    ) -> None:
         self._send = send
         self._tag = tag
+        self._with_flags = with_flags
         self._limit = limit
         self._path = path
         self._held: Message | None = None
@@ -112,6 +121,18 @@ class _SnippetSend:
         await self._send(start)
         await self._send(message)
 
+    def _tag_now(self) -> bytes:
+        """The tag, with the person's flags when they are known (the request's scope)."""
+        if self._with_flags is not None:
+            try:
+                found = self._with_flags()
+            except Exception:
+                logger.debug("heliograph_sdk: no flags for the snippet", exc_info=True)
+                found = None
+            if found is not None:
+                return found
+        return self._tag
+
     def _rewrite(self, start: Message, message: Message) -> tuple[Message, Message]:
         body = bytes(message.get("body", b""))
         if len(body) > self._limit:
@@ -123,7 +144,7 @@ class _SnippetSend:
                 self._limit,
             )
             return start, message
-        new_body = inject(body, self._tag)
+        new_body = inject(body, self._tag_now())
         if new_body is None:
             return start, message
         headers = [
@@ -157,6 +178,20 @@ class HeliographMiddleware:
         self.max_inject_bytes = max_inject_bytes
         self._tags: dict[int, bytes] = {}
 
+    def _bootstrapped(self, client: Client) -> Callable[[], bytes | None]:
+        """The tag with the current person's flags, when they are known without a request."""
+
+        def tag() -> bytes | None:
+            person = current_scope()
+            if not person.distinct_id:
+                return None  # an anonymous visitor: the browser asks for its own id
+            flags = client.flags.bootstrap(person.distinct_id, person.user_raw or None)
+            if flags is None:
+                return None
+            return snippet_tag(client.settings, host=self.snippet_host, flags=flags)
+
+        return tag
+
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         client = _hub.current() if scope["type"] == "http" else None
         if client is None:
@@ -167,7 +202,9 @@ class HeliographMiddleware:
             if tag is None:
                 tag = snippet_tag(client.settings, host=self.snippet_host)
                 self._tags = {id(client): tag}
-            send = _SnippetSend(send, tag, self.max_inject_bytes, scope.get("path", ""))
+            send = _SnippetSend(
+                send, tag, self.max_inject_bytes, scope.get("path", ""), self._bootstrapped(client)
+            )
         with isolated_scope() as request_scope:
             request_scope.request = RequestInfo(scope)
             try:

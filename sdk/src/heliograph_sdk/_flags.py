@@ -100,6 +100,28 @@ class FlagClient:
         value, found_payload = remote[key]
         return value, found_payload, False
 
+    def bootstrap(
+        self, distinct_id: str, properties: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Every flag's value for a page about to be sent, when known without a request.
+
+        What the browser snippet starts with (``data-flags``): None unless the
+        definitions are here, so rendering a page never waits on the server.
+        """
+        definitions = self._definitions
+        if definitions is None:
+            return None
+        props = {"distinct_id": distinct_id, **(properties or {})}
+        values: dict[str, FlagValue] = {}
+        payloads: dict[str, Any] = {}
+        for key, definition in definitions.items():
+            value = evaluate(definition, distinct_id, props, self.settings.environment)
+            values[key] = value
+            found = payload(definition, value)
+            if found is not None:
+                payloads[key] = json.dumps(found)
+        return {"distinctId": distinct_id, "flags": values, "payloads": payloads}
+
     def _report(self, key: str, distinct_id: str, value: FlagValue, local: bool) -> None:
         seen = (distinct_id, key, json.dumps(value))
         with self._lock:

@@ -9,7 +9,10 @@ marker attribute is left alone.
 from __future__ import annotations
 
 import html
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from heliograph_sdk._config import Settings
 
@@ -18,8 +21,14 @@ _HEAD_CLOSE = re.compile(rb"</head\s*>", re.IGNORECASE)
 _BODY_CLOSE = re.compile(rb"</body\s*>", re.IGNORECASE)
 
 
-def snippet_tag(settings: Settings, *, host: str | None = None) -> bytes:
-    """The ``<script>`` tag for ``settings`` (``host``: the URL browsers reach)."""
+def snippet_tag(
+    settings: Settings, *, host: str | None = None, flags: Mapping[str, Any] | None = None
+) -> bytes:
+    """The ``<script>`` tag for ``settings`` (``host``: the URL browsers reach).
+
+    ``flags`` (``{"distinctId", "flags", "payloads"}``) are the person's flag
+    values, rendered into the tag so the page has them before it paints.
+    """
     public_host = (host or settings.browser_host or settings.host).rstrip("/")
     attrs = {
         "src": f"{public_host}/static/heliograph.js",
@@ -31,6 +40,8 @@ def snippet_tag(settings: Settings, *, host: str | None = None) -> bytes:
     }
     if settings.release:
         attrs["data-release"] = settings.release
+    if flags:
+        attrs["data-flags"] = json.dumps(flags, separators=(",", ":"), default=str)
     rendered = " ".join(
         f'{name}="{html.escape(value, quote=True)}"' for name, value in attrs.items()
     )

@@ -23,6 +23,16 @@
  * API: heliograph.capture(name, props), heliograph.identify(id, props),
  * heliograph.register(props), heliograph.reset(), heliograph.flush(),
  * heliograph.captureException(error, props).
+ *
+ * Feature flags: heliograph.getFeatureFlag(key), isFeatureEnabled(key),
+ * getFeatureFlagPayload(key), onFeatureFlags(callback), reloadFeatureFlags().
+ * Values come from {host}/flags for the current person (again after
+ * identify() and reset()); until then a flag is undefined. A server that
+ * knows the person renders them into the tag (data-flags='{"distinctId":
+ * ..., "flags": {...}, "payloads": {...}}', the Python middleware does): they
+ * are there before the page's first paint, with no request and no flash.
+ * Events carry the values as $feature/<key>, and the first read of each
+ * value sends one $feature_flag_called.
  */
 (function () {
   "use strict";
@@ -75,6 +85,20 @@
   session(KEY_ID, anonymousId);
   try { user = JSON.parse(session(KEY_USER) || "null"); } catch (e) { user = null; }
 
+  // -- feature flags: state ---------------------------------------------------
+
+  var flags = null; // {values: {key: value}, payloads: {key: json text}} once known
+  var flagListeners = [];
+  var flagsCalled = {};
+  var bootstrap = null;
+  try { bootstrap = data.flags ? JSON.parse(data.flags) : null; } catch (e) { bootstrap = null; }
+  if (bootstrap && bootstrap.distinctId && !(user && user.distinct_id)) {
+    user = { distinct_id: String(bootstrap.distinctId), props: { id: String(bootstrap.distinctId) } };
+  }
+  if (bootstrap && bootstrap.flags && typeof bootstrap.flags === "object") {
+    flags = { values: bootstrap.flags, payloads: bootstrap.payloads || {} };
+  }
+
   function assign(target, source) {
     if (source) for (var k in source) if (Object.prototype.hasOwnProperty.call(source, k)) target[k] = source[k];
     return target;
@@ -94,10 +118,22 @@
     };
   }
 
+  function currentId() {
+    return user && user.distinct_id ? user.distinct_id : anonymousId;
+  }
+
+  function flagProps() {
+    var out = {};
+    if (flags) for (var key in flags.values) {
+      if (Object.prototype.hasOwnProperty.call(flags.values, key)) out["$feature/" + key] = flags.values[key];
+    }
+    return out;
+  }
+
   function capture(name, props) {
     try {
       if (!apiKey || !name) return;
-      var properties = assign(assign(assign({}, superProps), pageProps()), props);
+      var properties = assign(assign(assign(assign({}, superProps), flagProps()), pageProps()), props);
       var distinctId = anonymousId;
       if (user && user.distinct_id) {
         distinctId = user.distinct_id;
@@ -146,8 +182,10 @@
       if (identifyMode === "full") assign(view, props);
       view.id = String(id);
     }
+    var before = currentId();
     user = view ? { distinct_id: view.id, props: view } : null;
     session(KEY_USER, user ? JSON.stringify(user) : null);
+    if (currentId() !== before) loadFlags();
   }
 
   function reset() {
@@ -155,6 +193,58 @@
     session(KEY_USER, null);
     anonymousId = uuid();
     session(KEY_ID, anonymousId);
+    loadFlags();
+  }
+
+  // -- feature flags: loading and reading ---------------------------------------
+
+  function setFlags(values, payloads) {
+    flags = { values: values || {}, payloads: payloads || {} };
+    flagsCalled = {};
+    flagListeners.slice().forEach(function (listener) {
+      try { listener(assign({}, flags.values)); } catch (e) { /* the page's own error */ }
+    });
+  }
+
+  function loadFlags() {
+    if (!apiKey || !host || !window.fetch) return;
+    var asked = currentId();
+    fetch(host + "/flags/?v=2", {
+      method: "POST", credentials: "omit", mode: "cors",
+      headers: { "Content-Type": "text/plain" },
+      body: JSON.stringify({ token: apiKey, distinct_id: asked, environment: superProps.environment,
+                             person_properties: user && user.props ? user.props : {} })
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        if (!answer || !answer.flags || currentId() !== asked) return; // someone else now
+        var values = {}, payloads = {};
+        for (var key in answer.flags) {
+          if (!Object.prototype.hasOwnProperty.call(answer.flags, key)) continue;
+          var flag = answer.flags[key];
+          values[key] = flag.variant || !!flag.enabled;
+          if (flag.metadata && flag.metadata.payload != null) payloads[key] = flag.metadata.payload;
+        }
+        setFlags(values, payloads);
+      })["catch"](function () { /* flags stay as they were */ });
+  }
+
+  function getFeatureFlag(key) {
+    if (!flags || !Object.prototype.hasOwnProperty.call(flags.values, key)) return undefined;
+    var value = flags.values[key];
+    var seen = key + "\u0000" + String(value);
+    if (!flagsCalled[seen]) {
+      flagsCalled[seen] = true;
+      capture("$feature_flag_called", { $feature_flag: key, $feature_flag_response: value });
+    }
+    return value;
+  }
+
+  function getFeatureFlagPayload(key) {
+    if (!flags || getFeatureFlag(key) === undefined) return undefined;
+    var text = flags.payloads[key];
+    if (text === undefined || text === null) return undefined;
+    if (typeof text !== "string") return text;
+    try { return JSON.parse(text); } catch (e) { return text; }
   }
 
   // -- errors -----------------------------------------------------------------
@@ -267,8 +357,19 @@
     identify: identify,
     register: function (props) { assign(superProps, props); },
     reset: reset,
-    flush: function () { flush(false); }
+    flush: function () { flush(false); },
+    getDistinctId: currentId,
+    getFeatureFlag: getFeatureFlag,
+    isFeatureEnabled: function (key) { var value = getFeatureFlag(key); return value === undefined ? undefined : !!value; },
+    getFeatureFlagPayload: getFeatureFlagPayload,
+    onFeatureFlags: function (listener) {
+      if (typeof listener !== "function") return;
+      flagListeners.push(listener);
+      if (flags) { try { listener(assign({}, flags.values)); } catch (e) { /* the page's */ } }
+    },
+    reloadFeatureFlags: loadFlags
   };
+  if (!bootstrap) loadFlags();
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", pageview);
   else pageview();
