@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 
 import pytest
 
 from heliograph.flags.definition import FlagError, check_filters
-from heliograph.store.base import Organization, Project
+from heliograph.model import Event
+from heliograph.store.base import DigestBatch, Organization, Project
 from heliograph.store.contract import Store
 
 ROLLOUT = check_filters({"groups": [{"properties": [], "rollout_percentage": 30}]})
@@ -98,3 +101,29 @@ def test_flags_survive_reopening(
     found = again.get_flag(flag_id)
     assert found is not None and found.environments == {"production": False}
     assert found.filters == ROLLOUT
+
+
+def called(project: Project, flag: str, value: object, at: float) -> Event:
+    return Event(
+        project_id=project.id, event_id=uuid.uuid4().hex, timestamp=at, received_at=at,
+        kind="analytics", name="$feature_flag_called", distinct_id="u",
+        properties={"$feature_flag": flag, "$feature_flag_response": value},
+    )  # fmt: skip
+
+
+def test_first_reads_of_each_value_are_counted(store: Store, project: Project) -> None:
+    now = time.time()
+    hour = int(now // 3600)
+    events = [
+        called(project, "checkout-copy", "short", now),
+        called(project, "checkout-copy", "short", now - 7200),
+        called(project, "checkout-copy", "long", now),
+        called(project, "new-checkout", True, now),
+        called(project, "checkout-copy", "long", now - 3 * 86400),  # before the window
+    ]
+    batch = DigestBatch(analytics=[*events, events[0]])  # an event twice in a batch
+    store.record(batch)
+    store.record(batch)  # and a replay: neither is counted again
+    assert store.flag_calls(project.id, "checkout-copy", hour - 24) == [("short", 2), ("long", 1)]
+    assert store.flag_calls(project.id, "new-checkout", hour - 24) == [("true", 1)]
+    assert store.flag_calls(project.id, "missing", hour - 24) == []

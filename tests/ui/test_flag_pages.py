@@ -73,6 +73,20 @@ def test_a_flag_is_created_rolled_out_split_and_checked(
     expect(page.locator("#check-result")).to_contain_text('"test"')
     expect(page.locator("#check-result")).to_contain_text('"color":"blue"')
 
+    reads = [("test", 2), ("control", 1)]
+    batch = [
+        {"event": "$feature_flag_called", "distinct_id": f"reader-{value}-{n}",
+         "properties": {"$feature_flag": "new-checkout", "$feature_flag_response": value}}
+        for value, count in reads for n in range(count)
+    ]  # fmt: skip
+    sent = httpx.post(f"{live_server.url}/batch/",
+                      json={"api_key": live_server.public_key, "batch": batch})  # fmt: skip
+    assert sent.status_code == 200
+    live_server.wait_for_digest()
+    page.reload()
+    expect(page.locator("#recent tr[data-value=test]")).to_contain_text("2")
+    expect(page.locator("#recent tr[data-value=control]")).to_contain_text("1")
+
     history = page.locator("#history tbody tr")
     expect(history).to_have_count(2)
     expect(history.first).to_contain_text("updated")

@@ -356,6 +356,8 @@ class Flags(Protocol):
 
     def flag_changes(self, flag_id: int, *, limit: int = 100) -> list[FlagChange]: ...
 
+    def flag_calls(self, project_id: int, flag: str, since_hour: int) -> list[tuple[str, int]]: ...
+
 
 class Retention(Protocol):
     def purge_expired(

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic
 
 import orjson
 import psycopg
 
 from heliograph.flags.definition import FeatureFlag, FlagChange, FlagError
+from heliograph.model import Event
 from heliograph.store.account_reads import AccountConnection, DbT
 from heliograph.store.sql_dialect import SqlDialect
 
-__all__ = ["FLAG_FIELDS", "FlagStoreMixin"]
+__all__ = ["FLAG_CALLED", "FLAG_FIELDS", "FlagStoreMixin", "new_events", "record_flag_calls"]
+
+# The event SDKs send when a person's flag value is first read.
+FLAG_CALLED = "$feature_flag_called"
 
 _COLUMNS = (
     "id, project_id, key, name, active, filters, environments, version, created_at, "
@@ -60,6 +64,55 @@ def _fields(flag: FeatureFlag) -> dict[str, Any]:
         "filters": flag.filters,
         "environments": flag.environments,
     }
+
+
+_CALLS_UPSERT = """
+INSERT INTO flag_calls_hourly (project_id, flag, hour, value, calls) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (project_id, flag, hour, value) DO UPDATE SET
+    calls = flag_calls_hourly.calls + excluded.calls
+"""
+
+
+def new_events(events: Sequence[Event], new_keys: set[tuple[int, str]]) -> list[Event]:
+    """The first occurrence of each of ``events`` that the batch stored for the first time."""
+    seen: set[tuple[int, str]] = set()
+    found = []
+    for event in events:
+        key = (event.project_id, event.event_id)
+        if key in new_keys and key not in seen:
+            seen.add(key)
+            found.append(event)
+    return found
+
+
+def record_flag_calls(conn: Any, dialect: SqlDialect, events: Sequence[Event]) -> None:
+    """Count new ``$feature_flag_called`` events per (flag, hour, value), in key order.
+
+    Digest calls it in its transaction with the batch's new analytics events:
+    the flags page's "recent evaluations" read these counts, not raw events.
+    """
+    counts: dict[tuple[int, str, int, str], int] = {}
+    for event in events:
+        if event.name != FLAG_CALLED:
+            continue
+        flag = event.properties.get("$feature_flag")
+        value = event.properties.get("$feature_flag_response")
+        if not isinstance(flag, str) or not flag:
+            continue
+        text = (("true" if value else "false") if isinstance(value, bool | None) else str(value))[
+            :200
+        ]
+        key = (event.project_id, flag[:200], int(event.timestamp // 3600), text)
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return
+    cursor = conn.cursor()
+    try:
+        cursor.executemany(
+            dialect.sql(_CALLS_UPSERT), [(*key, n) for key, n in sorted(counts.items())]
+        )
+    finally:
+        cursor.close()
 
 
 class FlagStoreMixin(Generic[DbT]):
@@ -244,6 +297,19 @@ class FlagStoreMixin(Generic[DbT]):
         )
         rows = self.db.read(lambda c: c.execute(statement, (project_id,)).fetchall())
         return [_flag(row) for row in rows]
+
+    def flag_calls(self, project_id: int, flag: str, since_hour: int) -> list[tuple[str, int]]:
+        """How often each value of ``flag`` was first read since ``since_hour`` (by SDKs'
+        ``$feature_flag_called`` events), most read first."""
+        statement = self.dialect.sql(
+            f"SELECT value, {self.dialect.int_sum('calls')} FROM flag_calls_hourly "
+            "WHERE project_id = ? AND flag = ? AND hour >= ? GROUP BY value "
+            f"ORDER BY 2 DESC, value{self.dialect.text_order}"
+        )
+        rows = self.db.read(
+            lambda c: c.execute(statement, (project_id, flag, since_hour)).fetchall()
+        )
+        return [(row[0], int(row[1])) for row in rows]
 
     def flag_changes(self, flag_id: int, *, limit: int = 100) -> list[FlagChange]:
         """The flag's audit log, newest first."""

@@ -32,7 +32,7 @@ from heliograph.store.base import Project, StoreUnavailable
 from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.postgresql.database import Connection, PgDatabase, is_unavailable
 from heliograph.store.retention import ProjectPurge, PurgeReport
-from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROLLUPS, LLM_ROWS
+from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 
 if TYPE_CHECKING:
     from heliograph.store.postgresql.store import PostgresStore
@@ -151,7 +151,7 @@ def _purge_project(run: _Runner, project: Project, now: float, events: str) -> P
         for table, column in LLM_ROWS
     ) + sum(
         run.batches(table, f"project_id = %s AND {column} < %s", (pid, int(cutoff // unit)))
-        for table, column, unit in LLM_ROLLUPS
+        for table, column, unit in ROLLUPS
     )
     return result
 

@@ -396,4 +396,15 @@ MIGRATIONS = [
     );
     CREATE INDEX llm_flag_hourly_by_flag ON llm_flag_hourly (project_id, flag, hour);
     """,
+    # 7: flag calls per hour (as SQLite's migration 7).
+    """
+    CREATE TABLE flag_calls_hourly (
+        project_id BIGINT NOT NULL,
+        flag TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        value TEXT NOT NULL,
+        calls BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, flag, hour, value)
+    );
+    """,
 ]

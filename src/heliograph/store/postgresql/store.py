@@ -50,7 +50,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.fix_cache import SqlFixCache
-from heliograph.store.flag_store import FlagStoreMixin
+from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
@@ -127,6 +127,7 @@ class PostgresStore(
         if not _write_set_based(conn, batch, outcomes, rows):
             _write_per_event(conn, batch, outcomes, rejected, rows)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
+        record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
         return RecordResult(tuple(rejected)), outcomes
 

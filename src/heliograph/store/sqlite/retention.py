@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.retention import ProjectPurge, PurgeReport
-from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROLLUPS, LLM_ROWS
+from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 
 if TYPE_CHECKING:
     from heliograph.store.sqlite.store import SQLiteStore
@@ -144,7 +144,7 @@ def _purge_llm(run: _Runner, project_id: int, cutoff: float) -> int:
     for table, column in LLM_ROWS:
         if {"project_id", column} <= run.columns(table):
             total += run.batches(table, f"project_id = ? AND {column} < ?", (project_id, cutoff))
-    for table, column, unit in LLM_ROLLUPS:
+    for table, column, unit in ROLLUPS:
         if {"project_id", column} <= run.columns(table):
             total += _purge_rollup(run, table, column, project_id, int(cutoff // unit))
     return total

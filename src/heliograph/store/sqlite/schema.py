@@ -352,4 +352,16 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX llm_flag_hourly_by_flag ON llm_flag_hourly (project_id, flag, hour);
     """,
+    # 7: how often each flag value was first read, per hour ($feature_flag_called
+    # events): the flags page's recent evaluations.
+    """
+    CREATE TABLE flag_calls_hourly (
+        project_id INTEGER NOT NULL,
+        flag TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, flag, hour, value)
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -28,7 +28,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.fix_cache import SqlFixCache
-from heliograph.store.flag_store import FlagStoreMixin
+from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     EVENT_ROW_COLUMNS,
@@ -109,6 +109,7 @@ class SQLiteStore(
                 rejected,
             )
             record_llm_events(conn, batch.analytics)
+            record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
             return RecordResult(tuple(rejected))
 

@@ -5,7 +5,8 @@ create flags there. A flag's page changes it: on/off and per environment, a
 rollout slider and the variants (the common case: one condition, everyone),
 or the whole ``filters`` as JSON for conditions on person properties. It
 also answers "who sees what" (the value a distinct id with given properties
-gets, by the very evaluation ``/flags`` uses) and lists the audit log.
+gets, by the very evaluation ``/flags`` uses), how often each value was
+read lately (the SDKs' ``$feature_flag_called`` events), and the audit log.
 
 Reading needs any role in the project; changing, as for the project's other
 settings, an owner or admin. Checks are :mod:`heliograph.flags.definition`'s,
@@ -14,6 +15,7 @@ the same as the API's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,8 @@ from heliograph.web.common import BadRequest, Forbidden, NotFound, PageRequest, 
 from heliograph.web.forms import notice
 
 MAX_FORM_JSON = 64 * 1024
+# "Recent evaluations" covers this many hours.
+RECENT_HOURS = 24
 
 
 def flags_url(project: Project) -> str:
@@ -267,6 +271,10 @@ def _render_flag(
         else "",
         "filters_text": orjson.dumps(flag.filters, option=orjson.OPT_INDENT_2).decode(),
         "check": _who_sees_what(ctx, flag),
+        "calls": ctx.store.flag_calls(
+            project.id, flag.key, int(time.time() // 3600) - RECENT_HOURS
+        ),
+        "recent_hours": RECENT_HOURS,
         "params": ctx.params,
         "changes": ctx.store.flag_changes(flag.id),
         "users": {
