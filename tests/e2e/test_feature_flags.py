@@ -8,14 +8,17 @@ posthog-python's own local evaluation of the definitions it polls from
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -23,6 +26,7 @@ import pytest
 from posthog import Posthog
 
 from tests.conftest import LiveServer, launch
+from tests.js_clients import JS_DIR, require
 
 pytestmark = pytest.mark.e2e
 
@@ -343,3 +347,90 @@ def test_llm_cost_and_errors_are_compared_per_variant(server: LiveServer) -> Non
         cells = re.findall(r'<td class="num[^"]*">([^<]*)', row)
         assert cells[0] == str(count), (variant, cells)
         assert ("err" in row) is (variant == "long")
+
+
+def test_posthog_node_agrees_locally_and_remotely(server: LiveServer, tmp_path: Any) -> None:
+    require("posthog-node")
+    population = people(1000)
+    (tmp_path / "people.json").write_text(json.dumps(population))
+    result = subprocess.run(
+        ["node", str(JS_DIR / "flags_node.mjs"), server.url, server.public_key,
+         server.api_token, str(tmp_path / "people.json")],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1000
+    for row, (distinct_id, properties) in zip(rows[:200], population, strict=False):
+        answer = server_values(server, distinct_id, properties)
+        assert row["local"] == answer["featureFlags"], distinct_id
+    for row in rows[:20]:
+        assert row["remote"] == row["local"], row["distinctId"]
+    share = sum(row["local"]["rollout-30"] is True for row in rows) / len(rows)
+    assert 0.27 <= share <= 0.33
+
+
+POSTHOG_PAGE = """<!doctype html><html><head><title>posthog-js</title>
+<script src="/posthog.js"></script>
+<script>
+  posthog.init("{key}", {api_host: "{host}", opt_out_useragent_filter: true,
+                         person_profiles: "always", disable_session_recording: true,
+                         advanced_disable_decide: false});
+  posthog.identify("{person}", {plan: "pro", seats: 50, email: "ada@acme.io"});
+  posthog.onFeatureFlags(function () {
+    window.flags = {"rollout-30": posthog.getFeatureFlag("rollout-30"),
+                    "checkout-copy": posthog.getFeatureFlag("checkout-copy"),
+                    "beta-users": posthog.getFeatureFlag("beta-users"),
+                    "payload": posthog.getFeatureFlagPayload("checkout-copy")};
+  });
+</script></head><body>posthog-js</body></html>"""
+
+
+def test_posthog_js_in_chromium_gets_the_servers_values(server: LiveServer) -> None:
+    bundle = require("posthog-js") / "dist" / "array.full.js"
+    playwright = pytest.importorskip("playwright.sync_api")
+    person = "js-person-1"
+    page_html = (
+        POSTHOG_PAGE.replace("{key}", server.public_key)
+        .replace("{host}", server.url)
+        .replace("{person}", person)
+    )
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body, kind = (
+                (bundle.read_bytes(), "application/javascript")
+                if self.path.startswith("/posthog.js")
+                else (page_html.encode(), "text/html")
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
+            page.wait_for_function("window.flags && window.flags['checkout-copy'] !== undefined",
+                                   timeout=20000)  # fmt: skip
+            seen = page.evaluate("window.flags")
+            browser.close()
+    finally:
+        site.shutdown()
+        site.server_close()
+    expected = server_values(server, person, {"plan": "pro", "seats": 50, "email": "ada@acme.io"})[
+        "featureFlags"
+    ]
+    assert {key: seen[key] for key in expected} == expected
+    variant = expected["checkout-copy"]
+    payloads = {"short": {"headline": "Buy"}, "long": {"headline": "Buy it now"}}
+    assert seen["payload"] == payloads.get(variant)
