@@ -92,6 +92,17 @@ def session(chromium: Browser, seeded_server: LiveServer) -> Iterator[BrowserCon
     context.close()
 
 
+@pytest.fixture(scope="module")
+def admin_session(chromium: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    """Logged in as the first-start admin, on a server with no events (settings, flags)."""
+    context = new_context(chromium, live_server)
+    tab = context.new_page()
+    tab.goto(live_server.login_url)
+    tab.close()
+    yield context
+    context.close()
+
+
 class PageProblems:
     """What must never happen on a page: dialogs (injected script), CSP violations, JS errors.
 

@@ -8,27 +8,21 @@ is what ``/flags`` serves.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import LiveServer
-from tests.ui.conftest import new_context
 
 pytestmark = pytest.mark.ui
 FLAGS = "/default/default/flags/"
 
 
 @pytest.fixture(scope="module")
-def session(chromium: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
-    context = new_context(chromium, live_server)
-    tab = context.new_page()
-    tab.goto(live_server.login_url)
-    tab.close()
-    yield context
-    context.close()
+def session(admin_session: BrowserContext) -> BrowserContext:
+    """These pages need no events: the admin's session on a fresh server."""
+    return admin_session
 
 
 def served(server: LiveServer, distinct_id: str) -> dict[str, object]:

@@ -7,29 +7,23 @@ fixture fails a test on any CSP violation, script error or dialog.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.accounts import make_user, server_store
 from tests.conftest import LiveServer
-from tests.ui.conftest import STRICT_CSP, new_context
+from tests.ui.conftest import STRICT_CSP
 
 pytestmark = pytest.mark.ui
 SETTINGS = "/default/default/settings/"
 
 
 @pytest.fixture(scope="module")
-def session(chromium: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
-    """Logged in as the first-start admin (no events needed for these pages)."""
-    context = new_context(chromium, live_server)
-    tab = context.new_page()
-    tab.goto(live_server.login_url)
-    tab.close()
-    yield context
-    context.close()
+def session(admin_session: BrowserContext) -> BrowserContext:
+    """These pages need no events: the admin's session on a fresh server."""
+    return admin_session
 
 
 def test_server_sends_the_strict_policy_itself(live_server: LiveServer) -> None:
