@@ -200,6 +200,21 @@ def test_level_environment_and_release_filters(store: Store, varied: Project) ->
     assert listed(store, IssueFilter(varied.id, environment="nowhere")) == []
 
 
+def test_any_tag_filters_and_combines(store: Store, project: Project) -> None:
+    record_errors(
+        store,
+        error(project.id, "phone", tags={"device": "iPhone", "browser.name": "Mobile Safari"}),
+        error(project.id, "mac", tags={"device": "Mac", "browser.name": "Chrome"}),
+        error(project.id, "both", tags={"device": "iPhone"}),
+        error(project.id, "both", tags={"browser.name": "Chrome"}),
+    )
+    by = IssueFilter(project.id, tags=(("device", "iPhone"),))
+    assert sorted(listed(store, by)) == ["both", "phone"]
+    both = IssueFilter(project.id, tags=(("device", "iPhone"), ("browser.name", "Chrome")))
+    assert listed(store, both) == ["both"]  # values any of the issue's events had
+    assert listed(store, IssueFilter(project.id, tags=(("device", "Pixel"),))) == []
+
+
 def test_query_searches_title_and_culprit_literally(store: Store, varied: Project) -> None:
     assert listed(store, IssueFilter(varied.id, query="database")) == ["db"]
     assert listed(store, IssueFilter(varied.id, query="app.count")) == ["num"]

@@ -1,7 +1,8 @@
 """Everything digest does to one canonical event before it is stored.
 
 Every event is first brought within the stored range (:mod:`heliograph.bounds`).
-Errors are scrubbed and grouped; analytics events have their LLM payloads
+Errors get their browser, OS and device (from the SDK, else the User-Agent),
+and are scrubbed and grouped; analytics events have their LLM payloads
 kept or dropped per the project's policy, are scrubbed (what is kept of the
 payloads included) and are priced. Scrubbing uses the default rules plus the
 project's extra sensitive keys and safe fields.
@@ -10,6 +11,7 @@ project's extra sensitive keys and safe fields.
 from __future__ import annotations
 
 from heliograph.bounds import bound_event
+from heliograph.digest.client_context import apply_client_context
 from heliograph.digest.costs import apply_cost
 from heliograph.digest.grouping import compute_grouping
 from heliograph.digest.payloads import apply_payload_policy
@@ -24,6 +26,7 @@ def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
     bound_event(event)
     rules = ScrubRules.of(project.scrub_extra_keys, project.scrub_safe_fields)
     if event.kind == "error":
+        apply_client_context(event)
         scrub_event(event, rules=rules)
         grouping = compute_grouping(event)
         return GroupedEvent(

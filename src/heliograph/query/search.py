@@ -3,11 +3,14 @@
 ``is:unresolved level:error environment:production release:1.2 free text``:
 ``key:value`` tokens filter, anything else is matched against title and
 culprit. Values may be quoted (``release:"1.0 beta"``). ``is:all`` (or
-``status=all``) lifts the default ``unresolved`` filter.
+``status=all``) lifts the default ``unresolved`` filter. Any other
+``key:value`` with a tag-like key (``browser.name:Chrome``, ``device:iPhone``,
+``user:42``) keeps the issues that saw that tag value.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import replace
@@ -23,6 +26,11 @@ SORTS = {
     "freq": "count",
     "count": "count",
 }
+
+
+# A tag key as SDKs send them: what else is text (a URL, "KeyError:", a time).
+_TAG_KEY = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
+MAX_TAG_FILTERS = 10
 
 
 class SearchError(ValueError):
@@ -54,6 +62,10 @@ def parse_issue_search(project_id: int, params: Mapping[str, str]) -> IssueFilte
             filters = replace(filters, status=_status(value))
         elif key in ("level", "environment", "release"):
             filters = _with(filters, key, value)
+        elif _TAG_KEY.match(key) and not value.startswith("//"):
+            if len(filters.tags) >= MAX_TAG_FILTERS:
+                raise SearchError(f"at most {MAX_TAG_FILTERS} tag filters at once")
+            filters = replace(filters, tags=(*filters.tags, (key, value)))
         else:
             text.append(token)
     if "status" in params:

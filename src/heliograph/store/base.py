@@ -238,3 +238,5 @@ class IssueFilter:
     release: str | None = None
     query: str | None = None
     sort: IssueSort = "last_seen"
+    # Other tags every listed issue must have seen: (key, value) pairs.
+    tags: tuple[tuple[str, str], ...] = ()

@@ -131,7 +131,8 @@ class IssueReadsMixin(Generic[DbT]):
         if filters.level:
             sql += " AND level = ?"
             params.append(filters.level)
-        for key, value in (("environment", filters.environment), ("release", filters.release)):
+        tags = [("environment", filters.environment), ("release", filters.release)]
+        for key, value in [*tags, *filters.tags]:
             if value:
                 sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
                 params += [key, value]
