@@ -50,6 +50,32 @@ async def streamed(request: Any) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="text/html")
 
 
+async def streamed_late_head(request: Any) -> StreamingResponse:
+    async def chunks() -> Any:
+        yield b"<html><head><title>"
+        yield b"slow</title>"
+        yield b"</head>"
+        for _ in range(50):
+            yield b"<p>row</p>"
+        yield b"</body></html>"
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/html",
+        background=BackgroundTask(ran.append, "background ran after streaming"),
+    )
+
+
+async def streamed_no_head(request: Any) -> StreamingResponse:
+    async def chunks() -> Any:
+        yield b"<html>"
+        for _ in range(20):
+            yield b"<p>row</p>"
+        yield b"</html>"
+
+    return StreamingResponse(chunks(), media_type="text/html")
+
+
 async def huge(request: Any) -> HTMLResponse:
     return HTMLResponse("<html><head></head><body>" + "x" * (4 * 1024 * 1024) + "</body></html>")
 
@@ -76,6 +102,8 @@ ROUTES = [
     Route("/has-snippet", page_with_snippet),
     Route("/data", data),
     Route("/stream", streamed),
+    Route("/stream-late-head", streamed_late_head),
+    Route("/stream-no-head", streamed_no_head),
     Route("/huge", huge),
     Route("/background", with_background),
     Route("/text", big_text),
@@ -131,10 +159,33 @@ def test_json_untouched(sdk) -> None:  # type: ignore[no-untyped-def]
     assert response.json() == {"html": "</head>"}
 
 
-def test_streaming_untouched(sdk) -> None:  # type: ignore[no-untyped-def]
+def test_streamed_pages_get_the_snippet_and_keep_streaming(sdk) -> None:  # type: ignore[no-untyped-def]
     sdk()
-    response = client().get("/stream")
-    assert response.text == "<html><head></head><body>streamed</body></html>"
+    body = client().get("/stream").text
+    assert body.count("data-heliograph-snippet") == 1
+    before, after = body.split("<script ", 1)
+    assert before == "<html><head>"
+    assert after.endswith("</script></head><body>streamed</body></html>")
+    late = client().get("/stream-late-head").text
+    assert late.count("data-heliograph-snippet") == 1
+    assert late.startswith("<html><head><title>")
+    assert late.endswith("</script></head>" + "<p>row</p>" * 50 + "</body></html>")
+    assert "background ran after streaming" in ran
+    headless = client().get("/stream-no-head").text
+    assert headless == "<html>" + "<p>row</p>" * 20 + "</html>"  # nowhere to put it
+
+
+def test_a_signed_in_user_is_named_in_the_tag(sdk) -> None:  # type: ignore[no-untyped-def]
+    import html
+    import json
+    import re
+
+    sdk()  # identify mode "id": the id travels, the plan does not
+    body = client().get("/signed-in").text
+    found = re.search(r'data-user="([^"]*)"', body)
+    assert found is not None
+    assert json.loads(html.unescape(found.group(1))) == {"id": "user-7"}
+    assert "data-user" not in client().get("/").text
 
 
 def test_huge_page_untouched_with_warning(sdk, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]

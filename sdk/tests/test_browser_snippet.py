@@ -253,3 +253,29 @@ def test_bootstrapped_flags_are_there_before_the_first_paint() -> None:
     finally:
         site.httpd.shutdown()
         site.httpd.server_close()
+
+
+SIGNED_IN = """<!doctype html><html><head><title>Signed in</title>
+<script src="/static/heliograph.js" data-api-key="phc_browser" data-host="{host}"
+ data-user='{"id": "user-42", "email": "ada@example.com"}'></script>
+</head><body>hello</body></html>"""
+
+
+def test_the_servers_user_is_the_pages_person_from_the_start() -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    site = SiteServer(SIGNED_IN)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page()
+            page.goto(site.url + "/")
+            assert page.evaluate("heliograph.getDistinctId()") == "user-42"
+            page.evaluate("heliograph.flush()")
+            (view,) = site.wait("$pageview")
+            assert view["distinct_id"] == "user-42"
+            assert view["properties"]["$user"] == {"id": "user-42", "email": "ada@example.com"}
+            assert site.flag_requests[0]["distinct_id"] == "user-42"
+            browser.close()
+    finally:
+        site.httpd.shutdown()
+        site.httpd.server_close()

@@ -5,12 +5,16 @@ request (method, URL, scrubbed headers); an exception escaping the app is
 captured (``handled: false``) and re-raised untouched for the server's own
 error handling.
 
-Snippet: a ``text/html`` response that arrives in one body message, is not
-content-encoded, has no snippet yet and is at most ``max_inject_bytes`` gets
-the ``<script>`` tag before ``</head>`` and a corrected ``Content-Length``.
-Streaming responses (a first body message with ``more_body``), other types,
-compressed bodies and HEAD requests pass through byte for byte. Nothing here
-delays ``BackgroundTasks``: they run after the last body message, as before.
+Snippet: a ``text/html`` response that is not content-encoded and has no
+snippet yet gets the ``<script>`` tag before ``</head>`` (else ``</body>``)
+and a corrected ``Content-Length``, whether it comes in one body message or
+streamed: chunks are held only until that point has gone by, within
+``max_inject_bytes``, and the rest streams through. The tag names the
+request's user (per the identify mode) and, when the definitions are here,
+their feature flags, so browser events join the server's person at once.
+Other types, compressed bodies and HEAD requests pass through byte for byte.
+Nothing here delays ``BackgroundTasks``: they run after the last body
+message, as before.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from heliograph_sdk._client import Client
 from heliograph_sdk._env import warn_once
 from heliograph_sdk._scope import current_scope, isolated_scope
 from heliograph_sdk._scrub import FILTERED, is_secret_key, scrub_headers
-from heliograph_sdk._snippet import inject, snippet_tag
+from heliograph_sdk._snippet import MARKER, inject, snippet_tag
 
 logger = logging.getLogger("heliograph_sdk")
 
@@ -77,7 +81,14 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
 
 
 class _SnippetSend:
-    """A ``send`` that holds an HTML response's start until its body is known."""
+    """A ``send`` that holds an HTML response until it knows where the snippet goes.
+
+    The response's start and its first body chunks are held until ``</head>``
+    (else ``</body>``) has gone by, at most ``limit`` bytes: then the tag is
+    inserted, ``Content-Length`` (when there is one) corrected, and the rest
+    streams through untouched. A body that ends, or grows past the limit,
+    without either goes out as it came.
+    """
 
     def __init__(
         self,
@@ -85,14 +96,16 @@ class _SnippetSend:
         tag: bytes,
         limit: int,
         path: str,
-        with_flags: Callable[[], bytes | None] | None = None,
+        personal_tag: Callable[[], bytes | None] | None = None,
     ) -> None:
         self._send = send
         self._tag = tag
-        self._with_flags = with_flags
+        self._personal_tag = personal_tag
         self._limit = limit
         self._path = path
         self._held: Message | None = None
+        self._chunks: list[bytes] = []
+        self._size = 0
         self._done = False
 
     async def __call__(self, message: Message) -> None:
@@ -111,47 +124,55 @@ class _SnippetSend:
             self._done = True
             await self._send(message)
             return
-        start, self._held = self._held, None
-        self._done = True
-        if start is None:
+        if self._held is None or kind != "http.response.body":
+            self._done = True
             await self._send(message)
             return
-        if kind == "http.response.body" and not message.get("more_body", False):
-            start, message = self._rewrite(start, message)
+        chunk = bytes(message.get("body", b""))
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        more = bool(message.get("more_body", False))
+        body = b"".join(self._chunks) if len(self._chunks) > 1 else chunk
+        if MARKER in body:
+            await self._release(self._held, body, more)  # the page has a snippet already
+            return
+        injected = inject(body, self._tag_now()) if self._size <= self._limit else None
+        if injected is not None:
+            grown = len(injected) - len(body)
+            headers = [
+                (k, str(int(v) + grown).encode() if k.lower() == b"content-length" else v)
+                for k, v in self._held.get("headers") or ()
+            ]
+            await self._release({**self._held, "headers": headers}, injected, more)
+            return
+        if self._size > self._limit:
+            warn_once(
+                f"snippet-size:{self._path}",
+                "heliograph_sdk: %s is over %d bytes before </head>: snippet not injected",
+                self._path,
+                self._limit,
+            )
+            await self._release(self._held, body, more)
+        elif not more:
+            await self._release(self._held, body, more)  # no </head> nor </body>
+
+    async def _release(self, start: Message, body: bytes, more: bool) -> None:
+        """Send what was held (one start, one body chunk); stream the rest through."""
+        self._held, self._chunks, self._done = None, [], True
         await self._send(start)
-        await self._send(message)
+        await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
     def _tag_now(self) -> bytes:
-        """The tag, with the person's flags when they are known (the request's scope)."""
-        if self._with_flags is not None:
+        """The tag for this request's person (their identity and flags), else the plain one."""
+        if self._personal_tag is not None:
             try:
-                found = self._with_flags()
+                found = self._personal_tag()
             except Exception:
-                logger.debug("heliograph_sdk: no flags for the snippet", exc_info=True)
+                logger.debug("heliograph_sdk: no personal snippet tag", exc_info=True)
                 found = None
             if found is not None:
                 return found
         return self._tag
-
-    def _rewrite(self, start: Message, message: Message) -> tuple[Message, Message]:
-        body = bytes(message.get("body", b""))
-        if len(body) > self._limit:
-            warn_once(
-                f"snippet-size:{self._path}",
-                "heliograph_sdk: %s is %d bytes, over %d: snippet not injected",
-                self._path,
-                len(body),
-                self._limit,
-            )
-            return start, message
-        new_body = inject(body, self._tag_now())
-        if new_body is None:
-            return start, message
-        headers = [
-            (k, str(len(new_body)).encode() if k.lower() == b"content-length" else v)
-            for k, v in start.get("headers") or ()
-        ]
-        return {**start, "headers": headers}, {**message, "body": new_body}
 
 
 class HeliographMiddleware:
@@ -178,17 +199,17 @@ class HeliographMiddleware:
         self.max_inject_bytes = max_inject_bytes
         self._tags: dict[int, bytes] = {}
 
-    def _bootstrapped(self, client: Client) -> Callable[[], bytes | None]:
-        """The tag with the current person's flags, when they are known without a request."""
+    def _personal(self, client: Client) -> Callable[[], bytes | None]:
+        """The tag naming the request's user, with their flags when known without a request."""
 
         def tag() -> bytes | None:
             person = current_scope()
             if not person.distinct_id:
-                return None  # an anonymous visitor: the browser asks for its own id
+                return None  # an anonymous visitor: the browser keeps its own id
             flags = client.flags.bootstrap(person.distinct_id, person.user_raw or None)
-            if flags is None:
-                return None
-            return snippet_tag(client.settings, host=self.snippet_host, flags=flags)
+            return snippet_tag(
+                client.settings, host=self.snippet_host, user=person.user, flags=flags
+            )
 
         return tag
 
@@ -203,7 +224,7 @@ class HeliographMiddleware:
                 tag = snippet_tag(client.settings, host=self.snippet_host)
                 self._tags = {id(client): tag}
             send = _SnippetSend(
-                send, tag, self.max_inject_bytes, scope.get("path", ""), self._bootstrapped(client)
+                send, tag, self.max_inject_bytes, scope.get("path", ""), self._personal(client)
             )
         with isolated_scope() as request_scope:
             request_scope.request = RequestInfo(scope)

@@ -22,12 +22,18 @@ _BODY_CLOSE = re.compile(rb"</body\s*>", re.IGNORECASE)
 
 
 def snippet_tag(
-    settings: Settings, *, host: str | None = None, flags: Mapping[str, Any] | None = None
+    settings: Settings,
+    *,
+    host: str | None = None,
+    user: Mapping[str, Any] | None = None,
+    flags: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The ``<script>`` tag for ``settings`` (``host``: the URL browsers reach).
 
-    ``flags`` (``{"distinctId", "flags", "payloads"}``) are the person's flag
-    values, rendered into the tag so the page has them before it paints.
+    ``user`` is the signed-in user as the identify mode lets them travel
+    (``{"id", ...}``): the snippet identifies the page as them. ``flags``
+    (``{"distinctId", "flags", "payloads"}``) are their flag values, rendered
+    into the tag so the page has them before it paints.
     """
     public_host = (host or settings.browser_host or settings.host).rstrip("/")
     attrs = {
@@ -40,6 +46,8 @@ def snippet_tag(
     }
     if settings.release:
         attrs["data-release"] = settings.release
+    if user and user.get("id") is not None:
+        attrs["data-user"] = json.dumps(dict(user), separators=(",", ":"), default=str)
     if flags:
         attrs["data-flags"] = json.dumps(flags, separators=(",", ":"), default=str)
     rendered = " ".join(

@@ -19,6 +19,8 @@
  * storage is unavailable). identify() keeps the user in memory and in
  * sessionStorage; call it on every page load once the user is known.
  * data-identify (none/id/email/full) decides which user attributes travel.
+ * data-user='{"id": ...}' (the Python middleware writes it for a signed-in
+ * user, filtered by the identify mode) identifies the page from the start.
  *
  * API: heliograph.capture(name, props), heliograph.identify(id, props),
  * heliograph.register(props), heliograph.reset(), heliograph.flush(),
@@ -84,6 +86,13 @@
   var anonymousId = session(KEY_ID) || uuid();
   session(KEY_ID, anonymousId);
   try { user = JSON.parse(session(KEY_USER) || "null"); } catch (e) { user = null; }
+  // data-user: the server's signed-in user, already filtered by its identify mode.
+  var pageUser = null;
+  try { pageUser = data.user ? JSON.parse(data.user) : null; } catch (e) { pageUser = null; }
+  if (pageUser && pageUser.id !== undefined && pageUser.id !== null) {
+    user = { distinct_id: String(pageUser.id), props: pageUser };
+    session(KEY_USER, JSON.stringify(user));
+  }
 
   // -- feature flags: state ---------------------------------------------------
 
