@@ -8,6 +8,7 @@ difference would show one user one value here and another there.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from typing import Any
 
@@ -55,6 +56,9 @@ RULE = flag(
                             {"key": "seats", "operator": "gte", "value": 10}]},
             {"properties": [{"key": "beta", "operator": "exact", "value": "true"}],
              "rollout_percentage": 100},
+            {"properties": [{"key": "email", "operator": "regex", "value": r"^[ab]@ACME\."}]},
+            {"properties": [{"key": "plan", "operator": "not_regex", "value": "^(free|pro)$"},
+                            {"key": "seats", "operator": "lt", "value": "10"}]},
         ],
     },
 )  # fmt: skip
@@ -123,6 +127,10 @@ def test_a_missing_property_matches_no_filter() -> None:
         ({"groups": [{"properties": [{"key": "x", "operator": "like"}]}]}, "is not one of"),
         ({"groups": [{"properties": [{"key": "x", "operator": "regex", "value": "("}]}]},
          "regular expression"),
+        ({"groups": [{"properties": [{"key": "x", "operator": "regex", "value": "(?=a)b"}]}]},
+         "lookaround"),
+        ({"groups": [{"properties": [{"key": "x", "operator": "regex", "value": "(a+)+$"}]}]},
+         "exponential time"),
         ({"multivariate": {"variants": [{"key": "a", "rollout_percentage": 60}]}}, "add up"),
         ({"groups": [{"variant": "b"}]}, "not one of the flag's variants"),
         ({"payloads": {"blue": 1}}, "belongs to one of true"),
@@ -133,3 +141,14 @@ def test_a_missing_property_matches_no_filter() -> None:
 def test_bad_definitions_are_refused_with_the_reason(filters: dict[str, Any], reason: str) -> None:
     with pytest.raises(FlagError, match=reason):
         check_filters(filters)
+
+
+def test_a_hostile_value_never_stalls_a_regex_condition() -> None:
+    """Stored before the definition checks, say: the server still matches in linear time."""
+    groups = [{"properties": [{"key": "name", "operator": "regex", "value": "(a+)+$"}],
+               "rollout_percentage": None}]  # fmt: skip
+    risky = FeatureFlag(1, 1, "risky", "risky", True, {"groups": groups, "payloads": {}})
+    began = time.perf_counter()
+    assert evaluate(risky, "u1", {"name": "a" * 50_000 + "!"}) is False
+    assert evaluate(risky, "u1", {"name": "aaaa"}) is True
+    assert time.perf_counter() - began < 0.5

@@ -20,6 +20,13 @@ from typing import Any
 
 import orjson
 
+from heliograph.flags.regex import compile_regex
+
+try:  # Python 3.11+
+    import re._parser as sre_parse
+except ImportError:  # Python 3.10
+    import sre_parse
+
 __all__ = [
     "OPERATORS",
     "FeatureFlag",
@@ -130,16 +137,71 @@ def _check_property(prop: Any, where: str) -> dict[str, Any]:
         raise FlagError(f"{where}.operator {operator!r} is not one of {known}")
     value = prop.get("value")
     if operator in ("regex", "not_regex"):
-        try:
-            re.compile(str(value))
-        except re.error as exc:
-            raise FlagError(f"{where}.value is not a valid regular expression: {exc}") from None
+        _check_regex(str(value), where)
     if operator in ("gt", "gte", "lt", "lte") and not _is_number(value):
         raise FlagError(f"{where}.value must be a number for {operator}")
     checked: dict[str, Any] = {"key": key, "type": "person", "operator": operator}
     if operator not in ("is_set", "is_not_set"):
         checked["value"] = value
     return checked
+
+
+def _check_regex(pattern: str, where: str) -> None:
+    """A pattern every evaluator can run safely, or :class:`FlagError` saying why not.
+
+    The server matches with RE2 (linear time, as PostHog's own server does):
+    lookaround and backreferences are refused. Nested repetition such as
+    ``(a+)+`` is refused too: PostHog's SDKs evaluate locally with
+    backtracking engines, where it takes exponential time on some inputs.
+    """
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FlagError(f"{where}.value is not a valid regular expression: {exc}") from None
+    if compile_regex(pattern) is None:
+        raise FlagError(
+            f"{where}.value uses lookaround or backreferences, which flags do not support "
+            "(patterns are matched in linear time)"
+        )
+    if _nested_repetition(pattern):
+        raise FlagError(
+            f"{where}.value repeats a repetition (like (a+)+): on some inputs that takes "
+            "exponential time in the SDKs that evaluate flags locally; rewrite it"
+        )
+
+
+def _nested_repetition(pattern: str) -> bool:
+    """Whether an unbounded repetition contains another repetition."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except Exception:
+        return False
+
+    def walk(items: Any, inside: bool) -> bool:
+        for op, argument in items:
+            name = getattr(op, "name", str(op))
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                _low, high, body = argument
+                if inside and high > 1:
+                    return True
+                if walk(body, inside or high > 1000):
+                    return True
+            elif any(walk(child, inside) for child in _groups_in(name, argument)):
+                return True
+        return False
+
+    return walk(parsed, False)
+
+
+def _groups_in(name: str, argument: Any) -> list[Any]:
+    """The sub-patterns a parsed group or alternation holds (none for anything else)."""
+    if name == "SUBPATTERN":
+        return [argument[-1]]
+    if name == "ATOMIC_GROUP":
+        return [argument]
+    if name == "BRANCH":
+        return list(argument[1])
+    return []
 
 
 def _is_number(value: Any) -> bool:

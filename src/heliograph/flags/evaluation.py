@@ -23,12 +23,12 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from heliograph.flags.definition import FeatureFlag
+from heliograph.flags.regex import compile_regex
 
 __all__ = ["FlagValue", "bucket", "evaluate", "match_property", "payload_for"]
 
@@ -202,9 +202,6 @@ def _compare_numbers(operator: str, expected: Any, actual: Any) -> bool:
     return have <= want
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
+def _regex(pattern: str) -> Any:
+    """RE2, in linear time whatever the input (see :mod:`heliograph.flags.regex`)."""
+    return compile_regex(pattern)
