@@ -113,3 +113,47 @@ def test_two_nodes_share_one_postgresql(tmp_path: Path, postgres: PostgresCluste
         process.terminate()
         process.wait(timeout=30)
         first.stop()
+
+
+def test_a_flag_changed_on_one_node_is_served_by_the_other(
+    tmp_path: Path, postgres: PostgresCluster | None
+) -> None:
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    env = {"HELIOGRAPH_DATABASE_URL": postgres.new_database()}
+    first = launch(tmp_path / "node-1", env=env)
+    process, port, _ = start_server(tmp_path / "node-2", env=env)
+    second_url = f"http://127.0.0.1:{port}"
+
+    def served(url: str) -> object:
+        answer = httpx.post(
+            f"{url}/flags/?v=2", json={"token": first.public_key, "distinct_id": "u1"}
+        ).json()
+        return answer["featureFlags"].get("shared-switch")
+
+    def wait_for(url: str, value: object) -> float:
+        began = time.monotonic()
+        while served(url) != value:
+            assert time.monotonic() - began < 10, f"{url} still serves {served(url)!r}"
+            time.sleep(0.1)
+        return time.monotonic() - began
+
+    try:
+        assert served(second_url) is None  # the second node has loaded "no such flag"
+        with first.api() as api:
+            created = api.post(
+                f"/api/projects/{first.project_id}/feature_flags/",
+                json={"key": "shared-switch", "filters": {"groups": [{"rollout_percentage": 100}]}},
+            )
+            assert created.status_code == 201, created.text
+            assert served(first.url) is True  # the node that changed it: at once
+            assert wait_for(second_url, True) < 7  # the other: within its reload interval
+            api.patch(
+                f"/api/projects/{first.project_id}/feature_flags/{created.json()['id']}/",
+                json={"active": False},
+            )
+            assert wait_for(second_url, False) < 7
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        first.stop()
