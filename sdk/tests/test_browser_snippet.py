@@ -6,6 +6,7 @@ snippet ships with the server, not with this distribution.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -101,13 +102,32 @@ class SiteServer:
             time.sleep(0.05)
         raise AssertionError(f"no {name}: {[e['event'] for e in self.events()]}")
 
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
 
 @pytest.fixture
 def site() -> Iterator[SiteServer]:
     server = SiteServer()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.close()
+
+
+@contextlib.contextmanager
+def browsing(page_html: str) -> Iterator[tuple[SiteServer, Any]]:
+    """A site serving ``page_html``, and a Chromium tab that has loaded it."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    site = SiteServer(page_html)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page()
+            page.goto(site.url + "/")
+            yield site, page
+            browser.close()
+    finally:
+        site.close()
 
 
 def test_snippet_in_chromium(site: SiteServer) -> None:
@@ -231,28 +251,18 @@ def test_flags_load_for_the_person_and_follow_identify(site: SiteServer) -> None
 
 
 def test_bootstrapped_flags_are_there_before_the_first_paint() -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    site = SiteServer(BOOTSTRAPPED)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = _browser(p)
-            page = browser.new_page()
-            page.goto(site.url + "/")
-            assert page.evaluate("window.firstPaint") == "long"
-            assert page.evaluate("heliograph.getDistinctId()") == "user-9"
-            assert page.evaluate("heliograph.getFeatureFlagPayload('checkout-copy')") == {
-                "headline": "Buy it now"
-            }
-            assert page.evaluate("heliograph.isFeatureEnabled('beta')") is True
-            page.evaluate("heliograph.flush()")
-            (view,) = site.wait("$pageview")
-            assert view["distinct_id"] == "user-9"
-            assert view["properties"]["$feature/checkout-copy"] == "long"
-            assert site.flag_requests == []  # nothing asked: no request, no flash
-            browser.close()
-    finally:
-        site.httpd.shutdown()
-        site.httpd.server_close()
+    with browsing(BOOTSTRAPPED) as (site, page):
+        assert page.evaluate("window.firstPaint") == "long"
+        assert page.evaluate("heliograph.getDistinctId()") == "user-9"
+        assert page.evaluate("heliograph.getFeatureFlagPayload('checkout-copy')") == {
+            "headline": "Buy it now"
+        }
+        assert page.evaluate("heliograph.isFeatureEnabled('beta')") is True
+        page.evaluate("heliograph.flush()")
+        (view,) = site.wait("$pageview")
+        assert view["distinct_id"] == "user-9"
+        assert view["properties"]["$feature/checkout-copy"] == "long"
+        assert site.flag_requests == []  # nothing asked: no request, no flash
 
 
 SIGNED_IN = """<!doctype html><html><head><title>Signed in</title>
@@ -262,20 +272,10 @@ SIGNED_IN = """<!doctype html><html><head><title>Signed in</title>
 
 
 def test_the_servers_user_is_the_pages_person_from_the_start() -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    site = SiteServer(SIGNED_IN)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = _browser(p)
-            page = browser.new_page()
-            page.goto(site.url + "/")
-            assert page.evaluate("heliograph.getDistinctId()") == "user-42"
-            page.evaluate("heliograph.flush()")
-            (view,) = site.wait("$pageview")
-            assert view["distinct_id"] == "user-42"
-            assert view["properties"]["$user"] == {"id": "user-42", "email": "ada@example.com"}
-            assert site.flag_requests[0]["distinct_id"] == "user-42"
-            browser.close()
-    finally:
-        site.httpd.shutdown()
-        site.httpd.server_close()
+    with browsing(SIGNED_IN) as (site, page):
+        assert page.evaluate("heliograph.getDistinctId()") == "user-42"
+        page.evaluate("heliograph.flush()")
+        (view,) = site.wait("$pageview")
+        assert view["distinct_id"] == "user-42"
+        assert view["properties"]["$user"] == {"id": "user-42", "email": "ada@example.com"}
+        assert site.flag_requests[0]["distinct_id"] == "user-42"

@@ -125,6 +125,16 @@ async def flags(request: Request) -> Response:
     return JSONResponse(answer, headers=cors)
 
 
+def _may_read_project(request: Request, gate: IngestGate, project_id: int | None) -> bool | None:
+    """Whether the request's API token may read the project; None: no usable token."""
+    store = gate.flags.store
+    caller = authenticate(request, store)
+    if caller is None or not can_read(caller):
+        return None
+    project = store.get_project_by_id(project_id) if project_id is not None else None
+    return project is not None and project_role(caller, project, store) is not None
+
+
 async def flag_definitions(request: Request) -> Response:
     """Definitions for local evaluation, for a personal API key (a Heliograph API token).
 
@@ -133,23 +143,21 @@ async def flag_definitions(request: Request) -> Response:
     sends it back (``If-None-Match``) gets 304 while nothing changed.
     """
     gate = gate_of(request)
-    store = gate.flags.store
-    caller = await run_in_threadpool(authenticate, request, store)
-    if caller is None or not can_read(caller):
+    token = request.query_params.get("token", "")
+    project_id = gate.keys.project_for(token) if token else None
+    # Every store read of the check in one trip off the event loop.
+    allowed = await run_in_threadpool(_may_read_project, request, gate, project_id)
+    if allowed is None:
         return JSONResponse(
             {"detail": "send a Heliograph API token as 'Authorization: Bearer <token>'"},
             status_code=401,
         )
-    token = request.query_params.get("token", "")
-    project_id = gate.keys.project_for(token) if token else None
-    project = store.get_project_by_id(project_id) if project_id is not None else None
-    role = project_role(caller, project, store) if project is not None else None
-    if project is None or role is None:
+    if project_id is None or not allowed:
         return JSONResponse(
             {"detail": "no project with this API key that the token may read"}, status_code=404
         )
     answer = orjson.dumps(
-        posthog_flags.flag_definitions_response(await _project_flags(gate, project.id))
+        posthog_flags.flag_definitions_response(await _project_flags(gate, project_id))
     )
     etag = '"' + hashlib.sha1(answer).hexdigest() + '"'
     if etag in request.headers.get("if-none-match", ""):

@@ -23,6 +23,7 @@ import orjson
 from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import can_admin
+from heliograph.bounds import parse_row_id
 from heliograph.flags.definition import (
     FeatureFlag,
     FlagError,
@@ -75,8 +76,8 @@ def _project(ctx: PageRequest) -> tuple[Project, str]:
 
 
 def _flag(ctx: PageRequest, project: Project) -> FeatureFlag:
-    raw = ctx.request.path_params["flag_id"]
-    flag = ctx.store.get_flag(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    flag_id = parse_row_id(ctx.request.path_params["flag_id"])
+    flag = ctx.store.get_flag(flag_id) if flag_id is not None else None
     if flag is None or flag.project_id != project.id:
         raise NotFound()
     return flag
