@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import LiveServer
 
@@ -63,9 +64,15 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
 
 
 def _with_strict_csp(route: Route) -> None:
-    response = route.fetch(max_redirects=0)
-    headers = {**response.headers, "content-security-policy": STRICT_CSP}
-    route.fulfill(response=response, headers=headers)
+    try:
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": STRICT_CSP}
+        route.fulfill(response=response, headers=headers)
+    except PlaywrightError as exc:
+        # The page navigated away (a logout redirect, say) while this request was
+        # in flight: Playwright dropped it, and there is nothing left to serve.
+        if "disposed" not in str(exc) and "closed" not in str(exc):
+            raise
 
 
 def new_context(chromium: Browser, server: LiveServer) -> BrowserContext:
