@@ -28,6 +28,7 @@ from heliograph.selfmon import report_error
 from heliograph.web.routes import STATIC_DIR
 from heliograph.web.routes import routes as web_routes
 from heliograph.web.security import SecurityHeadersMiddleware
+from heliograph.web.vendor import routes as vendor_routes
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         Route("/_health", health),
         *ingest_routes(),
         *api_routes,
+        *vendor_routes(),  # posthog-js's recorder scripts: before the /static mount
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
         *web_routes,
     ]

@@ -7,22 +7,41 @@ post only here), ``X-Frame-Options: DENY`` for older browsers, and
 response gets ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy:
 same-origin``; over https, ``Strict-Transport-Security`` too.
 
+The session replay page alone relaxes it, through ``replay_policy``: inline
+styles, for the replayed page (``REPLAY_CONTENT_SECURITY_POLICY`` says why).
+
 What is deliberately *not* done: the HTML policy is not put on ingest or API
 answers (browser SDKs post cross-origin and read their CORS headers), and the
-browser snippet ``/static/heliograph.js`` is marked
-``Cross-Origin-Resource-Policy: cross-origin`` because customers' pages load
-it from their own origin. The UI's own assets are ``same-origin``.
+browser snippet ``/static/heliograph.js``, the rrweb it loads to record and
+posthog-js's recorder scripts are marked ``Cross-Origin-Resource-Policy:
+cross-origin`` because customers' pages load them from their own origin. The
+UI's own assets are ``same-origin``.
 """
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from heliograph.web.vendor import recorder_path
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-PUBLIC_ASSETS = frozenset({"/static/heliograph.js"})
+# The session replay page only (``replay_policy``). rrweb's Replayer rebuilds
+# the recorded page inside an about:blank iframe, which inherits this page's
+# policy, and that DOM is made of <style> elements and style="" attributes:
+# without inline styles the replay renders unstyled. That is the one change.
+# Scripts stay 'self' only (and rrweb sandboxes the iframe without
+# allow-scripts), so nothing recorded can run; images stay 'self' and data:,
+# so a recording cannot make the viewer's browser fetch other origins.
+REPLAY_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+# Loaded by customers' pages: the snippet, the rrweb it loads to record, and
+# posthog-js's recorder scripts (web/vendor.py, any version in the path).
+PUBLIC_ASSETS = frozenset({"/static/heliograph.js", "/static/vendor/rrweb.min.js"})
 HSTS = "max-age=31536000"
 
 _ALWAYS = [
@@ -34,6 +53,16 @@ _HTML = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+def replay_policy(response: Response) -> Response:
+    """Serve ``response`` (the replay page) under ``REPLAY_CONTENT_SECURITY_POLICY``.
+
+    The middleware adds its policy only to a response that has none, so the
+    one set here stays; every other header is added as usual.
+    """
+    response.headers["content-security-policy"] = REPLAY_CONTENT_SECURITY_POLICY
+    return response
 
 
 class SecurityHeadersMiddleware:
@@ -73,9 +102,10 @@ def _headers(
         if b"cache-control" not in present:
             added.append((b"cache-control", b"no-store"))
     if path.startswith("/static/"):
-        policy = b"cross-origin" if path in PUBLIC_ASSETS else b"same-origin"
+        public = path in PUBLIC_ASSETS or recorder_path(path)
+        policy = b"cross-origin" if public else b"same-origin"
         added.append((b"cross-origin-resource-policy", policy))
-        if path in PUBLIC_ASSETS:
+        if public:
             added.append((b"access-control-allow-origin", b"*"))
     if secure:
         added.append((b"strict-transport-security", HSTS.encode()))
