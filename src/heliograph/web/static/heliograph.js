@@ -1,5 +1,6 @@
 /*
- * Heliograph browser snippet: pageviews, page leaves, errors and custom events.
+ * Heliograph browser snippet: pageviews, page leaves, errors, custom events and
+ * session recordings.
  *
  * Load it with its configuration in data attributes (the Python middleware
  * writes this tag for you):
@@ -8,6 +9,8 @@
  *           data-api-key="phc_..." data-host="https://heliograph.example.com"
  *           data-environment="production" data-release="1.4.2"
  *           data-identify="id" defer></script>
+ *
+ * Optional: data-replay="off", data-replay-consent="required" (see below).
  *
  * Events are PostHog-shaped ({event, distinct_id, properties, timestamp,
  * uuid}), batched, and POSTed as JSON with Content-Type text/plain (no CORS
@@ -24,7 +27,29 @@
  *
  * API: heliograph.capture(name, props), heliograph.identify(id, props),
  * heliograph.register(props), heliograph.reset(), heliograph.flush(),
- * heliograph.captureException(error, props).
+ * heliograph.captureException(error, props), heliograph.setReplayConsent(bool),
+ * heliograph.getSessionId().
+ *
+ * Sessions: every event carries $session_id (a time-ordered UUIDv7, one per
+ * tab in sessionStorage, renewed after 30 minutes without activity or after
+ * 24 hours) and $window_id (the tab), so pageviews and errors join the replay.
+ *
+ * Session recording: only when the project records (the remote config,
+ * {host}/array/{apiKey}/config, answers "sessionRecording": {...}). rrweb is
+ * then loaded from {host}/static/vendor/rrweb.min.js (never a CDN), each new
+ * session is sampled at its sampleRate, and the recording goes out every ~2 s
+ * (or ~1 MB) as PostHog $snapshot events POSTed as text/plain to {host}/s/,
+ * by sendBeacon when the page is hidden; a session shorter than
+ * minimumDurationMilliseconds is held back, and dropped if the page goes first.
+ * Privacy: input values are always masked (whatever the config says); page
+ * text is masked and images, media, canvas and iframes are blocked unless the
+ * project's config leaves out maskTextSelector / blockSelector; canvas is
+ * recorded only with recordCanvas. Elements with class rr-block or
+ * ph-no-capture are never recorded, rr-mask or ph-mask text is masked.
+ * data-replay="off" turns recording off for the page. With
+ * data-replay-consent="required" nothing is recorded (nor rrweb loaded) until
+ * heliograph.setReplayConsent(true); setReplayConsent(false) stops and drops
+ * what is not sent yet. Call it on each page load, as the consent is the page's.
  *
  * Feature flags: heliograph.getFeatureFlag(key), isFeatureEnabled(key),
  * getFeatureFlagPayload(key), onFeatureFlags(callback), reloadFeatureFlags().
@@ -81,6 +106,54 @@
     b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
     var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // A time-ordered id (UUIDv7 layout: 48 bits of Unix milliseconds first), so
+  // session ids sort by when the session began, as PostHog's do.
+  function uuidv7() {
+    var ms = Date.now().toString(16);
+    while (ms.length < 12) ms = "0" + ms;
+    var rest = uuid().replace(/-/g, "");
+    var h = ms + "7" + rest.slice(13, 16) + ((parseInt(rest[16], 16) & 3) | 8).toString(16) + rest.slice(17, 32);
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20, 32);
+  }
+
+  // -- session and window ids ---------------------------------------------------
+  // $session_id ties a tab's pageviews, errors, events and recording together:
+  // it lives in sessionStorage and a new one begins after 30 minutes without
+  // activity (an event, or a user interaction while recording) or after 24 h.
+  // $window_id is the tab: a tab duplicated from this one (which copies
+  // sessionStorage) notices the "open" mark and takes a window id of its own.
+  var SESSION_IDLE_MS = 30 * 60 * 1000;
+  var SESSION_MAX_MS = 24 * 60 * 60 * 1000;
+  var KEY_SESSION = "heliograph_session";
+  var KEY_WINDOW = "heliograph_window";
+  var KEY_WINDOW_OPEN = "heliograph_window_open";
+  var sessionState = null; // {id, started, last}
+  var sessionListeners = [];
+  try { sessionState = JSON.parse(session(KEY_SESSION) || "null"); } catch (e) { sessionState = null; }
+  var windowId = session(KEY_WINDOW_OPEN) ? null : session(KEY_WINDOW);
+  if (!windowId) { windowId = uuidv7(); session(KEY_WINDOW, windowId); }
+  session(KEY_WINDOW_OPEN, "1");
+  var sessionSaved = 0;
+
+  // The current session id; `active` marks activity (it keeps the session alive).
+  function currentSession(active) {
+    var now = Date.now();
+    var state = sessionState;
+    if (!state || !state.id || now - state.last > SESSION_IDLE_MS || now - state.started > SESSION_MAX_MS) {
+      var previous = state && state.id;
+      sessionState = state = { id: uuidv7(), started: now, last: now };
+      session(KEY_SESSION, JSON.stringify(state));
+      sessionSaved = now;
+      if (previous) sessionListeners.forEach(function (listener) { listener(state.id); });
+      return state.id;
+    }
+    if (active) {
+      state.last = now;
+      if (now - sessionSaved > 1000) { sessionSaved = now; session(KEY_SESSION, JSON.stringify(state)); }
+    }
+    return state.id;
   }
 
   var anonymousId = session(KEY_ID) || uuid();
@@ -142,7 +215,8 @@
   function capture(name, props) {
     try {
       if (!apiKey || !name) return;
-      var properties = assign(assign(assign(assign({}, superProps), flagProps()), pageProps()), props);
+      var ids = { $session_id: currentSession(true), $window_id: windowId };
+      var properties = assign(assign(assign(assign(assign({}, superProps), flagProps()), pageProps()), ids), props);
       var distinctId = anonymousId;
       if (user && user.distinct_id) {
         distinctId = user.distinct_id;
@@ -353,11 +427,206 @@
   window.addEventListener("pagehide", function () {
     if (!left) { left = true; capture("$pageleave"); }
     flush(true);
+    flushReplay(true);
+    session(KEY_WINDOW_OPEN, null); // this tab's id is free for its next page
   });
+  window.addEventListener("pageshow", function () { session(KEY_WINDOW_OPEN, "1"); });
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") flush(true);
+    if (document.visibilityState === "hidden") { flush(true); flushReplay(true); }
     else left = false;
   });
+
+  // -- session recording ----------------------------------------------------------
+  // Off unless the project records (remote config {host}/array/{key}/config says
+  // "sessionRecording": {...}), never with data-replay="off", and with
+  // data-replay-consent="required" not before setReplayConsent(true). rrweb is
+  // loaded from this Heliograph (static/vendor/rrweb.min.js), never a CDN.
+  // Inputs are always masked; text is masked and media blocked unless the
+  // project's config leaves those selectors out; canvas only with recordCanvas.
+
+  var REPLAY_FLUSH_MS = 2000;
+  var REPLAY_BATCH_BYTES = 1000000;
+  var BEACON_MAX_BYTES = 60000; // sendBeacon and keepalive fetch refuse bodies past ~64 KiB
+  var KEY_SAMPLED = "heliograph_replay_sampled";
+  // rrweb incremental sources that are a person doing something (they keep the session alive).
+  var USER_SOURCES = { 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 12: 1 };
+  var replayOff = data.replay === "off";
+  var replayConsent = data.replayConsent !== "required";
+  var replayConfig = null; // the project's sessionRecording object, once known
+  var replayConfigAsked = false;
+  var rrwebApi = null;
+  var rrwebWaiting = null; // callbacks while the script loads
+  var stopRecording = null;
+  var replayBuffer = [];
+  var replayBytes = 0;
+  var replaySession = null; // the session the buffer belongs to
+  var replaySessionStarted = 0;
+  var replayTimer = null;
+
+  function replaySampled(id) {
+    var rate = parseFloat(replayConfig.sampleRate);
+    if (isNaN(rate) || rate >= 1) return true;
+    var known = null;
+    try { known = JSON.parse(session(KEY_SAMPLED) || "null"); } catch (e) { known = null; }
+    if (known && known.session === id) return known.sampled;
+    var sampled = Math.random() < Math.max(0, rate); // once per session, kept for the tab
+    session(KEY_SAMPLED, JSON.stringify({ session: id, sampled: sampled }));
+    return sampled;
+  }
+
+  function askReplayConfig() {
+    if (replayConfigAsked || !apiKey || !host || !window.fetch) return;
+    replayConfigAsked = true;
+    fetch(host + "/array/" + encodeURIComponent(apiKey) + "/config", { credentials: "omit", mode: "cors" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (config) {
+        var recording = config && config.sessionRecording;
+        if (recording && typeof recording === "object") { replayConfig = recording; startReplay(); }
+      })["catch"](function () { /* no recording */ });
+  }
+
+  function loadRrweb(done) {
+    if (rrwebApi) return done(rrwebApi);
+    if (rrwebWaiting) return rrwebWaiting.push(done);
+    rrwebWaiting = [done];
+    // The UMD build sets window.rrweb: keep whatever rrweb the page has there.
+    var had = Object.prototype.hasOwnProperty.call(window, "rrweb"), before = window.rrweb;
+    var tag = document.createElement("script");
+    tag.src = host + "/static/vendor/rrweb.min.js?v=" + VERSION;
+    tag.async = true;
+    tag.crossOrigin = "anonymous";
+    tag.onload = function () {
+      var loaded = window.rrweb;
+      if (had) window.rrweb = before;
+      else try { delete window.rrweb; } catch (e) { window.rrweb = undefined; }
+      rrwebApi = loaded && typeof loaded.record === "function" ? loaded : null;
+      var waiting = rrwebWaiting; rrwebWaiting = null;
+      if (rrwebApi) waiting.forEach(function (callback) { callback(rrwebApi); });
+    };
+    tag.onerror = function () { rrwebWaiting = null; };
+    (document.head || document.documentElement).appendChild(tag);
+  }
+
+  function startReplay() {
+    if (replayOff || !replayConsent || stopRecording) return;
+    if (!replayConfig) return askReplayConfig();
+    if (!replaySampled(currentSession(false))) return;
+    loadRrweb(function (rrweb) {
+      if (replayOff || !replayConsent || stopRecording || !replayConfig) return;
+      var masking = replayConfig.masking || {};
+      var options = {
+        emit: recorded,
+        maskAllInputs: true, // always, whatever the config says
+        blockClass: /^(rr-block|ph-no-capture)$/,
+        maskTextClass: /^(rr-mask|ph-mask)$/,
+        recordCanvas: replayConfig.recordCanvas === true,
+        recordCrossOriginIframes: false,
+        collectFonts: false,
+        inlineImages: false,
+        sampling: { mousemove: 50, scroll: 150, input: "last" }
+      };
+      if (typeof masking.maskTextSelector === "string") options.maskTextSelector = masking.maskTextSelector;
+      if (typeof masking.blockSelector === "string") options.blockSelector = masking.blockSelector;
+      if (options.recordCanvas) {
+        options.sampling.canvas = 2;
+        options.dataURLOptions = { type: "image/webp", quality: 0.4 };
+      }
+      try { stopRecording = rrweb.record(options) || null; } catch (e) { stopRecording = null; }
+    });
+  }
+
+  function stopReplay() {
+    if (stopRecording) { try { stopRecording(); } catch (e) { /* gone */ } }
+    stopRecording = null;
+    replaySession = null;
+    dropReplay();
+  }
+
+  function dropReplay() {
+    replayBuffer = [];
+    replayBytes = 0;
+    if (replayTimer) { clearTimeout(replayTimer); replayTimer = null; }
+  }
+
+  function recorded(event) {
+    try {
+      if (!replayConsent || replayOff) return;
+      var interaction = event.type === 3 && event.data && USER_SOURCES[event.data.source];
+      var before = replaySession;
+      var id = currentSession(!!interaction);
+      // The first event after 30 idle minutes began a new session: the listener
+      // below has sent the old one and recorded a full snapshot for the new one,
+      // which this event, older than that snapshot, would precede.
+      if (before && id !== before) return;
+      if (!before) beginReplaySession(id);
+      var size = JSON.stringify(event).length;
+      replayBuffer.push(event);
+      replayBytes += size;
+      if (replayBytes >= REPLAY_BATCH_BYTES) flushReplay(false);
+      else if (!replayTimer) replayTimer = setTimeout(function () { replayTimer = null; flushReplay(false); }, REPLAY_FLUSH_MS);
+    } catch (e) { /* never break the page */ }
+  }
+
+  function beginReplaySession(id) {
+    replaySession = id;
+    replaySessionStarted = sessionState && sessionState.id === id ? sessionState.started : Date.now();
+  }
+
+  // A session too short to keep (minimumDurationMilliseconds) is held, not sent:
+  // sent once it has lasted that long, dropped if the page goes first.
+  function longEnough() {
+    var minimum = Number(replayConfig && replayConfig.minimumDurationMilliseconds) || 0;
+    return !minimum || Date.now() - replaySessionStarted >= minimum;
+  }
+
+  function flushReplay(beacon) {
+    if (replayTimer) { clearTimeout(replayTimer); replayTimer = null; }
+    if (!replayBuffer.length || !host || !replayConfig || !replaySession) return;
+    if (!longEnough()) {
+      if (!beacon) replayTimer = setTimeout(function () { replayTimer = null; flushReplay(false); }, REPLAY_FLUSH_MS);
+      return;
+    }
+    var events = replayBuffer, bytes = replayBytes;
+    replayBuffer = []; replayBytes = 0;
+    var snapshot = {
+      event: "$snapshot",
+      distinct_id: currentId(),
+      properties: { $snapshot_data: events, $session_id: replaySession,
+                    $window_id: windowId, $snapshot_bytes: bytes, $lib: "heliograph-js", $lib_version: VERSION },
+      timestamp: new Date().toISOString(),
+      uuid: uuid()
+    };
+    var path = typeof replayConfig.endpoint === "string" && /^\/[^\/]/.test(replayConfig.endpoint) ? replayConfig.endpoint : "/s/";
+    var url = host + path;
+    var text = body([snapshot]);
+    var small = text.length < BEACON_MAX_BYTES;
+    try {
+      if (beacon === true && small && navigator.sendBeacon &&
+          navigator.sendBeacon(url, new Blob([text], { type: "text/plain" }))) return;
+      if (window.fetch) {
+        fetch(url, { method: "POST", body: text, headers: { "Content-Type": "text/plain" },
+                     keepalive: small, credentials: "omit", mode: "cors" })["catch"](function () {});
+      }
+    } catch (e) { /* dropped */ }
+  }
+
+  // A new session (30 min idle) while recording: send the old one's last
+  // events, then start the new one with a full snapshot of the page.
+  sessionListeners.push(function (id) {
+    if (!stopRecording) return startReplay();
+    flushReplay(false);
+    dropReplay();
+    replaySession = null;
+    if (!replaySampled(id)) return stopReplay();
+    beginReplaySession(id);
+    try { rrwebApi.record.takeFullSnapshot(true); } catch (e) { /* the next page load has one */ }
+  });
+
+  function setReplayConsent(granted) {
+    replayConsent = !!granted;
+    if (replayConsent) startReplay();
+    else stopReplay();
+  }
 
   window.heliograph = {
     __loaded: true,
@@ -376,8 +645,11 @@
       flagListeners.push(listener);
       if (flags) { try { listener(assign({}, flags.values)); } catch (e) { /* the page's */ } }
     },
-    reloadFeatureFlags: loadFlags
+    reloadFeatureFlags: loadFlags,
+    setReplayConsent: setReplayConsent,
+    getSessionId: function () { return currentSession(false); }
   };
+  startReplay();
   if (!bootstrap) loadFlags();
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", pageview);
