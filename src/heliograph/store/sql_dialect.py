@@ -65,6 +65,10 @@ class SqlDialect:
         """An aggregate of integer ``expr``: its values as text, comma-separated (NULL: none)."""
         return f"group_concat({expr})"
 
+    def greatest(self, first: str, second: str) -> str:
+        """The larger of two expressions (SQLite's two-argument ``MAX`` is scalar)."""
+        return f"MAX({first}, {second})"
+
 
 class SqliteDialect(SqlDialect):
     """The embedded SQLite store's SQL (the shared style itself)."""
@@ -105,6 +109,9 @@ class PostgresDialect(SqlDialect):
 
     def id_list(self, expr: str) -> str:
         return f"string_agg(({expr})::text, ',')"
+
+    def greatest(self, first: str, second: str) -> str:
+        return f"GREATEST({first}, {second})"
 
 
 SQLITE = SqliteDialect()
