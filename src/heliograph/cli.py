@@ -44,7 +44,12 @@ def _open_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
     wrong ``--data-dir`` is said so instead of starting an empty store.
     """
     try:
-        store = open_store(settings.store_url, events_url=settings.events_url, create=create)
+        store = open_store(
+            settings.store_url,
+            events_url=settings.events_url,
+            blobs_url=settings.blobs_url,
+            create=create,
+        )
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
     except StoreNotFound as exc:

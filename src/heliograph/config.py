@@ -71,6 +71,10 @@ class Settings:
     database_url: str = ""
     # Where events go (HELIOGRAPH_EVENTS_URL): empty, the store above; or clickhouse://.
     events_url: str = ""
+    # Where session-replay recordings go (HELIOGRAPH_BLOB_URL); empty: the data dir.
+    blob_url: str = ""
+    # Compressed MiB of recordings each project may keep (HELIOGRAPH_REPLAY_PROJECT_MB).
+    replay_project_mb: int = 10240
 
     @property
     def https(self) -> bool:
@@ -89,6 +93,11 @@ class Settings:
         """The store's URL: ``HELIOGRAPH_DATABASE_URL``, else the SQLite file in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'heliograph.sqlite3'}"
 
+    @property
+    def blobs_url(self) -> str:
+        """Where replay blobs go: ``HELIOGRAPH_BLOB_URL``, else ``blobs`` in the data dir."""
+        return self.blob_url or f"file://{(self.data_dir / 'blobs').resolve()}"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -99,6 +108,15 @@ class Settings:
             settings = replace(settings, database_url=env["HELIOGRAPH_DATABASE_URL"].strip())
         if "HELIOGRAPH_EVENTS_URL" in env:
             settings = replace(settings, events_url=env["HELIOGRAPH_EVENTS_URL"].strip())
+        if "HELIOGRAPH_BLOB_URL" in env:
+            settings = replace(settings, blob_url=env["HELIOGRAPH_BLOB_URL"].strip())
+        if "HELIOGRAPH_REPLAY_PROJECT_MB" in env:
+            settings = replace(
+                settings,
+                replay_project_mb=_int(
+                    "HELIOGRAPH_REPLAY_PROJECT_MB", env["HELIOGRAPH_REPLAY_PROJECT_MB"]
+                ),
+            )
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])
         if "HELIOGRAPH_PORT" in env:

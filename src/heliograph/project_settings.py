@@ -17,10 +17,20 @@ RETENTION_DAYS = (1, 3650)
 PAYLOAD_MAX_CHARS = (100, 1_000_000)
 RATE_LIMIT = (0, 1_000_000)  # events per second; 0 means unlimited
 KEY_LABEL_MAX = 100
+REPLAY_SAMPLE_PERCENT = (0, 100)
+REPLAY_MIN_SECONDS = (0, 3600)
 MAX_SCRUB_WORDS = 200
 MAX_WORD_LENGTH = 100
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+
+
+# The replay switches (checkboxes on the settings page), and their labels.
+REPLAY_SWITCHES = {
+    "replay_enabled": "Record sessions",
+    "replay_unmask_text": "Keep page text unmasked",
+    "replay_record_media": "Keep images and canvas",
+}
 
 
 class SettingsError(ValueError):
@@ -110,6 +120,17 @@ def parse_settings(raw: Mapping[str, Any], *, checkboxes: bool = False) -> dict[
         changes["scrub_extra_keys"] = _words(raw["scrub_extra_keys"], "Extra sensitive keys")
     if "scrub_safe_fields" in raw:
         changes["scrub_safe_fields"] = _words(raw["scrub_safe_fields"], "Safe fields")
+    for key, label in REPLAY_SWITCHES.items():
+        if key in raw or checkboxes:
+            changes[key] = _flag(raw.get(key), label)
+    if "replay_sample_percent" in raw:
+        changes["replay_sample_percent"] = _number(
+            raw["replay_sample_percent"], "Sessions recorded (%)", REPLAY_SAMPLE_PERCENT
+        )
+    if "replay_min_seconds" in raw:
+        changes["replay_min_seconds"] = _number(
+            raw["replay_min_seconds"], "Shortest replay kept (seconds)", REPLAY_MIN_SECONDS
+        )
     return changes
 
 

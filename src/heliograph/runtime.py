@@ -99,7 +99,9 @@ class Runtime:
     def __init__(self, settings: Settings, *, shard: int = 0, acceptors: int = 1) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store: Store = open_store(settings.store_url, events_url=settings.events_url)
+        self.store: Store = open_store(
+            settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
+        )
         self.queue: PayloadQueue = open_queue(settings.data_dir, shard)
         self.backlog: NodeQueue = open_node_queue(settings.data_dir)
         self.limiter = IngestLimiter(

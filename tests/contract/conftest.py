@@ -37,14 +37,21 @@ BACKENDS = ["sqlite", "postgresql", "clickhouse", "clickhouse-http"]
 
 
 class StoreUrls(NamedTuple):
-    """``HELIOGRAPH_DATABASE_URL`` and ``HELIOGRAPH_EVENTS_URL`` (empty: none)."""
+    """``HELIOGRAPH_DATABASE_URL``, ``HELIOGRAPH_EVENTS_URL`` (empty: none) and
+    ``HELIOGRAPH_BLOB_URL`` (empty: the backend's default)."""
 
     database: str
     events: str = ""
+    blobs: str = ""
 
 
 def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreUrls:
-    """The URLs of a fresh, empty store of ``backend`` for one test."""
+    """The URLs of a fresh, empty store of ``backend`` for one test (with its replay
+    blobs in the test's directory)."""
+    return backend_url_for(backend, tmp_path, request)._replace(blobs=f"file://{tmp_path}/blobs")
+
+
+def backend_url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreUrls:
     if backend == "sqlite":
         return StoreUrls(f"sqlite:///{tmp_path}/heliograph.sqlite3")
     running: PostgresCluster | None = request.getfixturevalue("postgres")
@@ -65,7 +72,7 @@ def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 def open_backend(urls: StoreUrls) -> Store:
     """Open the store the URLs name: the one place the suite constructs a backend."""
-    return open_store(urls.database, events_url=urls.events, create=True)
+    return open_store(urls.database, events_url=urls.events, blobs_url=urls.blobs, create=True)
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,10 @@ def test_settings_are_validated_once_for_page_and_api() -> None:
         "keep_llm_payloads": False,
         "rate_limit": None,
         "scrub_extra_keys": ("foo", "bar", "baz"),
+        # An unticked box is off: a form that shows them sends nothing for them.
+        "replay_enabled": False,
+        "replay_unmask_text": False,
+        "replay_record_media": False,
     }
     assert parse_settings({"keep_llm_payloads": True}) == {"keep_llm_payloads": True}
     for bad in (

@@ -116,7 +116,12 @@ async def _suggest(
 
 def _open_store(settings: Settings) -> Store:
     try:
-        return open_store(settings.store_url, events_url=settings.events_url, create=False)
+        return open_store(
+            settings.store_url,
+            events_url=settings.events_url,
+            blobs_url=settings.blobs_url,
+            create=False,
+        )
     except (ConfigError, StoreNotFound):
         raise FixCommandError(
             f"no Heliograph data in {settings.data_dir} (use --data-dir)", 2

@@ -93,6 +93,11 @@ _PROJECT_BODY = {
                     },
                     "sensitiveFields": {"type": "array", "items": {"type": "string"}},
                     "safeFields": {"type": "array", "items": {"type": "string"}},
+                    "replayEnabled": {"type": "boolean"},
+                    "replaySamplePercent": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "replayMinSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+                    "replayUnmaskText": {"type": "boolean"},
+                    "replayRecordMedia": {"type": "boolean"},
                 },
             }
         }
@@ -472,6 +477,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                         "effectiveRateLimit": {"type": "integer"},
                         "sensitiveFields": {"type": "array", "items": {"type": "string"}},
                         "safeFields": {"type": "array", "items": {"type": "string"}},
+                        "replayEnabled": {"type": "boolean"},
+                        "replaySamplePercent": {"type": "integer", "minimum": 0, "maximum": 100},
+                        "replayMinSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+                        "replayUnmaskText": {"type": "boolean"},
+                        "replayRecordMedia": {"type": "boolean"},
                     },
                 },
                 "ProjectKey": {

@@ -35,6 +35,11 @@ _SETTINGS_FIELDS = {
     "rateLimit": "rate_limit",
     "sensitiveFields": "scrub_extra_keys",
     "safeFields": "scrub_safe_fields",
+    "replayEnabled": "replay_enabled",
+    "replaySamplePercent": "replay_sample_percent",
+    "replayMinSeconds": "replay_min_seconds",
+    "replayUnmaskText": "replay_unmask_text",
+    "replayRecordMedia": "replay_record_media",
 }
 
 
@@ -49,6 +54,11 @@ def project_detail_json(project: Project, default_rate: int) -> dict[str, Any]:
         "effectiveRateLimit": default_rate if project.rate_limit is None else project.rate_limit,
         "sensitiveFields": list(project.scrub_extra_keys),
         "safeFields": list(project.scrub_safe_fields),
+        "replayEnabled": project.replay_enabled,
+        "replaySamplePercent": project.replay_sample_percent,
+        "replayMinSeconds": project.replay_min_seconds,
+        "replayUnmaskText": project.replay_unmask_text,
+        "replayRecordMedia": project.replay_record_media,
     }
 
 

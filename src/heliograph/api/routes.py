@@ -21,6 +21,7 @@ from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.project_admin import routes as admin_routes
+from heliograph.api.replays import routes as replay_routes
 from heliograph.query.search import SearchError, parse_issue_search
 from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
@@ -195,4 +196,5 @@ routes = [
     Route("/api/0/issues/{issue_id}/events/latest/", latest_event),
     *admin_routes,
     *flag_routes,
+    *replay_routes,
 ]

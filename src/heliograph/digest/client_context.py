@@ -20,7 +20,7 @@ from ua_parser import parse
 
 from heliograph.model import Event
 
-__all__ = ["apply_client_context", "user_agent_of"]
+__all__ = ["apply_client_context", "describe_user_agent", "user_agent_of", "user_agent_parts"]
 
 # Longer User-Agent headers are cut before parsing (no real one comes close).
 _MAX_USER_AGENT = 1024
@@ -72,6 +72,29 @@ def _parsed(user_agent: str) -> tuple[dict[str, str], dict[str, str], dict[str, 
         if result.device.model:
             device["model"] = result.device.model
     return browser, system, device
+
+
+def describe_user_agent(user_agent: str) -> tuple[str | None, str | None, str | None]:
+    """A User-Agent's browser and OS (with major versions) and device, for a replay's row."""
+    browser, system, device = _parsed(user_agent[:_MAX_USER_AGENT])
+
+    def named(context: dict[str, str]) -> str | None:
+        if not context.get("name"):
+            return None
+        major = (context.get("version") or "").split(".")[0]
+        return f"{context['name']} {major}".strip()[:100]
+
+    return named(browser), named(system), device.get("family")
+
+
+def user_agent_parts(user_agent: str) -> tuple[str | None, str | None, str | None]:
+    """(browser, OS, device family) a User-Agent names, None where it names none.
+
+    The web analytics rollups read it for events whose SDK sent no ``$browser``
+    or ``$os`` (cached, like the error path's parsing).
+    """
+    browser, system, device = _parsed(user_agent[:_MAX_USER_AGENT])
+    return browser.get("name"), system.get("name"), device.get("family")
 
 
 def _from_properties(event: Event) -> tuple[dict[str, str], dict[str, str]]:

@@ -20,6 +20,8 @@ from heliograph.model import Event
 from heliograph.protocols import bodies, genai, otlp, posthog_event, sentry_event
 from heliograph.protocols import sentry_envelope as envelopes
 from heliograph.protocols.errors import IngestError
+from heliograph.replay import recording
+from heliograph.replay.recording import RecordingPart
 from heliograph.store.base import Outcome
 
 # Sentry item types and the data category they are counted under (Relay's names).
@@ -47,10 +49,17 @@ ITEM_CATEGORIES = {
 }
 
 
+# posthog-js's (and the Heliograph snippet's) recording event.
+SNAPSHOT = "$snapshot"
+# Sentry's recording items, decoded together into one segment.
+REPLAY_ITEMS = ("replay_event", "replay_recording")
+
+
 @dataclass(slots=True)
 class Decoded:
     events: list[Event] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    recordings: list[RecordingPart] = field(default_factory=list)
 
 
 # Decodes one payload's (decompressed) body for a project, at a receive time.
@@ -104,6 +113,14 @@ def _decode_posthog(raw_events: list[Any], project_id: int, received_at: float) 
     for raw in raw_events:
         if raw.get("event") == "$client_report":
             _sdk_drops(raw.get("properties") or {}, counts)
+        elif raw.get("event") == SNAPSHOT:
+            # A recording: one bad snapshot is counted and dropped, not the payload.
+            try:
+                decoded.recordings.append(
+                    recording.from_posthog(raw, project_id=project_id, received_at=received_at)
+                )
+            except IngestError as exc:
+                counts[("replay", "invalid", str(exc.detail)[:64])] += 1
         else:
             decoded.events.append(
                 posthog_event.to_event(raw, project_id=project_id, received_at=received_at)
@@ -150,9 +167,12 @@ def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decode
     decoded = Decoded()
     header_event_id = envelope.headers.get("event_id")
     counts: Counter[tuple[str, str, str]] = Counter()
+    replay_items: dict[str, bytes] = {}
     for item in envelope.items:
         item_type = item.type
-        if item_type == "event":
+        if item_type in REPLAY_ITEMS:
+            replay_items[item_type] = item.payload
+        elif item_type == "event":
             payload = _json_object(item.payload)
             event = sentry_event.to_event(
                 payload,
@@ -168,8 +188,29 @@ def _decode_envelope(body: bytes, project_id: int, received_at: float) -> Decode
             quantity = item.headers.get("item_count", 1)
             count = _quantity(quantity)
             counts[(category, "accepted", item_type)] += count or 1
+    if replay_items:
+        try:
+            decoded.recordings.append(
+                _sentry_replay(replay_items, header_event_id, project_id, received_at)
+            )
+        except IngestError as exc:
+            counts[("replay", "invalid", str(exc.detail)[:64])] += 1
     decoded.outcomes = _outcomes(project_id, counts)
     return decoded
+
+
+def _sentry_replay(
+    items: dict[str, bytes], envelope_id: Any, project_id: int, received_at: float
+) -> RecordingPart:
+    meta = items.get("replay_event")
+    replay_event = _json_object(meta) if meta is not None else None
+    return recording.from_sentry(
+        replay_event,
+        items.get("replay_recording"),
+        envelope_id=envelope_id if isinstance(envelope_id, str) else None,
+        project_id=project_id,
+        received_at=received_at,
+    )
 
 
 def _client_report(payload: bytes, counts: Counter[tuple[str, str, str]]) -> None:

@@ -24,6 +24,7 @@ import threading
 from types import FrameType
 
 from heliograph.config import Settings
+from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
 from heliograph.node import node_settings
 from heliograph.store import open_queue, open_store, queue_shards
@@ -42,7 +43,9 @@ def run_digest(
     if not 0 <= worker < workers:
         raise ValueError(f"digest worker {worker} of {workers}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.store_url, events_url=settings.events_url)
+    store = open_store(
+        settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
+    )
     retention = RetentionJob(store, settings.retention_interval) if worker == 0 else None
     shards = _Shards(settings, store)
     stopping = threading.Event()
@@ -85,7 +88,14 @@ class _Shards:
         for shard in shards:
             if shard not in self._workers:
                 queue = open_queue(self.settings.data_dir, shard)
-                worker = DigestWorker(queue, self.store, batch_size=self.settings.digest_batch)
+                worker = DigestWorker(
+                    queue,
+                    self.store,
+                    batch_size=self.settings.digest_batch,
+                    replay_limits=ReplayLimits(
+                        per_project=self.settings.replay_project_mb * 1024 * 1024
+                    ),
+                )
                 worker.start()
                 self._workers[shard] = worker
 

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from heliograph.digest.decoders import decode_payload
 from heliograph.digest.prepare import prepare_event
+from heliograph.digest.replays import ReplayLimits, ReplayPreparer
 from heliograph.protocols.errors import IngestError
+from heliograph.replay.recording import replay_id_of
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -32,6 +34,7 @@ from heliograph.store.base import (
 )
 from heliograph.store.contract import DigestSink
 from heliograph.store.queue import PayloadQueue, QueuedPayload
+from heliograph.store.replay_records import ReplayError, ReplaySegment
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +77,18 @@ class _BatchFailed(Exception):
 
 
 class DigestWorker:
-    def __init__(self, queue: PayloadQueue, store: DigestSink, *, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        queue: PayloadQueue,
+        store: DigestSink,
+        *,
+        batch_size: int = 100,
+        replay_limits: ReplayLimits | None = None,
+    ) -> None:
         self.queue = queue
         self.store = store
         self.batch_size = batch_size
+        self.replays = ReplayPreparer(store, replay_limits)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._projects: dict[int, Project | None] = {}
@@ -224,7 +235,8 @@ class DigestWorker:
         return self._projects[project_id]
 
     def _digest_payload(self, payload: QueuedPayload, batch: _Batch) -> None:
-        """Decode and prepare one payload into ``batch``; never raises.
+        """Decode and prepare one payload into ``batch``; raises only StoreUnavailable
+        (a recording's blob could not be written: the batch waits and is retried).
 
         A malformed payload (the client's fault) is counted ``invalid`` and
         dropped; one that trips a bug here is counted and quarantined, so that
@@ -265,8 +277,27 @@ class DigestWorker:
             record.documents.setdefault(key, event_document(event))
             if isinstance(prepared, GroupedEvent):
                 record.errors.append(prepared)
+                replay_id = replay_id_of(event.tags, event.contexts, event.session_id)
+                if replay_id:
+                    record.replay_errors.append(
+                        ReplayError(event.project_id, replay_id, event.event_id)
+                    )
             else:
                 record.analytics.append(prepared)
+        for part in decoded.recordings:
+            try:
+                kept = self.replays.prepare(part, project)
+            except StoreUnavailable:
+                raise  # the blob store cannot write now: the batch is retried
+            except Exception as exc:
+                logger.exception("could not digest a recording of payload %d", payload.id)
+                record.outcomes.append(Outcome(project.id, "replay", "invalid", "internal", 1))
+                batch.dead.setdefault(payload.id, f"replay: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(kept, ReplaySegment):
+                record.replays.append(kept)
+            else:
+                record.outcomes.append(kept)
         if payload.id not in batch.dead:
             # A quarantined payload's outcomes are counted when it is replayed.
             record.outcomes.extend(decoded.outcomes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -40,11 +41,21 @@ from heliograph.ingest.http import (
 from heliograph.protocols import posthog_capture as posthog
 from heliograph.protocols import posthog_flags
 from heliograph.protocols.errors import AuthError, IngestError
+from heliograph.replay.client_config import session_recording
 
 ALLOW_HEADERS = "content-type, content-encoding, authorization, x-requested-with"
 # A /flags request is who asks and their person properties: small.
 FLAGS_MAX_BYTES = 256 * 1024
-CAPTURE_PATHS = ("/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage", "/i/v0/ai/batch")
+CAPTURE_PATHS = (
+    "/batch",
+    "/capture",
+    "/e",
+    "/i/v0/e",
+    "/track",
+    "/engage",
+    "/i/v0/ai/batch",
+    "/s",  # session recordings ($snapshot events), where remote config sends them
+)
 
 
 def _cors(request: Request) -> dict[str, str]:
@@ -78,7 +89,8 @@ async def capture(request: Request) -> Response:
         if project_id is None:
             raise AuthError("unknown or revoked project API key")
         if batch.events:
-            admit(gate, batch.api_key, project_id, category="analytics", cost=len(batch.events))
+            category = "replay" if path == "/s" else "analytics"
+            admit(gate, batch.api_key, project_id, category=category, cost=len(batch.events))
             await gate.queue.append(project_id, "posthog", now, orjson.dumps(batch.events))
     except IngestError as exc:
         return error_response(exc, cors, sentry=False)
@@ -119,8 +131,13 @@ async def flags(request: Request) -> Response:
     except IngestError as exc:
         return error_response(exc, cors, sentry=False)
     results = posthog_flags.evaluate_flags(await _project_flags(gate, project_id), query)
+    recording = await _recording(gate, project_id) if legacy else False
     answer = posthog_flags.flags_response(
-        results, legacy=legacy, request_id=str(uuid.uuid4()), environment=query.environment
+        results,
+        legacy=legacy,
+        request_id=str(uuid.uuid4()),
+        environment=query.environment,
+        recording=recording,
     )
     return JSONResponse(answer, headers=cors)
 
@@ -165,19 +182,31 @@ async def flag_definitions(request: Request) -> Response:
     return Response(answer, media_type="application/json", headers={"ETag": etag})
 
 
+async def _recording(gate: IngestGate, project_id: int | None) -> dict[str, Any] | bool:
+    """The project's session-recording config for browser clients (False: none)."""
+    if project_id is None:
+        return False
+    project = await run_in_threadpool(gate.projects.get_project_by_id, project_id)
+    return session_recording(project)
+
+
 async def remote_config(request: Request) -> Response:
     token = request.path_params["token"]
     cors = _cors(request)
     gate = gate_of(request)
     project_id = gate.keys.project_for(token)
     has_flags = project_id is not None and bool(await _project_flags(gate, project_id))
+    recording = await _recording(gate, project_id)
     if request.url.path.endswith(".js"):
         return Response(
-            posthog_flags.remote_config_js(token, has_flags=has_flags),
+            posthog_flags.remote_config_js(token, has_flags=has_flags, recording=recording),
             media_type="application/javascript",
             headers=cors,
         )
-    return JSONResponse(posthog_flags.remote_config(token, has_flags=has_flags), headers=cors)
+    return JSONResponse(
+        posthog_flags.remote_config(token, has_flags=has_flags, recording=recording),
+        headers=cors,
+    )
 
 
 def _both(path: str) -> list[str]:

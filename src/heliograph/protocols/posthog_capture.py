@@ -69,7 +69,10 @@ CAPTURE_MAX_BYTES = 2 * 1024 * 1024
 MAX_DISTINCT_ID_CHARS = 200
 """PostHog truncates longer distinct ids to this many characters."""
 
-_BATCH_PATHS = ("/batch", "/i/v0/ai/batch")
+_BATCH_PATHS = ("/batch", "/i/v0/ai/batch", "/s")
+# A recording's DOM snapshot nests two levels per DOM level: it may go deeper than
+# other properties, up to what orjson writes back out (with room for the envelope).
+SNAPSHOT_MAX_DEPTH = 240
 _GZIP_MAGIC = b"\x1f\x8b"
 # PostHog resets timestamps more than this far in the future to "now".
 _MAX_FUTURE_SECONDS = 23 * 3600
@@ -100,7 +103,8 @@ class CaptureBatch:
 
 
 def max_bytes_for_path(path: str) -> int:
-    """The body limit for a capture route: 20 MB for the batch routes, 2 MB otherwise."""
+    """The body limit for a capture route: 20 MB for the batch and recording routes,
+    2 MB otherwise."""
     trimmed = path.rstrip("/")
     return BATCH_MAX_BYTES if trimmed.endswith(_BATCH_PATHS) else CAPTURE_MAX_BYTES
 
@@ -481,9 +485,10 @@ def normalize_event(
     for key in ("$set", "$set_once"):
         if isinstance(raw.get(key), dict) and key not in properties:
             properties[key] = raw[key]
-    if check_depth and depth_exceeds(properties):
+    limit = SNAPSHOT_MAX_DEPTH if name == "$snapshot" else MAX_JSON_DEPTH
+    if check_depth and depth_exceeds(properties, limit):
         # Refused here, or queuing the batch (orjson.dumps) would fail past 254 levels.
-        raise BadRequest(f"event {index}: properties nested deeper than {MAX_JSON_DEPTH} levels")
+        raise BadRequest(f"event {index}: properties nested deeper than {limit} levels")
 
     distinct_id = _distinct_id(raw, properties)
     if distinct_id is None:

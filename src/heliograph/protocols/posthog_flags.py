@@ -111,6 +111,7 @@ def flags_response(
     legacy: bool = False,
     request_id: str | None = None,
     environment: str | None = None,
+    recording: dict[str, Any] | bool = False,
 ) -> dict[str, Any]:
     """The answer to ``POST /flags`` (``legacy=True``: ``/decide``), in every dialect.
 
@@ -144,7 +145,7 @@ def flags_response(
         "requestId": request_id or str(_uuid.uuid4()),
     }
     if legacy:
-        response = {**remote_config(has_flags=bool(results)), **response}
+        response = {**remote_config(has_flags=bool(results), recording=recording), **response}
     return response
 
 
@@ -180,10 +181,13 @@ def remote_config(
     autocapture: bool = False,
     capture_exceptions: bool = False,
     has_flags: bool = False,
+    recording: dict[str, Any] | bool = False,
 ) -> dict[str, Any]:
     """The posthog-js ``GET /array/{token}/config`` answer: minimal and safe.
 
-    No session recording, surveys, heatmaps, site apps or toolbar;
+    Session recording as the project's settings say (``recording``, from
+    :func:`heliograph.replay.client_config.session_recording`); no surveys,
+    heatmaps, site apps or toolbar;
     ``hasFeatureFlags`` says whether the project has flags to load (without,
     posthog-js spares the ``/flags`` round trip).
     ``autocapture_opt_out`` switches DOM autocapture off on the server side
@@ -202,7 +206,7 @@ def remote_config(
         "capturePerformance": False,
         "captureDeadClicks": False,
         "heatmaps": False,
-        "sessionRecording": False,
+        "sessionRecording": recording,
         "surveys": False,
         "productTours": False,
         "conversations": False,
@@ -226,6 +230,7 @@ def remote_config_js(
     autocapture: bool = False,
     capture_exceptions: bool = False,
     has_flags: bool = False,
+    recording: dict[str, Any] | bool = False,
 ) -> str:
     """``GET /array/{token}/config.js``: the same config, registered the way posthog-js
     looks for it (``window._POSTHOG_REMOTE_CONFIG[token].config``)."""
@@ -234,6 +239,7 @@ def remote_config_js(
         autocapture=autocapture,
         capture_exceptions=capture_exceptions,
         has_flags=has_flags,
+        recording=recording,
     )
     payload = orjson.dumps({"config": config, "siteApps": []}).decode()
     # Escape "<" so a token can never close the <script> element this may be inlined in.

@@ -21,13 +21,14 @@ from pathlib import Path
 
 from heliograph.config import ConfigError
 from heliograph.store.base import StoreNotFound
+from heliograph.store.blobs import BlobStore, open_blob_store
 from heliograph.store.contract import Store
 from heliograph.store.queue import NodeQueue, PayloadQueue
 
 __all__ = ["BACKENDS", "open_node_queue", "open_queue", "open_store", "queue_shards"]
 
 
-def _open_sqlite(url: str, create: bool, events_url: str) -> Store:
+def _open_sqlite(url: str, create: bool, events_url: str, blobs: BlobStore | None) -> Store:
     from heliograph.store.sqlite import SQLiteStore
 
     if events_url:
@@ -36,32 +37,36 @@ def _open_sqlite(url: str, create: bool, events_url: str) -> Store:
     if not create and not path.exists():
         raise StoreNotFound(f"no Heliograph database at {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteStore(path)
+    return SQLiteStore(path, blobs)
 
 
-def _open_postgresql(url: str, create: bool, events_url: str) -> Store:
+def _open_postgresql(url: str, create: bool, events_url: str, blobs: BlobStore | None) -> Store:
     from heliograph.store.postgresql import PostgresStore
 
     # A server database always exists once it answers; create=False needs no check.
     if not events_url:
-        return PostgresStore(url)
+        return PostgresStore(url, blobs)
     from heliograph.store.clickhouse import ClickHouseStore
     from heliograph.store.clickhouse.client import connect
 
-    return ClickHouseStore(url, connect(events_url))
+    return ClickHouseStore(url, connect(events_url), blobs)
 
 
-# URL scheme -> opener(url, create, events_url). ``create=False`` refuses to start
-# an empty store (admin commands pointed at the wrong place say so instead);
-# ``events_url`` (may be empty) is where the events go instead of this store.
-BACKENDS: dict[str, Callable[[str, bool, str], Store]] = {
+# URL scheme -> opener(url, create, events_url, blobs). ``create=False`` refuses to
+# start an empty store (admin commands pointed at the wrong place say so instead);
+# ``events_url`` (may be empty) is where the events go instead of this store;
+# ``blobs`` where replay recordings go (None: the backend's default).
+BACKENDS: dict[str, Callable[[str, bool, str, BlobStore | None], Store]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgresql,
 }
 
 
-def open_store(url: str, *, events_url: str = "", create: bool = True) -> Store:
-    """The store named by ``url`` (its events in ``events_url``, if given).
+def open_store(
+    url: str, *, events_url: str = "", blobs_url: str = "", create: bool = True
+) -> Store:
+    """The store named by ``url`` (its events in ``events_url``, its replay blobs in
+    ``blobs_url``, if given).
 
     :class:`ConfigError` names the schemes known.
     """
@@ -70,7 +75,7 @@ def open_store(url: str, *, events_url: str = "", create: bool = True) -> Store:
     if opener is None or "://" not in url:
         known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
         raise ConfigError(f"unsupported database URL {url.split('@')[-1]!r}: use one of {known}")
-    return opener(url, create, events_url)
+    return opener(url, create, events_url, open_blob_store(blobs_url) if blobs_url else None)
 
 
 def open_queue(data_dir: Path, shard: int = 0) -> PayloadQueue:

@@ -13,6 +13,7 @@ from typing import Literal
 import orjson
 
 from heliograph.model import Event
+from heliograph.store.replay_records import ReplayError, ReplaySegment
 
 IssueStatus = Literal["unresolved", "resolved", "ignored"]
 ISSUE_STATUSES: tuple[str, ...] = ("unresolved", "resolved", "ignored")
@@ -59,6 +60,14 @@ class Project:
     # Project-level scrubbing: more sensitive key names, and keys never scrubbed.
     scrub_extra_keys: tuple[str, ...] = ()
     scrub_safe_fields: tuple[str, ...] = ()
+    # Session replay (docs/replay.md): whether recordings are taken and kept, the
+    # share of sessions recorded, the shortest replay listed, and what is kept
+    # unmasked. Inputs are always masked.
+    replay_enabled: bool = True
+    replay_sample_percent: int = 100
+    replay_min_seconds: int = 0
+    replay_unmask_text: bool = False
+    replay_record_media: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +192,9 @@ class DigestBatch:
     errors: list[GroupedEvent] = field(default_factory=list)
     analytics: list[Event] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    # Recorded segments (their blobs already written), and errors naming a replay.
+    replays: list[ReplaySegment] = field(default_factory=list)
+    replay_errors: list[ReplayError] = field(default_factory=list)
     # Events already encoded as the JSON document a store keeps, by (project id,
     # event id). Digest encodes them in its own worker, before the write: on a
     # store with one writer at a time (SQLite), encoding inside the write was a

@@ -46,6 +46,7 @@ from heliograph.store.base import (
     TimeUnit,
     UserAccount,
 )
+from heliograph.store.blobs import BlobStore
 from heliograph.store.fix_cache import FixCache
 from heliograph.store.llm_records import (
     FlagUsageRow,
@@ -57,7 +58,18 @@ from heliograph.store.llm_records import (
     TraceRecord,
     UsageRow,
 )
+from heliograph.store.replay_records import ReplayFilter, ReplayRecord, SegmentRecord
 from heliograph.store.retention import PurgeReport
+from heliograph.store.web_records import (
+    EventBreakdown,
+    EventNameCount,
+    EventQuery,
+    Person,
+    PersonLlmUsage,
+    VisitorCounts,
+    WebHour,
+    WebTop,
+)
 
 __all__ = [
     "Access",
@@ -66,9 +78,13 @@ __all__ = [
     "Flags",
     "IssueStore",
     "LlmReads",
+    "People",
     "ProjectLookup",
+    "ReplaySink",
+    "Replays",
     "Retention",
     "Store",
+    "WebAnalytics",
 ]
 
 # Failed logins are kept this long (seconds), then purged with expired sessions.
@@ -79,8 +95,20 @@ class ProjectLookup(Protocol):
     def get_project_by_id(self, project_id: int) -> Project | None: ...
 
 
-class DigestSink(ProjectLookup, Protocol):
-    """Where digest writes: batches of prepared events, and outcome counts."""
+class ReplaySink(Protocol):
+    """What digest needs to keep recordings: where their blobs go, and sizes for the bounds."""
+
+    blobs: BlobStore
+
+    def get_replay(self, project_id: int, replay_id: str) -> ReplayRecord | None: ...
+
+    def replay_usage(self, project_id: int) -> int:
+        """Compressed bytes of the recordings the project keeps."""
+        ...
+
+
+class DigestSink(ProjectLookup, ReplaySink, Protocol):
+    """Where digest writes: batches of prepared events and recordings, and outcome counts."""
 
     def submit_record(self, batch: DigestBatch) -> Future[RecordResult]:
         """Start writing a batch in one transaction; the future resolves once committed.
@@ -359,6 +387,33 @@ class Flags(Protocol):
     def flag_calls(self, project_id: int, flag: str, since_hour: int) -> list[tuple[str, int]]: ...
 
 
+class Replays(ReplaySink, Protocol):
+    """Session replays: their summaries, segments, events and the errors seen in them.
+
+    Digest writes them with the batch (``DigestBatch.replays``); a segment
+    written twice is skipped, like an event. Events come back masked as
+    stored, in time order.
+    """
+
+    def list_replays(
+        self, filters: ReplayFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[ReplayRecord], str | None]: ...
+
+    def replay_segments(self, project_id: int, replay_id: str) -> list[SegmentRecord]: ...
+
+    def replay_segment_events(self, segment: SegmentRecord) -> list[dict[str, Any]]: ...
+
+    def replay_events(self, project_id: int, replay_id: str) -> list[dict[str, Any]]: ...
+
+    def replay_error_ids(
+        self, project_id: int, replay_id: str, *, limit: int = 200
+    ) -> list[str]: ...
+
+    def issue_replays(self, issue_id: int, *, limit: int = 20) -> list[ReplayRecord]: ...
+
+    def delete_replay(self, project_id: int, replay_id: str) -> bool: ...
+
+
 class Retention(Protocol):
     def purge_expired(
         self,
@@ -373,7 +428,71 @@ class Retention(Protocol):
         ...
 
 
-class Store(DigestSink, IssueStore, LlmReads, Accounts, Access, Flags, Retention, Protocol):
+class WebAnalytics(Protocol):
+    """Web analytics (hourly rollups digest writes) and the events explorer (raw events).
+
+    Hours and days are counted from the epoch (``timestamp // 3600``, UTC
+    days); ranges include both ends. Visitors are HyperLogLog estimates
+    (``store/hll.py``). Explorer reads take an :class:`EventQuery`; a backend
+    that cannot count a whole range says so in ``EventBreakdown.complete``.
+    """
+
+    def web_traffic(self, project_id: int, first_hour: int, last_hour: int) -> list[WebHour]: ...
+
+    def web_top(
+        self, project_id: int, dimension: str, first_hour: int, last_hour: int, *, limit: int = 10
+    ) -> list[WebTop]: ...
+
+    def web_visitors(
+        self, project_id: int, first: int, last: int, unit: TimeUnit
+    ) -> VisitorCounts: ...
+
+    def event_names(
+        self, project_id: int, first_hour: int, last_hour: int, *, limit: int = 200
+    ) -> list[EventNameCount]: ...
+
+    def find_events(
+        self, query: EventQuery, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[StoredEvent], str | None]: ...
+
+    def event_breakdown(
+        self, query: EventQuery, prop: str | None, unit: TimeUnit, *, top: int = 10
+    ) -> EventBreakdown: ...
+
+
+class People(Protocol):
+    """Person profiles merged from identify, alias and $set events (digest writes them)."""
+
+    def list_persons(
+        self, project_id: int, *, search: str | None = None, limit: int, cursor: str | None = None
+    ) -> tuple[list[Person], str | None]: ...
+
+    def get_person(self, project_id: int, person_id: int) -> Person | None: ...
+
+    def person_by_distinct_id(self, project_id: int, distinct_id: str) -> Person | None: ...
+
+    def person_issues(
+        self, project_id: int, distinct_ids: Sequence[str], *, limit: int = 20
+    ) -> list[Issue]: ...
+
+    def person_llm_usage(
+        self, project_id: int, distinct_ids: Sequence[str], since: float
+    ) -> PersonLlmUsage: ...
+
+
+class Store(
+    DigestSink,
+    IssueStore,
+    LlmReads,
+    Accounts,
+    Access,
+    Flags,
+    Replays,
+    Retention,
+    WebAnalytics,
+    People,
+    Protocol,
+):
     """Every role at once: one backend, opened from configuration."""
 
     def fix_cache(self) -> FixCache:

@@ -83,7 +83,9 @@ def llm_record(event: Event, row_id: int) -> LlmEventRecord:
         trace_id=_text(props.get(AI_TRACE_ID)) or event.trace_id,
         span_id=_text(props.get(AI_SPAN_ID)) or event.span_id,
         parent_id=_text(props.get(AI_PARENT_ID)),
-        session_id=_text(props.get(AI_SESSION_ID)),
+        # A browser session ($session_id, posthog-js's and the snippet's) when the
+        # call names no LLM session: it links the trace to that session's replay.
+        session_id=_text(props.get(AI_SESSION_ID)) or _text(props.get("$session_id")),
         distinct_id=None if personless else event.distinct_id,
         model=_text(props.get(AI_MODEL)),
         provider=_text(props.get(AI_PROVIDER)),

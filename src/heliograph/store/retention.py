@@ -33,10 +33,19 @@ class ProjectPurge:
     issues: int = 0
     issue_hours: int = 0
     llm_rows: int = 0
+    replays: int = 0
+    people: int = 0
 
     @property
     def total(self) -> int:
-        return self.events + self.issues + self.issue_hours + self.llm_rows
+        return (
+            self.events
+            + self.issues
+            + self.issue_hours
+            + self.llm_rows
+            + self.replays
+            + self.people
+        )
 
 
 @dataclass(slots=True)

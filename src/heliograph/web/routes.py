@@ -14,8 +14,10 @@ from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
 from heliograph.web.pages.project_settings import project_settings
+from heliograph.web.pages.replays import routes as replay_routes
 from heliograph.web.pages.status import bulk_status, issue_status
 from heliograph.web.pages.tokens import account
+from heliograph.web.pages.web_analytics import routes as web_analytics_routes
 from heliograph.web.templating import STATIC_DIR, TEMPLATES_DIR
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "routes"]
@@ -35,4 +37,6 @@ routes = [
     Route("/{org}/{project}/flags/", flag_list, methods=["GET", "POST"]),
     Route("/{org}/{project}/flags/{flag_id}/", flag_detail, methods=["GET", "POST"]),
     *llm_routes,
+    *replay_routes,
+    *web_analytics_routes,
 ]

@@ -42,8 +42,10 @@ import orjson
 
 from heliograph.model import Event
 from heliograph.store.base import DigestBatch, RecordResult, StoredEvent
+from heliograph.store.blobs import BlobStore
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
+from heliograph.store.clickhouse.web_reads import ClickHouseWebReads
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError
 from heliograph.store.llm_rows import EVENT_COLUMNS, MAX_TRACE_EVENTS, event_record
@@ -95,13 +97,13 @@ TABLE_COLUMNS = {
 PendingKey = tuple[int, int, str, int | None]
 
 
-class ClickHouseStore(PostgresStore):
+class ClickHouseStore(ClickHouseWebReads, PostgresStore):
     """PostgreSQL for metadata and counts, ClickHouse (``client``) for the events."""
 
     event_rows = EVENT_KEYS
 
-    def __init__(self, url: str, client: ClickHouseClient) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, client: ClickHouseClient, blobs: BlobStore | None = None) -> None:
+        super().__init__(url, blobs)
         self.events = client
         # Step 2 and 3 of a batch run here, in submission order, so that the
         # PostgreSQL writer goes on with the next batch's transaction meanwhile.

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from heliograph.store.base import Project, StoreUnavailable
 from heliograph.store.contract import LOGIN_FAILURE_TTL
+from heliograph.store.people_store import purge_people_task
 from heliograph.store.postgresql.database import Connection, PgDatabase, is_unavailable
 from heliograph.store.retention import ProjectPurge, PurgeReport
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
+from heliograph.store.sql_dialect import POSTGRESQL
 
 if TYPE_CHECKING:
     from heliograph.store.postgresql.store import PostgresStore
@@ -124,8 +126,11 @@ def _delete_batch(
     return task
 
 
-def _purge_project(run: _Runner, project: Project, now: float, events: str) -> ProjectPurge:
-    """Purge one project; ``events`` is the table holding its events (or their keys)."""
+def _purge_project(
+    run: _Runner, project: Project, now: float, store: PostgresStore
+) -> ProjectPurge:
+    """Purge one project (its events, or their keys, in ``store.event_rows``'s table)."""
+    events = store.event_rows.table
     cutoff = now - project.retention_days * 86400
     result = ProjectPurge(project, cutoff)
     pid = project.id
@@ -153,13 +158,30 @@ def _purge_project(run: _Runner, project: Project, now: float, events: str) -> P
         run.batches(table, f"project_id = %s AND {column} < %s", (pid, int(cutoff // unit)))
         for table, column, unit in ROLLUPS
     )
+    result.replays = store.purge_replays(pid, cutoff, dry_run=run.dry_run, stop=run.stop)
+    result.people = _purge_people(run, pid, cutoff)
     return result
+
+
+def _purge_people(run: _Runner, project_id: int, cutoff: float) -> int:
+    """Persons last seen before the cutoff, with their distinct ids, a batch per write."""
+    if run.dry_run:
+        return run.count("persons", "project_id = %s AND last_seen < %s", (project_id, cutoff))
+    task = purge_people_task(POSTGRESQL, project_id, cutoff, BATCH_ROWS)
+    total = 0
+    while not run.stop.is_set():
+        deleted = run.db.write(task)
+        total += deleted
+        if deleted < BATCH_ROWS:
+            break
+        time.sleep(run.pause)
+    return total
 
 
 def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:
     report = PurgeReport(
         [
-            _purge_project(run, project, now, store.event_rows.table)
+            _purge_project(run, project, now, store)
             for project in store.list_projects()
             if project.retention_days > 0
         ]

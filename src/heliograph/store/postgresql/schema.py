@@ -407,4 +407,125 @@ MIGRATIONS = [
         PRIMARY KEY (project_id, flag, hour, value)
     );
     """,
+    # 8: session replays (as SQLite's migration 8).
+    """
+    ALTER TABLE projects ADD COLUMN replay_enabled BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE projects ADD COLUMN replay_sample_percent BIGINT NOT NULL DEFAULT 100;
+    ALTER TABLE projects ADD COLUMN replay_min_seconds BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN replay_unmask_text BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN replay_record_media BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE replays (
+        project_id BIGINT NOT NULL,
+        replay_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION NOT NULL,
+        segments BIGINT NOT NULL DEFAULT 0,
+        events BIGINT NOT NULL DEFAULT 0,
+        bytes BIGINT NOT NULL DEFAULT 0,
+        distinct_id TEXT,
+        first_url TEXT,
+        clicks BIGINT NOT NULL DEFAULT 0,
+        console_errors BIGINT NOT NULL DEFAULT 0,
+        network_errors BIGINT NOT NULL DEFAULT 0,
+        browser TEXT,
+        os TEXT,
+        device TEXT,
+        environment TEXT,
+        release TEXT,
+        PRIMARY KEY (project_id, replay_id)
+    );
+    CREATE INDEX replays_by_time ON replays (project_id, started_at);
+    CREATE INDEX replays_by_person ON replays (project_id, distinct_id, started_at);
+    CREATE INDEX replays_by_end ON replays (project_id, ended_at);
+    CREATE TABLE replay_segments (
+        project_id BIGINT NOT NULL,
+        replay_id TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        ended_at DOUBLE PRECISION NOT NULL,
+        events BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        blob_key TEXT NOT NULL,
+        PRIMARY KEY (project_id, replay_id, segment)
+    );
+    CREATE TABLE replay_errors (
+        project_id BIGINT NOT NULL,
+        replay_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        issue_id BIGINT,
+        PRIMARY KEY (project_id, replay_id, event_id)
+    );
+    CREATE INDEX replay_errors_by_issue ON replay_errors (issue_id, replay_id);
+    """,
+    # 9: web analytics and people (as SQLite's migration 9).
+    """
+    CREATE TABLE event_hourly (
+        project_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        events BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, name)
+    );
+    CREATE TABLE web_hourly (
+        project_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        pageviews BIGINT NOT NULL DEFAULT 0,
+        sessions BIGINT NOT NULL DEFAULT 0,
+        bounces BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour)
+    );
+    CREATE TABLE web_top_hourly (
+        project_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        dimension TEXT NOT NULL,
+        value TEXT NOT NULL,
+        pageviews BIGINT NOT NULL DEFAULT 0,
+        sessions BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, dimension, value)
+    );
+    CREATE TABLE web_sessions (
+        project_id BIGINT NOT NULL,
+        session_id TEXT NOT NULL,
+        hour BIGINT NOT NULL,
+        pageviews BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, session_id)
+    );
+    CREATE INDEX web_sessions_by_hour ON web_sessions (project_id, hour);
+    CREATE TABLE web_visitors_hourly (
+        project_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        register INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (project_id, hour, register)
+    );
+    CREATE TABLE web_visitors_daily (
+        project_id BIGINT NOT NULL,
+        day BIGINT NOT NULL,
+        register INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, register)
+    );
+    CREATE TABLE persons (
+        id BIGINT PRIMARY KEY,
+        project_id BIGINT NOT NULL,
+        properties TEXT NOT NULL DEFAULT '{}',
+        created_at DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL,
+        email TEXT,
+        name TEXT
+    );
+    CREATE INDEX persons_by_last_seen ON persons (project_id, last_seen, id);
+    CREATE TABLE person_distinct_ids (
+        project_id BIGINT NOT NULL,
+        distinct_id TEXT NOT NULL,
+        person_id BIGINT NOT NULL,
+        PRIMARY KEY (project_id, distinct_id)
+    );
+    CREATE INDEX person_distinct_ids_by_person ON person_distinct_ids (person_id);
+    CREATE INDEX events_by_name ON events (project_id, name, timestamp);
+    CREATE INDEX events_by_distinct_id ON events (project_id, distinct_id, timestamp)
+        WHERE distinct_id IS NOT NULL;
+    CREATE INDEX issue_users_by_user ON issue_users (user_key, issue_id);
+    """,
 ]

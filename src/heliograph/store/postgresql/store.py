@@ -49,6 +49,8 @@ from heliograph.store.base import (
     RecordResult,
     RejectedEvent,
 )
+from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
+from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
 from heliograph.store.issue_reads import IssueReadsMixin
@@ -60,6 +62,7 @@ from heliograph.store.issue_rows import (
     issue_from_row,
     user_key,
 )
+from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.postgresql.accounts import AccountsMixin
 from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, is_unavailable
 from heliograph.store.postgresql.event_rows import WHOLE_EVENTS, EventRows
@@ -67,21 +70,35 @@ from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
+from heliograph.store.replay_store import ReplayStoreMixin, record_replay_errors, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import POSTGRESQL
+from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analytics
 
 
 class PostgresStore(
-    AccountsMixin, FlagStoreMixin[PgDatabase], LlmStoreMixin, IssueReadsMixin[PgDatabase]
+    AccountsMixin,
+    FlagStoreMixin[PgDatabase],
+    LlmStoreMixin,
+    IssueReadsMixin[PgDatabase],
+    ReplayStoreMixin[PgDatabase],
+    WebRollupReadsMixin[PgDatabase],
+    EventExplorerMixin[PgDatabase],
+    PeopleMixin[PgDatabase],
 ):
-    """The store on a PostgreSQL database, which N nodes may share."""
+    """The store on a PostgreSQL database, which N nodes may share.
+
+    Replay blobs go to ``blobs``, which every node must share (a shared
+    directory, or an object store): see ``docs/replay.md``.
+    """
 
     dialect = POSTGRESQL
     # Where a batch's events go: whole, here (a subclass keeps only their keys).
     event_rows: ClassVar[EventRows] = WHOLE_EVENTS
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, blobs: BlobStore | None = None) -> None:
         self.db = PgDatabase(url, migrations=MIGRATIONS)
+        self.blobs = blobs or UnconfiguredBlobStore()
         self._fix_cache = SqlFixCache(self.db, self.dialect)
 
     def close(self) -> None:
@@ -128,7 +145,10 @@ class PostgresStore(
             _write_per_event(conn, batch, outcomes, rejected, rows)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
-        _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
+        _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
+        replayed = record_replays(conn, POSTGRESQL, batch.replays, rows.table)
+        record_replay_errors(conn, POSTGRESQL, batch.replay_errors, rows.table)
+        _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
         return RecordResult(tuple(rejected)), outcomes
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
@@ -163,6 +183,24 @@ class PostgresStore(
 
         row = self.db.write(write)
         return issue_from_row(row) if row else None
+
+
+# -- web analytics and people ---------------------------------------------------
+
+# pg_advisory_xact_lock(key, project id) of a project's persons: shared by batches
+# that only set properties, exclusive for one that merges (store/people_store.py).
+PEOPLE_LOCK = 0x48504C  # "HPL"
+
+
+def _people_lock(conn: Connection, project_id: int, exclusive: bool) -> None:
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(f"SELECT {function}(%s, %s)", (PEOPLE_LOCK, project_id & 0x7FFFFFFF))
+
+
+def _record_web(conn: Connection, events: Sequence[Event]) -> None:
+    """Web analytics rollups and person profiles of the batch's new analytics events."""
+    record_web_analytics(conn, POSTGRESQL, events)
+    record_people(conn, POSTGRESQL, events, _people_lock, for_update=" FOR UPDATE")
 
 
 # -- the set-based write: the normal case --------------------------------------

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING
 
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
+from heliograph.store.people_store import purge_people_task
 from heliograph.store.retention import ProjectPurge, PurgeReport
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
+from heliograph.store.sql_dialect import SQLITE
 
 if TYPE_CHECKING:
     from heliograph.store.sqlite.store import SQLiteStore
@@ -109,6 +111,8 @@ def _purge_project(run: _Runner, project: Project, now: float) -> ProjectPurge:
         (pid, cutoff),
     )
     result.llm_rows = _purge_llm(run, pid, cutoff)
+    result.people = _purge_people(run, pid, cutoff)
+    result.replays = run.store.purge_replays(pid, cutoff, dry_run=run.dry_run, stop=run.stop)
     return result
 
 
@@ -128,6 +132,21 @@ def _purge_issue_hours(run: _Runner, project_id: int, cutoff: float) -> int:
         conn.executemany("DELETE FROM issue_hourly WHERE issue_id = ? AND hour = ?", rows)
         return len(rows)
 
+    total = 0
+    while not run.stop.is_set():
+        deleted = run.store.db.write(task)
+        total += deleted
+        if deleted < BATCH_ROWS:
+            break
+        time.sleep(run.pause)
+    return total
+
+
+def _purge_people(run: _Runner, project_id: int, cutoff: float) -> int:
+    """Persons last seen before the cutoff, with their distinct ids, a batch per write."""
+    if run.dry_run:
+        return run.count("persons", "project_id = ? AND last_seen < ?", (project_id, cutoff))
+    task = purge_people_task(SQLITE, project_id, cutoff, BATCH_ROWS)
     total = 0
     while not run.stop.is_set():
         deleted = run.store.db.write(task)

@@ -364,4 +364,133 @@ MIGRATIONS = [
         PRIMARY KEY (project_id, flag, hour, value)
     ) WITHOUT ROWID;
     """,
+    # 8: session replays. A replay's recorded events are compressed blobs in the
+    # blob store (store/blobs.py); the database keeps what lists and links them:
+    # one row per replay (its summary), one per segment (where its blob is), and
+    # the error events seen during it. Projects get their recording settings.
+    """
+    ALTER TABLE projects ADD COLUMN replay_enabled INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE projects ADD COLUMN replay_sample_percent INTEGER NOT NULL DEFAULT 100;
+    ALTER TABLE projects ADD COLUMN replay_min_seconds INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN replay_unmask_text INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN replay_record_media INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE replays (
+        project_id INTEGER NOT NULL,
+        replay_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        segments INTEGER NOT NULL DEFAULT 0,
+        events INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        distinct_id TEXT,
+        first_url TEXT,
+        clicks INTEGER NOT NULL DEFAULT 0,
+        console_errors INTEGER NOT NULL DEFAULT 0,
+        network_errors INTEGER NOT NULL DEFAULT 0,
+        browser TEXT,
+        os TEXT,
+        device TEXT,
+        environment TEXT,
+        release TEXT,
+        PRIMARY KEY (project_id, replay_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX replays_by_time ON replays (project_id, started_at);
+    CREATE INDEX replays_by_person ON replays (project_id, distinct_id, started_at);
+    CREATE INDEX replays_by_end ON replays (project_id, ended_at);
+    CREATE TABLE replay_segments (
+        project_id INTEGER NOT NULL,
+        replay_id TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        events INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        blob_key TEXT NOT NULL,
+        PRIMARY KEY (project_id, replay_id, segment)
+    ) WITHOUT ROWID;
+    CREATE TABLE replay_errors (
+        project_id INTEGER NOT NULL,
+        replay_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        issue_id INTEGER,
+        PRIMARY KEY (project_id, replay_id, event_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX replay_errors_by_issue ON replay_errors (issue_id, replay_id);
+    """,
+    # 9: web analytics and people (store/web_rollups.py, store/people_store.py):
+    # hourly rollups written in digest's transaction (events per name, pageviews,
+    # sessions and bounces, top pages/referrers/clients), one row per session,
+    # unique-visitor HyperLogLog registers per hour and per day, person profiles
+    # and their distinct ids; indexes for the explorer (events by name, by
+    # distinct id) and for a person's issues (issue_users by user).
+    """
+    CREATE TABLE event_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        events INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE web_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        pageviews INTEGER NOT NULL DEFAULT 0,
+        sessions INTEGER NOT NULL DEFAULT 0,
+        bounces INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour)
+    ) WITHOUT ROWID;
+    CREATE TABLE web_top_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        dimension TEXT NOT NULL,
+        value TEXT NOT NULL,
+        pageviews INTEGER NOT NULL DEFAULT 0,
+        sessions INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, hour, dimension, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE web_sessions (
+        project_id INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        pageviews INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (project_id, session_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX web_sessions_by_hour ON web_sessions (project_id, hour);
+    CREATE TABLE web_visitors_hourly (
+        project_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        register INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (project_id, hour, register)
+    ) WITHOUT ROWID;
+    CREATE TABLE web_visitors_daily (
+        project_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        register INTEGER NOT NULL,
+        rank INTEGER NOT NULL,
+        PRIMARY KEY (project_id, day, register)
+    ) WITHOUT ROWID;
+    CREATE TABLE persons (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        properties TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        email TEXT,
+        name TEXT
+    );
+    CREATE INDEX persons_by_last_seen ON persons (project_id, last_seen, id);
+    CREATE TABLE person_distinct_ids (
+        project_id INTEGER NOT NULL,
+        distinct_id TEXT NOT NULL,
+        person_id INTEGER NOT NULL,
+        PRIMARY KEY (project_id, distinct_id)
+    );
+    CREATE INDEX person_distinct_ids_by_person ON person_distinct_ids (person_id);
+    CREATE INDEX events_by_name ON events (project_id, name, timestamp);
+    CREATE INDEX events_by_distinct_id ON events (project_id, distinct_id, timestamp)
+        WHERE distinct_id IS NOT NULL;
+    CREATE INDEX issue_users_by_user ON issue_users (user_key, issue_id);
+    """,
 ]

@@ -27,6 +27,8 @@ from heliograph.store.base import (
     RecordResult,
     RejectedEvent,
 )
+from heliograph.store.blobs import BlobStore, FileBlobStore
+from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
 from heliograph.store.issue_reads import IssueReadsMixin
@@ -38,6 +40,8 @@ from heliograph.store.issue_rows import (
     event_tags,
     user_key,
 )
+from heliograph.store.people_store import PeopleMixin, record_people
+from heliograph.store.replay_store import ReplayStoreMixin, record_replay_errors, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
@@ -46,17 +50,29 @@ from heliograph.store.sqlite.llm import LlmStoreMixin
 from heliograph.store.sqlite.llm_write import record_llm_events
 from heliograph.store.sqlite.retention import purge_expired
 from heliograph.store.sqlite.schema import MIGRATIONS
+from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analytics
 
 
 class SQLiteStore(
-    AccountsMixin, FlagStoreMixin[Database], LlmStoreMixin, IssueReadsMixin[Database]
+    AccountsMixin,
+    FlagStoreMixin[Database],
+    LlmStoreMixin,
+    IssueReadsMixin[Database],
+    ReplayStoreMixin[Database],
+    WebRollupReadsMixin[Database],
+    EventExplorerMixin[Database],
+    PeopleMixin[Database],
 ):
-    """Both stores on one SQLite database (the embedded default)."""
+    """Both stores on one SQLite database (the embedded default).
+
+    Replay blobs go to ``blobs``; by default a ``blobs`` directory beside the database.
+    """
 
     dialect = SQLITE
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, blobs: BlobStore | None = None) -> None:
         self.db = Database(path, migrations=MIGRATIONS)
+        self.blobs = blobs or FileBlobStore(path.parent / "blobs")
         self._fix_cache = SqlFixCache(self.db, self.dialect)
 
     def close(self) -> None:
@@ -110,7 +126,10 @@ class SQLiteStore(
             )
             record_llm_events(conn, batch.analytics)
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
-            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes()])
+            _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
+            replayed = record_replays(conn, SQLITE, batch.replays, "events")
+            record_replay_errors(conn, SQLITE, batch.replay_errors, "events")
+            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
             return RecordResult(tuple(rejected))
 
         return self.db.submit(write)
@@ -151,6 +170,12 @@ class SQLiteStore(
 
         self.db.write(write)
         return self.get_issue(issue_id)
+
+
+def _record_web(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+    """Web analytics rollups and person profiles of the batch's new analytics events."""
+    record_web_analytics(conn, SQLITE, events)
+    record_people(conn, SQLITE, events)
 
 
 def _write_events(

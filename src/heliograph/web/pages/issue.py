@@ -14,6 +14,8 @@ from heliograph.auth import can_write
 from heliograph.bounds import parse_row_id
 from heliograph.query.event_view import FRAME_ORDERS, FrameOrder
 from heliograph.query.issue_page import TREND_DAYS, EventNotFound, build_issue_page
+from heliograph.query.replays import replays_url
+from heliograph.replay.recording import replay_id_of
 from heliograph.runtime import Runtime
 from heliograph.store.base import Issue, Project
 from heliograph.web.charts import bar_chart, day_labels, hour_labels
@@ -68,6 +70,8 @@ def issue_detail(ctx: PageRequest) -> Response:
         )
     except EventNotFound:
         raise NotFound() from None
+    event = view.stored.event if view.stored else None
+    replay_id = replay_id_of(event.tags, event.contexts, event.session_id) if event else None
     hourly = bar_chart(view.hourly, hour_labels(view.end_hour, 24), width=240, height=40)
     daily = bar_chart(view.daily, day_labels(view.end_hour, TREND_DAYS), width=240, height=40)
     context = {
@@ -79,6 +83,10 @@ def issue_detail(ctx: PageRequest) -> Response:
         "here": current_path(ctx.request),
         "page_title": f"{issue.title} · {project.name}",
         "ai": ai_panel(ctx, project, view.stored.event_id if view.stored else None),
+        # Replays this issue's errors happened in, and the shown event's own.
+        "replays": ctx.store.issue_replays(issue.id, limit=5),
+        "event_replay": ctx.store.get_replay(project.id, replay_id) if replay_id else None,
+        "replays_base": replays_url(project),
     }
     response = ctx.render("issue.html", context, project=project)
     if asked:
