@@ -3,9 +3,10 @@
 A :class:`BlobStore` has three methods, like an httpx transport has one:
 put, get and delete by key. Keys are ``/``-separated names made by the
 caller from ids it checked (never user text as is). The default keeps each
-blob as a file under a directory (``file://``); :data:`BLOB_STORES` is the
-registry a new kind joins (an S3-compatible store, say), named by the scheme
-of ``HELIOGRAPH_BLOB_URL``.
+blob as a file under a directory (``file://``); ``s3://`` keeps them in an
+S3-compatible object store (:mod:`heliograph.store.s3_blobs`).
+:data:`BLOB_STORES` is the registry a new kind joins, named by the scheme of
+``HELIOGRAPH_BLOB_URL``.
 
 Durability: :meth:`BlobStore.put` returns once the blob would survive a
 crash (the file and its directory are fsynced), because digest deletes a
@@ -121,8 +122,14 @@ def _open_file(url: str) -> BlobStore:
     return FileBlobStore(Path(path))
 
 
+def _open_s3(url: str) -> BlobStore:
+    from heliograph.store.s3_blobs import open_s3
+
+    return open_s3(url)
+
+
 # URL scheme -> opener. A new kind of blob store is one entry here.
-BLOB_STORES: dict[str, Callable[[str], BlobStore]] = {"file": _open_file}
+BLOB_STORES: dict[str, Callable[[str], BlobStore]] = {"file": _open_file, "s3": _open_s3}
 
 
 def open_blob_store(url: str) -> BlobStore:

@@ -284,8 +284,9 @@ class ReplayStoreMixin(Generic[DbT]):
     def issue_replays(self, issue_id: int, *, limit: int = 20) -> list[ReplayRecord]:
         """Replays in which the issue's events happened, newest first."""
         rows = self._rows(
-            f"SELECT {_REPLAY_COLUMNS} FROM replays r WHERE EXISTS (SELECT 1 FROM replay_errors "
-            "e WHERE e.issue_id = ? AND e.project_id = r.project_id AND e.replay_id = r.replay_id) "
+            f"SELECT {_REPLAY_COLUMNS} FROM replays r JOIN (SELECT DISTINCT project_id, "
+            "replay_id FROM replay_errors WHERE issue_id = ?) e "
+            "ON e.project_id = r.project_id AND e.replay_id = r.replay_id "
             "ORDER BY r.started_at DESC LIMIT ?",
             (issue_id, limit),
         )
