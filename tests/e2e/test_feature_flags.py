@@ -14,11 +14,9 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ import pytest
 from posthog import Posthog
 
 from tests.conftest import LiveServer, launch
+from tests.customer_site import HTML, JAVASCRIPT, customer_site
 from tests.js_clients import JS_DIR, require
 
 pytestmark = pytest.mark.e2e
@@ -395,38 +394,17 @@ def test_posthog_js_in_chromium_gets_the_servers_values(server: LiveServer) -> N
         .replace("{person}", person)
     )
 
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = (
-                (bundle.read_bytes(), "application/javascript")
-                if self.path.startswith("/posthog.js")
-                else (page_html.encode(), "text/html")
-            )
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
-            page.wait_for_function("window.flags && window.flags['checkout-copy'] !== undefined",
-                                   timeout=20000)  # fmt: skip
-            seen = page.evaluate("window.flags")
-            browser.close()
-    finally:
-        site.shutdown()
-        site.server_close()
+    files = {"/": (page_html, HTML), "/posthog.js": (bundle.read_bytes(), JAVASCRIPT)}
+    with customer_site(files) as site, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.goto(site)
+        page.wait_for_function("window.flags && window.flags['checkout-copy'] !== undefined",
+                               timeout=20000)  # fmt: skip
+        seen = page.evaluate("window.flags")
+        browser.close()
     expected = server_values(server, person, {"plan": "pro", "seats": 50, "email": "ada@acme.io"})[
         "featureFlags"
     ]

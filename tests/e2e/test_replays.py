@@ -13,10 +13,8 @@ the replay page's player rebuilds the recorded page.
 from __future__ import annotations
 
 import re
-import threading
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, sync_playwright
 
 from tests.conftest import LiveServer
+from tests.customer_site import HTML, JAVASCRIPT, customer_site
 from tests.js_clients import require, sentry_browser_bundle
 
 pytestmark = pytest.mark.e2e
@@ -54,24 +53,6 @@ SENTRY_SETUP = """Sentry.init({{
 }});"""
 
 
-def _site(files: dict[str, tuple[bytes, str]]) -> tuple[ThreadingHTTPServer, str]:
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = files.get(self.path.split("?")[0], (b"", ""))
-            self.send_response(200 if kind else 404)
-            self.send_header("Content-Type", kind or "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    return site, f"http://127.0.0.1:{site.server_address[1]}/"
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
@@ -83,9 +64,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _shop(client_js: bytes, setup: str) -> dict[str, tuple[bytes, str]]:
-    page = SHOP.format(setup=setup, heading=HEADING).encode()
-    return {"/": (page, "text/html"), "/client.js": (client_js, "application/javascript")}
+def _shop(client_js: bytes, setup: str) -> dict[str, tuple[bytes | str, str]]:
+    page = SHOP.format(setup=setup, heading=HEADING)
+    return {"/": (page, HTML), "/client.js": (client_js, JAVASCRIPT)}
 
 
 def _record(browser: Browser, url: str, finish: str) -> tuple[str, list[str]]:
@@ -177,16 +158,12 @@ def test_posthog_js_records_a_session_that_plays_back(
 ) -> None:
     bundle = (require("posthog-js") / "dist" / "array.full.js").read_bytes()
     setup = POSTHOG_SETUP.format(key=live_server.public_key, host=live_server.url)
-    site, url = _site(_shop(bundle, setup))
-    try:
-        finish = (
-            "(() => { posthog.captureException(new Error('Card declined'));"
-            " return posthog.get_session_id(); })()"
-        )
+    finish = (
+        "(() => { posthog.captureException(new Error('Card declined'));"
+        " return posthog.get_session_id(); })()"
+    )
+    with customer_site(_shop(bundle, setup)) as url:
         session_id, problems = _record(browser, url, finish)
-    finally:
-        site.shutdown()
-        site.server_close()
     _check_replay(live_server, browser, session_id, problems)
 
 
@@ -194,16 +171,12 @@ def test_sentry_replay_records_a_session_that_plays_back(
     live_server: LiveServer, browser: Browser, tmp_path: Path
 ) -> None:
     bundle = sentry_browser_bundle(tmp_path).read_bytes()
-    site, url = _site(_shop(bundle, SENTRY_SETUP.format(dsn=live_server.dsn)))
-    try:
-        finish = (
-            "(async () => { Sentry.captureException(new Error('Card declined'));"
-            " await Sentry.getReplay().flush(); return Sentry.getReplay().getReplayId(); })()"
-        )
+    finish = (
+        "(async () => { Sentry.captureException(new Error('Card declined'));"
+        " await Sentry.getReplay().flush(); return Sentry.getReplay().getReplayId(); })()"
+    )
+    with customer_site(_shop(bundle, SENTRY_SETUP.format(dsn=live_server.dsn))) as url:
         replay_id, problems = _record(browser, url, finish)
-    finally:
-        site.shutdown()
-        site.server_close()
     detail = _check_replay(live_server, browser, replay_id, problems)
     # From the User-Agent the replay_event carries (headless Chromium says so).
     assert detail["browser"]["name"] in ("Chrome", "HeadlessChrome")

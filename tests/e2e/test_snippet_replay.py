@@ -13,16 +13,14 @@ business and its own tests'.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Request, Response, Route, sync_playwright
 
 from tests.conftest import LiveServer
+from tests.customer_site import HTML, customer_site
 
 pytestmark = pytest.mark.e2e
 
@@ -60,23 +58,8 @@ def shop(live_server: LiveServer) -> Iterator[str]:
     """The customer's site: another origin than Heliograph's."""
     page = SHOP.replace("{host}", live_server.url).replace("{key}", live_server.public_key)
 
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = page.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{site.server_address[1]}/"
-    site.shutdown()
-    site.server_close()
+    with customer_site({"/": (page, HTML)}) as url:
+        yield url
 
 
 def test_the_snippet_sends_masked_snapshots_to_s(live_server: LiveServer, shop: str) -> None:

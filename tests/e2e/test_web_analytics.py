@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.conftest import LiveServer, launch
+from tests.customer_site import HTML, JAVASCRIPT, customer_site
 from tests.js_clients import require
 from tests.ui.conftest import session_client
 
@@ -37,28 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     found.stop()
 
 
-def _site(html: str, bundle: bytes) -> ThreadingHTTPServer:
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, kind = (
-                (bundle, "application/javascript")
-                if self.path.startswith("/posthog.js")
-                else (html.encode(), "text/html")
-            )
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    return site
-
-
 def _until(read: Any, check: Any, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -72,20 +49,16 @@ def test_posthog_js_pageviews_identify_and_set_show_up(server: LiveServer) -> No
     bundle = require("posthog-js") / "dist" / "array.full.js"
     playwright = pytest.importorskip("playwright.sync_api")
     html = PAGE.replace("{key}", server.public_key).replace("{host}", server.url)
-    site = _site(html, bundle.read_bytes())
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
-            page.wait_for_function("window.done === true", timeout=20000)
-            page.wait_for_timeout(3000)  # let posthog-js send what it queued
-            browser.close()
-    finally:
-        site.shutdown()
-        site.server_close()
+    files = {"/": (html, HTML), "/posthog.js": (bundle.read_bytes(), JAVASCRIPT)}
+    with customer_site(files) as site, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.goto(site)
+        page.wait_for_function("window.done === true", timeout=20000)
+        page.wait_for_timeout(3000)  # let posthog-js send what it queued
+        browser.close()
     server.wait_for_digest()
     client = session_client(server)
     try:

@@ -208,6 +208,105 @@ def _flag_paths() -> dict[str, Any]:
     }
 
 
+_REPLAY_PARAMS = [
+    *_PROJECT_PARAMS,
+    {"name": "replay_id", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+_REPLAY = {
+    "type": "object",
+    "required": ["id", "project_id", "started_at", "finished_at", "duration"],
+    "properties": {
+        "id": {"type": "string"},
+        "project_id": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "duration": {"type": "integer", "description": "seconds"},
+        "count_errors": {"type": "integer"},
+        "count_segments": {"type": "integer"},
+        "urls": {"type": "array", "items": {"type": "string"}},
+        "user": {"type": "object"},
+        "browser": {"type": "object"},
+        "os": {"type": "object"},
+        "error_ids": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _replay_paths() -> dict[str, Any]:
+    """Session replays, in Sentry's shapes (docs/replay.md)."""
+    data = {"type": "object", "properties": {"data": _REPLAY}}
+    events = {"type": "array", "items": {"type": "object"}}
+    return {
+        "/api/0/organizations/{organization_slug}/replays/": {
+            "get": {
+                "summary": "Replays of the organization's projects you may see, newest first",
+                "parameters": [
+                    _PROJECT_PARAMS[0],
+                    {"name": "project", "in": "query", "schema": {"type": "string"}},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {"name": "query", "in": "query", "schema": {"type": "string"}},
+                    {"name": "user", "in": "query", "schema": {"type": "string"}},
+                    {"name": "errors", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _ok({"type": "object", "properties": {"data": {"type": "array"}}}),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            }
+        },
+        "/api/0/projects/{organization_slug}/{project_slug}/replays/{replay_id}/": {
+            "get": {
+                "summary": "One replay, with the error events linked to it",
+                "parameters": _REPLAY_PARAMS,
+                "responses": {"200": _ok(data), **_error_responses(401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Delete a replay and its recording (write scope)",
+                "parameters": _REPLAY_PARAMS,
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_error_responses(401, 403, 404),
+                },
+            },
+        },
+        "/api/0/projects/{organization_slug}/{project_slug}/replays/{replay_id}/"
+        "recording-segments/": {
+            "get": {
+                "summary": "The replay's segments; with ?download, their rrweb events",
+                "parameters": [
+                    *_REPLAY_PARAMS,
+                    {"name": "download", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _ok({"oneOf": [{"type": "object"}, {"type": "array"}]}),
+                    **_error_responses(401, 403, 404),
+                },
+            }
+        },
+        "/api/0/projects/{organization_slug}/{project_slug}/replays/{replay_id}/"
+        "recording-segments/{segment_id}/": {
+            "get": {
+                "summary": "One segment; with ?download, its rrweb events",
+                "parameters": [
+                    *_REPLAY_PARAMS,
+                    {
+                        "name": "segment_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "download", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _ok({"oneOf": [{"type": "object"}, events]}),
+                    **_error_responses(401, 403, 404),
+                },
+            }
+        },
+    }
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
@@ -427,6 +526,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 }
             },
             **_flag_paths(),
+            **_replay_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
