@@ -181,3 +181,19 @@ def test_replays_survive_a_restart(
     again = reopen()
     assert again.get_replay(project.id, "r5") is not None
     assert len(again.replay_events(project.id, "r5")) == 3
+
+
+def test_links_to_sessions_never_recorded_go_with_retention(store: Store, project: Project) -> None:
+    """Every PostHog error names its session; most sessions are never recorded."""
+    now = time.time()
+    ghost = error(project.id, "g1", at=now)
+    store.record(
+        DigestBatch(
+            errors=[ghost], replay_errors=[ReplayError(project.id, "ghost", ghost.event.event_id)]
+        )
+    )
+    assert store.replay_error_ids(project.id, "ghost") == [ghost.event.event_id]
+    store.purge_expired(now=now)
+    assert store.replay_error_ids(project.id, "ghost") == [ghost.event.event_id]
+    store.purge_expired(now=now + 200 * DAY)
+    assert store.replay_error_ids(project.id, "ghost") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from typing import Any
 
@@ -114,7 +115,8 @@ def test_posthog_packed_events_are_unpacked() -> None:
         "cv": "2024-10",
         "data": {**change["data"], **{k: _packed(change["data"][k]) for k in ("texts", "adds")}},
     }
-    assert rrweb.unpack_posthog([packed, packed_change, "junk", {"type": True}]) == [
+    budget = rrweb.UnpackBudget(rrweb.MAX_UNPACKED_BYTES)
+    assert rrweb.unpack_posthog([packed, packed_change, "junk", {"type": True}], budget) == [
         snapshot,
         change,
     ]
@@ -123,7 +125,22 @@ def test_posthog_packed_events_are_unpacked() -> None:
 def test_a_packed_field_cannot_inflate_past_the_limit() -> None:
     bomb = gzip.compress(b"[" + b"0," * 1_000_000 + b"0]").decode("latin-1")
     with pytest.raises(IngestError, match="too large"):
-        rrweb.unpack_posthog([{"type": 2, "timestamp": MS, "cv": "2024-10", "data": bomb}], 1000)
+        rrweb.unpack_posthog(
+            [{"type": 2, "timestamp": MS, "cv": "2024-10", "data": bomb}], rrweb.UnpackBudget(1000)
+        )
+
+
+def test_a_payloads_snapshots_share_one_unpack_budget() -> None:
+    """Each within the bound, together past it: the later ones are refused, not kept."""
+    packed = _packed(["x" * 1000])
+    snapshot = {"event": "$snapshot", "distinct_id": "a", "properties": {
+        "$session_id": "s1", "$snapshot_data": [
+            {"type": 2, "timestamp": MS, "cv": "2024-10", "data": packed}]}}  # fmt: skip
+    budget = rrweb.UnpackBudget(2500)
+    from_posthog(snapshot, project_id=1, received_at=NOW, budget=budget)
+    from_posthog(snapshot, project_id=1, received_at=NOW, budget=budget)
+    with pytest.raises(IngestError, match="too large"):
+        from_posthog(snapshot, project_id=1, received_at=NOW, budget=budget)
 
 
 def test_posthog_snapshot_event() -> None:
@@ -147,7 +164,7 @@ def test_posthog_snapshot_event() -> None:
 
 
 def _sentry_items(events: list[Any], segment_id: int = 0, compress: bool = True) -> bytes:
-    body = orjson.dumps(events)
+    body = json.dumps(events).encode()  # the standard library writes deeper than orjson
     return (
         orjson.dumps({"segment_id": segment_id})
         + b"\n"
@@ -214,9 +231,13 @@ class _Store:
     def __init__(self, tmp: Any) -> None:
         self.blobs = FileBlobStore(tmp)
         self.usage = 0
+        self.committed: set[tuple[int, str, str]] = set()
 
     def get_replay(self, project_id: int, replay_id: str) -> ReplayRecord | None:
         return None
+
+    def replay_segment_exists(self, project_id: int, replay_id: str, segment: str) -> bool:
+        return (project_id, replay_id, segment) in self.committed
 
     def replay_usage(self, project_id: int) -> int:
         return self.usage
@@ -279,3 +300,89 @@ def test_envelopes_and_posthog_batches_decode_to_recordings() -> None:
     assert [r.replay_id for r in decoded.recordings] == ["s-1"]
     assert [e.name for e in decoded.events] == ["$pageview"]
     assert [(o.category, o.outcome) for o in decoded.outcomes] == [("replay", "invalid")]
+
+
+def test_a_batch_prepared_again_is_not_counted_twice(tmp_path: Any) -> None:
+    store = _Store(tmp_path)
+    preparer = ReplayPreparer(store, ReplayLimits(segments_per_replay=1))
+    part = from_sentry({"replay_id": "f" * 32, "segment_id": 0}, _sentry_items([typed("x")]),
+                       envelope_id=None, project_id=1, received_at=NOW)  # fmt: skip
+    preparer.new_batch()
+    assert isinstance(preparer.prepare(part, project()), ReplaySegment)
+    assert preparer.prepare(part, project()) is None  # the same segment twice in a batch
+    preparer.new_batch()  # that batch failed: prepared again, not refused as a second segment
+    kept = preparer.prepare(part, project())
+    assert isinstance(kept, ReplaySegment)
+    store.committed.add((1, "f" * 32, kept.segment))
+    preparer.new_batch()  # committed: a client's retry is skipped before its blob is written
+    assert preparer.prepare(part, project()) is None
+
+
+def test_hostile_shapes_are_dropped_or_cut_never_crash(tmp_path: Any) -> None:
+    preparer = ReplayPreparer(_Store(tmp_path))
+    node: dict[str, Any] = {"type": 3, "id": 0, "textContent": "deep"}
+    for level in range(300):  # a DOM nested 300 deep
+        node = {"type": 2, "id": level + 1, "tagName": "div", "attributes": {},
+                "childNodes": [node]}  # fmt: skip
+    deep = {"type": 2, "timestamp": MS, "data": {"node": node}}
+    odd = [
+        {"type": 6, "timestamp": MS, "data": {"plugin": "rrweb/network@1",
+                                             "payload": {"requests": 5}}},
+        {"type": 3, "timestamp": MS, "data": {"source": 0, "adds": "H4sI-not-unpacked"}},
+        {"type": 2, "timestamp": MS, "data": "a packed snapshot without its cv mark"},
+    ]  # fmt: skip
+    part = from_sentry({"replay_id": "e" * 32, "segment_id": 0}, _sentry_items([deep, *odd]),
+                       envelope_id=None, project_id=1, received_at=NOW)  # fmt: skip
+    kept = preparer.prepare(part, project())
+    assert isinstance(kept, ReplaySegment)
+    stored = orjson.loads(zlib.decompress(preparer.store.blobs.get(kept.blob_key) or b""))
+    assert [event["type"] for event in stored] == [2, 6, 3]  # the unreadable snapshot dropped
+    assert stored[2]["data"]["adds"] == []
+
+
+def test_scripts_comments_numbers_and_network_bodies_are_not_kept() -> None:
+    page = {"type": 2, "timestamp": MS, "data": {"node": {"type": 0, "childNodes": [
+        {"type": 2, "tagName": "script", "attributes": {}, "childNodes": [
+            {"type": 3, "textContent": '{"user": "ada@example.com"}'}]},
+        {"type": 5, "textContent": "account 12345"},
+        {"type": 2, "tagName": "input", "attributes": {"value": 4111111111111111}},
+    ]}}}  # fmt: skip
+    typed_number = {"type": 3, "timestamp": MS, "data": {"source": 5, "text": 987654}}
+    network = {
+        "type": 6,
+        "timestamp": MS,
+        "data": {
+            "plugin": "rrweb/network@1",
+            "payload": {
+                "requests": [
+                    {
+                        "name": "/api/login",
+                        "responseStatus": 200,
+                        "requestBody": "password=hunter2",
+                        "responseHeaders": {"set-cookie": "s"},
+                    }
+                ]
+            },
+        },
+    }
+    span = {
+        "type": 5,
+        "timestamp": MS,
+        "data": {
+            "tag": "performanceSpan",
+            "payload": {
+                "op": "resource.fetch",
+                "description": "/api",
+                "data": {
+                    "statusCode": 200,
+                    "request": {"body": "password=hunter2", "headers": {"a": "b"}},
+                },
+            },
+        },
+    }
+    text = dumped(apply_privacy([page, typed_number, network, span],
+                                ReplayPrivacy(unmask_text=True, record_media=True)))  # fmt: skip
+    for secret in ("ada@example.com", "12345", "4111111111111111", "987654", "hunter2",
+                   "set-cookie"):  # fmt: skip
+        assert secret not in text
+    assert "/api/login" in text and "SCRIPT_PLACEHOLDER" in text

@@ -44,7 +44,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _per_page(request: Request) -> int:
     raw = request.query_params.get("per_page", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PER_PAGE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PER_PAGE:
         raise ApiError(400, f"per_page must be a whole number from 1 to {MAX_PER_PAGE}")
     return int(raw)
 
@@ -166,7 +166,7 @@ def recording_segment(request: Request) -> Response:
     store = common.runtime(request).store
     raw = request.path_params["segment_id"]
     segments = store.replay_segments(project.id, replay.replay_id)
-    if not raw.isdigit() or int(raw) >= len(segments):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= len(segments):
         raise ApiError(404, "segment not found")
     segment = segments[int(raw)]
     if "download" in request.query_params:

@@ -20,7 +20,7 @@ from heliograph.model import Event
 from heliograph.protocols import bodies, genai, otlp, posthog_event, sentry_event
 from heliograph.protocols import sentry_envelope as envelopes
 from heliograph.protocols.errors import IngestError
-from heliograph.replay import recording
+from heliograph.replay import recording, rrweb
 from heliograph.replay.recording import RecordingPart
 from heliograph.store.base import Outcome
 
@@ -110,6 +110,8 @@ def _decode_posthog_body(body: bytes, project_id: int, received_at: float) -> De
 def _decode_posthog(raw_events: list[Any], project_id: int, received_at: float) -> Decoded:
     decoded = Decoded()
     counts: Counter[tuple[str, str, str]] = Counter()
+    # What all the payload's recordings together may unpack to.
+    budget = rrweb.UnpackBudget(rrweb.MAX_UNPACKED_BYTES)
     for raw in raw_events:
         if raw.get("event") == "$client_report":
             _sdk_drops(raw.get("properties") or {}, counts)
@@ -117,7 +119,9 @@ def _decode_posthog(raw_events: list[Any], project_id: int, received_at: float) 
             # A recording: one bad snapshot is counted and dropped, not the payload.
             try:
                 decoded.recordings.append(
-                    recording.from_posthog(raw, project_id=project_id, received_at=received_at)
+                    recording.from_posthog(
+                        raw, project_id=project_id, received_at=received_at, budget=budget
+                    )
                 )
             except IngestError as exc:
                 counts[("replay", "invalid", str(exc.detail)[:64])] += 1

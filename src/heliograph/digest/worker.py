@@ -182,6 +182,7 @@ class DigestWorker:
         alone let one batch hold tens of thousands, in every worker's memory.
         """
         self._projects.clear()  # settings may have changed since the last batch
+        self.replays.new_batch()
         batch = _Batch([])
         record = batch.record
         for payload in payloads:
@@ -237,6 +238,8 @@ class DigestWorker:
     def _digest_payload(self, payload: QueuedPayload, batch: _Batch) -> None:
         """Decode and prepare one payload into ``batch``; raises only StoreUnavailable
         (a recording's blob could not be written: the batch waits and is retried).
+        Anything else that goes wrong with a recording (a bug, or a blob store that
+        is not configured) quarantines the payload, like an event's.
 
         A malformed payload (the client's fault) is counted ``invalid`` and
         dropped; one that trips a bug here is counted and quarantined, so that
@@ -296,7 +299,7 @@ class DigestWorker:
                 continue
             if isinstance(kept, ReplaySegment):
                 record.replays.append(kept)
-            else:
+            elif kept is not None:
                 record.outcomes.append(kept)
         if payload.id not in batch.dead:
             # A quarantined payload's outcomes are counted when it is replayed.

@@ -27,10 +27,6 @@ def replays_url(project: Project) -> str:
     return f"/{project.organization_slug}/{project.slug}/replays/"
 
 
-def replay_url(project: Project, replay_id: str) -> str:
-    return f"{replays_url(project)}{replay_id}/"
-
-
 @dataclass(frozen=True, slots=True)
 class LinkedError:
     event_id: str

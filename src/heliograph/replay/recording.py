@@ -28,6 +28,7 @@ __all__ = ["RecordingPart", "from_posthog", "from_sentry", "replay_id_of"]
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_URLS = 50
 _MAX_ERROR_IDS = 200
+_MAX_SEGMENT_ID = 10**9
 
 
 @dataclass(slots=True)
@@ -57,7 +58,14 @@ def valid_id(value: Any) -> str | None:
     return value if isinstance(value, str) and _ID.match(value) else None
 
 
-def from_posthog(raw: Mapping[str, Any], *, project_id: int, received_at: float) -> RecordingPart:
+def from_posthog(
+    raw: Mapping[str, Any],
+    *,
+    project_id: int,
+    received_at: float,
+    budget: rrweb.UnpackBudget | None = None,
+) -> RecordingPart:
+    """A ``$snapshot`` event; ``budget`` bounds what the whole payload may unpack to."""
     properties = raw.get("properties")
     if not isinstance(properties, Mapping):
         raise IngestError("a $snapshot event needs properties")
@@ -69,7 +77,7 @@ def from_posthog(raw: Mapping[str, Any], *, project_id: int, received_at: float)
         data = [data]
     if not isinstance(data, list):
         raise IngestError("$snapshot_data must be a list of rrweb events")
-    events = rrweb.unpack_posthog(data)
+    events = rrweb.unpack_posthog(data, budget or rrweb.UnpackBudget(rrweb.MAX_UNPACKED_BYTES))
     segment = valid_id(raw.get("uuid")) or _digest(orjson.dumps(data))
     distinct_id = raw.get("distinct_id") or properties.get("distinct_id")
     return RecordingPart(
@@ -118,8 +126,12 @@ def from_sentry(
             raise IngestError("the replay recording must be a JSON array of rrweb events")
         events = [event for event in decoded if rrweb.is_event(event)]
     segment_id = meta.get("segment_id", header.get("segment_id"))
-    if not isinstance(segment_id, int) or isinstance(segment_id, bool) or segment_id < 0:
-        raise IngestError("a replay segment needs a segment_id (a whole number)")
+    if (
+        not isinstance(segment_id, int)
+        or isinstance(segment_id, bool)
+        or not 0 <= segment_id < _MAX_SEGMENT_ID
+    ):
+        raise IngestError("a replay segment needs a segment_id (a whole number, under 10⁹)")
     user = _mapping(meta.get("user"))
     headers = _mapping(_mapping(meta.get("request")).get("headers"))
     user_agent = next(
@@ -130,7 +142,7 @@ def from_sentry(
     return RecordingPart(
         project_id=project_id,
         replay_id=replay_id,
-        segment=f"{min(segment_id, 10**9):09d}",
+        segment=f"{segment_id:09d}",
         source="sentry",
         events=events,
         received_at=received_at,

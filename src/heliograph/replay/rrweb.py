@@ -32,7 +32,6 @@ PLUGIN = 6
 MUTATION = 0
 MOUSE_INTERACTION = 2
 INPUT = 5
-STYLE_SHEET_RULE = 8
 CANVAS_MUTATION = 9
 
 # MouseInteractions
@@ -43,14 +42,19 @@ DOUBLE_CLICK = 4
 ELEMENT_NODE = 2
 TEXT_NODE = 3
 
-# The most a recording may grow to when its packed parts are unpacked.
-MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+# The most one payload's recordings may grow to when their packed parts are
+# unpacked (all its $snapshot events together), or a Sentry recording inflated.
+MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+# Deeper DOM nodes lose their children: what is stored must be written back
+# out as JSON (orjson stops at 254 levels; each DOM level is two).
+MAX_DOM_DEPTH = 100
 
 _MUTATION_FIELDS = ("texts", "attributes", "removes", "adds")
 
 
-class _Budget:
-    """Bytes left to unpack for one recording: a packed field is no gzip bomb."""
+class UnpackBudget:
+    """Bytes left to unpack for one payload: no packed field is a gzip bomb, and
+    neither are many of them together."""
 
     def __init__(self, limit: int) -> None:
         self.left = limit
@@ -74,13 +78,13 @@ class _Budget:
             raise IngestError(f"a packed recording field is not JSON: {exc}") from None
 
 
-def unpack_posthog(events: list[Any], limit: int = MAX_UNPACKED_BYTES) -> list[dict[str, Any]]:
+def unpack_posthog(events: list[Any], budget: UnpackBudget) -> list[dict[str, Any]]:
     """posthog-js's ``$snapshot_data``, with every packed (``cv``) part unpacked.
 
     Anything that is not an rrweb event (not an object with a numeric type and
-    timestamp) is dropped rather than stored.
+    timestamp) is dropped rather than stored; so are parts left packed without
+    a ``cv`` mark (text nobody could mask).
     """
-    budget = _Budget(limit)
     unpacked: list[dict[str, Any]] = []
     for event in events:
         if not is_event(event):
@@ -129,16 +133,21 @@ def walk_nodes(node: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
     """Every serialised DOM node under ``node`` with its parent's tag, without recursion.
 
     DOMs nest deep; a recursive walk would be one hostile recording away
-    from Python's recursion limit.
+    from Python's recursion limit. A node :data:`MAX_DOM_DEPTH` levels down
+    loses its children (the replay shows it empty).
     """
-    stack: list[tuple[Any, str | None]] = [(node, None)]
+    stack: list[tuple[Any, str | None, int]] = [(node, None, 0)]
     while stack:
-        current, parent_tag = stack.pop()
+        current, parent_tag, depth = stack.pop()
         if not isinstance(current, dict):
             continue
         yield current, parent_tag
         children = current.get("childNodes")
-        if isinstance(children, list):
-            tag = current.get("tagName")
-            tag = tag.lower() if isinstance(tag, str) else parent_tag
-            stack.extend((child, tag) for child in reversed(children))
+        if not isinstance(children, list):
+            continue
+        if depth >= MAX_DOM_DEPTH:
+            current["childNodes"] = []
+            continue
+        tag = current.get("tagName")
+        tag = tag.lower() if isinstance(tag, str) else parent_tag
+        stack.extend((child, tag, depth + 1) for child in reversed(children))

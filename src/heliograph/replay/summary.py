@@ -113,7 +113,8 @@ def _plugin(data: dict[str, Any]) -> list[tuple[str, str]]:
         return [("console", text.strip().strip('"') or "console.error")]
     if data.get("plugin") == "rrweb/network@1":
         failed = []
-        for request in payload.get("requests") or []:
+        requests = payload.get("requests")
+        for request in requests if isinstance(requests, list) else []:
             if isinstance(request, dict) and _failed(request.get("responseStatus")):
                 url = request.get("name")
                 failed.append(("network", f"{request['responseStatus']} {url}"))

@@ -15,7 +15,9 @@ filled in once the error is stored.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import zlib
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic
@@ -36,8 +38,13 @@ from heliograph.store.sql_dialect import SqlDialect
 
 __all__ = ["ReplayStoreMixin", "record_replay_errors", "record_replays"]
 
-# The most a replay's events may inflate to when read back for the player.
-MAX_REPLAY_EVENTS_BYTES = 256 * 1024 * 1024
+logger = logging.getLogger(__name__)
+
+# The most one segment's blob may inflate to when read back (digest stores none
+# larger), and the most a whole replay's segments together: past it the player
+# gets the replay's beginning.
+MAX_SEGMENT_BYTES = 16 * 1024 * 1024
+MAX_REPLAY_BYTES = 128 * 1024 * 1024
 
 _REPLAY_COLUMNS = (
     "r.project_id, r.replay_id, r.source, r.started_at, r.ended_at, r.segments, r.events, "
@@ -87,22 +94,28 @@ ON CONFLICT (project_id, replay_id) DO UPDATE SET
 def _link_sql(events_table: str) -> str:
     """Link an error to a replay, with the error's issue if the error is stored yet."""
     return f"""
-INSERT INTO replay_errors (project_id, replay_id, event_id, issue_id)
-VALUES (?, ?, ?, (SELECT issue_id FROM {events_table} WHERE project_id = ? AND event_id = ?))
+INSERT INTO replay_errors (project_id, replay_id, event_id, issue_id, linked_at)
+VALUES (?, ?, ?, (SELECT issue_id FROM {events_table} WHERE project_id = ? AND event_id = ?), ?)
 ON CONFLICT (project_id, replay_id, event_id) DO UPDATE SET
     issue_id = COALESCE(excluded.issue_id, replay_errors.issue_id)
 """
 
 
 def record_replays(
-    conn: Any, dialect: SqlDialect, segments: Sequence[ReplaySegment], events_table: str
+    conn: Any,
+    dialect: SqlDialect,
+    segments: Sequence[ReplaySegment],
+    errors: Sequence[ReplayError],
+    events_table: str,
 ) -> list[Outcome]:
-    """Write a batch's segments (in key order: one lock order on every node).
+    """Write a batch's segments, then every error link (the errors naming a replay and
+    the replays naming errors), each in key order: one lock order on every node.
+    Call it after the batch's errors are written, so that links find their issue.
 
     Returns an accepted ``replay`` outcome per segment written for the first time.
     """
     accepted: dict[int, int] = {}
-    links: list[ReplayError] = []
+    links: list[ReplayError] = list(errors)
     seen: set[tuple[int, str, str]] = set()
     for seg in sorted(segments, key=lambda s: (s.project_id, s.replay_id, s.segment)):
         key = (seg.project_id, seg.replay_id, seg.segment)
@@ -150,11 +163,12 @@ def record_replay_errors(
     if not links:
         return
     rows = sorted({(link.project_id, link.replay_id, link.event_id) for link in links})
+    now = time.time()
     cursor = conn.cursor()
     try:
         cursor.executemany(
             dialect.sql(_link_sql(events_table)),
-            [(pid, rid, eid, pid, eid) for pid, rid, eid in rows],
+            [(pid, rid, eid, pid, eid, now) for pid, rid, eid in rows],
         )
     finally:
         cursor.close()
@@ -201,6 +215,13 @@ class ReplayStoreMixin(Generic[DbT]):
             (project_id, replay_id),
         )
         return _replay(rows[0]) if rows else None
+
+    def replay_segment_exists(self, project_id: int, replay_id: str, segment: str) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM replay_segments WHERE project_id = ? AND replay_id = ? AND segment = ?",
+            (project_id, replay_id, segment),
+        )
+        return bool(rows)
 
     def replay_usage(self, project_id: int) -> int:
         """Compressed bytes of recordings the project keeps."""
@@ -256,21 +277,39 @@ class ReplayStoreMixin(Generic[DbT]):
         return [_segment(row) for row in rows]
 
     def replay_segment_events(self, segment: SegmentRecord) -> list[dict[str, Any]]:
-        """One segment's rrweb events, as stored (masked); [] if its blob is gone."""
+        """One segment's rrweb events, as stored (masked); [] if its blob is gone or
+        cannot be read."""
+        return self._segment_events(segment)[0]
+
+    def _segment_events(self, segment: SegmentRecord) -> tuple[list[dict[str, Any]], int]:
+        """The segment's events and how many bytes they inflated from."""
         blob = self.blobs.get(segment.blob_key)
         if blob is None:
-            return []
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(blob, MAX_REPLAY_EVENTS_BYTES)
-        events = orjson.loads(data)
-        return events if isinstance(events, list) else []
+            return [], 0
+        try:
+            inflater = zlib.decompressobj()
+            data = inflater.decompress(blob, MAX_SEGMENT_BYTES)
+            if inflater.unconsumed_tail:
+                raise ValueError("larger than a segment may be")
+            events = orjson.loads(data)
+        except (zlib.error, ValueError) as exc:  # orjson's decode error is a ValueError
+            logger.warning("replay segment %s is unreadable: %s", segment.blob_key, exc)
+            return [], 0
+        return (events if isinstance(events, list) else []), len(data)
 
     def replay_events(self, project_id: int, replay_id: str) -> list[dict[str, Any]]:
-        """Every stored rrweb event of the replay, in time order (what the player plays)."""
+        """Every stored rrweb event of the replay, in time order (what the player plays),
+        up to :data:`MAX_REPLAY_BYTES` of them."""
         events: list[dict[str, Any]] = []
+        total = 0
         for segment in self.replay_segments(project_id, replay_id):
-            events += self.replay_segment_events(segment)
-        events.sort(key=lambda event: event.get("timestamp", 0))
+            found, size = self._segment_events(segment)
+            total += size
+            if total > MAX_REPLAY_BYTES:
+                logger.warning("replay %s is read up to its first %d bytes", replay_id, total)
+                break
+            events += found
+        events.sort(key=lambda event: event.get("timestamp", 0) if isinstance(event, dict) else 0)
         return events
 
     def replay_error_ids(self, project_id: int, replay_id: str, *, limit: int = 200) -> list[str]:
@@ -284,8 +323,9 @@ class ReplayStoreMixin(Generic[DbT]):
     def issue_replays(self, issue_id: int, *, limit: int = 20) -> list[ReplayRecord]:
         """Replays in which the issue's events happened, newest first."""
         rows = self._rows(
-            f"SELECT {_REPLAY_COLUMNS} FROM replays r JOIN (SELECT DISTINCT project_id, "
-            "replay_id FROM replay_errors WHERE issue_id = ?) e "
+            f"SELECT {_REPLAY_COLUMNS} FROM replays r JOIN (SELECT DISTINCT l.project_id, "
+            "l.replay_id FROM replay_errors l JOIN issues i ON i.id = l.issue_id "
+            "AND i.project_id = l.project_id WHERE l.issue_id = ?) e "
             "ON e.project_id = r.project_id AND e.replay_id = r.replay_id "
             "ORDER BY r.started_at DESC LIMIT ?",
             (issue_id, limit),
@@ -336,4 +376,15 @@ class ReplayStoreMixin(Generic[DbT]):
             total += len(rows)
             if len(rows) < batch:
                 break
+        # Links to sessions never recorded (every PostHog error names its session).
+        self.db.write(
+            lambda conn: conn.execute(
+                self.dialect.sql(
+                    "DELETE FROM replay_errors WHERE project_id = ? AND linked_at < ? "
+                    "AND NOT EXISTS (SELECT 1 FROM replays r WHERE r.project_id = "
+                    "replay_errors.project_id AND r.replay_id = replay_errors.replay_id)"
+                ),
+                (project_id, cutoff),
+            )
+        )
         return total

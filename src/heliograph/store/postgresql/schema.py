@@ -454,9 +454,11 @@ MIGRATIONS = [
         replay_id TEXT NOT NULL,
         event_id TEXT NOT NULL,
         issue_id BIGINT,
+        linked_at DOUBLE PRECISION NOT NULL DEFAULT 0,
         PRIMARY KEY (project_id, replay_id, event_id)
     );
     CREATE INDEX replay_errors_by_issue ON replay_errors (issue_id, replay_id);
+    CREATE INDEX replay_errors_by_time ON replay_errors (project_id, linked_at);
     """,
     # 9: web analytics and people (as SQLite's migration 9).
     """

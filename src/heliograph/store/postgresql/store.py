@@ -70,7 +70,7 @@ from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
-from heliograph.store.replay_store import ReplayStoreMixin, record_replay_errors, record_replays
+from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import POSTGRESQL
 from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analytics
@@ -146,8 +146,7 @@ class PostgresStore(
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
-        replayed = record_replays(conn, POSTGRESQL, batch.replays, rows.table)
-        record_replay_errors(conn, POSTGRESQL, batch.replay_errors, rows.table)
+        replayed = record_replays(conn, POSTGRESQL, batch.replays, batch.replay_errors, rows.table)
         _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
         return RecordResult(tuple(rejected)), outcomes
 

@@ -414,9 +414,11 @@ MIGRATIONS = [
         replay_id TEXT NOT NULL,
         event_id TEXT NOT NULL,
         issue_id INTEGER,
+        linked_at REAL NOT NULL DEFAULT 0,
         PRIMARY KEY (project_id, replay_id, event_id)
     ) WITHOUT ROWID;
     CREATE INDEX replay_errors_by_issue ON replay_errors (issue_id, replay_id);
+    CREATE INDEX replay_errors_by_time ON replay_errors (project_id, linked_at);
     """,
     # 9: web analytics and people (store/web_rollups.py, store/people_store.py):
     # hourly rollups written in digest's transaction (events per name, pageviews,

@@ -41,7 +41,7 @@ from heliograph.store.issue_rows import (
     user_key,
 )
 from heliograph.store.people_store import PeopleMixin, record_people
-from heliograph.store.replay_store import ReplayStoreMixin, record_replay_errors, record_replays
+from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
@@ -127,8 +127,7 @@ class SQLiteStore(
             record_llm_events(conn, batch.analytics)
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
-            replayed = record_replays(conn, SQLITE, batch.replays, "events")
-            record_replay_errors(conn, SQLITE, batch.replay_errors, "events")
+            replayed = record_replays(conn, SQLITE, batch.replays, batch.replay_errors, "events")
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
             return RecordResult(tuple(rejected))
 
