@@ -36,8 +36,18 @@ def run_acceptor(settings: Settings, *, shard: int, acceptors: int, parent_pid: 
     sock = listen(settings.host, settings.port)
     runtime = Runtime(settings, shard=shard, acceptors=acceptors)
     app = create_app(settings, runtime)
+    # X-Forwarded-For/-Proto only from HELIOGRAPH_TRUSTED_PROXIES: uvicorn's own default
+    # would believe them from any process on 127.0.0.1.
+    proxies = list(settings.trusted_proxies)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
     )
     if parent_pid is not None:
         threading.Thread(

@@ -6,6 +6,7 @@ is not.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import stat
@@ -19,6 +20,9 @@ _TRUE = {"1", "true", "yes", "on"}
 # Below this, bodies within the documented ingest limits could never fit.
 MIN_INGEST_MEMORY_MB = 48
 _FALSE = {"0", "false", "no", "off"}
+# A MaxMind database ends with this marker and its metadata, at most 128 KiB long.
+_MMDB_MARKER = b"\xab\xcd\xefMaxMind.com"
+_MMDB_METADATA_MAX = 128 * 1024
 
 
 class ConfigError(ValueError):
@@ -40,6 +44,42 @@ def _int(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name}={value!r}: expected an integer") from None
+
+
+def _geoip_db(value: str) -> Path:
+    """A readable MaxMind database, checked at start: a typo must not silently mean no countries.
+
+    Only the metadata marker is looked for here; the reader
+    (:mod:`heliograph.ingest.geoip`) checks the rest when it opens the file.
+    """
+    path = Path(value).expanduser()
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - _MMDB_METADATA_MAX))
+            tail = file.read()
+    except OSError as exc:
+        raise ConfigError(f"HELIOGRAPH_GEOIP_DB={value}: cannot read: {exc.strerror}") from None
+    if _MMDB_MARKER not in tail:
+        raise ConfigError(
+            f"HELIOGRAPH_GEOIP_DB={value}: not a MaxMind database (.mmdb, e.g. GeoLite2-Country)"
+        )
+    return path
+
+
+def _proxies(value: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks (``10.0.0.0/8``); a bad one stops the start."""
+    found: list[str] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"HELIOGRAPH_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+            ) from None
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -75,6 +115,10 @@ class Settings:
     blob_url: str = ""
     # Compressed MiB of recordings each project may keep (HELIOGRAPH_REPLAY_PROJECT_MB).
     replay_project_mb: int = 10240
+    # A local MaxMind database (HELIOGRAPH_GEOIP_DB) for visitors' countries; None: no countries.
+    geoip_db: Path | None = None
+    # Proxies whose X-Forwarded-For names the client (HELIOGRAPH_TRUSTED_PROXIES); none by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def https(self) -> bool:
@@ -116,6 +160,12 @@ class Settings:
                 replay_project_mb=_int(
                     "HELIOGRAPH_REPLAY_PROJECT_MB", env["HELIOGRAPH_REPLAY_PROJECT_MB"]
                 ),
+            )
+        if env.get("HELIOGRAPH_GEOIP_DB", "").strip():
+            settings = replace(settings, geoip_db=_geoip_db(env["HELIOGRAPH_GEOIP_DB"].strip()))
+        if "HELIOGRAPH_TRUSTED_PROXIES" in env:
+            settings = replace(
+                settings, trusted_proxies=_proxies(env["HELIOGRAPH_TRUSTED_PROXIES"])
             )
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])

@@ -21,6 +21,7 @@ from heliograph.config import MIN_INGEST_MEMORY_MB, Settings
 from heliograph.flags.cache import FLAGS_CHANGED_FILE, FlagCache
 from heliograph.ingest import memory
 from heliograph.ingest.gate import IngestGate
+from heliograph.ingest.geoip import GeoIp, TrustedProxies
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.node import KEYS_CHANGED_FILE, RATE_LIMITS_FILE
 from heliograph.selfmon import generation_recorder, start_error_reporting
@@ -99,6 +100,8 @@ class Runtime:
     def __init__(self, settings: Settings, *, shard: int = 0, acceptors: int = 1) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # First: a database that will not open stops the start before anything else is open.
+        self.geoip = GeoIp(settings.geoip_db) if settings.geoip_db is not None else None
         self.store: Store = open_store(
             settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
         )
@@ -124,6 +127,8 @@ class Runtime:
             memory=self.ingest_memory,
             max_backlog=settings.max_backlog,
             flags=self.flags,
+            geoip=self.geoip,
+            trusted_proxies=TrustedProxies(settings.trusted_proxies),
         )
         self.login_throttle = LoginThrottle(
             settings.login_max_failures, settings.login_lockout_seconds, failures=self.store
@@ -189,5 +194,7 @@ class Runtime:
         self.backlog.close()
         self.key_changes.close()
         self.flag_changes.close()
+        if self.geoip is not None:
+            self.geoip.close()
         self.limiter.close()
         self.store.close()

@@ -94,6 +94,28 @@ def test_pageviews_sessions_bounces_and_tops_from_rollups(store: Store, project:
         store.web_top(pid, "nonsense", hour, hour)
 
 
+def test_countries_roll_up_where_known(store: Store, project: Any, other_project: Any) -> None:
+    hour = int(time.time() // 3600) - 1
+    at = hour * HOUR + 60
+    pid = project.id
+    code = "$geoip_country_code"
+    record(
+        store,
+        view(pid, "ada", "s1", "/", at, **{code: "DE", "$geoip_country_name": "Germany"}),
+        view(pid, "ada", "s1", "/pricing", at + 10, **{code: "DE"}),
+        view(pid, "bob", "s2", "/", at + 20, **{code: "DE"}),
+        view(pid, "eve", "s3", "/", at + 30, **{code: "gb"}),  # as a server SDK may send it
+        view(pid, "joe", "s4", "/", at + 40),  # no country: no row
+        view(pid, "kim", "s5", "/", at + 50, **{code: "Germany"}),  # not a code: no row
+        event(pid, "signup", "bob", at + 60, **{code: "FR"}),  # not a pageview
+    )
+    countries = store.web_top(pid, "country", hour, hour)
+    assert [(c.value, c.sessions, c.pageviews) for c in countries] == [("DE", 2, 3), ("GB", 1, 1)]
+    assert store.web_top(other_project.id, "country", hour, hour) == []
+    [traffic] = store.web_traffic(pid, hour, hour)
+    assert (traffic.pageviews, traffic.sessions) == (6, 5)
+
+
 def test_unique_visitors_across_hours_and_days(store: Store, project: Any) -> None:
     day = int(time.time() // 86400) - 2
     at = day * 86400.0 + 3600

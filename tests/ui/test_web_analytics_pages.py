@@ -86,6 +86,28 @@ def test_dashboard_shows_visitors_pageviews_sessions_and_tops(tab: Page) -> None
     assert tab.locator("nav.mainnav a.active").inner_text() == "Web"
 
 
+def test_countries_are_listed_only_where_some_are_known(tab: Page, seeded: LiveServer) -> None:
+    tab.goto(f"{BASE}/web/")
+    assert tab.locator("#top-country").count() == 0
+    assert "HELIOGRAPH_GEOIP_DB" in tab.locator("main").inner_text()
+    # A server SDK that knows its user's country, ten days ago: only the 30-day range has it.
+    pageview = _event("$pageview", "geo-ui", time.time() - 10 * 86400, **{
+        "$session_id": "sess-geo", "$pathname": "/de", "$geoip_country_code": "DE",
+    })  # fmt: skip
+    response = httpx.post(
+        f"{seeded.url}/batch/", json={"api_key": seeded.public_key, "batch": [pageview]}
+    )
+    assert response.status_code == 200, response.text
+    seeded.wait_for_digest()
+    tab.goto(f"{BASE}/web/?range=30d")
+    germany = tab.locator('#top-country tr[data-value="DE"] td')
+    assert germany.first.inner_text() == "Germany"  # the code, named in the browser
+    assert germany.nth(1).inner_text() == "1"
+    assert "HELIOGRAPH_GEOIP_DB" not in tab.locator("main").inner_text()
+    tab.goto(f"{BASE}/web/?range=7d")
+    assert tab.locator("#top-country").count() == 0
+
+
 def test_explorer_filters_breaks_down_and_opens_an_event(tab: Page) -> None:
     tab.goto(f"{BASE}/events/")
     tab.select_option("#event-name", "purchase")

@@ -9,13 +9,14 @@ the web pages or the API.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.requests import Request
 
 from heliograph.budget import MemoryBudget
 from heliograph.flags.cache import FlagCache
+from heliograph.ingest.geoip import GeoIp, TrustedProxies
 from heliograph.ingest.limits import IngestLimiter
 from heliograph.store.contract import ProjectLookup
 from heliograph.store.queue import NodeQueue, PayloadQueue
@@ -39,6 +40,9 @@ class IngestGate:
     memory: MemoryBudget
     max_backlog: int  # payloads waiting for digest past which ingest answers 429
     flags: FlagCache  # what /flags and /decide answer from
+    geoip: GeoIp | None = None  # visitors' countries (HELIOGRAPH_GEOIP_DB); None: none
+    # Whose X-Forwarded-For names the client (HELIOGRAPH_TRUSTED_PROXIES); none by default.
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
 
 def gate_of(request: Request) -> IngestGate:

@@ -11,7 +11,9 @@ one JSON array. Each event
 of a batch counts against the rate limits; over them, capture answers 429
 with ``Retry-After`` and ``{"detail": ...}``, which posthog clients read and
 back off on. Bodies are charged to the process-wide memory budget
-(:mod:`heliograph.budget`): past it, 503 with ``Retry-After``.
+(:mod:`heliograph.budget`): past it, 503 with ``Retry-After``. With a GeoIP
+database configured, events (not recordings) get the client's country
+(:mod:`heliograph.ingest.geoip`); the address itself is never queued.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from heliograph.auth import authenticate, can_read, project_role
 from heliograph.flags.definition import FeatureFlag
 from heliograph.ingest import memory
 from heliograph.ingest.gate import IngestGate, gate_of
+from heliograph.ingest.geoip import add_country, client_address
 from heliograph.ingest.http import (
     admit,
     check_backlog,
@@ -91,12 +94,29 @@ async def capture(request: Request) -> Response:
         if batch.events:
             category = "replay" if path == "/s" else "analytics"
             admit(gate, batch.api_key, project_id, category=category, cost=len(batch.events))
+            if path != "/s":
+                _add_countries(request, gate, batch.events)
             await gate.queue.append(project_id, "posthog", now, orjson.dumps(batch.events))
     except IngestError as exc:
         return error_response(exc, cors, sentry=False)
     if request.query_params.get("beacon") == "1":
         return Response(status_code=204, headers=cors)
     return JSONResponse({"status": "Ok"}, headers=cors)
+
+
+def _add_countries(request: Request, gate: IngestGate, events: list[dict[str, Any]]) -> None:
+    """Each event's country, from the client's address (which is not kept), if configured.
+
+    On the event loop: one cached, memory-mapped lookup per request
+    (:mod:`heliograph.ingest.geoip` says why that cannot block).
+    """
+    if gate.geoip is None:
+        return
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.getlist("x-forwarded-for"), gate.trusted_proxies)
+    country = gate.geoip.country(address) if address else None
+    if country is not None:
+        add_country(events, country)
 
 
 async def _project_flags(gate: IngestGate, project_id: int) -> list[FeatureFlag]:

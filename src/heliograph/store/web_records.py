@@ -36,8 +36,10 @@ __all__ = [
     "property_text",
 ]
 
-# What the dashboard breaks pageviews and sessions down by.
-WEB_DIMENSIONS = ("page", "referrer", "browser", "os", "device")
+# What the dashboard breaks pageviews and sessions down by. "country" is the ISO
+# 3166 code of ``$geoip_country_code`` (set at ingest when a GeoIP database is
+# configured), recorded only for pageviews that have one.
+WEB_DIMENSIONS = ("page", "referrer", "browser", "os", "device", "country")
 FilterOperator = Literal["eq", "neq", "contains", "is_set", "is_not_set"]
 FILTER_OPERATORS: tuple[FilterOperator, ...] = ("eq", "neq", "contains", "is_set", "is_not_set")
 # Bounds on what a query may ask: hostile input costs no more than these.

@@ -10,7 +10,7 @@ event is not new, so nothing is counted twice):
 * for ``$pageview`` events (:func:`~heliograph.store.web_shaping.pageview_of`):
   ``web_hourly`` (pageviews, sessions, bounces per hour),
   ``web_top_hourly`` (pageviews and sessions per page, referring domain,
-  browser, OS and device), ``web_sessions`` (one row per session: its first
+  browser, OS, device and, when known, country), ``web_sessions`` (one row per session: its first
   hour and its pageviews, what sessions and bounces are derived from) and
   the visitor sketches ``web_visitors_hourly`` / ``web_visitors_daily``
   (HyperLogLog registers, :mod:`heliograph.store.hll`).

@@ -4,6 +4,8 @@ posthog-js sends ``$pathname``, ``$current_url``, ``$referrer``,
 ``$referring_domain``, ``$browser``, ``$os``, ``$device_type`` and
 ``$session_id``; the Heliograph snippet sends the page's URL, path and
 referrer but no browser (nor session); server SDKs often send only a URL.
+``$geoip_country_code`` is set at ingest when a GeoIP database is configured
+(:mod:`heliograph.ingest.geoip`), or by a server SDK itself.
 :func:`pageview_of` reads what there is, falls back on the User-Agent
 (``$raw_user_agent``, parsed as error events are,
 :func:`heliograph.digest.client_context.user_agent_parts`) and gives every
@@ -45,16 +47,20 @@ class Pageview:
     browser: str
     os: str
     device: str
+    # ISO 3166 alpha-2, upper case; None when unknown (no row: the dashboard
+    # shows countries only where some are known).
+    country: str | None = None
 
     def dimensions(self) -> tuple[tuple[str, str], ...]:
         """(dimension, value) pairs, in :data:`~heliograph.store.web_records.WEB_DIMENSIONS`."""
-        return (
+        found = (
             ("page", self.path),
             ("referrer", self.referrer),
             ("browser", self.browser),
             ("os", self.os),
             ("device", self.device),
         )
+        return found if self.country is None else (*found, ("country", self.country))
 
 
 def _text(value: Any) -> str | None:
@@ -93,6 +99,14 @@ def _referrer(properties: dict[str, Any]) -> str:
     parts = _url(referrer)
     host = (parts.hostname if parts is not None else None) or None
     return host[:MAX_VALUE_TEXT] if host else DIRECT
+
+
+def _country(properties: dict[str, Any]) -> str | None:
+    """``$geoip_country_code`` if it is two letters (a client may send anything)."""
+    code = properties.get("$geoip_country_code")
+    if isinstance(code, str) and len(code) == 2 and code.isascii() and code.isalpha():
+        return code.upper()
+    return None
 
 
 def _device_type(browser: str | None, system: str | None, family: str | None) -> str:
@@ -151,4 +165,5 @@ def pageview_of(event: Event) -> Pageview | None:
         browser=browser,
         os=system,
         device=device,
+        country=_country(properties),
     )

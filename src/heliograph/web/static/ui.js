@@ -24,6 +24,18 @@
     });
   });
 
+  // Country codes (data-region="DE") read as their English names; the code
+  // stays in the title, and is what shows without this script.
+  var regions = document.querySelectorAll("[data-region]");
+  if (regions.length && window.Intl && Intl.DisplayNames) {
+    var regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+    regions.forEach(function (el) {
+      try {
+        el.textContent = regionNames.of(el.getAttribute("data-region")) || el.textContent;
+      } catch (e) { /* not a region code: leave it as it is */ }
+    });
+  }
+
   // "/" focuses the search box, as on most trackers.
   var search = document.querySelector("[data-search]");
   if (search) {
