@@ -104,6 +104,17 @@ ORDER BY (project_id, name, toStartOfHour({_AT}), id){_STORAGE}""",
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, toStartOfHour({_AT}), id){_STORAGE}""",
     ],
+    # 2: a person's events (the person page, ``store/clickhouse/web_reads.py``) by
+    # distinct id: a column computed from the document as rows are written, and a
+    # bloom filter on it, so the lookup skips the granules without the person's ids
+    # instead of parsing every document of the range. Parts written before keep no
+    # index (the column is computed when read) and age out with retention.
+    [
+        "ALTER TABLE analytics_events ADD COLUMN IF NOT EXISTS distinct_id String "
+        "MATERIALIZED JSONExtractString(data, 'distinct_id')",
+        "ALTER TABLE analytics_events ADD INDEX IF NOT EXISTS by_distinct_id distinct_id "
+        "TYPE bloom_filter(0.01) GRANULARITY 1",
+    ],
 ]
 
 VERSION_TABLE = """CREATE TABLE IF NOT EXISTS heliograph_schema (

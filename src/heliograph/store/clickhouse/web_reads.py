@@ -72,7 +72,8 @@ def _where(query: EventQuery) -> tuple[str, dict[str, Any]]:
         sql += " AND name = {name:String}"
         params["name"] = query.name
     if query.distinct_ids:
-        sql += " AND JSONExtractString(data, 'distinct_id') IN {ids:Array(String)}"
+        # The materialized column of migration 2, under its bloom filter.
+        sql += " AND distinct_id IN {ids:Array(String)}"
         params["ids"] = list(query.distinct_ids)
     for number, condition in enumerate(query.filters):
         sql += f" AND {_condition(number, condition, params)}"

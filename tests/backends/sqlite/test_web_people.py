@@ -1,0 +1,57 @@
+"""SQLite reads and writes of web analytics and people, checked on the tables themselves.
+
+What any backend must do is in ``tests/contract/test_web_analytics.py``; this
+checks how SQLite does it: the query plans and the bounded purge writes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from heliograph.model import Event
+from heliograph.store import event_explorer
+from heliograph.store.base import DigestBatch
+from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.web_records import EventQuery
+
+
+def _event(project_id: int, name: str, distinct_id: str, at: float) -> Event:
+    return Event(
+        project_id=project_id, event_id=uuid.uuid4().hex, timestamp=at, received_at=at,
+        kind="analytics", name=name, distinct_id=distinct_id, properties={},
+    )  # fmt: skip
+
+
+def _project(store: SQLiteStore) -> int:
+    org = store.create_organization("acme", "Acme")
+    return store.create_project(org.id, "shop", "Shop").id
+
+
+def test_a_persons_events_are_read_by_distinct_id_not_by_time(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = _project(store)
+    now = time.time()
+    store.record(
+        DigestBatch(analytics=[_event(pid, "seen", f"d{n % 50}", now - n) for n in range(500)])
+    )
+    statements: list[tuple[str, list[Any]]] = []
+    fetch_all = event_explorer._fetch_all
+
+    def spy(statement: str, params: list[Any]) -> Any:
+        statements.append((statement, params))
+        return fetch_all(statement, params)
+
+    monkeypatch.setattr(event_explorer, "_fetch_all", spy)
+    query = EventQuery(pid, now - 30 * 86400, now + 1, distinct_ids=("d1", "d2"))
+    found, _ = store.find_events(query, limit=25)
+    assert len(found) == 20
+    [(statement, params)] = statements
+    plan = store.db.read(
+        lambda c: [row[3] for row in c.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+    )
+    assert any("events_by_distinct_id" in step for step in plan), plan
