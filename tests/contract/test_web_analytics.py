@@ -244,6 +244,42 @@ def test_identify_alias_and_set_merge_persons(store: Store, project: Any) -> Non
     assert store.list_persons(pid, search="100%_", limit=10)[0] == []
 
 
+def test_identified_persons_merge_only_dangerously(store: Store, project: Any) -> None:
+    now = time.time() - 600
+    pid = project.id
+    record(
+        store,
+        event(pid, "$identify", "ada", now, **{"$anon_distinct_id": "anon-a"}),
+        event(pid, "$identify", "bob", now + 1, **{"$anon_distinct_id": "anon-b"}),
+        event(pid, "$pageview", "anon-c", now + 2),
+    )
+    ada = store.person_by_distinct_id(pid, "ada")
+    bob = store.person_by_distinct_id(pid, "bob")
+    assert ada is not None and bob is not None and ada.identified and bob.identified
+    anon = store.person_by_distinct_id(pid, "anon-c")
+    assert anon is not None and not anon.identified
+    # Anyone may send these: an identified person is never merged in by them.
+    record(
+        store,
+        event(pid, "$identify", "bob", now + 3, **{"$anon_distinct_id": "ada"}),
+        event(pid, "$create_alias", "bob", now + 4, alias="anon-a"),
+    )  # fmt: skip
+    assert store.person_by_distinct_id(pid, "ada") == ada
+    bob_now = store.person_by_distinct_id(pid, "bob")
+    assert bob_now is not None and set(bob_now.distinct_ids) == {"bob", "anon-b"}
+    # A new id joins whoever it is aliased to (PostHog adds it to them), who keeps their id.
+    record(store, event(pid, "$create_alias", "new-id", now + 5, alias="new-id", distinct_id="ada"))
+    ada_now = store.person_by_distinct_id(pid, "new-id")
+    assert ada_now is not None and ada_now.id == ada.id
+    assert set(ada_now.distinct_ids) == {"ada", "anon-a", "new-id"}
+    # An anonymous person is merged in; $merge_dangerously merges even an identified one.
+    record(store, event(pid, "$create_alias", "bob", now + 6, alias="anon-c"))
+    record(store, event(pid, "$merge_dangerously", "bob", now + 7, alias="ada"))
+    merged = store.person_by_distinct_id(pid, "ada")
+    assert merged is not None and merged.identified
+    assert set(merged.distinct_ids) == {"ada", "anon-a", "new-id", "bob", "anon-b", "anon-c"}
+
+
 def test_people_pages_and_errors_of_a_person(
     store: Store, project: Any, other_project: Any
 ) -> None:

@@ -11,6 +11,7 @@ from heliograph.store.hll import estimate, register_of
 from heliograph.store.people_events import (
     MAX_PROPERTIES,
     apply_update,
+    may_merge,
     merge_properties,
     person_update,
 )
@@ -36,6 +37,19 @@ def test_identify_alias_and_placeholders() -> None:
     placeholder = person_update(event("$identify", "u1", **{"$anon_distinct_id": "null"}))
     assert placeholder is not None and placeholder.merge_with is None
     assert person_update(event("$pageview", "x", **{"$process_person_profile": False})) is None
+
+
+def test_only_merge_dangerously_merges_an_identified_person() -> None:
+    identify = person_update(event("$identify", "u1", **{"$anon_distinct_id": "a1"}))
+    alias = person_update(event("$create_alias", "u1", alias="a1"))
+    dangerous = person_update(event("$merge_dangerously", "u1", alias="a1"))
+    plain = person_update(event("$set", "u1", **{"$set": {"plan": "pro"}}))
+    assert identify is not None and alias is not None and dangerous is not None
+    assert plain is not None and not plain.identifies
+    assert identify.identifies and alias.identifies and not dangerous.identifies
+    assert may_merge(identify, False) and not may_merge(identify, True)
+    assert may_merge(alias, False) and not may_merge(alias, True)
+    assert may_merge(dangerous, True)
 
 
 def test_set_set_once_unset_and_bounds() -> None:

@@ -8,6 +8,14 @@ PostHog's SDKs speak of persons through events:
 * ``$create_alias`` (``alias``): ``properties.alias`` joins the person of
   the event's distinct id (posthog-python sends the old id as
   ``properties.distinct_id``). ``$merge_dangerously`` is the same.
+
+Who may be merged follows PostHog: a person is *identified* once an
+``$identify`` or ``$create_alias`` named one of their distinct ids as the
+event's own (the person kept). ``$identify`` and ``$create_alias`` merge the
+other person in only while that person is not identified, so a client (or
+anyone holding the project's public key) cannot join two known users by
+sending one event; ``$merge_dangerously`` merges whoever it names, as its
+name warns (:func:`may_merge`).
 * ``$set`` / ``$set_once`` (objects, in the properties or at the top level
   of the event; the decoder moves the latter into the properties), and
   ``$unset`` (a list of keys). The Heliograph snippet sends what it knows
@@ -40,6 +48,7 @@ __all__ = [
     "MAX_PROPERTY_BYTES",
     "PersonUpdate",
     "apply_update",
+    "may_merge",
     "merge_properties",
     "person_update",
     "usable_id",
@@ -80,6 +89,10 @@ class PersonUpdate:
     distinct_id: str
     timestamp: float
     merge_with: str | None = None
+    # $identify / $create_alias: the person of ``distinct_id`` becomes identified.
+    identifies: bool = False
+    # $merge_dangerously: merge even an identified person.
+    dangerous: bool = False
     set: dict[str, Any] = field(default_factory=dict)
     set_once: dict[str, Any] = field(default_factory=dict)
     unset: list[str] = field(default_factory=list)
@@ -131,7 +144,13 @@ def person_update(event: Event) -> PersonUpdate | None:
             merge_with = usable_id(properties.get("distinct_id"))
     if merge_with == distinct_id:
         merge_with = None
-    update = PersonUpdate(distinct_id, event.timestamp, merge_with)
+    update = PersonUpdate(
+        distinct_id,
+        event.timestamp,
+        merge_with,
+        identifies=event.name in ("$identify", "$create_alias"),
+        dangerous=event.name == "$merge_dangerously",
+    )
     update.set = {**_assignments(properties.get("$user")), **_assignments(properties.get("$set"))}
     update.set_once = _assignments(properties.get("$set_once"))
     unset = properties.get("$unset")
@@ -141,6 +160,11 @@ def person_update(event: Event) -> PersonUpdate | None:
     if personless and not (merge_with or update.set or update.set_once):
         return None
     return update
+
+
+def may_merge(update: PersonUpdate, merged_identified: bool) -> bool:
+    """Whether ``update`` may merge in a person who is (or is not) identified."""
+    return update.dangerous or not merged_identified
 
 
 def _size(properties: Mapping[str, Any]) -> int:

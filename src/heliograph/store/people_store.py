@@ -43,6 +43,7 @@ from heliograph.store.llm_reads import DbT
 from heliograph.store.people_events import (
     PersonUpdate,
     apply_update,
+    may_merge,
     merge_properties,
     person_update,
 )
@@ -62,7 +63,7 @@ __all__ = [
 MAX_LISTED_IDS = 100
 # Ids per IN list.
 _CHUNK = 500
-_PERSON_COLUMNS = "id, project_id, properties, created_at, last_seen"
+_PERSON_COLUMNS = "id, project_id, properties, created_at, last_seen, is_identified"
 
 # (connection, project id, exclusive): takes the project's people lock, or does nothing.
 PeopleLock = Callable[[Any, int, bool], None]
@@ -81,6 +82,7 @@ class _State:
     properties: dict[str, Any]
     created_at: float
     last_seen: float
+    identified: bool = False
     changed: bool = False
 
 
@@ -126,7 +128,7 @@ def _apply(
             if distinct_id is not None and distinct_id not in first_seen:
                 first_seen[distinct_id] = update.timestamp
     ids = sorted(first_seen)
-    _create_missing(conn, dialect, project_id, ids, first_seen)
+    created = _create_missing(conn, dialect, project_id, ids, first_seen)
     owner: dict[str, int] = {}
     for chunk in _chunks(ids):
         condition, values = dialect.in_list("distinct_id", chunk)
@@ -138,36 +140,50 @@ def _apply(
             [project_id, *values],
         ).fetchall()
         owner.update((str(row[0]), int(row[1])) for row in rows)
-    states: dict[int, _State] = {}
-    for chunk in _chunks(sorted(set(owner.values()))):
-        condition, values = dialect.in_list("id", chunk)
-        rows = conn.execute(
-            dialect.sql(
-                "SELECT id, properties, created_at, last_seen FROM persons "
-                f"WHERE {condition} ORDER BY id{for_update}"
-            ),
-            values,
-        ).fetchall()
-        for row in rows:
-            states[int(row[0])] = _State(_loads(row[1]), float(row[2]), float(row[3]))
+    states = _load_states(conn, dialect, sorted(set(owner.values())), for_update)
+    missing = sorted(set(owner.values()) - set(states))
+    if missing:
+        # An id left pointing at a person that is gone (deleted by a retention pass that
+        # raced this batch, or by an older version): the person is made again, empty,
+        # rather than the batch's updates to it being lost.
+        _insert_persons(
+            conn,
+            dialect,
+            project_id,
+            [(person, _first_of(person, owner, first_seen)) for person in missing],
+        )
+        states.update(_load_states(conn, dialect, missing, for_update))
     merges: list[tuple[int, int]] = []  # (merged away, kept), in order
+    touched: set[int] = set()  # persons an earlier update of the batch named
     for update in updates:
         kept = owner.get(update.distinct_id)
         if kept is None or kept not in states:
             continue
+        other = owner.get(update.merge_with) if update.merge_with is not None else None
+        if other is not None and (other == kept or other not in states):
+            other = None
+        if other is not None and kept in created and kept not in touched:
+            # The event's own id is new: it joins the other person (as PostHog adds it to
+            # them), whoever they are, and that person keeps their id.
+            kept, other = other, kept
+        elif other is not None and not may_merge(update, states[other].identified):
+            other = None
+        touched.update(p for p in (kept, other) if p is not None)
         state = states[kept]
-        if update.merge_with is not None:
-            other = owner.get(update.merge_with)
-            if other is not None and other != kept and other in states:
-                merged = states.pop(other)
-                state.properties = merge_properties(state.properties, merged.properties)
-                state.created_at = min(state.created_at, merged.created_at)
-                state.last_seen = max(state.last_seen, merged.last_seen)
-                state.changed = True
-                merges.append((other, kept))
-                for distinct_id, person in owner.items():
-                    if person == other:
-                        owner[distinct_id] = kept
+        if other is not None:
+            merged = states.pop(other)
+            state.properties = merge_properties(state.properties, merged.properties)
+            state.created_at = min(state.created_at, merged.created_at)
+            state.last_seen = max(state.last_seen, merged.last_seen)
+            state.identified = state.identified or merged.identified
+            state.changed = True
+            merges.append((other, kept))
+            for distinct_id, person in owner.items():
+                if person == other:
+                    owner[distinct_id] = kept
+        if update.identifies and not state.identified:
+            state.identified = True
+            state.changed = True
         if apply_update(state.properties, update):
             state.changed = True
         if update.timestamp > state.last_seen or update.timestamp < state.created_at:
@@ -190,6 +206,7 @@ def _apply(
             state.last_seen,
             _searchable(state.properties, "email", "$email"),
             _searchable(state.properties, "name", "$name", "username"),
+            int(state.identified),
             person_id,
         )
         for person_id, state in sorted(states.items())
@@ -201,7 +218,7 @@ def _apply(
             cursor.executemany(
                 dialect.sql(
                     "UPDATE persons SET properties = ?, created_at = ?, last_seen = ?, email = ?, "
-                    "name = ? WHERE id = ?"
+                    "name = ?, is_identified = ? WHERE id = ?"
                 ),
                 rows,
             )
@@ -211,8 +228,9 @@ def _apply(
 
 def _create_missing(
     conn: Any, dialect: SqlDialect, project_id: int, ids: list[str], first_seen: dict[str, float]
-) -> None:
-    """Give each distinct id without a person a new one (see the module's step 1)."""
+) -> set[int]:
+    """Give each distinct id without a person a new one (see the module's step 1); the
+    ids of the persons made."""
     created: list[tuple[str, int]] = []
     for chunk in _chunks(ids):
         values = ", ".join(["(?, ?, ?)"] * len(chunk))
@@ -228,7 +246,23 @@ def _create_missing(
             params,
         ).fetchall()
         created += [(str(row[0]), int(row[1])) for row in rows]
-    if not created:
+    _insert_persons(
+        conn, dialect, project_id, [(person, first_seen.get(d, 0.0)) for d, person in created]
+    )
+    return {person for _d, person in created}
+
+
+def _first_of(person: int, owner: dict[str, int], first_seen: dict[str, float]) -> float:
+    return min(
+        (first_seen[d] for d, p in owner.items() if p == person and d in first_seen), default=0.0
+    )
+
+
+def _insert_persons(
+    conn: Any, dialect: SqlDialect, project_id: int, persons: list[tuple[int, float]]
+) -> None:
+    """Empty persons, (id, first seen) each, unless they exist."""
+    if not persons:
         return
     cursor = conn.cursor()
     try:
@@ -237,13 +271,29 @@ def _create_missing(
                 "INSERT INTO persons (id, project_id, properties, created_at, last_seen) "
                 "VALUES (?, ?, '{}', ?, ?) ON CONFLICT (id) DO NOTHING"
             ),
-            [
-                (person_id, project_id, first_seen.get(d, 0.0), first_seen.get(d, 0.0))
-                for d, person_id in sorted(created, key=lambda item: item[1])
-            ],
+            [(person, project_id, at, at) for person, at in sorted(persons)],
         )
     finally:
         cursor.close()
+
+
+def _load_states(
+    conn: Any, dialect: SqlDialect, person_ids: list[int], for_update: str
+) -> dict[int, _State]:
+    """The persons of ``person_ids`` that exist (locked, on PostgreSQL), by id."""
+    states: dict[int, _State] = {}
+    for chunk in _chunks(person_ids):
+        condition, values = dialect.in_list("id", chunk)
+        rows = conn.execute(
+            dialect.sql(
+                "SELECT id, properties, created_at, last_seen, is_identified FROM persons "
+                f"WHERE {condition} ORDER BY id{for_update}"
+            ),
+            values,
+        ).fetchall()
+        for row in rows:
+            states[int(row[0])] = _State(_loads(row[1]), float(row[2]), float(row[3]), bool(row[4]))
+    return states
 
 
 def _loads(text: Any) -> dict[str, Any]:
@@ -293,6 +343,7 @@ class PeopleMixin(Generic[DbT]):
                 created_at=float(row[3]),
                 last_seen=float(row[4]),
                 distinct_ids=tuple(listed[int(row[0])]),
+                identified=bool(row[5]),
             )
             for row in rows
         ]

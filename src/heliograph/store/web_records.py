@@ -130,6 +130,8 @@ class Person:
     created_at: float
     last_seen: float
     distinct_ids: tuple[str, ...] = ()
+    # Named by an $identify or $create_alias (people_events.py: who may be merged).
+    identified: bool = False
 
     @property
     def label(self) -> str:

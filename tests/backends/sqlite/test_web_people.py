@@ -55,3 +55,18 @@ def test_a_persons_events_are_read_by_distinct_id_not_by_time(
         lambda c: [row[3] for row in c.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
     )
     assert any("events_by_distinct_id" in step for step in plan), plan
+
+
+def test_an_id_left_pointing_at_a_missing_person_makes_the_person_again(
+    store: SQLiteStore,
+) -> None:
+    pid = _project(store)
+    now = time.time()
+    store.record(DigestBatch(analytics=[_event(pid, "seen", "ada", now - 10)]))
+    store.db.write(lambda c: c.execute("DELETE FROM persons WHERE project_id = ?", (pid,)))
+    later = _event(pid, "$set", "ada", now)
+    later.properties["$set"] = {"plan": "pro"}
+    store.record(DigestBatch(analytics=[later]))
+    person = store.person_by_distinct_id(pid, "ada")
+    assert person is not None and person.properties == {"plan": "pro"}
+    assert person.distinct_ids == ("ada",)

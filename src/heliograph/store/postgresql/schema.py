@@ -515,7 +515,8 @@ MIGRATIONS = [
         created_at DOUBLE PRECISION NOT NULL,
         last_seen DOUBLE PRECISION NOT NULL,
         email TEXT,
-        name TEXT
+        name TEXT,
+        is_identified INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX persons_by_last_seen ON persons (project_id, last_seen, id);
     CREATE TABLE person_distinct_ids (
