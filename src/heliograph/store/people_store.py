@@ -28,6 +28,8 @@ that only set properties run side by side, their rows locked in step 2.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic
@@ -55,7 +57,7 @@ __all__ = [
     "PeopleLock",
     "PeopleMixin",
     "person_id_for",
-    "purge_people_task",
+    "purge_people",
     "record_people",
 ]
 
@@ -441,13 +443,31 @@ def usage_from_rows(rows: Sequence[Sequence[Any]]) -> PersonLlmUsage:
     )
 
 
-def purge_people_task(
-    dialect: SqlDialect, project_id: int, cutoff: float, batch_rows: int
-) -> Callable[[Any], int]:
-    """One retention write: up to ``batch_rows`` persons last seen before ``cutoff``, and
-    every distinct id of theirs (so no id is left pointing at a deleted person)."""
+def purge_people(
+    write: Callable[[Callable[[Any], tuple[int, int]]], tuple[int, int]],
+    dialect: SqlDialect,
+    project_id: int,
+    cutoff: float,
+    *,
+    batch_rows: int,
+    pause: float,
+    stop: threading.Event,
+    lock: PeopleLock | None = None,
+) -> int:
+    """Retention of persons: those last seen before ``cutoff`` go with every distinct id of
+    theirs (so no id is left pointing at a deleted person), ``batch_rows`` a write.
 
-    def task(conn: Any) -> int:
+    Each write takes the project's people lock exclusively (``lock``, PostgreSQL's; none on
+    SQLite, whose writes are one at a time), as a merging digest batch does: a batch that
+    is updating a person is never interleaved with their deletion (which deleted an active
+    person, or deadlocked on the two tables' row locks taken in opposite orders). The
+    delete checks ``last_seen`` again and only the persons really deleted lose their ids.
+    """
+
+    def task(conn: Any) -> tuple[int, int]:
+        """(persons found, persons deleted)."""
+        if lock is not None:
+            lock(conn, project_id, True)
         rows = conn.execute(
             dialect.sql(
                 "SELECT id FROM persons WHERE project_id = ? AND last_seen < ? "
@@ -455,12 +475,26 @@ def purge_people_task(
             ),
             (project_id, cutoff),
         ).fetchall()
-        ids = [int(row[0]) for row in rows]
-        if ids:
-            people, params = dialect.in_list("person_id", ids)
-            conn.execute(dialect.sql(f"DELETE FROM person_distinct_ids WHERE {people}"), params)
-            persons, params = dialect.in_list("id", ids)
-            conn.execute(dialect.sql(f"DELETE FROM persons WHERE {persons}"), params)
-        return len(ids)
+        if not rows:
+            return 0, 0
+        persons, params = dialect.in_list("id", [int(row[0]) for row in rows])
+        deleted = conn.execute(
+            dialect.sql(f"DELETE FROM persons WHERE {persons} AND last_seen < ? RETURNING id"),
+            [*params, cutoff],
+        ).fetchall()
+        if deleted:
+            people, params = dialect.in_list("person_id", [int(row[0]) for row in deleted])
+            conn.execute(
+                dialect.sql(f"DELETE FROM person_distinct_ids WHERE project_id = ? AND {people}"),
+                [project_id, *params],
+            )
+        return len(rows), len(deleted)
 
-    return task
+    total = 0
+    while not stop.is_set():
+        found, deleted = write(task)
+        total += deleted
+        if found < batch_rows:
+            break
+        time.sleep(pause)
+    return total

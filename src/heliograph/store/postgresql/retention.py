@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from heliograph.store.base import Project, StoreUnavailable
 from heliograph.store.contract import LOGIN_FAILURE_TTL
-from heliograph.store.people_store import purge_people_task
+from heliograph.store.people_store import purge_people
 from heliograph.store.postgresql.database import Connection, PgDatabase, is_unavailable
+from heliograph.store.postgresql.people_lock import people_lock
 from heliograph.store.retention import ProjectPurge, PurgeReport
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 from heliograph.store.sql_dialect import POSTGRESQL
@@ -164,18 +165,19 @@ def _purge_project(
 
 
 def _purge_people(run: _Runner, project_id: int, cutoff: float) -> int:
-    """Persons last seen before the cutoff, with their distinct ids, a batch per write."""
+    """Persons last seen before the cutoff, with their distinct ids (``people_store``)."""
     if run.dry_run:
         return run.count("persons", "project_id = %s AND last_seen < %s", (project_id, cutoff))
-    task = purge_people_task(POSTGRESQL, project_id, cutoff, BATCH_ROWS)
-    total = 0
-    while not run.stop.is_set():
-        deleted = run.db.write(task)
-        total += deleted
-        if deleted < BATCH_ROWS:
-            break
-        time.sleep(run.pause)
-    return total
+    return purge_people(
+        run.db.write,
+        POSTGRESQL,
+        project_id,
+        cutoff,
+        batch_rows=BATCH_ROWS,
+        pause=run.pause,
+        stop=run.stop,
+        lock=people_lock,
+    )
 
 
 def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:

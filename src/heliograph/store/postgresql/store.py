@@ -68,6 +68,7 @@ from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, 
 from heliograph.store.postgresql.event_rows import WHOLE_EVENTS, EventRows
 from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
+from heliograph.store.postgresql.people_lock import people_lock
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
@@ -186,20 +187,10 @@ class PostgresStore(
 
 # -- web analytics and people ---------------------------------------------------
 
-# pg_advisory_xact_lock(key, project id) of a project's persons: shared by batches
-# that only set properties, exclusive for one that merges (store/people_store.py).
-PEOPLE_LOCK = 0x48504C  # "HPL"
-
-
-def _people_lock(conn: Connection, project_id: int, exclusive: bool) -> None:
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    conn.execute(f"SELECT {function}(%s, %s)", (PEOPLE_LOCK, project_id & 0x7FFFFFFF))
-
-
 def _record_web(conn: Connection, events: Sequence[Event]) -> None:
     """Web analytics rollups and person profiles of the batch's new analytics events."""
     record_web_analytics(conn, POSTGRESQL, events)
-    record_people(conn, POSTGRESQL, events, _people_lock, for_update=" FOR UPDATE")
+    record_people(conn, POSTGRESQL, events, people_lock, for_update=" FOR UPDATE")
 
 
 # -- the set-based write: the normal case --------------------------------------

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
-from heliograph.store.people_store import purge_people_task
+from heliograph.store.people_store import purge_people
 from heliograph.store.retention import ProjectPurge, PurgeReport
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 from heliograph.store.sql_dialect import SQLITE
@@ -143,18 +143,18 @@ def _purge_issue_hours(run: _Runner, project_id: int, cutoff: float) -> int:
 
 
 def _purge_people(run: _Runner, project_id: int, cutoff: float) -> int:
-    """Persons last seen before the cutoff, with their distinct ids, a batch per write."""
+    """Persons last seen before the cutoff, with their distinct ids (``people_store``)."""
     if run.dry_run:
         return run.count("persons", "project_id = ? AND last_seen < ?", (project_id, cutoff))
-    task = purge_people_task(SQLITE, project_id, cutoff, BATCH_ROWS)
-    total = 0
-    while not run.stop.is_set():
-        deleted = run.store.db.write(task)
-        total += deleted
-        if deleted < BATCH_ROWS:
-            break
-        time.sleep(run.pause)
-    return total
+    return purge_people(
+        run.store.db.write,
+        SQLITE,
+        project_id,
+        cutoff,
+        batch_rows=BATCH_ROWS,
+        pause=run.pause,
+        stop=run.stop,
+    )
 
 
 def _purge_llm(run: _Runner, project_id: int, cutoff: float) -> int:
