@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from heliograph.model import Event
 from heliograph.query.web import QueryError, parse_filters
+from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.hll import estimate, register_of
 from heliograph.store.people_events import (
     MAX_PROPERTIES,
@@ -138,3 +141,16 @@ def test_pageview_facts_fall_back_on_url_and_user_agent() -> None:
         event("$pageview", None, **{"$current_url": "http://[::1", "$pathname": 5})
     )
     assert hostile is not None and hostile.path == "/" and hostile.visitor
+
+
+@pytest.mark.parametrize(
+    "cursor", ["1.0:99999999999999999999", "1.0:-1", "nan:1", "inf:1", "-inf:2", "1:x", "x"]
+)
+def test_crafted_cursors_are_refused(cursor: str) -> None:
+    with pytest.raises(ValueError):
+        decode_cursor(cursor)
+
+
+def test_cursors_round_trip() -> None:
+    assert decode_cursor(encode_cursor(1.5, 2**63 - 1)) == (1.5, 2**63 - 1)
+    assert decode_cursor(encode_cursor(0.0, 0)) == (0.0, 0)
