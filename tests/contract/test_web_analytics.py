@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from heliograph.model import Event, User
+from heliograph.query.web import build_explorer
 from heliograph.store.base import DigestBatch
 from heliograph.store.contract import Store
 from heliograph.store.web_records import EventQuery, PropertyFilter
@@ -188,6 +189,22 @@ def test_explorer_filters_breaks_down_and_pages(store: Store, project: Any) -> N
     whole = store.event_breakdown(EventQuery(pid, now - 3600, now + 1), None, "day")
     assert whole.total == 5 and whole.top == [("", 5)]
     assert sum(whole.series[""].values()) == 5
+
+
+def test_the_explorer_chart_counts_every_value_not_only_the_top_ten(
+    store: Store, project: Any
+) -> None:
+    now = time.time()
+    pid = project.id
+    record(store, *[event(pid, "buy", f"u{n}", now - 60 - n, sku=f"sku-{n}") for n in range(14)])
+    split = store.event_breakdown(EventQuery(pid, now - 3600, now + 1), "sku", "hour")
+    assert split.total == 14 and len(split.top) == 10
+    assert sum(split.buckets.values()) == 14
+    view = build_explorer(
+        store, pid, range_key="24h", name=None, filters=(), breakdown_by="sku", cursor=None,
+        now=now,
+    )  # fmt: skip
+    assert sum(view.totals) == 14
 
 
 def test_identify_alias_and_set_merge_persons(store: Store, project: Any) -> None:

@@ -240,11 +240,10 @@ def build_explorer(
     events, next_cursor = store.find_events(query, limit=limit, cursor=cursor)
     size = _SIZE[window.unit]
     totals = [0] * len(window.buckets())
-    for series in breakdown.series.values():
-        for start, count in series.items():
-            index = start // size - window.first
-            if 0 <= index < len(totals):
-                totals[index] += count
+    for start, count in breakdown.buckets.items():  # every matching event, not only the top ten
+        index = start // size - window.first
+        if 0 <= index < len(totals):
+            totals[index] += count
     return Explorer(
         window=window,
         query=query,

@@ -149,6 +149,7 @@ class EventExplorerMixin(Generic[DbT]):
     ) -> EventBreakdown:
         """Matching events per bucket, by the ``top`` values of ``prop`` (None: not split)."""
         counts: defaultdict[str | None, Counter[int]] = defaultdict(Counter)
+        buckets: Counter[int] = Counter()
         scanned = 0
         total = 0
         for _row_id, timestamp, document in self._scan(query, None):
@@ -157,9 +158,11 @@ class EventExplorerMixin(Generic[DbT]):
             if matches(properties, query.filters):
                 total += 1
                 value = property_text(properties, prop) if prop else ""
-                counts[value][bucket_start(timestamp, unit)] += 1
+                bucket = bucket_start(timestamp, unit)
+                counts[value][bucket] += 1
+                buckets[bucket] += 1
             if scanned >= SCAN_LIMIT:
                 break
         complete = scanned < SCAN_LIMIT
         ranked, series = top_series({k: dict(v) for k, v in counts.items()}, top)
-        return EventBreakdown(unit, total, ranked, series, scanned, complete)
+        return EventBreakdown(unit, total, ranked, series, scanned, complete, dict(buckets))

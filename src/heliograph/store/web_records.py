@@ -108,8 +108,10 @@ class EventBreakdown:
     """Matching events per bucket, split by the values of one property (or not split).
 
     ``series`` maps a value (``None``: the property is not set; ``""`` when
-    not split) to counts per bucket start (seconds). ``complete`` is False
-    when the backend counted only the newest ``scanned`` events of the range.
+    not split) to counts per bucket start (seconds), for the top values only;
+    ``buckets`` counts every matching event per bucket start, whatever its
+    value (what the chart shows). ``complete`` is False when the backend
+    counted only the newest ``scanned`` events of the range.
     """
 
     unit: TimeUnit
@@ -118,6 +120,7 @@ class EventBreakdown:
     series: dict[str | None, dict[int, int]]
     scanned: int
     complete: bool = True
+    buckets: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

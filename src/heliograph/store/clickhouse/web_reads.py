@@ -132,8 +132,11 @@ class ClickHouseWebReads:
             "ORDER BY n DESC, isNull(value), value LIMIT {top:UInt32}",
             {**params, "top": top},
         )
-        total_rows = self.events.query(f"SELECT count() FROM ({matching})", params)
-        total = int(total_rows[0][0]) if total_rows else 0
+        bucket_rows = self.events.query(
+            f"SELECT bucket, count() FROM ({matching}) GROUP BY bucket", params
+        )
+        buckets = {int(bucket): int(count) for bucket, count in bucket_rows}
+        total = sum(buckets.values())
         wanted = [row[0] for row in ranked_rows if row[0] is not None]
         with_null = any(row[0] is None for row in ranked_rows)
         counts: dict[str | None, dict[int, int]] = {row[0]: {} for row in ranked_rows}
@@ -148,7 +151,7 @@ class ClickHouseWebReads:
             for bucket, found, count in series_rows:
                 counts.setdefault(found, {})[int(bucket)] = int(count)
         ranked, series = top_series(counts, top)
-        return EventBreakdown(unit, total, ranked, series, total, True)
+        return EventBreakdown(unit, total, ranked, series, total, True, buckets)
 
     def person_llm_usage(
         self, project_id: int, distinct_ids: Sequence[str], since: float
