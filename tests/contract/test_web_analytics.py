@@ -297,6 +297,22 @@ def test_identified_persons_merge_only_dangerously(store: Store, project: Any) -
     assert set(merged.distinct_ids) == {"ada", "anon-a", "new-id", "bob", "anon-b", "anon-c"}
 
 
+def test_profiles_change_in_arrival_order_across_batches(store: Store, project: Any) -> None:
+    now = time.time() - 600
+    pid = project.id
+    record(
+        store,
+        event(pid, "$set", "ada", now + 2, **{"$set": {"plan": "pro"}}),
+        event(pid, "$set", "ada", now + 1, **{"$set": {"plan": "free"}, "$set_once": {"a": 1}}),
+    )
+    person = store.person_by_distinct_id(pid, "ada")
+    assert person is not None and person.properties == {"plan": "pro", "a": 1}  # by event time
+    late = event(pid, "$set", "ada", now, **{"$set": {"plan": "trial"}, "$set_once": {"a": 0}})
+    record(store, late)  # arrives last, happened first: wins (as documented)
+    person = store.person_by_distinct_id(pid, "ada")
+    assert person is not None and person.properties == {"plan": "trial", "a": 1}
+
+
 def test_people_pages_and_errors_of_a_person(
     store: Store, project: Any, other_project: Any
 ) -> None:

@@ -15,7 +15,9 @@ A batch's person updates are applied in three steps (:func:`record_people`):
    person only for the ids that were really new, so two digest workers
    seeing a new id at once make one person, not an orphan;
 2. the persons concerned are read (on PostgreSQL locked, in id order);
-3. the batch's updates are applied in time order in memory, then written:
+3. the batch's updates are applied in time order in memory, then written
+   (so across batches, profiles change in arrival order: no per-property
+   timestamps, docs/web-analytics.md):
    merges move every distinct id of the merged person to the kept one and
    delete the merged row; profiles are updated whole.
 
