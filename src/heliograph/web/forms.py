@@ -27,6 +27,15 @@ NOTICES = {
     "flag_created": "Feature flag created: it is served now.",
     "flag_saved": "Feature flag saved: it is served now.",
     "flag_deleted": "Feature flag deleted: clients now get no value for it.",
+    "rule_created": "Alert rule created.",
+    "rule_enabled": "Alert rule enabled.",
+    "rule_disabled": "Alert rule disabled: it notifies nobody until enabled again.",
+    "rule_snoozed": "Alert rule snoozed.",
+    "rule_unsnoozed": "Alert rule unsnoozed.",
+    "rule_tested": "Test notification queued: the history below shows how it went.",
+    "rule_deleted": "Alert rule deleted.",
+    "alert_emails_on": "You will receive alert emails for the projects you can see.",
+    "alert_emails_off": "You will no longer receive alert emails.",
 }
 
 

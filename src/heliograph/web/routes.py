@@ -8,8 +8,10 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from heliograph.web.pages.account import home, login, login_link, logout
+from heliograph.web.pages.alerts import alert_rules
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
+from heliograph.web.pages.issue_alerts import issue_alerts
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
@@ -31,11 +33,13 @@ routes = [
     Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
+    Route("/issues/{issue_id}/alerts", issue_alerts, methods=["POST"]),
     Route("/{org}/{project}/issues/", issue_list),
     Route("/{org}/{project}/issues/status", bulk_status, methods=["POST"]),
     Route("/{org}/{project}/settings/", project_settings, methods=["GET", "POST"]),
     Route("/{org}/{project}/flags/", flag_list, methods=["GET", "POST"]),
     Route("/{org}/{project}/flags/{flag_id}/", flag_detail, methods=["GET", "POST"]),
+    Route("/{org}/{project}/alerts/", alert_rules, methods=["GET", "POST"]),
     *llm_routes,
     *replay_routes,
     *web_analytics_routes,

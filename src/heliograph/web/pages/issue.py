@@ -87,6 +87,8 @@ def issue_detail(ctx: PageRequest) -> Response:
         "replays": ctx.store.issue_replays(issue.id, limit=5),
         "event_replay": ctx.store.get_replay(project.id, replay_id) if replay_id else None,
         "replays_base": replays_url(project),
+        # Whether alerts about this issue are muted now, and until when (None: for good).
+        "alerts_muted": ctx.store.issue_alerts_muted(issue.id),
     }
     response = ctx.render("issue.html", context, project=project)
     if asked:

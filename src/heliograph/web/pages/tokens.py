@@ -1,4 +1,4 @@
-"""``/account/``: your personal API tokens, and your password.
+"""``/account/``: your personal API tokens, your password, and whether you get alert emails.
 
 A new token is shown once, in the answer to the form that created it (never
 in a redirect URL, which browsers keep in their history and send as
@@ -34,6 +34,7 @@ def _render(
         "scopes": SCOPES,
         "new_token": new_token,
         "has_password": bool(found and found[1]),
+        "alert_emails": ctx.store.alert_emails_enabled(ctx.principal.user.id),
         "notice": notice(ctx.params),
         "error": error,
     }
@@ -89,8 +90,16 @@ def _set_password(ctx: PageRequest) -> Response:
     return RedirectResponse(f"{ACCOUNT_URL}?done=password_set", status_code=303)
 
 
+def _set_alert_emails(ctx: PageRequest) -> Response:
+    enabled = ctx.form.get("alert_emails") == "on"
+    ctx.store.set_alert_emails(ctx.principal.user.id, enabled)
+    done = "alert_emails_on" if enabled else "alert_emails_off"
+    return RedirectResponse(f"{ACCOUNT_URL}?done={done}", status_code=303)
+
+
 ACTIONS: dict[str, Callable[[PageRequest], Response]] = {
     "create_token": _create_token,
     "revoke_token": _revoke_token,
     "set_password": _set_password,
+    "alert_emails": _set_alert_emails,
 }
