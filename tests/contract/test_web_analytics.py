@@ -10,6 +10,7 @@ import pytest
 
 from heliograph.model import Event, User
 from heliograph.query.web import build_explorer
+from heliograph.store import web_rollups
 from heliograph.store.base import DigestBatch
 from heliograph.store.contract import Store
 from heliograph.store.web_records import EventQuery, PropertyFilter
@@ -93,6 +94,26 @@ def test_pageviews_sessions_bounces_and_tops_from_rollups(store: Store, project:
     assert names == {"$pageview": 4, "signup": 1}
     with pytest.raises(ValueError):
         store.web_top(pid, "nonsense", hour, hour)
+
+
+def test_rare_values_past_the_bound_fold_into_other(
+    store: Store, project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_rollups, "MAX_TOP_VALUES", 5)
+    hour = int(time.time() // 3600) - 1
+    at = hour * HOUR + 60
+    pid = project.id
+    record(store, *[view(pid, "ada", "s1", f"/p{n}", at + n) for n in range(4)])
+    # A flood of made-up paths: the first fills the bound, the rest are "(other)"; the
+    # paths already counted keep their rows.
+    record(store, *[view(pid, "ada", "s1", f"/spam{n}", at + 10 + n) for n in range(7)])
+    record(store, view(pid, "ada", "s1", "/p0", at + 30), view(pid, "ada", "s1", "/x", at + 31))
+    pages = store.web_top(pid, "page", hour, hour, limit=50)
+    assert {top.value: top.pageviews for top in pages} == {
+        "(other)": 7, "/p0": 2, "/p1": 1, "/p2": 1, "/p3": 1, "/spam0": 1,
+    }  # fmt: skip
+    [traffic] = store.web_traffic(pid, hour, hour)
+    assert traffic.pageviews == 13
 
 
 def test_countries_roll_up_where_known(store: Store, project: Any, other_project: Any) -> None:

@@ -50,6 +50,10 @@ __all__ = ["WebRollupReadsMixin", "record_web_analytics"]
 # Sessions upserted per statement (four parameters each, well under SQLite's limit).
 _SESSION_CHUNK = 200
 _SECONDS_PER_DAY = 86400
+# Distinct values kept per (project, hour, dimension) in web_top_hourly; later new
+# values count under OTHER, so a flood of made-up paths adds a row, not a row each.
+MAX_TOP_VALUES = 1000
+OTHER = "(other)"
 
 
 def _executemany(conn: Any, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -137,7 +141,7 @@ def _record_pageviews(conn: Any, dialect: SqlDialect, pageviews: list[Pageview])
             "DO UPDATE SET pageviews = web_top_hourly.pageviews + excluded.pageviews, "
             "sessions = web_top_hourly.sessions + excluded.sessions"
         ),
-        [(*key, *values) for key, values in sorted(top.items())],
+        [(*key, *values) for key, values in sorted(_fold_rare(conn, dialect, top).items())],
     )
     for table, unit in (("web_visitors_hourly", "hour"), ("web_visitors_daily", "day")):
         _executemany(
@@ -149,6 +153,52 @@ def _record_pageviews(conn: Any, dialect: SqlDialect, pageviews: list[Pageview])
             ),
             [(*slot[1:], rank) for slot, rank in sorted(registers.items()) if slot[0] == table],
         )
+
+
+def _fold_rare(
+    conn: Any, dialect: SqlDialect, top: dict[tuple[int, int, str, str], list[int]]
+) -> dict[tuple[int, int, str, str], list[int]]:
+    """``top`` with the values that would take an hour's dimension past
+    :data:`MAX_TOP_VALUES` distinct values counted under :data:`OTHER` instead.
+
+    One count per (project, hour, dimension) of the batch; the values already
+    there are looked up only when the batch could pass the bound. Concurrent
+    writers may together pass it by a batch's worth: a bound, not an exact cap.
+    """
+    groups: defaultdict[tuple[int, int, str], list[str]] = defaultdict(list)
+    for project_id, hour, dimension, value in top:
+        groups[(project_id, hour, dimension)].append(value)
+    folded: dict[tuple[int, int, str, str], list[int]] = {}
+    where = "project_id = ? AND hour = ? AND dimension = ?"
+    for group, values in sorted(groups.items()):
+        stored = int(
+            conn.execute(
+                dialect.sql(f"SELECT COUNT(*) FROM web_top_hourly WHERE {where}"), group
+            ).fetchone()[0]
+        )
+        known: set[str] = set()
+        if stored + len(values) > MAX_TOP_VALUES:
+            condition, params = dialect.in_list("value", values)
+            known = {
+                str(row[0])
+                for row in conn.execute(
+                    dialect.sql(f"SELECT value FROM web_top_hourly WHERE {where} AND {condition}"),
+                    [*group, *params],
+                ).fetchall()
+            }
+        room = MAX_TOP_VALUES - stored
+        # Most counted first: a batch's own frequent values keep their rows.
+        for value in sorted(values, key=lambda v: (-top[(*group, v)][0], v)):
+            counts = top[(*group, value)]
+            if value not in known and value != OTHER:
+                if room > 0:
+                    room -= 1
+                else:
+                    value = OTHER
+            slot = folded.setdefault((*group, value), [0, 0])
+            slot[0] += counts[0]
+            slot[1] += counts[1]
+    return folded
 
 
 def _upsert_sessions(

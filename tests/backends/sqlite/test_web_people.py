@@ -16,6 +16,7 @@ from heliograph.model import Event
 from heliograph.store import event_explorer
 from heliograph.store.base import DigestBatch
 from heliograph.store.sqlite import SQLiteStore
+from heliograph.store.sqlite.retention import BATCH_ROWS, purge_expired
 from heliograph.store.web_records import EventQuery
 
 
@@ -70,3 +71,31 @@ def test_an_id_left_pointing_at_a_missing_person_makes_the_person_again(
     person = store.person_by_distinct_id(pid, "ada")
     assert person is not None and person.properties == {"plan": "pro"}
     assert person.distinct_ids == ("ada",)
+
+
+def test_rollup_purge_deletes_a_bounded_number_of_rows_per_write(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = _project(store)
+    old_hour = int((time.time() - 400 * 86400) // 3600)
+    rows = [(pid, old_hour, "page", f"/spam{n}", 1, 0) for n in range(3 * BATCH_ROWS + 7)]
+    store.db.write(
+        lambda c: c.executemany("INSERT INTO web_top_hourly VALUES (?, ?, ?, ?, ?, ?)", rows)
+    )
+    changes: list[int] = []
+    write = store.db.write
+
+    def counted(task: Any) -> Any:
+        def run(conn: Any) -> Any:
+            before = conn.total_changes
+            result = task(conn)
+            changes.append(conn.total_changes - before)
+            return result
+
+        return write(run)
+
+    monkeypatch.setattr(store.db, "write", counted)
+    purge_expired(store, pause=0)
+    assert max(changes) <= BATCH_ROWS
+    left = store.db.read(lambda c: c.execute("SELECT COUNT(*) FROM web_top_hourly").fetchone()[0])
+    assert left == 0

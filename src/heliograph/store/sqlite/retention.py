@@ -170,30 +170,33 @@ def _purge_llm(run: _Runner, project_id: int, cutoff: float) -> int:
 
 
 def _purge_rollup(run: _Runner, table: str, column: str, project_id: int, before: int) -> int:
-    """WITHOUT ROWID rollups: delete a bounded time window per write, oldest first."""
+    """WITHOUT ROWID rollups: up to ``BATCH_ROWS`` rows per write, found by primary key
+    (a week per write could be millions of rows of a spammed ``web_top_hourly``)."""
     where = f"project_id = ? AND {column} < ?"
     if run.dry_run:
         return run.count(table, where, (project_id, before))
-    step = 7 * 24 if column == "hour" else 7  # a week of rows per write
+    keys = _primary_key(run, table) or ["rowid"]
+    select = f"SELECT {', '.join(keys)} FROM {table} WHERE {where} LIMIT {BATCH_ROWS}"
+    delete = f"DELETE FROM {table} WHERE {' AND '.join(f'{key} = ?' for key in keys)}"
 
-    def task(conn: sqlite3.Connection) -> tuple[int, bool]:
-        oldest = conn.execute(
-            f"SELECT MIN({column}) FROM {table} WHERE {where}", (project_id, before)
-        ).fetchone()[0]
-        if oldest is None:
-            return 0, True
-        upto = min(before, oldest + step)
-        cursor = conn.execute(f"DELETE FROM {table} WHERE {where}", (project_id, upto))
-        return cursor.rowcount, upto >= before
+    def task(conn: sqlite3.Connection) -> int:
+        rows = conn.execute(select, (project_id, before)).fetchall()
+        conn.executemany(delete, rows)
+        return len(rows)
 
     total = 0
     while not run.stop.is_set():
-        deleted, finished = run.store.db.write(task)
+        deleted = run.store.db.write(task)
         total += deleted
-        if finished:
+        if deleted < BATCH_ROWS:
             break
         time.sleep(run.pause)
     return total
+
+
+def _primary_key(run: _Runner, table: str) -> list[str]:
+    rows = run.store.db.read(lambda c: c.execute(f"PRAGMA table_info({table})").fetchall())
+    return [row[1] for row in sorted(rows, key=lambda row: row[5]) if row[5] > 0]
 
 
 def purge_expired(
