@@ -154,3 +154,14 @@ def test_crafted_cursors_are_refused(cursor: str) -> None:
 def test_cursors_round_trip() -> None:
     assert decode_cursor(encode_cursor(1.5, 2**63 - 1)) == (1.5, 2**63 - 1)
     assert decode_cursor(encode_cursor(0.0, 0)) == (0.0, 0)
+
+
+def test_nuls_become_replacement_characters_as_postgresql_stores_them() -> None:
+    update = person_update(event("$identify", "u\x001", **{"$anon_distinct_id": "a\x00"}))
+    assert update is not None
+    assert (update.distinct_id, update.merge_with) == ("u\ufffd1", "a\ufffd")
+    view = pageview_of(
+        event("$pageview", "v", **{"$current_url": "https://x.example/a%00b\x00c",
+                                   "$referrer": "https://ref\x00.example/"})
+    )  # fmt: skip
+    assert view is not None and "\x00" not in view.path + view.referrer

@@ -99,12 +99,13 @@ class PersonUpdate:
 
 
 def usable_id(value: Any) -> str | None:
-    """``value`` as a distinct id, or None when it is empty, too long or a placeholder."""
+    """``value`` as a distinct id, or None when it is empty, too long or a placeholder;
+    NULs as U+FFFD, as PostgreSQL stores them, so that every backend keeps the same id."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         return None
-    text = value.strip()
+    text = value.strip().replace("\x00", "\ufffd")
     if not text or len(text) > MAX_VALUE_TEXT or text.lower() in _PLACEHOLDER_IDS:
         return None
     return text

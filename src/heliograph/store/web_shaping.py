@@ -86,7 +86,7 @@ def _path(properties: dict[str, Any]) -> str:
         path = parts.path if parts is not None else None
     if not path:
         return "/"
-    return path[:MAX_VALUE_TEXT]
+    return path[:MAX_VALUE_TEXT].replace("\x00", "\ufffd")
 
 
 def _referrer(properties: dict[str, Any]) -> str:
@@ -98,7 +98,7 @@ def _referrer(properties: dict[str, Any]) -> str:
         return DIRECT
     parts = _url(referrer)
     host = (parts.hostname if parts is not None else None) or None
-    return host[:MAX_VALUE_TEXT] if host else DIRECT
+    return host[:MAX_VALUE_TEXT].replace("\x00", "\ufffd") if host else DIRECT
 
 
 def _country(properties: dict[str, Any]) -> str | None:
