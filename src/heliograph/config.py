@@ -11,7 +11,7 @@ import logging
 import os
 import stat
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,16 @@ class Settings:
     database_url: str = ""
     # Where events go (HELIOGRAPH_EVENTS_URL): empty, the store above; or clickhouse://.
     events_url: str = ""
+    # The mail server alert emails go through (HELIOGRAPH_SMTP_*); no host: no email.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    smtp_security: str = "starttls"
+    # Waits (seconds) before each retry of a failed alert delivery
+    # (HELIOGRAPH_ALERT_RETRY_SECONDS, comma-separated); after the last, it has failed.
+    alert_retry_seconds: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0)
     # Where session-replay recordings go (HELIOGRAPH_BLOB_URL); empty: the data dir.
     blob_url: str = ""
     # Compressed MiB of recordings each project may keep (HELIOGRAPH_REPLAY_PROJECT_MB).
@@ -208,7 +218,46 @@ class Settings:
         if "HELIOGRAPH_SELF_MONITORING" in env:
             enabled = parse_bool("HELIOGRAPH_SELF_MONITORING", env["HELIOGRAPH_SELF_MONITORING"])
             settings = replace(settings, self_monitoring=enabled)
+        if "HELIOGRAPH_ALERT_RETRY_SECONDS" in env:
+            settings = replace(
+                settings, alert_retry_seconds=_waits(env["HELIOGRAPH_ALERT_RETRY_SECONDS"])
+            )
+        return _smtp_from_env(settings, env)
+
+
+_SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def _waits(value: str) -> tuple[float, ...]:
+    """``10,30,120``: seconds before each retry; empty: no retry."""
+    try:
+        waits = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError("HELIOGRAPH_ALERT_RETRY_SECONDS: comma-separated seconds") from None
+    if len(waits) > 20 or any(not 0 <= wait <= 86400 for wait in waits):
+        raise ConfigError("HELIOGRAPH_ALERT_RETRY_SECONDS: at most 20 waits of 0 to 86400 s")
+    return waits
+
+
+def _smtp_from_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """``HELIOGRAPH_SMTP_*``: the mail server alert emails go through (none: no email)."""
+    host = env.get("HELIOGRAPH_SMTP_HOST", "").strip()
+    if not host:
         return settings
+    port = _int("HELIOGRAPH_SMTP_PORT", env.get("HELIOGRAPH_SMTP_PORT", "587"))
+    default_security = "ssl" if port == 465 else "none" if port in (25, 1025) else "starttls"
+    security = env.get("HELIOGRAPH_SMTP_SECURITY", default_security).strip().lower()
+    if security not in _SMTP_SECURITY:
+        raise ConfigError(f"HELIOGRAPH_SMTP_SECURITY must be one of {', '.join(_SMTP_SECURITY)}")
+    return replace(
+        settings,
+        smtp_host=host,
+        smtp_port=port,
+        smtp_username=env.get("HELIOGRAPH_SMTP_USERNAME", ""),
+        smtp_password=env.get("HELIOGRAPH_SMTP_PASSWORD", ""),
+        smtp_from=env.get("HELIOGRAPH_SMTP_FROM", "") or f"heliograph@{host}",
+        smtp_security=security,
+    )
 
 
 def load_config_file(path: Path, environ: MutableMapping[str, str] | None = None) -> int:

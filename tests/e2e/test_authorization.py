@@ -26,14 +26,17 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from starlette.routing import Mount, Route
 
+from heliograph.alerts.rules import check_rule
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
 from heliograph.flags.definition import check_filters
@@ -41,14 +44,28 @@ from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
 from heliograph.store.contract import Store
+from heliograph.store.replay_records import ReplaySegment
 from tests.accounts import PASSWORD, make_user, server_store
 from tests.conftest import LiveServer, launch
 
 pytestmark = pytest.mark.e2e
 
-PUBLIC = {"/login", "/login/link/{token}", "/logout", "/api/openapi.json", "/"}
+PUBLIC = {
+    "/login",
+    "/login/link/{token}",
+    "/logout",
+    "/api/openapi.json",
+    "/",
+    # posthog-js's recorder scripts, which customers' pages load (any version).
+    "/static/lazy-recorder.js",
+    "/static/posthog-recorder.js",
+    "/static/recorder.js",
+    "/static/{version}/lazy-recorder.js",
+    "/static/{version}/posthog-recorder.js",
+    "/static/{version}/recorder.js",
+}
 # Routes every logged-in user may post to: they act on the user's own account.
-OWN_ACCOUNT = {"/account/", "/logout"}
+OWN_ACCOUNT = {"/account/", "/logout", "/api/0/users/me/alert-emails/"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 USERS = {
     "owner": ("owner", None),
@@ -90,6 +107,9 @@ class Target:
     trace_id: str
     key: str
     flag_id: int
+    replay_id: str
+    person_id: int
+    rule_id: int
 
 
 @dataclass
@@ -130,9 +150,36 @@ def _seed(store: Store, project: Project, title: str) -> Target:
             "$ai_latency": 0.2,
         },
     )
-    batch = DigestBatch(errors=[GroupedEvent(error, uuid.uuid4().hex, "t", title, "c")])
-    batch.analytics.append(generation)
+    visit = Event(
+        project_id=project.id,
+        event_id=uuid.uuid4().hex,
+        timestamp=now,
+        received_at=now,
+        kind="analytics",
+        name="$pageview",
+        distinct_id=f"{project.slug}-visitor",
+        properties={"$current_url": "https://shop.example/"},
+    )
+    replay_id = uuid.uuid4().hex
+    recording = zlib.compress(orjson.dumps([{"type": 4, "timestamp": now * 1000, "data": {}}]))
+    blob = f"replays/{project.id}/{replay_id}/0.json.gz"
+    store.blobs.put(blob, recording)
+    segment = ReplaySegment(project.id, replay_id, "000000000", "sentry", now, now, 1,
+                            len(recording), blob)  # fmt: skip
+    batch = DigestBatch(
+        errors=[GroupedEvent(error, uuid.uuid4().hex, "t", title, "c")],
+        replays=[segment],
+    )
+    batch.analytics += [generation, visit]
     store.record(batch)
+    person = store.person_by_distinct_id(project.id, visit.distinct_id or "")
+    assert person is not None
+    rule = store.create_alert_rule(
+        project.id,
+        check_rule({"name": title, "trigger": "new_issue",
+                    "actions": [{"type": "email", "targets": ["members"]}]}),
+        user_id=None,
+    )  # fmt: skip
     stored = store.get_event(project.id, error.event_id)
     assert stored is not None and stored.issue_id is not None
     key = store.create_key(project.id, f"{project.slug} key")
@@ -148,6 +195,9 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         trace_id,
         key.public_key,
         flag.id,
+        replay_id,
+        person.id,
+        rule.id,
     )
 
 
@@ -218,7 +268,8 @@ def app_routes(tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
 def fill(path: str, target: Target, world: World) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        llm = "/llm/" in path
+        # The LLM pages and the events explorer show analytics events.
+        llm = "/llm/" in path or "/{project}/events/" in path
         values = {
             "org": "acme",
             "organization_slug": "acme",
@@ -230,6 +281,10 @@ def fill(path: str, target: Target, world: World) -> str:
             "key_id": target.key,
             "project_id": str(target.project.id),
             "flag_id": str(target.flag_id),
+            "replay_id": target.replay_id,
+            "segment_id": "0",
+            "person_id": str(target.person_id),
+            "rule_id": str(target.rule_id),
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -320,7 +375,8 @@ def test_routes_that_name_betas_things_are_404_for_those_who_cannot_see_beta(
 def test_beta_ids_are_useless_through_alpha(
     world: World, routes: list[tuple[str, tuple[str, ...]]]
 ) -> None:
-    objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}")
+    objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
+               "{person_id}", "{rule_id}")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):

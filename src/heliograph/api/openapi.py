@@ -307,6 +307,134 @@ def _replay_paths() -> dict[str, Any]:
     }
 
 
+_RULE = {
+    "type": "object",
+    "required": ["name", "trigger", "actions"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "trigger": {
+            "type": "string",
+            "enum": [
+                "new_issue",
+                "regression",
+                "issue_events",
+                "issue_users",
+                "llm_cost",
+                "llm_error_rate",
+                "llm_p95_latency",
+                "heartbeat",
+            ],
+        },
+        "threshold": {"type": ["number", "null"]},
+        "window": {"type": "integer", "description": "seconds"},
+        "interval": {"type": "integer", "description": "seconds between two alerts"},
+        "filters": {"type": "object"},
+        "actions": {"type": "array", "items": {"type": "object"}},
+        "enabled": {"type": "boolean"},
+        "snoozed_until": {"type": ["number", "null"]},
+    },
+}
+_RULE_PARAMS = [
+    *_PROJECT_PARAMS,
+    {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+]
+
+
+def _alert_paths() -> dict[str, Any]:
+    """Alert rules, their history and issue mutes (docs/alerts.md)."""
+    body = {"required": True, "content": {"application/json": {"schema": _RULE}}}
+    rules = "/api/0/projects/{organization_slug}/{project_slug}/alert-rules/"
+    mute = {
+        "type": "object",
+        "properties": {"muted": {"type": "boolean"}, "until": {"type": ["number", "null"]}},
+    }
+    return {
+        rules: {
+            "get": {
+                "summary": "The project's alert rules",
+                "parameters": _PROJECT_PARAMS,
+                "responses": {"200": _ok({"type": "array", "items": _RULE}),
+                              **_error_responses(401, 403, 404)},
+            },
+            "post": {
+                "summary": "Create an alert rule (write scope)",
+                "parameters": _PROJECT_PARAMS,
+                "requestBody": body,
+                "responses": {"201": _ok(_RULE, "Created"),
+                              **_error_responses(400, 401, 403, 404)},
+            },
+        },
+        rules + "{rule_id}/": {
+            "get": {
+                "summary": "One alert rule (webhook secrets masked)",
+                "parameters": _RULE_PARAMS,
+                "responses": {"200": _ok(_RULE), **_error_responses(401, 403, 404)},
+            },
+            "put": {
+                "summary": "Change a rule; absent fields stay (write scope)",
+                "parameters": _RULE_PARAMS,
+                "requestBody": body,
+                "responses": {"200": _ok(_RULE), **_error_responses(400, 401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Delete a rule (write scope)",
+                "parameters": _RULE_PARAMS,
+                "responses": {"204": {"description": "Deleted"},
+                              **_error_responses(401, 403, 404)},
+            },
+        },
+        rules + "{rule_id}/test/": {
+            "post": {
+                "summary": "Send a test notification through the rule's actions",
+                "parameters": _RULE_PARAMS,
+                "responses": {"202": _ok({"type": "object"}, "Queued"),
+                              **_error_responses(401, 403, 404)},
+            }
+        },
+        "/api/0/projects/{organization_slug}/{project_slug}/alert-history/": {
+            "get": {
+                "summary": "The latest notifications and how each delivery went",
+                "parameters": _PROJECT_PARAMS,
+                "responses": {"200": _ok({"type": "array"}), **_error_responses(401, 403, 404)},
+            }
+        },
+        "/api/0/issues/{issue_id}/alert-mute/": {
+            "get": {
+                "summary": "Whether alerts about the issue are muted",
+                "parameters": _ISSUE_PARAM,
+                "responses": {"200": _ok(mute), **_error_responses(401, 403, 404)},
+            },
+            "put": {
+                "summary": "Mute alerts about the issue ({until}: a unix time; absent: for good)",
+                "parameters": _ISSUE_PARAM,
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {"until": {"type": "number"}}}}}},
+                "responses": {"200": _ok(mute), **_error_responses(400, 401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Unmute alerts about the issue",
+                "parameters": _ISSUE_PARAM,
+                "responses": {"200": _ok(mute), **_error_responses(401, 403, 404)},
+            },
+        },
+        "/api/0/users/me/alert-emails/": {
+            "get": {
+                "summary": "Whether I receive alert emails",
+                "responses": {"200": _ok({"type": "object"}), **_error_responses(401, 403)},
+            },
+            "put": {
+                "summary": "Receive alert emails, or not ({enabled: bool})",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["enabled"],
+                    "properties": {"enabled": {"type": "boolean"}}}}}},
+                "responses": {"200": _ok({"type": "object"}),
+                              **_error_responses(400, 401, 403)},
+            },
+        },
+    }  # fmt: skip
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
@@ -527,6 +655,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             },
             **_flag_paths(),
             **_replay_paths(),
+            **_alert_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

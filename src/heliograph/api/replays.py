@@ -65,15 +65,16 @@ def _visible_projects(request: Request) -> list[Project]:
     caller = common.principal(request)
     store = common.runtime(request).store
     organization = store.get_organization(request.path_params["organization_slug"])
+    # One answer for "no such organization" and "none of its projects is yours".
     if organization is None:
-        raise ApiError(404, "organization not found")
+        raise ApiError(404, "project not found")
     projects = [
         p
         for p in store.organization_projects(organization.id)
         if project_role(caller, p, store) is not None
     ]
     if not projects:
-        raise ApiError(404, "organization not found")
+        raise ApiError(404, "project not found")
     wanted = request.query_params.getlist("project")
     if wanted and wanted != ["-1"]:
         projects = [p for p in projects if str(p.id) in wanted or p.slug in wanted]

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
+from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.openapi import openapi_schema
@@ -197,4 +198,5 @@ routes = [
     *admin_routes,
     *flag_routes,
     *replay_routes,
+    *alert_routes,
 ]

@@ -23,6 +23,8 @@ import signal
 import threading
 from types import FrameType
 
+from heliograph.alerts.channels import SmtpSettings
+from heliograph.alerts.delivery import AlertDelivery
 from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
@@ -30,6 +32,21 @@ from heliograph.node import node_settings
 from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings | None:
+    """The mail server alert emails go through, if one is configured."""
+    if not settings.smtp_host:
+        return None
+    return SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        sender=settings.smtp_from,
+        security=settings.smtp_security,
+    )
+
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +64,12 @@ def run_digest(
         settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
     )
     retention = RetentionJob(store, settings.retention_interval) if worker == 0 else None
+    alerts = AlertDelivery(
+        store,
+        base_url=settings.base_url,
+        smtp=smtp_settings(settings),
+        retries=settings.alert_retry_seconds,
+    )
     shards = _Shards(settings, store)
     stopping = threading.Event()
 
@@ -57,6 +80,7 @@ def run_digest(
     signal.signal(signal.SIGINT, stop)
     if retention is not None:
         retention.start()
+        alerts.start()
     logger.info("digest worker %d of %d started (pid %d)", worker, workers, os.getpid())
     try:
         while True:
@@ -70,6 +94,7 @@ def run_digest(
     finally:
         if retention is not None:
             retention.stop()
+            alerts.stop()
         shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
     logger.info("digest worker %d stopped", worker)

@@ -26,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from heliograph.alerts.rules import AlertRule
 from heliograph.flags.definition import FeatureFlag, FlagChange
+from heliograph.store.alert_store import Delivery, NotificationRecord
 from heliograph.store.base import (
     LOGIN_LINK_TTL,
     ApiTokenInfo,
@@ -74,6 +76,7 @@ from heliograph.store.web_records import (
 __all__ = [
     "Access",
     "Accounts",
+    "Alerts",
     "DigestSink",
     "Flags",
     "IssueStore",
@@ -416,6 +419,60 @@ class Replays(ReplaySink, Protocol):
     def delete_replay(self, project_id: int, replay_id: str) -> bool: ...
 
 
+class Alerts(Protocol):
+    """Alert rules, issue mutes, email opt-outs, and the outbox of notifications.
+
+    Rules fire inside digest's transaction (``DigestSink.submit_record``);
+    these methods manage them, fire the ones digest cannot (heartbeats,
+    tests), and let delivery threads claim, send and record notifications.
+    Rule fields come checked (:func:`heliograph.alerts.rules.check_rule`).
+    """
+
+    def create_alert_rule(
+        self, project_id: int, fields: dict[str, Any], *, user_id: int | None
+    ) -> AlertRule: ...
+
+    def update_alert_rule(self, rule_id: int, fields: dict[str, Any]) -> AlertRule | None: ...
+
+    def delete_alert_rule(self, rule_id: int) -> bool: ...
+
+    def get_alert_rule(self, rule_id: int) -> AlertRule | None: ...
+
+    def list_alert_rules(self, project_id: int) -> list[AlertRule]: ...
+
+    def heartbeat_rules(self) -> list[AlertRule]: ...
+
+    def mute_issue_alerts(
+        self, issue_id: int, until: float | None, *, user_id: int | None
+    ) -> None: ...
+
+    def unmute_issue_alerts(self, issue_id: int) -> None: ...
+
+    def issue_alerts_muted(self, issue_id: int) -> tuple[bool, float | None]: ...
+
+    def set_alert_emails(self, user_id: int, enabled: bool) -> None: ...
+
+    def alert_emails_enabled(self, user_id: int) -> bool: ...
+
+    def alert_email_recipients(self, project_id: int) -> list[str]: ...
+
+    def notify(
+        self, rule: AlertRule, subject: str, payload: dict[str, Any], *, test: bool
+    ) -> bool: ...
+
+    def last_event_at(self, project_id: int) -> float | None:
+        """When the project's newest stored event happened: what heartbeats watch."""
+        ...
+
+    def claim_deliveries(self, *, limit: int = 50, now: float | None = None) -> list[Delivery]: ...
+
+    def finish_delivery(
+        self, delivery: Delivery, error: str | None, *, retry_at: float | None = None
+    ) -> None: ...
+
+    def alert_history(self, project_id: int, *, limit: int = 50) -> list[NotificationRecord]: ...
+
+
 class Retention(Protocol):
     def purge_expired(
         self,
@@ -493,6 +550,7 @@ class Store(
     Retention,
     WebAnalytics,
     People,
+    Alerts,
     Protocol,
 ):
     """Every role at once: one backend, opened from configuration."""

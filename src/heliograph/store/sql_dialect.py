@@ -31,6 +31,9 @@ class SqlDialect:
     text_order = ""
     #: The operator matching a ``LIKE`` pattern whatever the case (SQLite's ``LIKE`` does).
     like_ignoring_case = "LIKE"
+    #: Appended to a subquery choosing rows to claim: skip those another claimer holds
+    #: (SQLite has one writer at a time: nothing to skip).
+    skip_locked = ""
 
     def sql(self, statement: str) -> str:
         """``statement``, written with ``?`` placeholders, as the driver takes it."""
@@ -80,6 +83,7 @@ class PostgresDialect(SqlDialect):
     param = "%s"
     text_order = ' COLLATE "C"'
     like_ignoring_case = "ILIKE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def sql(self, statement: str) -> str:
         return statement.replace("%", "%%").replace("?", self.param)

@@ -41,6 +41,7 @@ from psycopg import Pipeline
 
 from heliograph.lifecycle import on_new_event
 from heliograph.model import Event
+from heliograph.store.alert_store import AlertPass, AlertStoreMixin, batch_projects
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -83,6 +84,7 @@ class PostgresStore(
     LlmStoreMixin,
     IssueReadsMixin[PgDatabase],
     ReplayStoreMixin[PgDatabase],
+    AlertStoreMixin[PgDatabase],
     WebRollupReadsMixin[PgDatabase],
     EventExplorerMixin[PgDatabase],
     PeopleMixin[PgDatabase],
@@ -142,17 +144,24 @@ class PostgresStore(
         rows = self.event_rows
         outcomes = OutcomeTally()
         rejected: list[RejectedEvent] = []
+        alerts = AlertPass(conn, POSTGRESQL, batch_projects(batch), time.time())
+        alerts.before(batch.errors)
         if not _write_set_based(conn, batch, outcomes, rows):
             _write_per_event(conn, batch, outcomes, rejected, rows)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
         replayed = record_replays(conn, POSTGRESQL, batch.replays, batch.replay_errors, rows.table)
+        alerts.after_errors(batch.errors, outcomes.new_keys, rows.table)
+        alerts.after_llm(new_events(batch.analytics, outcomes.new_keys))
         _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
         return RecordResult(tuple(rejected)), outcomes
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
+
+    def last_event_at(self, project_id: int) -> float | None:
+        return self._last_event_at(project_id, self.event_rows.table)
 
     # -- issues ----------------------------------------------------------
 
@@ -186,6 +195,7 @@ class PostgresStore(
 
 
 # -- web analytics and people ---------------------------------------------------
+
 
 def _record_web(conn: Connection, events: Sequence[Event]) -> None:
     """Web analytics rollups and person profiles of the batch's new analytics events."""

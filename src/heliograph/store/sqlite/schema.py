@@ -496,4 +496,62 @@ MIGRATIONS = [
         WHERE distinct_id IS NOT NULL;
     CREATE INDEX issue_users_by_user ON issue_users (user_key, issue_id);
     """,
+    # 10: alerts (alerts/, store/alert_store.py): rules, when each last fired for a
+    # subject, the notifications they made and one delivery per action (the
+    # outbox delivery threads claim and send), issue mutes, and who opted out
+    # of alert emails.
+    """
+    CREATE TABLE alert_rules (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        trigger_kind TEXT NOT NULL,
+        threshold REAL,
+        window_seconds INTEGER NOT NULL,
+        interval_seconds INTEGER NOT NULL,
+        filters TEXT NOT NULL DEFAULT '{}',
+        actions TEXT NOT NULL DEFAULT '[]',
+        enabled INTEGER NOT NULL DEFAULT 1,
+        snoozed_until REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        created_by INTEGER
+    );
+    CREATE INDEX alert_rules_by_project ON alert_rules (project_id, trigger_kind);
+    CREATE TABLE alert_fires (
+        rule_id INTEGER NOT NULL,
+        subject TEXT NOT NULL,
+        fired_at REAL NOT NULL,
+        PRIMARY KEY (rule_id, subject)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_notifications (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        rule_id INTEGER,
+        subject TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX alert_notifications_by_project ON alert_notifications (project_id, created_at);
+    CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY,
+        notification_id INTEGER NOT NULL REFERENCES alert_notifications(id) ON DELETE CASCADE,
+        project_id INTEGER NOT NULL,
+        action_json TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_until REAL,
+        last_error TEXT,
+        sent_at REAL
+    );
+    CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_attempt_at);
+    CREATE INDEX alert_deliveries_by_notification ON alert_deliveries (notification_id);
+    CREATE TABLE issue_alert_mutes (
+        issue_id INTEGER PRIMARY KEY REFERENCES issues(id) ON DELETE CASCADE,
+        muted_until REAL,
+        muted_by INTEGER
+    );
+    ALTER TABLE users ADD COLUMN alert_emails INTEGER NOT NULL DEFAULT 1;
+    """,
 ]

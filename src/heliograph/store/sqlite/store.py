@@ -19,6 +19,7 @@ from typing import Any
 
 from heliograph.lifecycle import on_new_event
 from heliograph.model import Event
+from heliograph.store.alert_store import AlertPass, AlertStoreMixin, batch_projects
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -59,6 +60,7 @@ class SQLiteStore(
     LlmStoreMixin,
     IssueReadsMixin[Database],
     ReplayStoreMixin[Database],
+    AlertStoreMixin[Database],
     WebRollupReadsMixin[Database],
     EventExplorerMixin[Database],
     PeopleMixin[Database],
@@ -108,6 +110,8 @@ class SQLiteStore(
         def write(conn: sqlite3.Connection) -> RecordResult:
             outcomes = OutcomeTally()
             rejected: list[RejectedEvent] = []
+            alerts = AlertPass(conn, SQLITE, batch_projects(batch), time.time())
+            alerts.before(batch.errors)
             errors = [(grouped, grouped.event) for grouped in batch.errors]
             _write_events(
                 conn,
@@ -128,6 +132,8 @@ class SQLiteStore(
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
             replayed = record_replays(conn, SQLITE, batch.replays, batch.replay_errors, "events")
+            alerts.after_errors(batch.errors, outcomes.new_keys, "events")
+            alerts.after_llm(new_events(batch.analytics, outcomes.new_keys))
             _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
             return RecordResult(tuple(rejected))
 
@@ -135,6 +141,9 @@ class SQLiteStore(
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))
+
+    def last_event_at(self, project_id: int) -> float | None:
+        return self._last_event_at(project_id, "events")
 
     # -- issues ----------------------------------------------------------
 
