@@ -331,9 +331,13 @@ class PeopleMixin(Generic[DbT]):
         ids = [int(row[0]) for row in rows]
         condition, values = self.dialect.in_list("person_id", ids)
         listed: dict[int, list[str]] = {person_id: [] for person_id in ids}
+        order = f"distinct_id{self.dialect.text_order}"
+        # At most MAX_LISTED_IDS ids per person are read: a person may have thousands.
         for person_id, distinct_id in self._person_rows(
-            f"SELECT person_id, distinct_id FROM person_distinct_ids WHERE {condition} "
-            f"ORDER BY person_id, distinct_id{self.dialect.text_order}",
+            "SELECT person_id, distinct_id FROM (SELECT person_id, distinct_id, ROW_NUMBER() "
+            f"OVER (PARTITION BY person_id ORDER BY {order}) AS n FROM person_distinct_ids "
+            f"WHERE {condition}) AS listed WHERE n <= {MAX_LISTED_IDS} "
+            f"ORDER BY person_id, {order}",
             values,
         ):
             found = listed[int(person_id)]

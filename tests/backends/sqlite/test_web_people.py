@@ -15,6 +15,7 @@ import pytest
 from heliograph.model import Event
 from heliograph.store import event_explorer
 from heliograph.store.base import DigestBatch
+from heliograph.store.people_store import MAX_LISTED_IDS
 from heliograph.store.sqlite import SQLiteStore
 from heliograph.store.sqlite.retention import BATCH_ROWS, purge_expired
 from heliograph.store.web_records import EventQuery
@@ -99,3 +100,30 @@ def test_rollup_purge_deletes_a_bounded_number_of_rows_per_write(
     assert max(changes) <= BATCH_ROWS
     left = store.db.read(lambda c: c.execute("SELECT COUNT(*) FROM web_top_hourly").fetchone()[0])
     assert left == 0
+
+
+def test_a_person_with_many_ids_is_read_with_at_most_the_listed_ones(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pid = _project(store)
+    now = time.time()
+    store.record(DigestBatch(analytics=[_event(pid, "seen", "ada", now)]))
+    person = store.person_by_distinct_id(pid, "ada")
+    assert person is not None
+    extra = [(pid, f"id-{n:04}", person.id) for n in range(MAX_LISTED_IDS + 50)]
+    store.db.write(
+        lambda c: c.executemany("INSERT INTO person_distinct_ids VALUES (?, ?, ?)", extra)
+    )
+    read: list[int] = []
+    rows = store._person_rows
+
+    def spy(sql: str, params: Any) -> list[Any]:
+        found = rows(sql, params)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(store, "_person_rows", spy)
+    [listed], _ = store.list_persons(pid, limit=10)
+    assert len(listed.distinct_ids) == MAX_LISTED_IDS
+    assert listed.distinct_ids[0] == "ada" and listed.distinct_ids[-1] == f"id-{98:04}"
+    assert max(read) <= MAX_LISTED_IDS
