@@ -28,6 +28,7 @@ import httpx
 import orjson
 
 from heliograph.alerts.messages import Message
+from heliograph.config import Settings
 
 __all__ = [
     "Channel",
@@ -61,6 +62,20 @@ class SmtpSettings:
     password: str = ""
     sender: str = "heliograph@localhost"
     security: str = "starttls"  # starttls, ssl or none
+
+    @classmethod
+    def configured(cls, settings: Settings) -> SmtpSettings | None:
+        """The server's mail settings, if it has any (no host: no email)."""
+        if not settings.smtp_host:
+            return None
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            sender=settings.smtp_from,
+            security=settings.smtp_security,
+        )
 
 
 class EmailChannel:

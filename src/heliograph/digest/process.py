@@ -33,21 +33,6 @@ from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
-
-def smtp_settings(settings: Settings) -> SmtpSettings | None:
-    """The mail server alert emails go through, if one is configured."""
-    if not settings.smtp_host:
-        return None
-    return SmtpSettings(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        sender=settings.smtp_from,
-        security=settings.smtp_security,
-    )
-
-
 logger = logging.getLogger(__name__)
 
 SHARD_SCAN_SECONDS = 0.5
@@ -67,7 +52,7 @@ def run_digest(
     alerts = AlertDelivery(
         store,
         base_url=settings.base_url,
-        smtp=smtp_settings(settings),
+        smtp=SmtpSettings.configured(settings),
         retries=settings.alert_retry_seconds,
     )
     shards = _Shards(settings, store)
