@@ -13,6 +13,7 @@ the replay page's player rebuilds the recorded page.
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,12 +115,17 @@ def _check_replay(
     server: LiveServer, browser: Browser, replay_id: str, problems: list[str]
 ) -> dict[str, Any]:
     assert not [p for p in problems if re.search(r"CORS|blocked|Failed|HTTP", p)], problems
-    server.wait_for_digest(timeout=30)
     api = server.api()
-    org, project = "default", "default"
     projects = api.get("/api/0/projects/").json()
     org, project = projects[0]["organization"]["slug"], projects[0]["slug"]
-    listed = api.get(f"/api/0/organizations/{org}/replays/").json()["data"]
+    # The last segments may still be on their way (a loaded machine): up to 30 s.
+    deadline = time.monotonic() + 30
+    while True:
+        server.wait_for_digest(timeout=30)
+        listed = api.get(f"/api/0/organizations/{org}/replays/").json()["data"]
+        if replay_id in [r["id"] for r in listed] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert replay_id in [r["id"] for r in listed], listed
     detail = api.get(f"/api/0/projects/{org}/{project}/replays/{replay_id}/").json()["data"]
     assert detail["count_segments"] >= 1 and detail["duration"] >= 1
