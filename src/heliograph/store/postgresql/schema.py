@@ -586,4 +586,16 @@ MIGRATIONS = [
     );
     ALTER TABLE users ADD COLUMN alert_emails BIGINT NOT NULL DEFAULT 1;
     """,
+    # 11: reserved for issue data (short ids per project, ...): filled in this change.
+    """
+    SELECT 1;
+    """,
+    # 12: reserved for assignees and issue activity: filled in this change.
+    """
+    SELECT 1;
+    """,
+    # 13: reserved for source maps (artifact bundles, release files): filled in this change.
+    """
+    SELECT 1;
+    """,
 ]
