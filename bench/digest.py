@@ -6,12 +6,16 @@ then times the real digest worker draining it into a fresh store, in this
 process, with no server and no ingest competing for the cores.
 
     python bench/digest.py [--errors N] [--generations N] [--workers N]
-                           [--database-url URL]
+                           [--database-url URL] [--alert-rules N]
 
-Prints errors/s and generations/s. With ``--workers N`` the payloads are
-spread over N queue shards and drained by N real ``heliograph digest``
-processes writing one store, as ``serve --workers N`` runs them (pin them
-with ``taskset -c LIST python bench/digest.py ...``). Compare runs made back
+Prints errors/s and generations/s. ``--alert-rules N`` gives the project N
+alert rules first (new issues, regressions, issue frequency and LLM spend, in
+turn: what digest evaluates in its transaction), to compare with none.
+
+With ``--workers N`` the payloads are spread over N queue shards and
+drained by N real ``heliograph digest`` processes writing one store, as
+``serve --workers N`` runs them (pin them with ``taskset -c LIST python
+bench/digest.py ...``). Compare runs made back
 to back: this machine's speed varies from hour to hour.
 
 The store is a fresh SQLite file unless ``--database-url`` names another,
@@ -40,9 +44,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from heliograph.alerts.rules import check_rule
 from heliograph.bootstrap import ensure_defaults
 from heliograph.digest.worker import DigestWorker
 from heliograph.store import open_node_queue, open_queue, open_store
+from heliograph.store.contract import Store
 from heliograph.store.queue import PayloadQueue
 
 GENERATIONS_PER_BATCH = 50
@@ -150,14 +156,36 @@ def events_store_url(events_url: str) -> str:
     return f"chdb://{clickhouse.new_database()}"
 
 
+_RULES = (
+    {"trigger": "new_issue"},
+    {"trigger": "regression"},
+    {"trigger": "issue_events", "threshold": 1_000_000, "window": 3600},
+    {"trigger": "llm_cost", "threshold": 1_000_000, "window": 3600},
+)
+
+
+def add_alert_rules(store: Store, count: int) -> None:
+    """``count`` rules on the default project, none of which would send anything here."""
+    project = store.list_projects()[0]
+    for n in range(count):
+        raw = {**_RULES[n % len(_RULES)], "name": f"bench {n}",
+               "actions": [{"type": "webhook", "url": "http://127.0.0.1:9/nowhere"}]}  # fmt: skip
+        store.create_alert_rule(project.id, check_rule(raw), user_id=None)
+
+
 def measure_in_process(
-    errors: int, generations: int, database_url: str | None = None, events_url: str = ""
+    errors: int,
+    generations: int,
+    database_url: str | None = None,
+    events_url: str = "",
+    alert_rules: int = 0,
 ) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = open_store(store_url(root, database_url), events_url=events_store_url(events_url))
         queue = open_queue(root)
         ensure_defaults(store, "http://127.0.0.1")
+        add_alert_rules(store, alert_rules)
         fill(queue, errors, generations)
         worker = DigestWorker(queue, store)
         started = time.perf_counter()
@@ -229,6 +257,9 @@ def main() -> None:
         "default: a fresh SQLite file",
     )
     parser.add_argument(
+        "--alert-rules", type=int, default=0, help="alert rules on the project (in-process)"
+    )
+    parser.add_argument(
         "--events-url",
         default="",
         help="where the events go: clickhouse://..., or chdb (the engine in this process)",
@@ -242,7 +273,9 @@ def main() -> None:
             return measure_processes(
                 errors, generations, args.workers, args.database_url, args.events_url
             )
-        return measure_in_process(errors, generations, args.database_url, args.events_url)
+        return measure_in_process(
+            errors, generations, args.database_url, args.events_url, args.alert_rules
+        )
 
     if args.errors:
         seconds = measure(args.errors, 0)
