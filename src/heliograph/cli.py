@@ -18,9 +18,12 @@ import typer
 from rich.console import Console
 
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
+from heliograph.cli_errors import run_cli
 from heliograph.cli_options import DataDirOption, command_settings
 from heliograph.config import ConfigError, Settings, load_config_file
 from heliograph.dead_letters_cli import app as dead_letters_app
+from heliograph.public_url import command_base_url
+from heliograph.slugs import SlugError, check_slug
 from heliograph.store import open_store
 from heliograph.store.base import StoreNotFound
 from heliograph.store.contract import Store
@@ -29,6 +32,7 @@ app = typer.Typer(
     help="Heliograph: self-hosted error tracking and LLM analytics.",
     no_args_is_help=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 logger = logging.getLogger("heliograph.serve")
@@ -60,6 +64,27 @@ def _open_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
         store.close()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from heliograph import __version__
+
+        print(f"heliograph {__version__}")
+        raise typer.Exit()
+
+
+def _slug_option(value: str) -> str:
+    try:
+        return check_slug(value)
+    except SlugError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def looks_like_email(value: str) -> bool:
+    """Something@somewhere: enough to catch a name typed where the email goes."""
+    local, at, domain = value.partition("@")
+    return bool(local and at and domain) and not any(c.isspace() for c in value)
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -72,6 +97,15 @@ def main_callback(
             "environment) [env: HELIOGRAPH_CONFIG]",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the version and exit",
+        ),
+    ] = False,
 ) -> None:
     """Run ``serve`` when no command is given."""
     if config is not None:
@@ -81,6 +115,23 @@ def main_callback(
             raise typer.BadParameter(str(exc)) from None
     if ctx.invoked_subcommand is None:
         serve()
+
+
+def _check_public_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is no http:// or https:// URL")
+    return value
+
+
+PublicUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        callback=_check_public_url,
+        help="The server's URL, for the links printed [env: HELIOGRAPH_PUBLIC_URL; "
+        "default: the one `serve` last ran at]",
+    ),
+]
 
 
 WorkersOption = Annotated[
@@ -100,7 +151,8 @@ def serve(
         str | None, typer.Option(help="Interface to listen on [env: HELIOGRAPH_HOST]")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [env: HELIOGRAPH_PORT]")
+        int | None,
+        typer.Option(min=0, max=65535, help="Port to listen on [env: HELIOGRAPH_PORT]"),
     ] = None,
     data_dir: DataDirOption = None,
     public_url: Annotated[
@@ -112,7 +164,9 @@ def serve(
     """Start the server (the default command)."""
     import signal
 
+    from heliograph.listen_errors import listen_error
     from heliograph.node import Node, default_workers, reserve_port
+    from heliograph.public_url import remember_public_url
 
     settings = command_settings(
         data_dir, host=host, port=port, public_url=public_url, workers=workers
@@ -121,12 +175,12 @@ def serve(
     try:
         sock = reserve_port(settings.host, settings.port)
     except OSError as exc:
-        where = f"{settings.host}:{settings.port}"
-        console.print(f"[red]cannot listen on {where}: {exc.strerror}[/red]")
-        console.print("pass another port with --port (or HELIOGRAPH_PORT)")
+        console.print(f"[red]{listen_error(settings.host, settings.port, exc)}[/red]")
         raise typer.Exit(1) from None
     # --port 0 asks for any free port: every acceptor must then use the one found.
     settings = replace(settings, port=sock.getsockname()[1])
+    # login-link and demo, run later in other processes, print links to this address.
+    remember_public_url(settings.data_dir, settings.base_url)
     count = settings.workers or default_workers()
     node = Node(settings, count, sock)
     # The store is opened (and on a first start, filled) by a short-lived
@@ -196,8 +250,14 @@ def digest(
 
     if not 0 <= worker < workers:
         raise typer.BadParameter(f"--worker {worker} of --workers {workers}")
+    settings = command_settings(data_dir)
+    if parent_pid is None:
+        # Run by hand, digest needs a data directory `serve` made: on a wrong
+        # --data-dir it would otherwise create an empty one and wait forever.
+        with _open_store(settings, create=False):
+            pass
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_digest(command_settings(data_dir), worker=worker, workers=workers, parent_pid=parent_pid)
+    run_digest(settings, worker=worker, workers=workers, parent_pid=parent_pid)
 
 
 @app.command()
@@ -243,21 +303,29 @@ def fix(
 @app.command()
 def demo(
     project: Annotated[
-        str, typer.Option(help="Project slug, created in the default organization if missing")
+        str,
+        typer.Option(
+            help="Project slug, created in the default organization if missing",
+            callback=_slug_option,
+        ),
     ] = "demo",
     seed: Annotated[int, typer.Option(help="The same seed gives the same data")] = 42,
-    days: Annotated[int, typer.Option(help="Spread the data over the last N days")] = 7,
-    traces: Annotated[int, typer.Option(help="How many LLM traces to create")] = 600,
+    days: Annotated[
+        int, typer.Option(min=1, max=365, help="Spread the data over the last N days")
+    ] = 7,
+    traces: Annotated[int, typer.Option(min=0, help="How many LLM traces to create")] = 600,
     data_dir: DataDirOption = None,
+    public_url: PublicUrlOption = None,
 ) -> None:
     """Fill a project with a week of realistic errors, LLM traces and sessions."""
     from heliograph.demo import run_demo
 
     settings = command_settings(data_dir)
+    base_url = command_base_url(settings, public_url)
     with _open_store(settings) as store:
         # The defaults come first, so the default project keeps id 1 and a
         # first-ever run still hands out the admin's one-time login link.
-        welcome = ensure_defaults(store, settings.base_url)
+        welcome = ensure_defaults(store, base_url)
         result = run_demo(store, settings.data_dir, project, seed=seed, days=days, traces=traces)
     if welcome.login_url:
         console.print(f"one-time admin login link: {welcome.login_url}")
@@ -267,22 +335,24 @@ def demo(
         f"{result.traces} LLM traces ({result.llm_events} events), {result.pageviews} pageviews "
         f"and {result.errors} errors in {result.project.organization_slug}/{result.project.slug}"
     )
-    console.print(f"open {settings.base_url}{result.url_path}")
+    console.print(f"open {base_url}{result.url_path}")
 
 
 @app.command("login-link")
 def login_link(
     email: Annotated[str, typer.Option(help="The user to log in as")] = "admin@heliograph.local",
     data_dir: DataDirOption = None,
+    public_url: PublicUrlOption = None,
 ) -> None:
     """Print a one-time login link for a user (valid for 24 hours)."""
     settings = command_settings(data_dir)
+    base_url = command_base_url(settings, public_url)
     with _open_store(settings, create=False) as store:
         found = store.get_user_by_email(email)
         if found is None:
             console.print(f"no user {email!r}; create one with `heliograph createuser`")
             raise typer.Exit(1)
-        print(login_link_url(settings.base_url, store.create_login_link(found[0].id)))
+        print(login_link_url(base_url, store.create_login_link(found[0].id)))
 
 
 @app.command()
@@ -304,6 +374,8 @@ def createuser(
     """Create a user who logs in with email and password."""
     from heliograph.auth import hash_password
 
+    if not looks_like_email(email):
+        raise typer.BadParameter(f"{email!r} is not an email address")
     if role not in ROLES:
         raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}")
     if len(password) < 8:
@@ -362,4 +434,5 @@ app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def main() -> None:
-    app()
+    """The ``heliograph`` script: errors are one line and a non-zero exit status."""
+    raise SystemExit(run_cli(app))

@@ -26,5 +26,7 @@ def command_settings(data_dir: Path | None = None, **overrides: object) -> Setti
         raise typer.BadParameter(str(exc)) from None
     if data_dir is not None:
         settings = replace(settings, data_dir=data_dir)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise typer.BadParameter(f"the data directory {settings.data_dir} is a file")
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(settings, **given)  # type: ignore[arg-type]

@@ -180,7 +180,10 @@ class Settings:
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])
         if "HELIOGRAPH_PORT" in env:
-            settings = replace(settings, port=_int("HELIOGRAPH_PORT", env["HELIOGRAPH_PORT"]))
+            port = _int("HELIOGRAPH_PORT", env["HELIOGRAPH_PORT"])
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"HELIOGRAPH_PORT={port}: expected a port from 0 to 65535")
+            settings = replace(settings, port=port)
         if "HELIOGRAPH_PUBLIC_URL" in env:
             settings = replace(settings, public_url=env["HELIOGRAPH_PUBLIC_URL"])
         if "HELIOGRAPH_MAX_BACKLOG" in env:

@@ -26,6 +26,8 @@ def test_first_start_prints_the_default_project_dsn(live_server: LiveServer) -> 
     assert live_server.login_url.startswith(f"{live_server.url}/login/link/")
     assert live_server.api_token.startswith("hgp_")
     assert (live_server.data_dir / "heliograph.sqlite3").exists()
+    # login-link and demo, run later, print links to the address serve runs at.
+    assert (live_server.data_dir / "public-url").read_text().strip() == live_server.url
 
 
 def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
