@@ -22,7 +22,7 @@ Conventions every backend keeps:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
@@ -62,6 +62,7 @@ from heliograph.store.llm_records import (
 )
 from heliograph.store.replay_records import ReplayFilter, ReplayRecord, SegmentRecord
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sourcemap_records import ArtifactBundle, NewArtifactBundle, SourceFile
 from heliograph.store.web_records import (
     EventBreakdown,
     EventNameCount,
@@ -86,6 +87,7 @@ __all__ = [
     "ReplaySink",
     "Replays",
     "Retention",
+    "SourceMaps",
     "Store",
     "WebAnalytics",
 ]
@@ -473,6 +475,54 @@ class Alerts(Protocol):
     def alert_history(self, project_id: int, *, limit: int = 50) -> list[NotificationRecord]: ...
 
 
+class SourceMaps(Protocol):
+    """JavaScript source maps uploaded by ``sentry-cli``: chunks awaiting assembly,
+    artifact bundles and their files. Contents are blobs in ``blobs``; the rows
+    find them by debug id, or by release, dist and URL. See ``docs/sourcemaps.md``."""
+
+    blobs: BlobStore
+
+    def put_upload_chunks(self, organization_id: int, chunks: Mapping[str, bytes]) -> None: ...
+
+    def missing_upload_chunks(
+        self, organization_id: int, checksums: Sequence[str]
+    ) -> list[str]: ...
+
+    def upload_chunk(self, organization_id: int, checksum: str) -> bytes | None: ...
+
+    def drop_upload_chunks(self, organization_id: int, checksums: Iterable[str]) -> None: ...
+
+    def get_artifact_bundle(self, organization_id: int, checksum: str) -> ArtifactBundle | None: ...
+
+    def list_artifact_bundles(
+        self, project_id: int, *, limit: int = 100
+    ) -> list[ArtifactBundle]: ...
+
+    def save_artifact_bundle(self, bundle: NewArtifactBundle) -> ArtifactBundle:
+        """Idempotent by (organization, checksum): the same upload again adds project links."""
+        ...
+
+    def delete_artifact_bundle(self, bundle_id: int) -> bool: ...
+
+    def find_source_files(
+        self,
+        project_id: int,
+        *,
+        debug_id: str | None = None,
+        release: str | None = None,
+        dist: str | None = None,
+        urls: Sequence[str] = (),
+    ) -> list[SourceFile]:
+        """By debug id, else by release + dist + one of ``urls``; newest bundle first."""
+        ...
+
+    def source_file_data(self, file: SourceFile) -> bytes | None: ...
+
+    def touch_artifact_bundles(self, bundle_ids: Iterable[int], now: float | None = None) -> None:
+        """These bundles resolved an event: retention counts from now (at most daily)."""
+        ...
+
+
 class Retention(Protocol):
     def purge_expired(
         self,
@@ -551,6 +601,7 @@ class Store(
     WebAnalytics,
     People,
     Alerts,
+    SourceMaps,
     Protocol,
 ):
     """Every role at once: one backend, opened from configuration."""

@@ -52,10 +52,12 @@ class ProjectPurge:
 class PurgeReport:
     projects: list[ProjectPurge]
     sessions: int = 0
+    # Source-map bundles (per organization, so not in a project's counts).
+    sourcemaps: int = 0
 
     @property
     def total(self) -> int:
-        return sum(p.total for p in self.projects) + self.sessions
+        return sum(p.total for p in self.projects) + self.sessions + self.sourcemaps
 
 
 class RetentionJob:

@@ -188,6 +188,7 @@ def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:
             if project.retention_days > 0
         ]
     )
+    report.sourcemaps = store.purge_source_maps(now, dry_run=run.dry_run, stop=run.stop)
     if not run.dry_run:
         report.sessions = store.db.write(
             lambda c: (

@@ -74,6 +74,7 @@ from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sourcemap_store import SourceMapStoreMixin
 from heliograph.store.sql_dialect import POSTGRESQL
 from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analytics
 
@@ -88,6 +89,7 @@ class PostgresStore(
     WebRollupReadsMixin[PgDatabase],
     EventExplorerMixin[PgDatabase],
     PeopleMixin[PgDatabase],
+    SourceMapStoreMixin[PgDatabase],
 ):
     """The store on a PostgreSQL database, which N nodes may share.
 

@@ -217,6 +217,7 @@ def purge_expired(
             if project.retention_days > 0
         ]
     )
+    report.sourcemaps = store.purge_source_maps(now, dry_run=dry_run, stop=run.stop)
     if not dry_run:
         report.sessions = store.db.write(
             lambda c: (

@@ -562,8 +562,51 @@ MIGRATIONS = [
     """
     SELECT 1;
     """,
-    # 13: reserved for source maps (artifact bundles, release files): filled in this change.
+    # 13: source maps (sourcemaps/, store/sourcemap_store.py): chunks uploaded by
+    # sentry-cli awaiting assembly, artifact bundles (per organization, linked to
+    # projects, optionally to a release and dist) and the files in them. File
+    # contents and chunks are blobs in the blob store; these rows find them.
     """
-    SELECT 1;
+    CREATE TABLE upload_chunks (
+        organization_id INTEGER NOT NULL,
+        checksum TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (organization_id, checksum)
+    ) WITHOUT ROWID;
+    CREATE INDEX upload_chunks_by_age ON upload_chunks (created_at);
+    CREATE TABLE artifact_bundles (
+        id INTEGER PRIMARY KEY,
+        organization_id INTEGER NOT NULL REFERENCES organizations(id),
+        checksum TEXT NOT NULL,
+        release TEXT,
+        dist TEXT,
+        files INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        used_at REAL NOT NULL,
+        UNIQUE (organization_id, checksum)
+    );
+    CREATE TABLE artifact_bundle_projects (
+        project_id INTEGER NOT NULL,
+        bundle_id INTEGER NOT NULL REFERENCES artifact_bundles(id) ON DELETE CASCADE,
+        PRIMARY KEY (project_id, bundle_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX artifact_bundle_projects_by_bundle ON artifact_bundle_projects (bundle_id);
+    CREATE TABLE artifact_files (
+        bundle_id INTEGER NOT NULL REFERENCES artifact_bundles(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        url TEXT,
+        file_type TEXT NOT NULL,
+        debug_id TEXT,
+        sourcemap TEXT,
+        blob_key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        checksum TEXT NOT NULL,
+        PRIMARY KEY (bundle_id, path)
+    );
+    CREATE INDEX artifact_files_by_debug_id ON artifact_files (debug_id, file_type)
+        WHERE debug_id IS NOT NULL;
+    CREATE INDEX artifact_files_by_url ON artifact_files (url) WHERE url IS NOT NULL;
     """,
 ]

@@ -44,6 +44,7 @@ from heliograph.store.issue_rows import (
 from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sourcemap_store import SourceMapStoreMixin
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
 from heliograph.store.sqlite.database import Database, is_unavailable
@@ -64,6 +65,7 @@ class SQLiteStore(
     WebRollupReadsMixin[Database],
     EventExplorerMixin[Database],
     PeopleMixin[Database],
+    SourceMapStoreMixin[Database],
 ):
     """Both stores on one SQLite database (the embedded default).
 
