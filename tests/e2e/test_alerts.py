@@ -194,7 +194,7 @@ def test_alerts_reach_email_and_webhooks_once(
     issue = payload["issue"]
     assert issue["title"].startswith("ValueError: card declined")
     assert issue["url"] == f"{server.url}/issues/{issue['id']}/"
-    assert issue["short_id"].endswith(f"-{issue['id']}") and issue["times_seen"] == 1
+    assert issue["short_id"].endswith(f"-{issue['short_number']}") and issue["times_seen"] == 1
 
     # The failing receiver: tried three times, then recorded as failed.
     with server.api() as api:

@@ -76,7 +76,8 @@ def _one(payload: dict[str, Any], project: Project, base_url: str) -> dict[str, 
         found["url"] = f"{base_url}/{project.organization_slug}/{project.slug}/alerts/"
     elif "issue" in payload:
         issue = dict(payload["issue"])
-        issue["short_id"] = f"{project.slug.upper()}-{issue['id']}"
+        # Alerts queued before issues had numbers fall back to the id.
+        issue["short_id"] = f"{project.slug.upper()}-{issue.get('short_number') or issue['id']}"
         issue["url"] = f"{base_url}/issues/{issue['id']}/"
         found["issue"] = issue
         found["url"] = issue["url"]

@@ -23,6 +23,7 @@ from heliograph.api.flags import routes as flag_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.replays import routes as replay_routes
+from heliograph.query.issue_list import short_id_number
 from heliograph.query.search import SearchError, parse_issue_search
 from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
@@ -91,6 +92,10 @@ def project_issues(request: Request) -> Response:
     principal = common.principal(request)
     project, _role = common.find_project(request, principal)
     store = common.runtime(request).store
+    number = short_id_number(project, request.query_params.get("query", ""))
+    if number is not None:  # ?query=PROJ-12: that issue, as the issue list finds it
+        found = store.issue_by_number(project.id, number)
+        return _json(_issues_json(request, [found] if found else [], project))
     try:
         filters = parse_issue_search(project.id, request.query_params)
         issues, next_cursor = store.list_issues(

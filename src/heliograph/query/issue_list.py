@@ -101,8 +101,20 @@ class _OptionsCache:
 filter_options = _OptionsCache()
 
 
+def short_id_number(project: Project, query: str) -> int | None:
+    """The 12 of ``PROJ-12`` when the search is this project's short id (any case), else None."""
+    prefix, sep, number = query.strip().rpartition("-")
+    if sep and prefix.lower() == project.slug.lower() and number.isascii() and number.isdigit():
+        return int(number)
+    return None
+
+
 def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, str]) -> IssueList:
-    """Parse the filters, fetch one page and its trends; a bad search is an error."""
+    """Parse the filters, fetch one page and its trends; a bad search is an error.
+
+    A search that is one of the project's short ids (``PROJ-12``) lists that
+    issue, whatever its status: it is how people paste an id from an alert.
+    """
     cleaned = effective_params(params)
     query = params.get("query", "")
     cursor = cleaned.get("cursor")
@@ -113,7 +125,12 @@ def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, s
         filters, error = IssueFilter(project_id=project.id), str(exc)
     issues: list[Issue] = []
     next_cursor = None
-    if error is None:
+    number = short_id_number(project, query)
+    if number is not None:
+        error = None
+        found = store.issue_by_number(project.id, number)
+        issues = [found] if found else []
+    elif error is None:
         try:
             issues, next_cursor = store.list_issues(filters, limit=PAGE_SIZE, cursor=cursor)
         except ValueError as exc:

@@ -32,7 +32,8 @@ def project_json(project: Project) -> dict[str, Any]:
 
 
 def short_id(project: Project, issue: Issue) -> str:
-    return f"{project.slug.upper()}-{issue.id}"
+    """``PROJ-12``: the issue's number in its project (its id only before it has one)."""
+    return f"{project.slug.upper()}-{issue.short_number or issue.id}"
 
 
 def status_details(issue: Issue) -> dict[str, Any]:

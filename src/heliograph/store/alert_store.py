@@ -51,7 +51,7 @@ _RULE_COLUMNS = (
 )
 _ISSUE_COLUMNS = (
     "id, project_id, group_hash, title, culprit, level, status, substatus, times_seen, "
-    "users_seen, first_seen, last_seen, first_release, last_release"
+    "users_seen, first_seen, last_seen, first_release, last_release, short_number"
 )
 
 
@@ -184,6 +184,7 @@ def _issue_json(row: Sequence[Any]) -> dict[str, Any]:
         "last_seen": float(row[11]),
         "first_release": row[12],
         "last_release": row[13],
+        "short_number": row[14],
     }
 
 

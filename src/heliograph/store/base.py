@@ -141,6 +141,8 @@ class Issue:
     resolved_in_release: str | None
     first_release: str | None
     last_release: str | None
+    # Its number in its project (the 12 of PROJ-12); None only before digest's commit numbers it.
+    short_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,6 +138,10 @@ class IssueStore(Protocol):
 
     def get_issue(self, issue_id: int) -> Issue | None: ...
 
+    def issue_by_number(self, project_id: int, number: int) -> Issue | None:
+        """The issue numbered ``number`` in the project: what ``PROJ-12`` names."""
+        ...
+
     def list_issues(
         self, filters: IssueFilter, *, limit: int, cursor: str | None
     ) -> tuple[list[Issue], str | None]: ...

@@ -118,6 +118,15 @@ class IssueReadsMixin(Generic[DbT]):
         row = self._first(f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = ?", (issue_id,))
         return issue_from_row(row) if row else None
 
+    def issue_by_number(self, project_id: int, number: int) -> Issue | None:
+        if not 0 < number < 2**63:
+            return None  # typed in a search box: no such issue, not an overflow
+        row = self._first(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = ? AND short_number = ?",
+            (project_id, number),
+        )
+        return issue_from_row(row) if row else None
+
     def list_issues(
         self, filters: IssueFilter, *, limit: int, cursor: str | None
     ) -> tuple[list[Issue], str | None]:

@@ -20,7 +20,7 @@ SORT_COLUMNS = {"last_seen": "last_seen", "first_seen": "first_seen", "count": "
 ISSUE_COLUMNS = (
     "id, project_id, group_hash, grouping_version, title, culprit, level, platform, "
     "first_seen, last_seen, times_seen, users_seen, status, substatus, resolved_in_release, "
-    "first_release, last_release"
+    "first_release, last_release, short_number"
 )
 # Tags that every error contributes to its issue's breakdown, beside the event's own.
 BUILTIN_TAG_FIELDS = ("environment", "release", "level", "server_name")

@@ -150,6 +150,7 @@ class PostgresStore(
         alerts.before(batch.errors)
         if not _write_set_based(conn, batch, outcomes, rows):
             _write_per_event(conn, batch, outcomes, rejected, rows)
+        _number_new_issues(conn, batch)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
@@ -324,13 +325,17 @@ def _new_errors(
 
 _UPSERT_ISSUES = """
 INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, level, platform,
-    first_seen, last_seen, times_seen, first_release, last_release)
+    first_seen, last_seen, times_seen, first_release, last_release, first_release_at,
+    last_release_at)
 SELECT project_id, group_hash, grouping_version, title, culprit, level, platform,
-    first_seen, last_seen, times_seen, first_release, last_release
+    first_seen, last_seen, times_seen, first_release, last_release, first_release_at,
+    last_release_at
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::text[], %s::float8[], %s::float8[], %s::bigint[], %s::text[], %s::text[])
+    %s::text[], %s::float8[], %s::float8[], %s::bigint[], %s::text[], %s::text[],
+    %s::float8[], %s::float8[])
     WITH ORDINALITY AS v(project_id, group_hash, grouping_version, title, culprit, level,
-    platform, first_seen, last_seen, times_seen, first_release, last_release, n)
+    platform, first_seen, last_seen, times_seen, first_release, last_release,
+    first_release_at, last_release_at, n)
 ORDER BY n
 ON CONFLICT (project_id, group_hash) DO UPDATE SET
     times_seen = issues.times_seen + EXCLUDED.times_seen,
@@ -342,8 +347,18 @@ ON CONFLICT (project_id, group_hash) DO UPDATE SET
         THEN EXCLUDED.culprit ELSE issues.culprit END,
     level = CASE WHEN EXCLUDED.last_seen >= issues.last_seen
         THEN EXCLUDED.level ELSE issues.level END,
-    last_release = COALESCE(EXCLUDED.last_release, issues.last_release),
-    first_release = COALESCE(issues.first_release, EXCLUDED.first_release)
+    last_release = CASE WHEN EXCLUDED.last_release_at IS NOT NULL AND (issues.last_release_at
+        IS NULL OR EXCLUDED.last_release_at >= issues.last_release_at)
+        THEN EXCLUDED.last_release ELSE issues.last_release END,
+    last_release_at = CASE WHEN EXCLUDED.last_release_at IS NOT NULL AND (issues.last_release_at
+        IS NULL OR EXCLUDED.last_release_at >= issues.last_release_at)
+        THEN EXCLUDED.last_release_at ELSE issues.last_release_at END,
+    first_release = CASE WHEN EXCLUDED.first_release_at IS NOT NULL AND (issues.first_release_at
+        IS NULL OR EXCLUDED.first_release_at < issues.first_release_at)
+        THEN EXCLUDED.first_release ELSE issues.first_release END,
+    first_release_at = CASE WHEN EXCLUDED.first_release_at IS NOT NULL AND (issues.first_release_at
+        IS NULL OR EXCLUDED.first_release_at < issues.first_release_at)
+        THEN EXCLUDED.first_release_at ELSE issues.first_release_at END
 RETURNING id, project_id, group_hash, status, substatus, resolved_in_release,
     xmax = 0 AS created
 """
@@ -371,7 +386,9 @@ def _count_into_issues(
 
     Per issue, the counts add up, first/last seen widen, the newest event
     names the issue (the last of equally new ones, as ``>=`` event by event
-    does), the first release stays once set and the last one known wins.
+    does), and so does the release: the last release is that of the newest
+    event with one, the first that of the oldest (the first of equally old
+    ones), whatever order they arrive in.
     """
     groups: dict[IssueKey, list[GroupedEvent]] = {}
     for grouped in errors:
@@ -385,7 +402,12 @@ def _count_into_issues(
         for grouped in members[1:]:
             if grouped.event.timestamp >= newest.event.timestamp:
                 newest = grouped
-        releases = [g.event.release for g in members if g.event.release is not None]
+        released = [g.event for g in members if g.event.release is not None]
+        earliest = min(released, key=lambda e: e.timestamp, default=None)
+        latest = None
+        for event in released:
+            if latest is None or event.timestamp >= latest.timestamp:
+                latest = event
         rows.append(
             (
                 project_id,
@@ -398,13 +420,15 @@ def _count_into_issues(
                 min(g.event.timestamp for g in members),
                 newest.event.timestamp,
                 len(members),
-                releases[0] if releases else None,
-                releases[-1] if releases else None,
+                earliest.release if earliest else None,
+                latest.release if latest else None,
+                earliest.timestamp if earliest else None,
+                latest.timestamp if latest else None,
             )
         )
     issue_ids: dict[IssueKey, int] = {}
     changes: list[tuple[int, str, str, str | None, bool]] = []
-    for row in conn.execute(_UPSERT_ISSUES, _columns(rows, 12)).fetchall():
+    for row in conn.execute(_UPSERT_ISSUES, _columns(rows, 14)).fetchall():
         issue_id, project_id, group_hash, status, substatus, resolved_in_release, created = row
         key = (project_id, group_hash)
         issue_ids[key] = issue_id
@@ -686,8 +710,9 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
     while row is None:
         created = conn.execute(
             "INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, "
-            "level, platform, first_seen, last_seen, times_seen, first_release, last_release) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s) "
+            "level, platform, first_seen, last_seen, times_seen, first_release, last_release, "
+            "first_release_at, last_release_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s) "
             "ON CONFLICT (project_id, group_hash) DO NOTHING RETURNING id",
             tuple(
                 (
@@ -702,6 +727,8 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
                     event.timestamp,
                     event.release,
                     event.release,
+                    _release_at(event),
+                    _release_at(event),
                 )
             ),
         ).fetchone()
@@ -720,7 +747,8 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
         "title = CASE WHEN %s >= last_seen THEN %s ELSE title END, "
         "culprit = CASE WHEN %s >= last_seen THEN %s ELSE culprit END, "
         "level = CASE WHEN %s >= last_seen THEN %s ELSE level END, "
-        "last_release = COALESCE(%s, last_release), first_release = COALESCE(first_release, %s), "
+        # Releases follow event time, not arrival: the earliest event's and the latest's.
+        f"{_LATER_RELEASE}, {_EARLIER_RELEASE}, "
         "status = %s, substatus = %s, resolved_in_release = %s, "
         "resolved_at = CASE WHEN %s THEN NULL ELSE resolved_at END "
         "WHERE id = %s",
@@ -734,8 +762,7 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
                 grouped.culprit,
                 event.timestamp,
                 event.level,
-                event.release,
-                event.release,
+                *_release_params(event),
                 change.status,
                 change.substatus,
                 change.resolved_in_release,
@@ -745,6 +772,68 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
         ),
     )
     return int(issue_id)
+
+
+# The release of the latest event that has one, and of the earliest, beside the
+# time of the event that set each (as in the SQLite store).
+_LATER_RELEASE = (
+    "last_release = CASE WHEN %s::float8 IS NOT NULL AND (last_release_at IS NULL "
+    "OR %s >= last_release_at) THEN %s ELSE last_release END, "
+    "last_release_at = CASE WHEN %s::float8 IS NOT NULL AND (last_release_at IS NULL "
+    "OR %s >= last_release_at) THEN %s ELSE last_release_at END"
+)
+_EARLIER_RELEASE = (
+    "first_release = CASE WHEN %s::float8 IS NOT NULL AND (first_release_at IS NULL "
+    "OR %s < first_release_at) THEN %s ELSE first_release END, "
+    "first_release_at = CASE WHEN %s::float8 IS NOT NULL AND (first_release_at IS NULL "
+    "OR %s < first_release_at) THEN %s ELSE first_release_at END"
+)
+
+
+def _release_at(event: Event) -> float | None:
+    return event.timestamp if event.release is not None else None
+
+
+def _release_params(event: Event) -> tuple[object, ...]:
+    """The parameters of ``_LATER_RELEASE`` then ``_EARLIER_RELEASE`` for ``event``."""
+    at, release = _release_at(event), event.release
+    return (at, at, release, at, at, at) * 2
+
+
+_NUMBER_NEW_ISSUES = """
+WITH created AS (
+    SELECT id, project_id, ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY id) AS rank
+    FROM issues WHERE project_id = ANY(%s::bigint[]) AND short_number IS NULL
+), per_project AS (
+    SELECT project_id, COUNT(*) AS n FROM created GROUP BY project_id
+), counted AS (
+    INSERT INTO issue_counters (project_id, last_number)
+    SELECT project_id, n FROM per_project ORDER BY project_id
+    ON CONFLICT (project_id) DO UPDATE
+        SET last_number = issue_counters.last_number + EXCLUDED.last_number
+    RETURNING project_id, last_number
+)
+UPDATE issues SET short_number = counted.last_number - per_project.n + created.rank
+FROM created
+JOIN per_project ON per_project.project_id = created.project_id
+JOIN counted ON counted.project_id = created.project_id
+WHERE issues.id = created.id
+"""
+
+
+def _number_new_issues(conn: Connection, batch: DigestBatch) -> None:
+    """Give the issues this transaction created their numbers in their projects (PROJ-12).
+
+    Last in the issue writes, whichever path wrote them: the unnumbered
+    issues a transaction sees are its own (others number theirs before they
+    commit). The project's counter row stays locked until commit, so two
+    nodes creating issues in one project take turns and never share a
+    number; it is taken after every issue lock, in project order, so the
+    turns cannot deadlock.
+    """
+    projects = sorted({grouped.event.project_id for grouped in batch.errors})
+    if projects:
+        conn.execute(_NUMBER_NEW_ISSUES, (projects,))
 
 
 def _count_tags(conn: Connection, issue_id: int, event: Event) -> None:

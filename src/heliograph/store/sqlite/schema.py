@@ -554,9 +554,30 @@ MIGRATIONS = [
     );
     ALTER TABLE users ADD COLUMN alert_emails INTEGER NOT NULL DEFAULT 1;
     """,
-    # 11: reserved for issue data (short ids per project, ...): filled in this change.
+    # 11: issue data. first/last release follow event time: the time of the events
+    # that set them (first_release_at, last_release_at), backfilled from first/last seen.
+    # Issue numbers per project (PROJ-12, as Sentry's short ids): existing issues
+    # numbered in id order per project; issue_counters holds each project's last
+    # number, so a deleted issue's number is never given again. New issues are
+    # numbered as each one is created, digest being the one writer.
     """
-    SELECT 1;
+    ALTER TABLE issues ADD COLUMN short_number INTEGER;
+    ALTER TABLE issues ADD COLUMN first_release_at REAL;
+    ALTER TABLE issues ADD COLUMN last_release_at REAL;
+    UPDATE issues SET
+        first_release_at = CASE WHEN first_release IS NOT NULL THEN first_seen END,
+        last_release_at = CASE WHEN last_release IS NOT NULL THEN last_seen END;
+    UPDATE issues SET short_number = numbered.n
+    FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY id) AS n FROM issues)
+        AS numbered
+    WHERE issues.id = numbered.id;
+    CREATE UNIQUE INDEX issues_by_short_number ON issues (project_id, short_number);
+    CREATE TABLE issue_counters (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        last_number INTEGER NOT NULL
+    );
+    INSERT INTO issue_counters (project_id, last_number)
+    SELECT project_id, MAX(short_number) FROM issues GROUP BY project_id;
     """,
     # 12: reserved for assignees and issue activity: filled in this change.
     """

@@ -294,8 +294,9 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
     if row is None:
         cursor = conn.execute(
             "INSERT INTO issues (project_id, group_hash, grouping_version, title, culprit, level, "
-            "platform, first_seen, last_seen, times_seen, first_release, last_release) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            "platform, first_seen, last_seen, times_seen, first_release, last_release, "
+            "first_release_at, last_release_at, short_number) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
             (
                 event.project_id,
                 grouped.group_hash,
@@ -308,6 +309,9 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
                 event.timestamp,
                 event.release,
                 event.release,
+                _release_at(event),
+                _release_at(event),
+                _next_issue_number(conn, event.project_id),
             ),
         )
         return cursor.lastrowid or 0
@@ -320,7 +324,8 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
         "title = CASE WHEN ? >= last_seen THEN ? ELSE title END, "
         "culprit = CASE WHEN ? >= last_seen THEN ? ELSE culprit END, "
         "level = CASE WHEN ? >= last_seen THEN ? ELSE level END, "
-        "last_release = COALESCE(?, last_release), first_release = COALESCE(first_release, ?), "
+        # Releases follow event time, not arrival: the earliest event's and the latest's.
+        f"{_LATER_RELEASE}, {_EARLIER_RELEASE}, "
         "status = ?, substatus = ?, resolved_in_release = ?, "
         "resolved_at = CASE WHEN ? THEN NULL ELSE resolved_at END "
         "WHERE id = ?",
@@ -333,8 +338,7 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
             grouped.culprit,
             event.timestamp,
             event.level,
-            event.release,
-            event.release,
+            *_release_params(event),
             change.status,
             change.substatus,
             change.resolved_in_release,
@@ -343,6 +347,44 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
         ),
     )
     return int(issue_id)
+
+
+# The release of the latest event that has one, and of the earliest: the time of
+# the event that set each is kept beside it, so arrival order does not matter.
+# (Every SET expression reads the row as it was before the update.)
+_LATER_RELEASE = (
+    "last_release = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
+    "THEN ? ELSE last_release END, "
+    "last_release_at = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
+    "THEN ? ELSE last_release_at END"
+)
+_EARLIER_RELEASE = (
+    "first_release = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
+    "THEN ? ELSE first_release END, "
+    "first_release_at = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
+    "THEN ? ELSE first_release_at END"
+)
+
+
+def _release_params(event: Event) -> tuple[object, ...]:
+    """The parameters of ``_LATER_RELEASE`` then ``_EARLIER_RELEASE`` for ``event``."""
+    at, release = _release_at(event), event.release
+    return (at, at, release, at, at, at) * 2
+
+
+def _release_at(event: Event) -> float | None:
+    return event.timestamp if event.release is not None else None
+
+
+def _next_issue_number(conn: sqlite3.Connection, project_id: int) -> int:
+    """The project's next issue number (PROJ-12): one writer at a time, so no two share one."""
+    row = conn.execute(
+        "INSERT INTO issue_counters (project_id, last_number) VALUES (?, 1) "
+        "ON CONFLICT (project_id) DO UPDATE SET last_number = last_number + 1 "
+        "RETURNING last_number",
+        (project_id,),
+    ).fetchone()
+    return int(row[0])
 
 
 def _count_tags(conn: sqlite3.Connection, issue_id: int, event: Event) -> None:
