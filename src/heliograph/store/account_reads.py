@@ -27,7 +27,9 @@ from heliograph.store.account_records import (
     KEY_COLUMNS,
     KEY_SETTINGS,
     LAST_USED_GRANULARITY,
+    LIVE_PROJECT,
     ORG_WIDE_ROLES,
+    ORGANIZATION_SETTINGS,
     PROJECT_COLUMNS,
     PROJECT_SETTINGS,
     TOKEN_PREFIX_CHARS,
@@ -35,6 +37,7 @@ from heliograph.store.account_records import (
     normalize_scopes,
     project_from_row,
     setting_values,
+    tombstone_slug,
     visible_projects_sql,
 )
 from heliograph.store.base import (
@@ -56,9 +59,11 @@ __all__ = ["AccountConnection", "AccountDatabase", "AccountReadsMixin"]
 
 T = TypeVar("T")
 
-_PROJECTS = (
+_ALL_PROJECTS = (
     f"SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o ON o.id = p.organization_id"
 )
+# Live projects only; queries add their conditions with AND.
+_PROJECTS = f"{_ALL_PROJECTS} WHERE {LIVE_PROJECT}"
 # "May this user see project p", the user given once per ``?``.
 _VISIBLE = visible_projects_sql("?")
 _VISIBLE_PARAMS = _VISIBLE.count("?")
@@ -130,12 +135,39 @@ class AccountReadsMixin(Generic[DbT]):
         )
         return Organization(*row) if row else None
 
+    def organizations(self, user_id: int | None = None) -> list[Organization]:
+        """Organizations a user is a member of (superusers: all; all when None)."""
+        sql = "SELECT id, slug, name, ai_policy FROM organizations o"
+        params: list[int] = []
+        if user_id is not None:
+            sql += (
+                " WHERE EXISTS (SELECT 1 FROM users su WHERE su.id = ? AND su.is_superuser <> 0)"
+                " OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ?"
+                " AND m.organization_id = o.id)"
+            )
+            params = [user_id, user_id]
+        rows = self._rows(f"{sql} ORDER BY o.slug{self.dialect.text_order}", params)
+        return [Organization(*row) for row in rows]
+
+    def update_organization(self, organization_id: int, **changes: object) -> None:
+        """Change an organization's ``name`` or ``ai_policy`` (checked by the caller)."""
+        unknown = set(changes) - ORGANIZATION_SETTINGS
+        if unknown:
+            raise ValueError(f"unknown organization settings: {sorted(unknown)}")
+        if not changes:
+            return
+        assignments = ", ".join(f"{key} = ?" for key in changes)
+        self._write(
+            f"UPDATE organizations SET {assignments} WHERE id = ?",
+            (*changes.values(), organization_id),
+        )
+
     def get_project(self, org_slug: str, project_slug: str) -> Project | None:
-        row = self._row(f"{_PROJECTS} WHERE o.slug = ? AND p.slug = ?", (org_slug, project_slug))
+        row = self._row(f"{_PROJECTS} AND o.slug = ? AND p.slug = ?", (org_slug, project_slug))
         return project_from_row(row) if row else None
 
     def get_project_by_id(self, project_id: int) -> Project | None:
-        row = self._row(f"{_PROJECTS} WHERE p.id = ?", (project_id,))
+        row = self._row(f"{_PROJECTS} AND p.id = ?", (project_id,))
         return project_from_row(row) if row else None
 
     def list_projects(self, user_id: int | None = None) -> list[Project]:
@@ -148,7 +180,7 @@ class AccountReadsMixin(Generic[DbT]):
         sql = _PROJECTS
         params: list[int] = []
         if user_id is not None:
-            sql += f" WHERE {_VISIBLE}"
+            sql += f" AND {_VISIBLE}"
             params = [user_id] * _VISIBLE_PARAMS
         order = self.dialect.text_order
         rows = self._rows(f"{sql} ORDER BY o.slug{order}, p.slug{order}", params)
@@ -156,7 +188,7 @@ class AccountReadsMixin(Generic[DbT]):
 
     def organization_projects(self, organization_id: int) -> list[Project]:
         rows = self._rows(
-            f"{_PROJECTS} WHERE p.organization_id = ? ORDER BY p.slug{self.dialect.text_order}",
+            f"{_PROJECTS} AND p.organization_id = ? ORDER BY p.slug{self.dialect.text_order}",
             (organization_id,),
         )
         return [project_from_row(r) for r in rows]
@@ -171,6 +203,48 @@ class AccountReadsMixin(Generic[DbT]):
         values = setting_values(changes)
         assignments = ", ".join(f"{key} = ?" for key in changes)
         self._write(f"UPDATE projects SET {assignments} WHERE id = ?", (*values, project_id))
+
+    def delete_project(self, project_id: int) -> bool:
+        """Delete a project as users see it, in one write; False when there is none.
+
+        Its keys are revoked (ingest refuses them from the next key reload),
+        it leaves its teams, its alert rules are switched off (a heartbeat
+        would otherwise report the silence), and it takes a tombstone slug,
+        so every read skips it and its slug is free again. Its stored data
+        stays until the next retention pass, which deletes all of it
+        (:meth:`deleted_projects`).
+        """
+        project = self.get_project_by_id(project_id)
+        if project is None:
+            return False
+        now = time.time()
+        statements = [
+            (
+                "UPDATE project_keys SET revoked_at = ? WHERE project_id = ? "
+                "AND revoked_at IS NULL",
+                (now, project_id),
+            ),
+            ("DELETE FROM team_projects WHERE project_id = ?", (project_id,)),
+            ("UPDATE alert_rules SET enabled = 0 WHERE project_id = ?", (project_id,)),
+            (
+                f"UPDATE projects AS p SET slug = ? WHERE p.id = ? AND {LIVE_PROJECT}",
+                (tombstone_slug(project_id, project.slug), project_id),
+            ),
+        ]
+        prepared = [(self.dialect.sql(sql), params) for sql, params in statements]
+
+        def write(conn: AccountConnection) -> int:
+            changed = 0
+            for sql, params in prepared:
+                changed = conn.execute(sql, params).rowcount
+            return changed  # the last statement's: whether the project was still live
+
+        return self.db.write(write) == 1
+
+    def deleted_projects(self) -> list[Project]:
+        """Deleted projects, whose data retention removes whatever their settings say."""
+        rows = self._rows(f"{_ALL_PROJECTS} WHERE NOT ({LIVE_PROJECT}) ORDER BY p.id")
+        return [project_from_row(r) for r in rows]
 
     # -- ingest keys -----------------------------------------------------
 
@@ -503,6 +577,7 @@ class AccountReadsMixin(Generic[DbT]):
 
     def visible_project_ids(self, user_id: int) -> set[int]:
         rows = self._rows(
-            f"SELECT p.id FROM projects p WHERE {_VISIBLE}", [user_id] * _VISIBLE_PARAMS
+            f"SELECT p.id FROM projects p WHERE {LIVE_PROJECT} AND {_VISIBLE}",
+            [user_id] * _VISIBLE_PARAMS,
         )
         return {row[0] for row in rows}

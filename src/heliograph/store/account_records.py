@@ -43,6 +43,19 @@ PROJECT_SETTINGS = frozenset(
     }
 )
 KEY_SETTINGS = frozenset({"label", "rate_limit"})
+ORGANIZATION_SETTINGS = frozenset({"name", "ai_policy"})
+
+# A deleted project keeps its row (its id may still be in the queue, its data
+# waits for retention) under a slug no user can give (heliograph.slugs), which
+# frees its old slug at once. Every read of projects keeps to the live ones.
+DELETED_SLUG_PREFIX = "~deleted-"
+LIVE_PROJECT = "p.slug NOT LIKE '~%'"
+
+
+def tombstone_slug(project_id: int, slug: str) -> str:
+    """The slug a deleted project is kept under: unique, and saying what it was."""
+    return f"{DELETED_SLUG_PREFIX}{project_id}-{slug}"
+
 
 # Roles that see every project of their organization, whatever the teams.
 ORG_WIDE_ROLES = ("owner", "admin")

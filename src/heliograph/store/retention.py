@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 from heliograph.store.base import Project
 
@@ -58,6 +58,28 @@ class PurgeReport:
     @property
     def total(self) -> int:
         return sum(p.total for p in self.projects) + self.sessions + self.sourcemaps
+
+
+# A deleted project's "retention": a cutoff a century ahead, so that everything
+# it stored goes, even events stamped in the future by a client's wrong clock.
+DELETED_PROJECT_RETENTION_DAYS = -36500
+
+
+class _ProjectSource(Protocol):
+    def list_projects(self, user_id: int | None = None) -> list[Project]: ...
+
+    def deleted_projects(self) -> list[Project]: ...
+
+
+def projects_to_purge(store: _ProjectSource) -> list[Project]:
+    """The projects a retention pass visits: live ones that keep data for a limited
+    time, then deleted ones, whose data all goes."""
+    live = [project for project in store.list_projects() if project.retention_days > 0]
+    deleted = [
+        replace(project, retention_days=DELETED_PROJECT_RETENTION_DAYS)
+        for project in store.deleted_projects()
+    ]
+    return live + deleted
 
 
 class RetentionJob:

@@ -33,7 +33,7 @@ from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.people_store import purge_people
 from heliograph.store.postgresql.database import Connection, PgDatabase, is_unavailable
 from heliograph.store.postgresql.people_lock import people_lock
-from heliograph.store.retention import ProjectPurge, PurgeReport
+from heliograph.store.retention import ProjectPurge, PurgeReport, projects_to_purge
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 from heliograph.store.sql_dialect import POSTGRESQL
 
@@ -182,11 +182,7 @@ def _purge_people(run: _Runner, project_id: int, cutoff: float) -> int:
 
 def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:
     report = PurgeReport(
-        [
-            _purge_project(run, project, now, store)
-            for project in store.list_projects()
-            if project.retention_days > 0
-        ]
+        [_purge_project(run, project, now, store) for project in projects_to_purge(store)]
     )
     report.sourcemaps = store.purge_source_maps(now, dry_run=run.dry_run, stop=run.stop)
     if not run.dry_run:

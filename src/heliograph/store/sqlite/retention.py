@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
 from heliograph.store.people_store import purge_people
-from heliograph.store.retention import ProjectPurge, PurgeReport
+from heliograph.store.retention import ProjectPurge, PurgeReport, projects_to_purge
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
 from heliograph.store.sql_dialect import SQLITE
 
@@ -211,11 +211,7 @@ def purge_expired(
     now = time.time() if now is None else now
     run = _Runner(store, dry_run, pause, stop or threading.Event())
     report = PurgeReport(
-        [
-            _purge_project(run, project, now)
-            for project in store.list_projects()
-            if project.retention_days > 0
-        ]
+        [_purge_project(run, project, now) for project in projects_to_purge(store)]
     )
     report.sourcemaps = store.purge_source_maps(now, dry_run=dry_run, stop=run.stop)
     if not dry_run:
