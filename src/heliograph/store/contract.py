@@ -251,6 +251,28 @@ class Accounts(ProjectLookup, Protocol):
 
     def update_project(self, project_id: int, **changes: object) -> None: ...
 
+    def delete_project(self, project_id: int) -> bool:
+        """Delete a live project as users see it; False when there is none.
+
+        In one transaction: its keys are revoked, it leaves its teams, its alert
+        rules are switched off, and it no longer appears in any read (by slug,
+        by id, in lists, visibility), its slug free for a new project. Its data
+        is removed by the next retention pass (see :meth:`deleted_projects`).
+        """
+        ...
+
+    def deleted_projects(self) -> list[Project]:
+        """Deleted projects, for retention to remove all their data."""
+        ...
+
+    def organizations(self, user_id: int | None = None) -> list[Organization]:
+        """Organizations a user is a member of (superusers and ``None``: all), by slug."""
+        ...
+
+    def update_organization(self, organization_id: int, **changes: object) -> None:
+        """Change an organization's ``name`` or ``ai_policy`` (values checked by the caller)."""
+        ...
+
     def create_key(
         self, project_id: int, label: str = "Default", rate_limit: int | None = None
     ) -> ProjectKey: ...
