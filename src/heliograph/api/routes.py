@@ -24,11 +24,16 @@ from heliograph.api.openapi import openapi_schema
 from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.replays import routes as replay_routes
 from heliograph.query.issue_list import short_id_number
+from heliograph.query.jump import find_jump
 from heliograph.query.search import SearchError, parse_issue_search
+from heliograph.query.search_context import search_context
 from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
+from heliograph.query.time_range import parse_time_range, within
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
 
 DEFAULT_LIMIT = 25
+# Issues a list counts at most (its X-Hits header); counting all could cost a scan.
+MAX_HITS = 1000
 MAX_LIMIT = 100
 TREND_HOURS = 24
 
@@ -96,18 +101,32 @@ def project_issues(request: Request) -> Response:
     if number is not None:  # ?query=PROJ-12: that issue, as the issue list finds it
         found = store.issue_by_number(project.id, number)
         return _json(_issues_json(request, [found] if found else [], project))
+    jump = find_jump(store, project, request.query_params.get("query", ""))
+    if jump is not None:  # an event id (or short id) pasted as the query: that issue
+        found_json = _issues_json(request, [jump.issue], project)
+        return _json(found_json, headers={"X-Sentry-Direct-Hit": "1"})
     try:
-        filters = parse_issue_search(project.id, request.query_params)
+        searching = search_context(store, store, project, principal.user.id)
+        filters = within(
+            parse_issue_search(project.id, request.query_params, searching),
+            parse_time_range(request.query_params, time.time()),
+        )
         issues, next_cursor = store.list_issues(
             filters, limit=_limit(request), cursor=request.query_params.get("cursor")
         )
+        hits = store.count_issues(filters, cap=MAX_HITS)
     except SearchError as exc:
         raise ApiError(400, str(exc)) from None
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     return _json(
         _issues_json(request, issues, project),
-        headers={"Link": _link_header(request, next_cursor)},
+        headers={
+            "Link": _link_header(request, next_cursor),
+            # Sentry's total: X-Hits counts up to X-Max-Hits, past which there are more.
+            "X-Hits": str(min(hits, MAX_HITS)),
+            "X-Max-Hits": str(MAX_HITS),
+        },
     )
 
 

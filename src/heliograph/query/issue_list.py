@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from heliograph.query.search import SearchError, parse_issue_search
+from heliograph.query.search import SearchContext, SearchError, parse_issue_search
 from heliograph.query.serialize import short_id
+from heliograph.query.time_range import ANY_TIME, TimeRange, parse_time_range, within
 from heliograph.store.base import Issue, IssueFilter, Project
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ OPTIONS_TTL = 60.0
 STATUS_TABS = ("unresolved", "resolved", "ignored", "all")
 SORT_CHOICES = (("date", "Last seen"), ("new", "First seen"), ("freq", "Events"))
 _SORT_PARAM = {"last_seen": "date", "first_seen": "new", "count": "freq"}
+_NOT_STATUSES = ("assigned", "unassigned")
+# Matching issues are counted up to this many; more shows as "1,000+".
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,25 @@ class IssueList:
     environments: list[str]
     releases: list[str]
     error: str | None
+    # The time range (query/time_range.py) and how many issues match (None: not counted).
+    time_range: TimeRange = ANY_TIME
+    total: int | None = None
+
+    @property
+    def total_label(self) -> str:
+        """``"1,234 issues"``, or ``"1,000+ issues"`` past the count's cap."""
+        if self.total is None:
+            return ""
+        shown = f"{COUNT_CAP:,}+" if self.total > COUNT_CAP else f"{self.total:,}"
+        return f"{shown} issue{'' if self.total == 1 else 's'}"
 
 
 def _has_status_token(query: str) -> bool:
-    return any(token.lower().startswith("is:") for token in query.split())
+    """Whether the search names a status (``is:assigned`` does not: the tab still applies)."""
+    return any(
+        token.lower().startswith("is:") and token[3:].lower() not in _NOT_STATUSES
+        for token in query.split()
+    )
 
 
 def effective_params(params: Mapping[str, str]) -> dict[str, str]:
@@ -109,7 +128,12 @@ def short_id_number(project: Project, query: str) -> int | None:
     return None
 
 
-def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, str]) -> IssueList:
+def build_issue_list(
+    store: IssueStore,
+    project: Project,
+    params: Mapping[str, str],
+    context: SearchContext | None = None,
+) -> IssueList:
     """Parse the filters, fetch one page and its trends; a bad search is an error.
 
     A search that is one of the project's short ids (``PROJ-12``) lists that
@@ -119,8 +143,10 @@ def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, s
     query = params.get("query", "")
     cursor = cleaned.get("cursor")
     error = None
+    time_range = ANY_TIME
     try:
-        filters = parse_issue_search(project.id, cleaned)
+        time_range = parse_time_range(cleaned, time.time())
+        filters = within(parse_issue_search(project.id, cleaned, context), time_range)
     except SearchError as exc:
         filters, error = IssueFilter(project_id=project.id), str(exc)
     issues: list[Issue] = []
@@ -135,6 +161,7 @@ def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, s
             issues, next_cursor = store.list_issues(filters, limit=PAGE_SIZE, cursor=cursor)
         except ValueError as exc:
             error = str(exc)
+    total = store.count_issues(filters, cap=COUNT_CAP) if error is None else None
     end_hour = int(time.time() // 3600)
     trends = store.issue_trend([i.id for i in issues], hours=TREND_HOURS) if issues else {}
     rows = [
@@ -159,9 +186,11 @@ def build_issue_list(store: IssueStore, project: Project, params: Mapping[str, s
         environments=filter_options.get(store, project.id, "environment"),
         releases=filter_options.get(store, project.id, "release"),
         error=error,
+        time_range=time_range,
+        total=total,
     )
 
 
 def without_status_tokens(query: str) -> str:
-    """The search text minus ``is:`` tokens: what a status tab link carries."""
-    return " ".join(t for t in query.split() if not t.lower().startswith("is:"))
+    """The search text minus status tokens (``is:resolved``): what a status tab link carries."""
+    return " ".join(t for t in query.split() if not _has_status_token(t))

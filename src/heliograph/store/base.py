@@ -254,3 +254,18 @@ class IssueFilter:
     sort: IssueSort = "last_seen"
     # Other tags every listed issue must have seen: (key, value) pairs.
     tags: tuple[tuple[str, str], ...] = ()
+    # Tags no listed issue has seen (``!key:value``); keys it has (``has:``) or lacks.
+    excluded_tags: tuple[tuple[str, str], ...] = ()
+    has_tags: tuple[str, ...] = ()
+    lacks_tags: tuple[str, ...] = ()
+    # Users (``issue_users`` keys such as ``id:42``): per filter, any of its keys;
+    # every filter must (or, excluded, must not) match.
+    users: tuple[tuple[str, ...], ...] = ()
+    excluded_users: tuple[tuple[str, ...], ...] = ()
+    # Bounds on first and last seen (Unix seconds), inclusive; None: unbounded.
+    first_seen_from: float | None = None
+    first_seen_to: float | None = None
+    last_seen_from: float | None = None
+    last_seen_to: float | None = None
+    # "user:<id>", "team:<id>", "any" (assigned) or "none" (unassigned).
+    assignee: str | None = None

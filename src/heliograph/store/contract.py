@@ -50,6 +50,7 @@ from heliograph.store.base import (
 )
 from heliograph.store.blobs import BlobStore
 from heliograph.store.fix_cache import FixCache
+from heliograph.store.issue_activity import Activity, Assignee, ReleaseSpan
 from heliograph.store.llm_records import (
     FlagUsageRow,
     LlmEventFilter,
@@ -81,6 +82,7 @@ __all__ = [
     "DigestSink",
     "Flags",
     "IssueStore",
+    "IssueWork",
     "LlmReads",
     "People",
     "ProjectLookup",
@@ -173,6 +175,56 @@ class IssueStore(Protocol):
     def events_by_trace(self, project_id: int, trace_id: str) -> list[StoredEvent]: ...
 
     def outcomes(self, project_id: int, *, days: int = 30) -> list[Outcome]: ...
+
+    def count_issues(self, filters: IssueFilter, *, cap: int) -> int:
+        """Issues matching ``filters``, counted up to ``cap + 1`` (more: "``cap``+")."""
+        ...
+
+    def latest_release(self, project_id: int) -> str | None:
+        """The project's newest release (whose first event came last): ``release:latest``."""
+        ...
+
+    def has_tag_key(self, project_id: int, key: str) -> bool:
+        """Whether any issue of the project saw tag ``key``."""
+        ...
+
+    def issue_releases(self, issue_id: int, *, limit: int = 50) -> list[ReleaseSpan]:
+        """Events, first and last seen per release of the issue, newest release first."""
+        ...
+
+
+class IssueWork(Protocol):
+    """Who works on an issue and its activity log (status changes, regressions, comments)."""
+
+    def add_activity(
+        self,
+        issue_id: int,
+        kind: str,
+        *,
+        user_id: int | None,
+        data: dict[str, Any] | None = None,
+    ) -> Activity: ...
+
+    def issue_activity(
+        self, issue_id: int, *, kinds: Sequence[str] = (), limit: int = 100
+    ) -> list[Activity]:
+        """The issue's log, newest first; only ``kinds`` when given."""
+        ...
+
+    def count_activity(self, issue_ids: Sequence[int], kind: str) -> dict[int, int]: ...
+
+    def assign_issue(
+        self,
+        issue_id: int,
+        *,
+        user_id: int | None = None,
+        team_id: int | None = None,
+        actor_id: int | None,
+    ) -> Assignee | None:
+        """Assign to a member or a team (neither: unassign), logged; the assignee after."""
+        ...
+
+    def issue_assignees(self, issue_ids: Sequence[int]) -> dict[int, Assignee]: ...
 
 
 class LlmReads(Protocol):
@@ -618,6 +670,7 @@ class People(Protocol):
 class Store(
     DigestSink,
     IssueStore,
+    IssueWork,
     LlmReads,
     Accounts,
     Access,

@@ -22,10 +22,11 @@ from typing import Any, ClassVar, Generic
 
 from heliograph.store.base import Issue, IssueFilter, Outcome, StoredEvent, TagCount
 from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.issue_activity import ReleaseSpan
+from heliograph.store.issue_conditions import issue_conditions
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
     SORT_COLUMNS,
-    escape_like,
     hourly_trend,
     issue_from_row,
     issue_sort_value,
@@ -132,36 +133,14 @@ class IssueReadsMixin(Generic[DbT]):
     ) -> tuple[list[Issue], str | None]:
         column = SORT_COLUMNS[filters.sort]
         after = decode_cursor(cursor)
-        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE project_id = ?"
-        params: list[Any] = [filters.project_id]
-        if filters.status:
-            sql += " AND status = ?"
-            params.append(filters.status)
-        if filters.level:
-            sql += " AND level = ?"
-            params.append(filters.level)
-        tags = [("environment", filters.environment), ("release", filters.release)]
-        for key, value in [*tags, *filters.tags]:
-            if value:
-                sql += " AND id IN (SELECT issue_id FROM issue_tags WHERE key = ? AND value = ?)"
-                params += [key, value]
-        if filters.query:
-            # Case ignored on every backend: users type "keyerror" for KeyError.
-            like = self.dialect.like_ignoring_case
-            sql += f" AND (title {like} ? ESCAPE '\\' OR culprit {like} ? ESCAPE '\\')"
-            pattern = "%" + escape_like(filters.query) + "%"
-            params += [pattern, pattern]
+        conditions, params = issue_conditions(filters, self.dialect)
+        sql = f"SELECT {ISSUE_COLUMNS} FROM issues WHERE {conditions}"
         if after:
             sql += f" AND ({column} < ? OR ({column} = ? AND id < ?))"
             params += [after[0], after[0], after[1]]
         sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
         params.append(limit + 1)
-        # Planned with its values every time: a tag value or a search matches
-        # anything from one row to all of them (see SqlDialect.execute_unprepared).
-        statement = self.dialect.sql(sql)
-        rows = self.db.read(
-            lambda c: self.dialect.execute_unprepared(c, statement, params).fetchall()
-        )
+        rows = self._unprepared(sql, params)
         issues = [issue_from_row(r) for r in rows]
         next_cursor = None
         if len(issues) > limit:
@@ -169,6 +148,61 @@ class IssueReadsMixin(Generic[DbT]):
             last = issues[-1]
             next_cursor = encode_cursor(issue_sort_value(last, filters.sort), last.id)
         return issues, next_cursor
+
+    def count_issues(self, filters: IssueFilter, *, cap: int) -> int:
+        """How many issues match, counting at most ``cap + 1`` rows (more than ``cap``: "cap+").
+
+        A count over every matching row would cost as much as listing them all;
+        past the cap, readers only need to know there are many.
+        """
+        conditions, params = issue_conditions(filters, self.dialect)
+        rows = self._unprepared(
+            f"SELECT COUNT(*) FROM (SELECT id FROM issues WHERE {conditions} LIMIT ?) AS matching",
+            [*params, cap + 1],
+        )
+        return int(rows[0][0])
+
+    def _unprepared(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        # Planned with its values every time: a tag value or a search matches
+        # anything from one row to all of them (see SqlDialect.execute_unprepared).
+        statement = self.dialect.sql(sql)
+        return self.db.read(
+            lambda c: self.dialect.execute_unprepared(c, statement, params).fetchall()
+        )
+
+    def latest_release(self, project_id: int) -> str | None:
+        """The project's newest release: the one whose first event came last."""
+        row = self._first(
+            "SELECT t.value FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
+            "WHERE t.key = 'release' AND i.project_id = ? "
+            f"GROUP BY t.value ORDER BY MIN(t.first_seen) DESC, t.value{self.dialect.text_order} "
+            "DESC LIMIT 1",
+            (project_id,),
+        )
+        return str(row[0]) if row else None
+
+    def has_tag_key(self, project_id: int, key: str) -> bool:
+        """Whether any issue of the project saw tag ``key``: a search on an unseen key is a typo."""
+        row = self._first(
+            "SELECT 1 FROM issue_tags t JOIN issues i ON i.id = t.issue_id "
+            "WHERE t.key = ? AND i.project_id = ? LIMIT 1",
+            (key, project_id),
+        )
+        return row is not None
+
+    def issue_releases(self, issue_id: int, *, limit: int = 50) -> list[ReleaseSpan]:
+        """Events, first and last seen per release of an issue, newest release first.
+
+        Read from the issue's ``release`` tag counters, which digest keeps per
+        event: no event is read, however many the issue has.
+        """
+        rows = self._rows(
+            "SELECT value, times_seen, first_seen, last_seen FROM issue_tags "
+            "WHERE issue_id = ? AND key = 'release' "
+            f"ORDER BY first_seen DESC, value{self.dialect.text_order} LIMIT ?",
+            (issue_id, limit),
+        )
+        return [ReleaseSpan(str(r[0]), int(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     def issue_tags(self, issue_id: int, *, top: int = 10) -> list[TagCount]:
         order = self.dialect.text_order

@@ -54,6 +54,7 @@ from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     ISSUE_COLUMNS,
@@ -84,6 +85,7 @@ class PostgresStore(
     FlagStoreMixin[PgDatabase],
     LlmStoreMixin,
     IssueReadsMixin[PgDatabase],
+    IssueActivityMixin[PgDatabase],
     ReplayStoreMixin[PgDatabase],
     AlertStoreMixin[PgDatabase],
     WebRollupReadsMixin[PgDatabase],
@@ -282,6 +284,9 @@ def _write_batch(
     with conn.pipeline():
         if status_changes:
             conn.execute(_UPDATE_STATUSES, _columns(status_changes, 5))
+            regressed = [change[0] for change in status_changes if change[4]]
+            if regressed:
+                conn.execute(_LOG_REGRESSIONS, (time.time(), regressed))
         stored_errors = _insert_events(
             conn, [(g.event, issue_ids[_issue_key(g)]) for g in errors], batch, rows
         )
@@ -369,6 +374,12 @@ UPDATE issues SET status = v.status, substatus = v.substatus,
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[])
     AS v(id, status, substatus, resolved_in_release, regressed)
 WHERE issues.id = v.id
+"""
+
+# Digest's activity entries for the issues a batch regressed (issue_activity.LOG_REGRESSION).
+_LOG_REGRESSIONS = """
+INSERT INTO issue_activity (issue_id, kind, user_id, data, created_at)
+SELECT id, 'set_regression', NULL, '{}', %s FROM unnest(%s::bigint[]) AS v(id)
 """
 
 
@@ -771,6 +782,8 @@ def _upsert_issue(conn: Connection, grouped: GroupedEvent, row: PgRow | None) ->
             )
         ),
     )
+    if change.regressed:
+        conn.execute(POSTGRESQL.sql(LOG_REGRESSION), (issue_id, time.time()))
     return int(issue_id)
 
 

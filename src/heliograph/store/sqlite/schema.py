@@ -579,9 +579,30 @@ MIGRATIONS = [
     INSERT INTO issue_counters (project_id, last_number)
     SELECT project_id, MAX(short_number) FROM issues GROUP BY project_id;
     """,
-    # 12: reserved for assignees and issue activity: filled in this change.
+    # 12: assignees and issue activity (store/issue_activity.py): one assignee per
+    # issue (a member or a team), found by either for ``assigned:`` searches; the
+    # activity log (status changes, regressions, assignments, comments) read per
+    # issue, newest first.
     """
-    SELECT 1;
+    CREATE TABLE issue_assignees (
+        issue_id INTEGER PRIMARY KEY REFERENCES issues(id) ON DELETE CASCADE,
+        user_id INTEGER,
+        team_id INTEGER,
+        assigned_at REAL NOT NULL,
+        assigned_by INTEGER,
+        CHECK ((user_id IS NULL) <> (team_id IS NULL))
+    );
+    CREATE INDEX issue_assignees_by_user ON issue_assignees (user_id, issue_id);
+    CREATE INDEX issue_assignees_by_team ON issue_assignees (team_id, issue_id);
+    CREATE TABLE issue_activity (
+        id INTEGER PRIMARY KEY,
+        issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        user_id INTEGER,
+        data TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX issue_activity_by_issue ON issue_activity (issue_id, id);
     """,
     # 13: source maps (sourcemaps/, store/sourcemap_store.py): chunks uploaded by
     # sentry-cli awaiting assembly, artifact bundles (per organization, linked to

@@ -32,6 +32,7 @@ from heliograph.store.blobs import BlobStore, FileBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
     EVENT_ROW_COLUMNS,
@@ -60,6 +61,7 @@ class SQLiteStore(
     FlagStoreMixin[Database],
     LlmStoreMixin,
     IssueReadsMixin[Database],
+    IssueActivityMixin[Database],
     ReplayStoreMixin[Database],
     AlertStoreMixin[Database],
     WebRollupReadsMixin[Database],
@@ -346,6 +348,8 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
             issue_id,
         ),
     )
+    if change.regressed:
+        conn.execute(LOG_REGRESSION, (issue_id, time.time()))
     return int(issue_id)
 
 
@@ -353,16 +357,16 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
 # the event that set each is kept beside it, so arrival order does not matter.
 # (Every SET expression reads the row as it was before the update.)
 _LATER_RELEASE = (
-    "last_release = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL "
-    "OR ? >= last_release_at) THEN ? ELSE last_release END, "
-    "last_release_at = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL "
-    "OR ? >= last_release_at) THEN ? ELSE last_release_at END"
+    "last_release = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
+    "THEN ? ELSE last_release END, "
+    "last_release_at = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
+    "THEN ? ELSE last_release_at END"
 )
 _EARLIER_RELEASE = (
-    "first_release = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL "
-    "OR ? < first_release_at) THEN ? ELSE first_release END, "
-    "first_release_at = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL "
-    "OR ? < first_release_at) THEN ? ELSE first_release_at END"
+    "first_release = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
+    "THEN ? ELSE first_release END, "
+    "first_release_at = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
+    "THEN ? ELSE first_release_at END"
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import can_write
 from heliograph.model import LEVELS
@@ -18,13 +18,16 @@ from heliograph.query.issue_list import (
     effective_params,
     without_status_tokens,
 )
+from heliograph.query.jump import find_jump
+from heliograph.query.search_context import search_context
+from heliograph.query.time_range import RANGES
 from heliograph.store.base import Project
 from heliograph.web.charts import bar_chart, hour_labels
 from heliograph.web.common import PageRequest, current_path, page
 
 SPARK_WIDTH = 96
 SPARK_HEIGHT = 24
-_KEPT = ("query", "status", "level", "environment", "release", "sort")
+_KEPT = ("query", "status", "level", "environment", "release", "sort", "range", "start", "end")
 
 
 def issues_url(project: Project) -> str:
@@ -51,7 +54,11 @@ def _linker(listing: IssueList, params: dict[str, str]) -> Callable[..., str]:
 def issue_list(ctx: PageRequest) -> Response:
     org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
     project, role = ctx.visible_project(ctx.store.get_project(org, slug))
-    listing = build_issue_list(ctx.store, project, ctx.params)
+    jump = find_jump(ctx.store, project, ctx.params.get("query", ""))
+    if jump is not None:  # a pasted short id or event id: open it
+        return RedirectResponse(jump.url, status_code=303)
+    searching = search_context(ctx.store, ctx.store, project, ctx.principal.user.id)
+    listing = build_issue_list(ctx.store, project, ctx.params, searching)
     labels = hour_labels(listing.trend_end_hour, TREND_HOURS)
     charts = {
         row.issue.id: bar_chart(row.trend, labels, width=SPARK_WIDTH, height=SPARK_HEIGHT)
@@ -67,6 +74,7 @@ def issue_list(ctx: PageRequest) -> Response:
         "tabs": STATUS_TABS,
         "levels": LEVELS,
         "sorts": SORT_CHOICES,
+        "ranges": RANGES,
         "page_title": f"Issues · {project.name}",
         "can_write": can_write(ctx.principal, role),
         "here": current_path(ctx.request),
