@@ -123,6 +123,9 @@ class Event:
     logger: str | None = None
     transaction: str | None = None
     message: str | None = None
+    # A log call's template (``"Payment %s failed"``), kept when it was formatted
+    # with arguments: what such messages group by (``message`` is shown).
+    message_template: str | None = None
     exceptions: list[Exception_] = field(default_factory=list)
     # A bare stack trace with no exception (Sentry ``threads`` / ``stacktrace``).
     stacktrace: list[Frame] = field(default_factory=list)

@@ -5,6 +5,7 @@ Run as a subprocess by the end-to-end tests: ``python sentry_app.py DSN SCENARIO
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import sentry_sdk
@@ -54,6 +55,11 @@ def main() -> None:
                 sentry_sdk.capture_exception()
     elif scenario == "message":
         sentry_sdk.capture_message("Payment provider returned 503 for order 77", level="warning")
+    elif scenario == "log":
+        # The logging integration (on by default) sends logger.error as an event.
+        log = logging.getLogger("shop.payments")
+        for webhook_id, status in (("wh_1a2b", 500), ("wh_9z8y", 502), ("evt-alpha", 503)):
+            log.error("Payment webhook %s failed with status %d", webhook_id, status)
     sentry_sdk.flush(timeout=10)
 
 

@@ -152,3 +152,15 @@ def test_api_requires_a_valid_token(live_server: LiveServer) -> None:
         bad = api.put("/api/0/issues/1/", json={"status": "exploded"})
         assert bad.status_code in (400, 404)
         assert api.get("/api/openapi.json").json()["openapi"].startswith("3.")
+
+
+def test_log_calls_group_by_template_and_show_the_formatted_message(
+    live_server: LiveServer,
+) -> None:
+    run_app(live_server, "log")
+    issue = issue_titled(live_server, "Payment webhook")
+    assert issue["count"] == "3"  # one issue for the log call, whatever its arguments
+    assert issue["culprit"] == "shop.payments"
+    with live_server.api() as api:
+        latest = api.get(f"/api/0/issues/{issue['id']}/events/latest/").json()
+    assert "failed with status 50" in latest["message"] and "%s" not in latest["message"]

@@ -372,12 +372,12 @@ def test_hash_is_pinned() -> None:
     )
     assert result == Grouping(
         hash="b32c4fe1d03de93289152c2d6503d4e7",
-        version="v1",
+        version="v2",
         variant="app",
         components=["type: ZeroDivisionError", "frame: app.views in index: return 1 / 0"],
         secondary_hashes=["4fafddfbed98e67d6c8ad7868c2e7d00"],
     )
-    assert GROUPING_VERSION == "v1"
+    assert GROUPING_VERSION == "v2"
 
 
 def test_grouping_is_pure() -> None:

@@ -1,4 +1,4 @@
-"""Grouping v1: a pure function from a canonical event to an issue fingerprint.
+"""Grouping v2: a pure function from a canonical event to an issue fingerprint.
 
 ``compute_grouping(event)`` returns a :class:`Grouping`: the hash that names
 the issue, the variant that produced it and the human-readable components
@@ -8,7 +8,9 @@ that went into it (the UI's "why grouped"). Rules (``docs/protocols.md``
 **Precedence.** Exceptions > bare stack trace (``Event.stacktrace``) >
 message > fallback. A level contributes only when it has something to say: an
 event whose exceptions yield nothing falls through to its stack trace, and so
-on. The message is ignored when exceptions or a stack contribute.
+on. The message is ignored when exceptions or a stack contribute. A log
+message groups by its template (``Event.message_template``: ``logentry.message``
+when it was formatted with arguments), else by the formatted text.
 
 **Variants.** *app* takes only ``in_app`` frames, *system* takes all frames.
 *app* is primary when at least one in-app frame contributes anywhere in the
@@ -78,7 +80,7 @@ from heliograph.model import Event, Exception_, Frame
 
 __all__ = ["CONTEXT_LINE_MAX_CHARS", "GROUPING_VERSION", "Grouping", "Variant", "compute_grouping"]
 
-GROUPING_VERSION = "v1"
+GROUPING_VERSION = "v2"
 CONTEXT_LINE_MAX_CHARS = 120
 HASH_CHARS = 32
 _MAX_CYCLE = 3
@@ -146,7 +148,8 @@ def _default_candidates(event: Event) -> list[_Candidate]:
             return [("app", app), ("system", system)]
         if system:
             return [("system", system)]
-    message = normalize_message(event.message or "")
+    # A log call's template when it had arguments: one issue per log call.
+    message = normalize_message(event.message_template or event.message or "")
     if message:
         return [("message", [f"message: {message}"])]
     return [

@@ -282,6 +282,8 @@ def scrub_event(
     rules = rules or ScrubRules.of(extra_keys, safe_keys)
     if event.message:
         event.message = scrub_text(event.message, rules)
+    if event.message_template:
+        event.message_template = scrub_text(event.message_template, rules)
     if event.transaction:
         event.transaction = scrub_text(event.transaction, rules)
     for exc in event.exceptions:

@@ -4,8 +4,10 @@
   type and the first line of its value; else the message's first line; else
   ``"<unlabeled event>"``. Clipped to ``TITLE_MAX_CHARS``.
 * culprit: where it crashed, Sentry style (``"app.views in index"``): the
-  crash frame of the outermost exception (or of the bare stack trace); else
-  the transaction; else ``""``.
+  crash frame of the outermost exception (or of the bare stack trace); for a
+  log message without any (``logger.error("...")``), the logger's name: where
+  it was logged, the same for every event of the issue; else the
+  transaction; else ``""``.
 
 Neither is normalised: titles show the values of the event that opened the
 issue; grouping (``heliograph.digest.grouping``) decides what is the same.
@@ -69,4 +71,6 @@ def event_culprit(event: Event) -> str:
             return _clip(f"{where} in {frame.function}")
         if where or frame.function:
             return _clip(where or frame.function or "")
+    if not event.exceptions and event.message and event.logger:
+        return _clip(event.logger)
     return _clip(event.transaction or "")

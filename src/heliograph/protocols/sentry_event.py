@@ -318,6 +318,27 @@ def _message(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def _message_template(payload: dict[str, Any]) -> str | None:
+    """``logentry.message`` when it is a template: it has ``params``, or a
+    ``formatted`` text that differs from it (``logger.error("%s failed", x)``).
+
+    Events of one log call then group together whatever their arguments.
+    """
+    for value in (payload.get("logentry"), payload.get("message")):
+        entry = _dict(value)
+        if entry is None:
+            continue
+        message = _str(entry.get("message"))
+        formatted = _str(entry.get("formatted"))
+        params = entry.get("params")
+        has_params = bool(params) if isinstance(params, (list, dict)) else False
+        if message and (has_params or (formatted and formatted != message)):
+            return message
+        if message or formatted:
+            return None
+    return None
+
+
 def _frame(data: dict[str, Any], in_app: bool) -> Frame:
     vars_ = _dict(data.get("vars"))
     return Frame(
@@ -521,6 +542,7 @@ def to_event(
         logger=_str(payload.get("logger")),
         transaction=_str(payload.get("transaction")) or _str(payload.get("culprit")),
         message=_message(payload),
+        message_template=_message_template(payload),
         exceptions=exceptions,
         stacktrace=[frame(f) for f in bare_frames],
         tags=tags,

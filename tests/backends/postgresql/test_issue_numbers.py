@@ -45,7 +45,7 @@ def test_concurrent_batches_number_their_issues_without_collision(
                 # Each batch: issues of its own and one every node shares.
                 groups = [f"n{index}-b{batch}-{k}" for k in range(10)] + [f"shared-{batch}"]
                 nodes[index].record(DigestBatch(errors=[error(project.id, g) for g in groups]))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
 
     threads = [threading.Thread(target=digest, args=(i,)) for i in range(len(nodes))]

@@ -357,16 +357,16 @@ def _upsert_issue(conn: sqlite3.Connection, grouped: GroupedEvent) -> int:
 # the event that set each is kept beside it, so arrival order does not matter.
 # (Every SET expression reads the row as it was before the update.)
 _LATER_RELEASE = (
-    "last_release = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
-    "THEN ? ELSE last_release END, "
-    "last_release_at = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL OR ? >= last_release_at) "
-    "THEN ? ELSE last_release_at END"
+    "last_release = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL "
+    "OR ? >= last_release_at) THEN ? ELSE last_release END, "
+    "last_release_at = CASE WHEN ? IS NOT NULL AND (last_release_at IS NULL "
+    "OR ? >= last_release_at) THEN ? ELSE last_release_at END"
 )
 _EARLIER_RELEASE = (
-    "first_release = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
-    "THEN ? ELSE first_release END, "
-    "first_release_at = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL OR ? < first_release_at) "
-    "THEN ? ELSE first_release_at END"
+    "first_release = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL "
+    "OR ? < first_release_at) THEN ? ELSE first_release END, "
+    "first_release_at = CASE WHEN ? IS NOT NULL AND (first_release_at IS NULL "
+    "OR ? < first_release_at) THEN ? ELSE first_release_at END"
 )
 
 
