@@ -435,6 +435,98 @@ def _alert_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _sourcemap_paths() -> dict[str, Any]:
+    """What sentry-cli uploads source maps through, in Sentry's shapes (docs/sourcemaps.md)."""
+    org = [_PROJECT_PARAMS[0]]
+    version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+    bundle = {"name": "bundle_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    release = {"type": "object", "properties": {"version": {"type": "string"}}}
+    assemble = {
+        "type": "object",
+        "properties": {
+            "state": {"type": "string", "enum": ["ok", "not_found", "error"]},
+            "missingChunks": {"type": "array", "items": {"type": "string"}},
+            "detail": {"type": ["string", "null"]},
+        },
+    }
+    json_body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    releases = "/api/0/projects/{organization_slug}/{project_slug}/releases/"
+    bundles = "/api/0/projects/{organization_slug}/{project_slug}/artifact-bundles/"
+    return {
+        "/api/0/organizations/{organization_slug}/chunk-upload/": {
+            "get": {
+                "summary": "Chunk upload options (sizes, concurrency, accepted kinds)",
+                "parameters": org,
+                "responses": {"200": _ok({"type": "object"}), **_error_responses(401, 403, 404)},
+            },
+            "post": {
+                "summary": "Upload chunks: multipart parts 'file' or 'file_gzip' named by SHA-1",
+                "parameters": org,
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": {"description": "Stored"},
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+        },
+        "/api/0/organizations/{organization_slug}/artifactbundle/assemble/": {
+            "post": {
+                "summary": "Assemble uploaded chunks into an artifact bundle for projects",
+                "parameters": org,
+                "requestBody": json_body,
+                "responses": {"200": _ok(assemble), **_error_responses(400, 401, 403, 404)},
+            }
+        },
+        releases: {
+            "post": {
+                "summary": "Create a release (answered as asked; releases come from events)",
+                "parameters": _PROJECT_PARAMS,
+                "requestBody": json_body,
+                "responses": {
+                    "201": _ok(release, "Created"),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            }
+        },
+        releases + "{version}/": {
+            "get": {
+                "summary": "A release",
+                "parameters": [*_PROJECT_PARAMS, version],
+                "responses": {"200": _ok(release), **_error_responses(401, 403, 404)},
+            },
+            "put": {
+                "summary": "Update (finalize) a release",
+                "parameters": [*_PROJECT_PARAMS, version],
+                "requestBody": json_body,
+                "responses": {"200": _ok(release), **_error_responses(400, 401, 403, 404)},
+            },
+        },
+        bundles: {
+            "get": {
+                "summary": "The project's artifact bundles, newest first",
+                "parameters": _PROJECT_PARAMS,
+                "responses": {
+                    "200": _ok({"type": "array", "items": {"type": "object"}}),
+                    **_error_responses(401, 403, 404),
+                },
+            }
+        },
+        bundles + "{bundle_id}/": {
+            "delete": {
+                "summary": "Delete an artifact bundle and its files (write scope)",
+                "parameters": [*_PROJECT_PARAMS, bundle],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_error_responses(401, 403, 404),
+                },
+            }
+        },
+    }
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
@@ -656,6 +748,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_flag_paths(),
             **_replay_paths(),
             **_alert_paths(),
+            **_sourcemap_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -23,6 +23,7 @@ from heliograph.api.flags import routes as flag_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.replays import routes as replay_routes
+from heliograph.api.sourcemaps import routes as sourcemap_routes
 from heliograph.query.issue_list import short_id_number
 from heliograph.query.jump import find_jump
 from heliograph.query.search import SearchError, parse_issue_search
@@ -223,4 +224,5 @@ routes = [
     *flag_routes,
     *replay_routes,
     *alert_routes,
+    *sourcemap_routes,
 ]
