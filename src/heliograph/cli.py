@@ -7,8 +7,6 @@ defaults in :class:`~heliograph.config.Settings`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -17,16 +15,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from heliograph.admin_cli import org_app, project_app
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
 from heliograph.cli_errors import run_cli
 from heliograph.cli_options import DataDirOption, command_settings
+from heliograph.cli_options import open_command_store as _open_store
 from heliograph.config import ConfigError, Settings, load_config_file
 from heliograph.dead_letters_cli import app as dead_letters_app
 from heliograph.public_url import command_base_url
 from heliograph.slugs import SlugError, check_slug
-from heliograph.store import open_store
-from heliograph.store.base import StoreNotFound
-from heliograph.store.contract import Store
 
 app = typer.Typer(
     help="Heliograph: self-hosted error tracking and LLM analytics.",
@@ -38,30 +35,6 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 logger = logging.getLogger("heliograph.serve")
 
 ROLES = ("owner", "admin", "member", "viewer")
-
-
-@contextmanager
-def _open_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
-    """The configured store for one admin command, closed afterwards.
-
-    ``create=False`` for commands that only make sense on existing data: a
-    wrong ``--data-dir`` is said so instead of starting an empty store.
-    """
-    try:
-        store = open_store(
-            settings.store_url,
-            events_url=settings.events_url,
-            blobs_url=settings.blobs_url,
-            create=create,
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except StoreNotFound as exc:
-        raise typer.BadParameter(f"{exc} (is --data-dir right?)") from None
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _print_version(value: bool) -> None:
@@ -431,6 +404,8 @@ def cleanup(
 
 
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(org_app, name="org")
+app.add_typer(project_app, name="project")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +11,11 @@ from typing import Annotated
 import typer
 
 from heliograph.config import ConfigError, Settings
+from heliograph.store import open_store
+from heliograph.store.base import StoreNotFound
+from heliograph.store.contract import Store
 
-__all__ = ["DataDirOption", "command_settings"]
+__all__ = ["DataDirOption", "command_settings", "open_command_store"]
 
 DataDirOption = Annotated[
     Path | None,
@@ -30,3 +35,27 @@ def command_settings(data_dir: Path | None = None, **overrides: object) -> Setti
         raise typer.BadParameter(f"the data directory {settings.data_dir} is a file")
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(settings, **given)  # type: ignore[arg-type]
+
+
+@contextmanager
+def open_command_store(settings: Settings, *, create: bool = True) -> Iterator[Store]:
+    """The configured store for one admin command, closed afterwards.
+
+    ``create=False`` for commands that only make sense on existing data: a
+    wrong ``--data-dir`` is said so instead of starting an empty store.
+    """
+    try:
+        store = open_store(
+            settings.store_url,
+            events_url=settings.events_url,
+            blobs_url=settings.blobs_url,
+            create=create,
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except StoreNotFound as exc:
+        raise typer.BadParameter(f"{exc} (is --data-dir right?)") from None
+    try:
+        yield store
+    finally:
+        store.close()

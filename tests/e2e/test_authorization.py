@@ -292,6 +292,7 @@ def fill(path: str, target: Target, world: World) -> str:
             "segment_id": "0",
             "person_id": str(target.person_id),
             "rule_id": str(target.rule_id),
+            "team_slug": "team-b",
             "version": "1.0",
             "bundle_id": "1",
         }
@@ -354,7 +355,7 @@ def _no_leak(response: httpx.Response) -> None:
 def _org_only(template: str) -> bool:
     """A route about the organization as a whole (its members), not about a project."""
     names = set(re.findall(r"\{(\w+)", template))
-    return bool(names) and names <= {"org", "organization_slug"}
+    return bool(names) and names <= {"org", "organization_slug", "team_slug"}
 
 
 def test_routes_that_name_betas_things_are_404_for_those_who_cannot_see_beta(
@@ -379,7 +380,11 @@ def test_routes_that_name_betas_things_are_404_for_those_who_cannot_see_beta(
                         continue
                     assert response.status_code == 404, (user, method, path, response.text[:200])
                     if path.startswith("/api/"):
-                        assert response.json()["detail"] in ("project not found", "issue not found")
+                        assert response.json()["detail"] in (
+                            "project not found",
+                            "issue not found",
+                            "organization not found",
+                        )
     assert walked > 50
 
 

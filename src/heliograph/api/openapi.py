@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from heliograph.ai.policy import POLICY_STATES
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -341,6 +343,121 @@ _RULE_PARAMS = [
 ]
 
 
+def _organization_paths() -> dict[str, Any]:
+    """Organizations, and creating projects in one (api/organizations.py)."""
+    org_param = [_PROJECT_PARAMS[0]]
+    team_param = {"name": "team_slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    organization = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "aiPolicy": {"type": "string", "enum": list(POLICY_STATES)},
+            "role": {"type": ["string", "null"]},
+        },
+    }
+    slug = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,49}$"}
+    new_org = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"slug": slug, "name": {"type": "string", "maxLength": 100}},
+                }
+            }
+        },
+    }
+    new_project = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "slug": slug,
+                        "name": {"type": "string", "maxLength": 100},
+                        "platform": {"type": "string", "examples": ["python", "javascript"]},
+                    },
+                    "description": "slug or name (the slug is made from the name when missing)",
+                }
+            }
+        },
+    }
+    created = _ok({"$ref": "#/components/schemas/ProjectDetail"}, "Created, with its first key")
+    return {
+        "/api/0/organizations/": {
+            "get": {
+                "summary": "The organizations the caller is a member of (superusers: all)",
+                "responses": {
+                    "200": _ok({"type": "array", "items": organization}),
+                    **_error_responses(401, 403),
+                },
+            },
+            "post": {
+                "summary": "Create an organization (superusers; admin scope)",
+                "requestBody": new_org,
+                "responses": {
+                    "201": _ok(organization, "Created"),
+                    **_error_responses(400, 401, 403),
+                },
+            },
+        },
+        "/api/0/organizations/{organization_slug}/": {
+            "get": {
+                "summary": "An organization",
+                "parameters": org_param,
+                "responses": {"200": _ok(organization), **_error_responses(401, 403, 404)},
+            },
+            "put": {
+                "summary": "Rename an organization or set its AI policy (owner or admin)",
+                "parameters": org_param,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                                    "aiPolicy": {"type": "string", "enum": list(POLICY_STATES)},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _ok(organization), **_error_responses(400, 401, 403, 404)},
+            },
+        },
+        "/api/0/organizations/{organization_slug}/projects/": {
+            "get": {
+                "summary": "The organization's projects the caller may see",
+                "parameters": org_param,
+                "responses": {
+                    "200": _ok({"type": "array", "items": {"type": "object"}}),
+                    **_error_responses(401, 403, 404),
+                },
+            },
+            "post": {
+                "summary": "Create a project in no team: the whole organization sees it "
+                "(owner or admin)",
+                "parameters": org_param,
+                "requestBody": new_project,
+                "responses": {"201": created, **_error_responses(400, 401, 403, 404)},
+            },
+        },
+        "/api/0/teams/{organization_slug}/{team_slug}/projects/": {
+            "post": {
+                "summary": "Create a project in a team, as Sentry does (owner or admin)",
+                "parameters": [*org_param, team_param],
+                "requestBody": new_project,
+                "responses": {"201": created, **_error_responses(400, 401, 403, 404)},
+            }
+        },
+    }
+
+
 def _alert_paths() -> dict[str, Any]:
     """Alert rules, their history and issue mutes (docs/alerts.md)."""
     body = {"required": True, "content": {"application/json": {"schema": _RULE}}}
@@ -527,11 +644,66 @@ def _sourcemap_paths() -> dict[str, Any]:
     }
 
 
+def _issue_work_paths() -> dict[str, Any]:
+    """Comments and the activity log of an issue (Sentry's shapes)."""
+    entry = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string", "description": "note, set_resolved, set_regression, ..."},
+            "data": {"type": "object"},
+            "dateCreated": {"type": "string", "format": "date-time"},
+            "user": {"type": ["object", "null"]},
+        },
+    }
+    comment = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": {"type": "string", "maxLength": 10000}},
+    }
+    return {
+        "/api/0/issues/{issue_id}/comments/": {
+            "get": {
+                "summary": "The issue's comments, newest first",
+                "parameters": _ISSUE_PARAM,
+                "responses": {
+                    "200": _ok({"type": "array", "items": entry}),
+                    **_error_responses(401, 403, 404),
+                },
+            },
+            "post": {
+                "summary": "Comment on the issue (plain text)",
+                "parameters": _ISSUE_PARAM,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": comment}},
+                },
+                "responses": {
+                    "201": _ok(entry, "Created"),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+        },
+        "/api/0/issues/{issue_id}/activities/": {
+            "get": {
+                "summary": "The issue's activity: status changes, regressions, assignments, comments",
+                "parameters": _ISSUE_PARAM,
+                "responses": {
+                    "200": _ok(
+                        {"type": "object", "properties": {"activity": {"type": "array", "items": entry}}}
+                    ),
+                    **_error_responses(401, 403, 404),
+                },
+            },
+        },
+    }
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
     issue_put = {
-        "summary": "Change an issue's status",
+        "summary": "Change an issue's status and/or assignee",
         "parameters": _ISSUE_PARAM,
         "requestBody": {
             "required": True,
@@ -539,8 +711,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "required": ["status"],
                         "properties": {
+                            "assignedTo": {
+                                "type": ["string", "null"],
+                                "description": '"user:<id>", "team:<id>", an email, or null',
+                            },
                             "status": {
                                 "type": "string",
                                 "enum": [
@@ -689,6 +864,15 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "requestBody": _PROJECT_BODY,
                     "responses": {"200": _ok(project), **_error_responses(400, 401, 403, 404)},
                 },
+                "delete": {
+                    "summary": "Delete a project: keys revoked, hidden at once, data removed by "
+                    "the next retention pass (admin scope; owner or admin)",
+                    "parameters": _PROJECT_PARAMS,
+                    "responses": {
+                        "204": {"description": "Deleted"},
+                        **_error_responses(400, 401, 403, 404),
+                    },
+                },
             },
             "/api/0/projects/{organization_slug}/{project_slug}/keys/": {
                 "get": {
@@ -748,6 +932,8 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_flag_paths(),
             **_replay_paths(),
             **_alert_paths(),
+            **_issue_work_paths(),
+            **_organization_paths(),
             **_sourcemap_paths(),
         },
         "components": {

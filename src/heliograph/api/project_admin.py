@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from heliograph.api import common
 from heliograph.api.errors import ApiError
-from heliograph.bootstrap import dsn_for
+from heliograph.bootstrap import INTERNAL_PROJECT, dsn_for
 from heliograph.project_settings import SettingsError, parse_key, parse_settings
 from heliograph.query.serialize import iso, project_json
 from heliograph.store.base import Project, ProjectKey
@@ -117,6 +117,13 @@ async def project_detail(request: Request) -> Response:
     caller = common.principal(request)
     project, role = common.find_project(request, caller)
     runtime = common.runtime(request)
+    if request.method == "DELETE":
+        common.check_admin(request, caller, role)
+        if project.slug == INTERNAL_PROJECT:
+            raise ApiError(400, "Heliograph reports into this project: it cannot be deleted")
+        runtime.store.delete_project(project.id)
+        runtime.keys.changed()
+        return Response(status_code=204)
     if request.method == "PUT":
         common.check_admin(request, caller, role)
         body = _object(await common.json_body(request))
@@ -173,7 +180,7 @@ async def project_key(request: Request) -> Response:
 PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
 
 routes = [
-    Route(f"{PROJECT}/", project_detail, methods=["GET", "PUT"]),
+    Route(f"{PROJECT}/", project_detail, methods=["GET", "PUT", "DELETE"]),
     Route(f"{PROJECT}/keys/", project_keys, methods=["GET", "POST"]),
     Route(f"{PROJECT}/keys/{{key_id}}/", project_key, methods=["GET", "PUT", "DELETE"]),
 ]
