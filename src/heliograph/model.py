@@ -42,6 +42,10 @@ class Frame:
     post_context: list[str] = field(default_factory=list)
     vars: dict[str, Any] | None = None
     platform: str | None = None
+    # A frame resolved through a source map: the frame as the client sent it
+    # (function, filename, abs_path, lineno, colno, context_line) and which map
+    # (sourcemap, resolved_with, debug_id). Sentry keeps it as raw_stacktrace.
+    minified: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -146,6 +150,9 @@ class Event:
     sdk_name: str | None = None
     sdk_version: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    # Sentry's debug_meta.images of type "sourcemap" ({type, code_file, debug_id}):
+    # which source map a script's frames resolve with.
+    debug_images: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``orjson`` also serialises the dataclass directly)."""

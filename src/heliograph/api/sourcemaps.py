@@ -1,8 +1,9 @@
 """The endpoints ``sentry-cli`` uploads source maps through, answering as Sentry does.
 
 * ``GET /api/0/organizations/{org}/chunk-upload/``: the upload options (chunk
-  size, concurrency, gzip, and ``accept``: ``artifact_bundles``, which
-  sentry-cli 2 then uses for both flows, with debug ids and with ``--release``);
+  size, concurrency, gzip, and ``accept``: ``release_files`` and
+  ``artifact_bundles``, with which sentry-cli 2 sends an artifact bundle in
+  both flows, with debug ids and with ``--release``);
 * ``POST .../chunk-upload/``: chunks as multipart parts named ``file`` (or
   ``file_gzip``), each part's filename its SHA-1, checked;
 * ``POST .../artifactbundle/assemble/``: ``{checksum, chunks, projects,
@@ -54,7 +55,9 @@ MAX_REQUEST_SIZE = 32 * 1024 * 1024
 # Parallel chunk requests sentry-cli may make: modest, the server shares its cores.
 CONCURRENCY = 4
 # What this server assembles (Sentry's ChunkUploadCapability names).
-ACCEPT = ["artifact_bundles"]
+# sentry-cli 2 uploads in chunks only when "release_files" is offered, then sends
+# artifact bundles (debug ids, or release + dist) whenever "artifact_bundles" is.
+ACCEPT = ["release_files", "artifact_bundles"]
 MAX_VERSION = 200
 
 

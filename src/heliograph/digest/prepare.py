@@ -6,6 +6,11 @@ and are scrubbed and grouped; analytics events have their LLM payloads
 kept or dropped per the project's policy, are scrubbed (what is kept of the
 payloads included) and are priced. Scrubbing uses the default rules plus the
 project's extra sensitive keys and safe fields.
+
+Before anything else reads an error's frames, minified JavaScript frames are
+resolved through the project's uploaded source maps
+(:mod:`heliograph.sourcemaps.resolve`): scrubbing, titles and grouping see
+the original code.
 """
 
 from __future__ import annotations
@@ -19,13 +24,18 @@ from heliograph.digest.scrub import ScrubRules, scrub_event
 from heliograph.digest.titles import event_culprit, event_title
 from heliograph.llm_vocabulary import PRICED_EVENTS
 from heliograph.model import Event
+from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store.base import GroupedEvent, Project
 
 
-def prepare_event(event: Event, project: Project) -> GroupedEvent | Event:
+def prepare_event(
+    event: Event, project: Project, sourcemaps: SourceMapResolver | None = None
+) -> GroupedEvent | Event:
     bound_event(event)
     rules = ScrubRules.of(project.scrub_extra_keys, project.scrub_safe_fields)
     if event.kind == "error":
+        if sourcemaps is not None:
+            sourcemaps.resolve(event)
         apply_client_context(event)
         scrub_event(event, rules=rules)
         grouping = compute_grouping(event)

@@ -29,6 +29,7 @@ from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
 from heliograph.node import node_settings
+from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
@@ -91,6 +92,7 @@ class _Shards:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.sourcemaps = SourceMapResolver(store)
         self._workers: dict[int, DigestWorker] = {}
 
     def drain(self, shards: list[int]) -> None:
@@ -105,6 +107,7 @@ class _Shards:
                     replay_limits=ReplayLimits(
                         per_project=self.settings.replay_project_mb * 1024 * 1024
                     ),
+                    sourcemaps=self.sourcemaps,
                 )
                 worker.start()
                 self._workers[shard] = worker

@@ -23,6 +23,7 @@ from heliograph.digest.prepare import prepare_event
 from heliograph.digest.replays import ReplayLimits, ReplayPreparer
 from heliograph.protocols.errors import IngestError
 from heliograph.replay.recording import replay_id_of
+from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store.base import (
     DigestBatch,
     GroupedEvent,
@@ -84,10 +85,13 @@ class DigestWorker:
         *,
         batch_size: int = 100,
         replay_limits: ReplayLimits | None = None,
+        sourcemaps: SourceMapResolver | None = None,
     ) -> None:
         self.queue = queue
         self.store = store
         self.batch_size = batch_size
+        # Resolves minified JavaScript frames (one per digest process, its cache shared).
+        self.sourcemaps = sourcemaps
         self.replays = ReplayPreparer(store, replay_limits)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -268,7 +272,7 @@ class DigestWorker:
             return
         for event in decoded.events:
             try:
-                prepared = prepare_event(event, project)
+                prepared = prepare_event(event, project, self.sourcemaps)
             except Exception as exc:
                 logger.exception("could not digest an event of payload %d", payload.id)
                 record.outcomes.append(Outcome(project.id, event.kind, "invalid", "internal", 1))

@@ -56,6 +56,7 @@ __all__ = [
 
 MAX_TAG_LENGTH = 200
 MAX_FUTURE_SECONDS = 60.0
+MAX_DEBUG_IMAGES = 200
 
 _LEVELS = {
     "fatal": "fatal",
@@ -452,6 +453,26 @@ def _breadcrumb(data: dict[str, Any]) -> Breadcrumb:
     )
 
 
+def _debug_images(value: Any) -> list[dict[str, Any]]:
+    """The source-map images of ``debug_meta`` ({type, code_file, debug_id}), at most
+    :data:`MAX_DEBUG_IMAGES`: all that JavaScript resolution reads of it."""
+    images = (_dict(value) or {}).get("images")
+    if not isinstance(images, list):
+        return []
+    found = []
+    for image in images:
+        if not isinstance(image, dict) or image.get("type") != "sourcemap":
+            continue
+        code_file, debug_id = _str(image.get("code_file")), _str(image.get("debug_id"))
+        if code_file and debug_id:
+            found.append(
+                {"type": "sourcemap", "code_file": code_file[:2000], "debug_id": debug_id[:64]}
+            )
+        if len(found) >= MAX_DEBUG_IMAGES:
+            break
+    return found
+
+
 def _fingerprint(value: Any) -> list[str] | None:
     if not isinstance(value, list):
         return None
@@ -559,4 +580,5 @@ def to_event(
         span_id=_span_id(trace.get("span_id")),
         sdk_name=_str(sdk.get("name")),
         sdk_version=_str(sdk.get("version")),
+        debug_images=_debug_images(payload.get("debug_meta")),
     )

@@ -129,7 +129,44 @@ def frame_json(frame: Frame) -> dict[str, Any]:
         "context": context,
         "vars": frame.vars,
         "platform": frame.platform,
+        # Sentry's frame.data: which source map resolved it (absent: not resolved).
+        "data": _sourcemap_data(frame.minified) if frame.minified else None,
     }
+
+
+def _sourcemap_data(minified: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sourcemap": minified.get("sourcemap"),
+        "resolved_with": minified.get("resolved_with"),
+        "debug_id": minified.get("debug_id"),
+    }
+
+
+def raw_frame_json(frame: Frame) -> dict[str, Any]:
+    """The frame as the client sent it, before source maps (Sentry's raw_stacktrace)."""
+    if not frame.minified:
+        return frame_json(frame)
+    raw = frame.minified
+    context_line = raw.get("context_line")
+    return {
+        "filename": raw.get("filename"),
+        "absPath": raw.get("abs_path"),
+        "module": None,
+        "function": raw.get("function"),
+        "lineNo": raw.get("lineno"),
+        "colNo": raw.get("colno"),
+        "inApp": frame.in_app,
+        "context": [[raw.get("lineno"), context_line]] if context_line is not None else [],
+        "vars": frame.vars,
+        "platform": frame.platform,
+        "data": None,
+    }
+
+
+def _raw_stacktrace(frames: list[Frame]) -> dict[str, Any] | None:
+    if not any(f.minified for f in frames):
+        return None
+    return {"frames": [raw_frame_json(f) for f in frames]}
 
 
 def exception_json(exc: Exception_) -> dict[str, Any]:
@@ -149,6 +186,7 @@ def exception_json(exc: Exception_) -> dict[str, Any]:
         "module": exc.module,
         "mechanism": mechanism,
         "stacktrace": {"frames": [frame_json(f) for f in exc.frames]} if exc.frames else None,
+        "rawStacktrace": _raw_stacktrace(exc.frames),
     }
 
 
@@ -162,8 +200,9 @@ def _entries(event: Event) -> list[dict[str, Any]]:
             {"type": "exception", "data": {"values": values, "hasSystemFrames": has_system}}
         )
     elif event.stacktrace:
+        frames = {"frames": [frame_json(f) for f in event.stacktrace]}
         entries.append(
-            {"type": "stacktrace", "data": {"frames": [frame_json(f) for f in event.stacktrace]}}
+            {"type": "stacktrace", "data": frames, "raw": _raw_stacktrace(event.stacktrace)}
         )
     if event.message:
         entries.append({"type": "message", "data": {"formatted": event.message}})

@@ -1,0 +1,171 @@
+"""Source maps end to end: the real sentry-cli uploads, real Chromium throws, frames resolve.
+
+A tiny app is minified with esbuild (``--minify --sourcemap``); the
+unmodified ``sentry-cli`` uploads its map to a live server, either with debug
+ids (``sourcemaps inject`` + ``upload``) or by release (``releases new`` +
+``sourcemaps upload --release``); a page on another origin loads the
+minified script and ``@sentry/browser``, and the app throws. The stored
+event's frames name the original functions, lines and source, and keep the
+minified frame beside them (``rawStacktrace``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.conftest import LiveServer
+from tests.customer_site import HTML, JAVASCRIPT, customer_site
+from tests.js_clients import require, sentry_browser_bundle
+
+pytestmark = pytest.mark.e2e
+
+APP = """function parseConfig(text) {
+  const parts = text.split("=");
+  if (parts.length < 2) {
+    throw new Error("bad config line: " + text);
+  }
+  return parts;
+}
+
+export function startApp(line) {
+  return parseConfig(line);
+}
+window.startApp = startApp;
+"""
+PAGE = """<!doctype html><html><head><title>App</title><link rel="icon" href="data:,">
+<script src="/sentry.js"></script>
+<script>Sentry.init({{dsn: "{dsn}", release: {release}, defaultIntegrations: false}});</script>
+<script src="/static/app.min.js"></script></head><body></body></html>"""
+THROW = """() => { try { window.startApp("no equals sign"); }
+  catch (e) { return Sentry.captureException(e); } }"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--headless=new"],
+        )
+        yield launched
+        launched.close()
+
+
+def _build(out: Path) -> Path:
+    """The app minified with a source map, as a customer's build makes it."""
+    esbuild = require("esbuild").parent / ".bin" / "esbuild"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "app.js").write_text(APP)
+    dist = out / "dist"
+    subprocess.run(
+        [str(esbuild), "src/app.js", "--bundle", "--minify", "--sourcemap", "--format=iife",
+         "--log-level=warning", f"--outfile={dist / 'app.min.js'}"],
+        cwd=out, check=True, timeout=60,
+    )  # fmt: skip
+    return dist
+
+
+def _sentry_cli(server: LiveServer, *args: str) -> str:
+    cli = require("@sentry/cli") / "bin" / "sentry-cli"
+    projects = server.api().get("/api/0/projects/").json()
+    env = {
+        **os.environ,
+        "SENTRY_AUTH_TOKEN": server.api_token,
+        "SENTRY_URL": server.url,
+        "SENTRY_ORG": projects[0]["organization"]["slug"],
+        "SENTRY_PROJECT": projects[0]["slug"],
+        "SENTRY_LOAD_DOTENV": "0",
+        "SENTRY_DISABLE_UPDATE_CHECK": "1",
+    }
+    done = subprocess.run(
+        [str(cli), "--log-level=info", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _throw(server: LiveServer, browser: Browser, dist: Path, tmp: Path, release: str) -> Any:
+    """Load the minified app in Chromium, let it throw; the stored event as the API shows it."""
+    page_html = PAGE.format(dsn=server.dsn, release=f'"{release}"' if release else "undefined")
+    files: dict[str, tuple[bytes | str, str]] = {
+        "/": (page_html, HTML),
+        "/sentry.js": (sentry_browser_bundle(tmp).read_bytes(), JAVASCRIPT),
+        "/static/app.min.js": ((dist / "app.min.js").read_bytes(), JAVASCRIPT),
+    }
+    with customer_site(files) as url:
+        page = browser.new_page()
+        page.goto(url)
+        event_id = page.evaluate(THROW)
+        page.wait_for_timeout(1000)  # the SDK's send
+        page.close()
+    server.wait_for_digest()
+    projects = server.api().get("/api/0/projects/").json()
+    org, project = projects[0]["organization"]["slug"], projects[0]["slug"]
+    response = server.api().get(f"/api/0/projects/{org}/{project}/events/{event_id}/")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _check_resolved(event: Any, how: str) -> None:
+    [exception] = [e for e in event["entries"] if e["type"] == "exception"]
+    [value] = exception["data"]["values"]
+    frames = value["stacktrace"]["frames"]
+    throwing, caller = frames[-1], frames[-2]
+    assert throwing["function"] == "parseConfig", frames
+    assert throwing["filename"].endswith("src/app.js") and throwing["lineNo"] == 4
+    assert throwing["context"] and [4, '    throw new Error("bad config line: " + text);'] in [
+        list(line) for line in throwing["context"]
+    ]
+    assert throwing["data"]["resolved_with"] == how
+    assert caller["function"] == "startApp" and caller["lineNo"] == 10
+    # The minified frame is kept, as Sentry's raw_stacktrace.
+    raw = value["rawStacktrace"]["frames"][-1]
+    assert raw["absPath"].endswith("/static/app.min.js") and raw["colNo"] > 1
+    assert raw["function"] != "parseConfig"
+    # The issue's title and culprit name the original code too.
+    assert "bad config line" in event["title"]
+
+
+def test_debug_id_upload_resolves_frames_from_chromium(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    dist = _build(tmp_path / "app")
+    _sentry_cli(live_server, "sourcemaps", "inject", str(dist))
+    assert "debug_id" in (dist / "app.min.js.map").read_text()
+    output = _sentry_cli(live_server, "sourcemaps", "upload", str(dist))
+    assert "Upload type: artifact bundle" in output
+    event = _throw(live_server, browser, dist, tmp_path, release="")
+    _check_resolved(event, "debug-id")
+
+
+def test_release_upload_resolves_frames_by_url(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    dist = _build(tmp_path / "app")
+    release = "shop@2.0.0"
+    _sentry_cli(live_server, "releases", "new", release)
+    _sentry_cli(
+        live_server, "sourcemaps", "upload", "--release", release, "--url-prefix", "~/static",
+        str(dist),
+    )  # fmt: skip
+    _sentry_cli(live_server, "releases", "finalize", release)
+    event = _throw(live_server, browser, dist, tmp_path, release=release)
+    _check_resolved(event, "release")
+
+
+def test_an_unknown_organization_is_404_not_a_crash(live_server: LiveServer) -> None:
+    api = live_server.api()
+    response = api.get("/api/0/organizations/nope/chunk-upload/")
+    assert response.status_code == 404
+    options = api.get(
+        f"/api/0/organizations/{api.get('/api/0/projects/').json()[0]['organization']['slug']}"
+        "/chunk-upload/"
+    ).json()
+    assert "artifact_bundles" in options["accept"] and options["hashAlgorithm"] == "sha1"
