@@ -45,6 +45,14 @@ location nor function is skipped. Recursion contributes once: identical
 consecutive frames collapse, and so do short repeated cycles (mutual
 recursion, up to three frames long), so depth 5 and depth 50 group together.
 
+**JavaScript** (``javascript`` / ``node`` events or frames): frames of the
+browser and the SDK are skipped and function names normalised
+(:mod:`heliograph.digest.frames`), and a frame with a source line contributes
+the line, not the function name, so one error groups alike in every browser.
+A **synthetic** outermost exception (made up by the SDK) groups by its
+message alone. An **exception group** whose members are all one failure
+groups as that failure.
+
 **Fingerprints.** ``Event.fingerprint`` entries may use ``{{ var }}``
 (whitespace optional, name case-insensitive): ``type`` / ``error.type`` and
 ``value`` / ``error.value`` (outermost exception; the value normalised),
@@ -74,6 +82,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from heliograph.digest.frames import is_js, is_noise_frame, js_function
 from heliograph.digest.normalize import normalize_message
 from heliograph.digest.titles import crash_frame
 from heliograph.model import Event, Exception_, Frame
@@ -134,16 +143,24 @@ def _build(candidates: list[_Candidate]) -> Grouping:
 
 def _default_candidates(event: Event) -> list[_Candidate]:
     """Contributing variants, primary first."""
+    js = is_js(event.platform)
+    outermost = event.exceptions[0] if event.exceptions else None
+    if outermost and outermost.mechanism and outermost.mechanism.synthetic:
+        # The SDK made this exception up (captureMessage with a stack): its type
+        # and frames say nothing, its message is what was captured.
+        message = normalize_message(outermost.value)
+        if message:
+            return [("message", [f"message: {message}"])]
     if event.exceptions:
-        app, app_has_frames = _chain_components(event.exceptions, app_only=True)
-        system, _ = _chain_components(event.exceptions, app_only=False)
+        app, app_has_frames = _chain_components(event.exceptions, app_only=True, js=js)
+        system, _ = _chain_components(event.exceptions, app_only=False, js=js)
         if app_has_frames:
             return [("app", app), ("system", system)]
         if system:
             return [("system", system)]
     if event.stacktrace:
-        app = _frame_components(event.stacktrace, app_only=True)
-        system = _frame_components(event.stacktrace, app_only=False)
+        app = _frame_components(event.stacktrace, app_only=True, js=js)
+        system = _frame_components(event.stacktrace, app_only=False, js=js)
         if app:
             return [("app", app), ("system", system)]
         if system:
@@ -177,14 +194,21 @@ def _file_key(path: str | None) -> str:
     return _CACHE_BUSTER.sub("", basename).lower()
 
 
-def _frame_component(frame: Frame) -> str | None:
+def _frame_component(frame: Frame, *, js: bool = False) -> str | None:
+    js = js or is_js(frame.platform)
+    if js and is_noise_frame(frame):
+        return None  # the SDK's or the browser's: the same wherever the app failed
     location = (frame.module or "").strip() or _file_key(frame.filename or frame.abs_path)
-    function = (frame.function or "").strip()
+    function = js_function(frame.function) if js else (frame.function or "").strip()
+    context = " ".join((frame.context_line or "").split())
+    if context and len(context) > CONTEXT_LINE_MAX_CHARS:
+        context = ""
+    if js and context:
+        function = ""  # the source line says it; engines name anonymous functions differently
     if not location and not function:
         return None
     component = f"frame: {location or '?'} in {function or '?'}"
-    context = " ".join((frame.context_line or "").split())
-    if context and len(context) <= CONTEXT_LINE_MAX_CHARS:
+    if context:
         component += f": {context}"
     return component
 
@@ -201,12 +225,12 @@ def _collapse_recursion(components: list[str]) -> list[str]:
     return kept
 
 
-def _frame_components(frames: list[Frame], *, app_only: bool) -> list[str]:
+def _frame_components(frames: list[Frame], *, app_only: bool, js: bool = False) -> list[str]:
     components = [
         component
         for frame in frames
         if frame.in_app or not app_only
-        if (component := _frame_component(frame)) is not None
+        if (component := _frame_component(frame, js=js)) is not None
     ]
     return _collapse_recursion(components)
 
@@ -218,9 +242,11 @@ def _is_group(exception: Exception_) -> bool:
     return exception.mechanism is not None and exception.mechanism.is_exception_group
 
 
-def _exception_block(exception: Exception_, *, app_only: bool) -> tuple[list[str], bool]:
+def _exception_block(
+    exception: Exception_, *, app_only: bool, js: bool = False
+) -> tuple[list[str], bool]:
     """One exception's components, and whether any of its frames contributed."""
-    frames = _frame_components(exception.frames, app_only=app_only)
+    frames = _frame_components(exception.frames, app_only=app_only, js=js)
     block = [f"type: {exception.type.strip()}"] if exception.type.strip() else []
     block.extend(frames)
     if not frames and not _is_group(exception):
@@ -230,8 +256,10 @@ def _exception_block(exception: Exception_, *, app_only: bool) -> tuple[list[str
     return block, bool(frames)
 
 
-def _chain_components(exceptions: list[Exception_], *, app_only: bool) -> tuple[list[str], bool]:
-    blocks = [_exception_block(exception, app_only=app_only) for exception in exceptions]
+def _chain_components(
+    exceptions: list[Exception_], *, app_only: bool, js: bool = False
+) -> tuple[list[str], bool]:
+    blocks = [_exception_block(exception, app_only=app_only, js=js) for exception in exceptions]
     has_frames = any(contributed for _, contributed in blocks)
     tree = _exception_tree(exceptions)
     if tree is None:
@@ -245,6 +273,7 @@ def _chain_components(exceptions: list[Exception_], *, app_only: bool) -> tuple[
         visited.add(index)
         components = list(blocks[index][0])
         members: set[tuple[str, ...]] = set()
+        chained_in = False
         for child in children[index]:
             child_components = walk(child)
             mechanism = exceptions[child].mechanism
@@ -252,7 +281,12 @@ def _chain_components(exceptions: list[Exception_], *, app_only: bool) -> tuple[
             if _is_group(exceptions[index]) and not chained:
                 members.add(tuple(child_components))
             else:
+                chained_in = True
                 components.extend(child_components)
+        if len(members) == 1 and not chained_in:
+            # A group of one kind of failure (an ExceptionGroup of one type, .NET's
+            # AggregateException around one exception) is that failure.
+            return list(next(iter(members)))
         for member in sorted(members):
             components.extend(member)
         return components

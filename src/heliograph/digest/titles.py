@@ -15,6 +15,7 @@ issue; grouping (``heliograph.digest.grouping``) decides what is the same.
 
 from __future__ import annotations
 
+from heliograph.digest.frames import is_js, is_noise_frame, is_sdk_frame
 from heliograph.model import Event, Frame
 
 __all__ = ["TITLE_MAX_CHARS", "UNLABELED", "crash_frame", "event_culprit", "event_title"]
@@ -41,6 +42,8 @@ def event_title(event: Event) -> str:
     if event.exceptions:
         outermost = event.exceptions[0]
         kind = outermost.type.strip()
+        if outermost.mechanism is not None and outermost.mechanism.synthetic:
+            kind = ""  # made up by the SDK (captureMessage's "Error"): the message says it
         value = _first_line(outermost.value)
         title = f"{kind}: {value}" if kind and value else kind or value
         if title:
@@ -53,9 +56,16 @@ def crash_frame(event: Event) -> Frame | None:
     """The frame that crashed: the last in-app frame, else the last frame.
 
     Looks at the outermost exception's frames, or the bare stack trace when
-    that exception has none (``Event.crash_frames``).
+    that exception has none (``Event.crash_frames``). Frames of the Sentry
+    SDK (and in JavaScript, of the browser) are passed over: a synthetic
+    stack ends in the SDK's own ``captureMessage``, which is no culprit.
     """
-    frames = event.crash_frames
+    js = is_js(event.platform)
+    frames = [
+        frame
+        for frame in event.crash_frames
+        if not (is_noise_frame(frame) if js or is_js(frame.platform) else is_sdk_frame(frame))
+    ]
     for frame in reversed(frames):
         if frame.in_app:
             return frame
