@@ -17,6 +17,7 @@ from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
 from heliograph.web.pages.project_settings import project_settings
 from heliograph.web.pages.replays import routes as replay_routes
+from heliograph.web.pages.setup import routes as setup_routes
 from heliograph.web.pages.status import bulk_status, issue_status
 from heliograph.web.pages.tokens import account
 from heliograph.web.pages.web_analytics import routes as web_analytics_routes
@@ -42,5 +43,6 @@ routes = [
     Route("/{org}/{project}/alerts/", alert_rules, methods=["GET", "POST"]),
     *llm_routes,
     *replay_routes,
+    *setup_routes,
     *web_analytics_routes,
 ]
