@@ -26,6 +26,7 @@ from heliograph.ingest.limits import IngestLimiter
 from heliograph.node import KEYS_CHANGED_FILE, RATE_LIMITS_FILE
 from heliograph.selfmon import generation_recorder, start_error_reporting
 from heliograph.shared_counter import SharedCounter
+from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_node_queue, open_queue, open_store
 from heliograph.store.contract import Store
 from heliograph.store.queue import NodeQueue, PayloadQueue
@@ -106,6 +107,8 @@ class Runtime:
             settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
         )
         self.queue: PayloadQueue = open_queue(settings.data_dir, shard)
+        # Events stored before their source maps arrived are resolved when shown.
+        self.sourcemaps = SourceMapResolver(self.store, miss_ttl=0.0)
         self.backlog: NodeQueue = open_node_queue(settings.data_dir)
         self.limiter = IngestLimiter(
             settings.project_rate_limit, shared_path=settings.data_dir / RATE_LIMITS_FILE

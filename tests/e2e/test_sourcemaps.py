@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
@@ -169,3 +170,32 @@ def test_an_unknown_organization_is_404_not_a_crash(live_server: LiveServer) -> 
         "/chunk-upload/"
     ).json()
     assert "artifact_bundles" in options["accept"] and options["hashAlgorithm"] == "sha1"
+
+
+def test_maps_uploaded_after_the_event_resolve_it_on_display(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """Digest stored the event minified (no map yet); the API and the issue page resolve
+    it once the map is there, and the page shows original and minified side by side."""
+    dist = _build(tmp_path / "app")
+    release = "late@1.0"
+    before = _throw(live_server, browser, dist, tmp_path, release=release)
+    [exception] = [e for e in before["entries"] if e["type"] == "exception"]
+    assert exception["data"]["values"][0]["rawStacktrace"] is None
+    assert exception["data"]["values"][0]["stacktrace"]["frames"][-1]["function"] != "parseConfig"
+
+    _sentry_cli(
+        live_server, "sourcemaps", "upload", "--release", release, "--url-prefix", "~/static",
+        str(dist),
+    )  # fmt: skip
+    projects = live_server.api().get("/api/0/projects/").json()
+    org, project = projects[0]["organization"]["slug"], projects[0]["slug"]
+    after = live_server.api().get(f"/api/0/projects/{org}/{project}/events/{before['id']}/")
+    _check_resolved(after.json(), "release")
+
+    with httpx.Client(base_url=live_server.url, timeout=10) as web:
+        assert web.get(live_server.login_url).status_code == 303
+        page = web.get(f"/issues/{before['groupID']}/", params={"event": before["id"]}).text
+    assert "Resolved with a source map (release" in page
+    assert "parseConfig" in page and "/static/app.min.js" in page
+    assert "throw new Error(&#34;bad config line: &#34; + text);" in page

@@ -180,18 +180,22 @@ def issue_events(request: Request) -> Response:
 def latest_event(request: Request) -> Response:
     principal = common.principal(request)
     issue, *_ = common.find_issue(request, principal)
-    stored = common.runtime(request).store.latest_event(issue.id)
+    runtime = common.runtime(request)
+    stored = runtime.store.latest_event(issue.id)
     if stored is None:
         raise ApiError(404, "this issue has no stored events")
+    runtime.sourcemaps.resolve(stored.event)  # maps uploaded after the event came
     return _json(event_json(stored, title=issue.title))
 
 
 def project_event(request: Request) -> Response:
     principal = common.principal(request)
     project, _role = common.find_project(request, principal)
-    stored = common.runtime(request).store.get_event(project.id, request.path_params["event_id"])
+    runtime = common.runtime(request)
+    stored = runtime.store.get_event(project.id, request.path_params["event_id"])
     if stored is None:
         raise ApiError(404, "event not found")
+    runtime.sourcemaps.resolve(stored.event)  # maps uploaded after the event came
     return _json(event_json(stored))
 
 

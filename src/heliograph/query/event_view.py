@@ -10,12 +10,13 @@ sees first lives here, where it is tested without a browser:
   collapsed (the raising frame stays open when an exception has no in-app
   frame at all, so there is always something to read);
 * context lines numbered around the error line; variables, request parts,
-  contexts and breadcrumb data flattened into key/value rows.
+  contexts and breadcrumb data flattened into key/value rows;
+* a frame resolved through a source map beside the minified frame it came
+  from (file, function, line and column, and which map).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,6 +49,18 @@ class SourceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class MinifiedFrame:
+    """What the client sent for a frame a source map resolved, and how it was found."""
+
+    location: str
+    function: str
+    lineno: int | None
+    colno: int | None
+    sourcemap: str | None
+    resolved_with: str  # "debug id" or "release"
+
+
+@dataclass(frozen=True, slots=True)
 class FrameView:
     location: str
     function: str
@@ -60,6 +73,7 @@ class FrameView:
     expanded: bool
     lines: list[SourceLine]
     variables: list[KeyValue]
+    minified: MinifiedFrame | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,48 +158,6 @@ def key_values(data: Mapping[Any, Any] | None) -> list[KeyValue]:
     return [key_value(k, v) for k, v in (data or {}).items()]
 
 
-_DUNDER = re.compile(r"^__\w+__$")
-_MAX_VAR_DEPTH = 6
-
-
-def frame_variables(data: Mapping[Any, Any] | None) -> list[KeyValue]:
-    """A frame's local variables as the SDK saw them.
-
-    sentry-sdk sends each value as its ``repr`` (a string ``'abc'`` arrives
-    as the text ``"'abc'"``), nested ones too; shown as JSON, nested strings
-    gained a second pair of quotes. So containers are written out in the
-    language's own literal style with the values as sent. A module-level
-    frame's interpreter globals (``__name__``, ``__builtins__``...) are left
-    out: they are never what the error was about.
-    """
-    found = []
-    for key, value in (data or {}).items():
-        if isinstance(key, str) and _DUNDER.match(key):
-            continue
-        text = value if isinstance(value, str) else _literal(value, 0)
-        found.append(KeyValue(str(key), text, "\n" in text))
-    return found
-
-
-def _literal(value: Any, depth: int) -> str:
-    """``value`` as a literal, its strings as sent (already reprs), indented when nested."""
-    if isinstance(value, str):
-        return value
-    if depth >= _MAX_VAR_DEPTH or not isinstance(value, dict | list) or not value:
-        return display(value)
-    pad = "  " * (depth + 1)
-    if isinstance(value, dict):
-        items = [f"{pad}{_key(k)}: {_literal(v, depth + 1)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
-    items = [f"{pad}{_literal(v, depth + 1)}" for v in value]
-    return "[\n" + ",\n".join(items) + "\n" + "  " * depth + "]"
-
-
-def _key(key: Any) -> str:
-    """Keys are sent as they are (not reprs): quote a string key as Python would."""
-    return repr(key) if isinstance(key, str) else str(key)
-
-
 def pairs(value: Any) -> list[KeyValue]:
     """Headers, query strings and cookies arrive as dicts, pair lists or strings."""
     if isinstance(value, Mapping):
@@ -217,6 +189,25 @@ def _source_lines(frame: Frame) -> list[SourceLine]:
     return lines
 
 
+def _minified(frame: Frame) -> MinifiedFrame | None:
+    raw = frame.minified
+    if not raw:
+        return None
+
+    def number(key: str) -> int | None:
+        value = raw.get(key)
+        return value if isinstance(value, int) else None
+
+    return MinifiedFrame(
+        location=str(raw.get("abs_path") or raw.get("filename") or "<unknown>"),
+        function=str(raw.get("function") or "?"),
+        lineno=number("lineno"),
+        colno=number("colno"),
+        sourcemap=str(raw["sourcemap"]) if raw.get("sourcemap") else None,
+        resolved_with="debug id" if raw.get("resolved_with") == "debug-id" else "release",
+    )
+
+
 def frame_view(frame: Frame, *, crashed: bool, force_open: bool = False) -> FrameView:
     return FrameView(
         location=frame.filename or frame.module or frame.abs_path or "<unknown>",
@@ -229,7 +220,8 @@ def frame_view(frame: Frame, *, crashed: bool, force_open: bool = False) -> Fram
         crashed=crashed,
         expanded=frame.in_app or force_open,
         lines=_source_lines(frame),
-        variables=frame_variables(frame.vars),
+        variables=key_values(frame.vars),
+        minified=_minified(frame),
     )
 
 

@@ -16,6 +16,7 @@ import orjson
 from heliograph.query.event_view import EventView, FrameOrder, event_view
 from heliograph.query.issue_list import split_title
 from heliograph.query.serialize import event_json, short_id
+from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store.base import Issue, Project, StoredEvent, TagCount
 
 if TYPE_CHECKING:
@@ -130,9 +131,16 @@ def build_issue_page(
     *,
     event_id: str | None = None,
     order: FrameOrder = "newest",
+    sourcemaps: SourceMapResolver | None = None,
 ) -> IssuePage:
-    """Everything the issue page shows; :class:`EventNotFound` for a foreign event id."""
+    """Everything the issue page shows; :class:`EventNotFound` for a foreign event id.
+
+    With ``sourcemaps``, an event stored with minified frames (its maps uploaded
+    after it arrived) is resolved for display; what is stored is not changed.
+    """
     stored = _event(store, issue, event_id)
+    if stored is not None and sourcemaps is not None:
+        sourcemaps.resolve(stored.event)
     end_hour = int(time.time() // 3600)
     hours = (TREND_DAYS - 1) * 24 + end_hour % 24 + 1  # starts at a UTC midnight
     hourly = store.issue_trend([issue.id], hours=hours).get(issue.id, [0] * hours)

@@ -19,10 +19,11 @@ forms, ``~`` for any scheme and host), following the script's
 
 A resolved frame keeps what the SDK sent in :attr:`Frame.minified` (Sentry's
 ``raw_stacktrace``), so pages and the API show both. Parsed maps are cached
-per process, bounded in number and bytes; lookups that found nothing are
-remembered briefly, so that a flood of events without maps does not query
-the store per frame. Nothing here raises: a frame that cannot be resolved
-stays as it was.
+per process, bounded in number and bytes; digest remembers lookups that
+found nothing for :data:`MISS_TTL`, so that a flood of events without maps
+does not query the store per frame (pages do not: a map uploaded a moment
+ago resolves the next view). Nothing here raises: a frame that cannot be
+resolved stays as it was.
 """
 
 from __future__ import annotations
@@ -171,10 +172,14 @@ class SourceMapResolver:
         *,
         max_maps: int = MAX_CACHED_MAPS,
         max_bytes: int = MAX_CACHED_BYTES,
+        miss_ttl: float = MISS_TTL,
     ) -> None:
+        """``miss_ttl`` 0: never remember a miss (pages: a map uploaded a moment ago
+        must resolve the next view; digest remembers them, against floods)."""
         self.store = store
         self.max_maps = max_maps
         self.max_bytes = max_bytes
+        self.miss_ttl = miss_ttl
         self._maps: OrderedDict[tuple[int, str], _Parsed] = OrderedDict()
         self._bytes = 0
         self._misses: OrderedDict[tuple[Any, ...], float] = OrderedDict()
@@ -225,12 +230,14 @@ class SourceMapResolver:
         at = self._misses.get(key)
         if at is None:
             return False
-        if time.monotonic() - at > MISS_TTL:
+        if time.monotonic() - at > self.miss_ttl:
             del self._misses[key]
             return False
         return True
 
     def _miss(self, key: tuple[Any, ...]) -> None:
+        if self.miss_ttl <= 0:
+            return
         self._misses[key] = time.monotonic()
         self._misses.move_to_end(key)
         while len(self._misses) > MAX_MISSES:

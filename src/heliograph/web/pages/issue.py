@@ -66,7 +66,12 @@ def issue_detail(ctx: PageRequest) -> Response:
     order, asked = _order(ctx)
     try:
         view = build_issue_page(
-            ctx.store, issue, project, event_id=ctx.params.get("event"), order=order
+            ctx.store,
+            issue,
+            project,
+            event_id=ctx.params.get("event"),
+            order=order,
+            sourcemaps=ctx.request.app.state.runtime.sourcemaps,
         )
     except EventNotFound:
         raise NotFound() from None
