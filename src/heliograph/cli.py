@@ -399,6 +399,7 @@ def cleanup(
             f"{verb} {purge.events} events, {purge.issues} issues, "
             f"{purge.issue_hours} hourly counts, {purge.llm_rows} LLM rows"
         )
+    print(f"{verb} {report.sourcemaps} source-map bundles past retention")
     if not dry_run:
         print(f"deleted {report.sessions} expired sessions and login links")
 

@@ -19,6 +19,7 @@ import hashlib
 import io
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -109,8 +110,11 @@ def read_bundle(
         total += info.file_size
         if total > MAX_INFLATED_BYTES:
             raise BundleError(f"the bundle inflates to more than {MAX_INFLATED_BYTES} bytes")
-        with archive.open(info) as member:
-            contents = member.read(MAX_FILE_BYTES + 1)
+        try:
+            with archive.open(info) as member:
+                contents = member.read(MAX_FILE_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:
+            raise BundleError(f"{path} cannot be read: {exc}") from None
         if len(contents) > MAX_FILE_BYTES:
             raise BundleError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
         headers = _headers(entry)
