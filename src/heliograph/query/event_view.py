@@ -17,6 +17,7 @@ sees first lives here, where it is tested without a browser:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -158,6 +159,48 @@ def key_values(data: Mapping[Any, Any] | None) -> list[KeyValue]:
     return [key_value(k, v) for k, v in (data or {}).items()]
 
 
+_DUNDER = re.compile(r"^__\w+__$")
+_MAX_VAR_DEPTH = 6
+
+
+def frame_variables(data: Mapping[Any, Any] | None) -> list[KeyValue]:
+    """A frame's local variables as the SDK saw them.
+
+    sentry-sdk sends each value as its ``repr`` (a string ``'abc'`` arrives
+    as the text ``"'abc'"``), nested ones too; shown as JSON, nested strings
+    gained a second pair of quotes. So containers are written out in the
+    language's own literal style with the values as sent. A module-level
+    frame's interpreter globals (``__name__``, ``__builtins__``...) are left
+    out: they are never what the error was about.
+    """
+    found = []
+    for key, value in (data or {}).items():
+        if isinstance(key, str) and _DUNDER.match(key):
+            continue
+        text = value if isinstance(value, str) else _literal(value, 0)
+        found.append(KeyValue(str(key), text, "\n" in text))
+    return found
+
+
+def _literal(value: Any, depth: int) -> str:
+    """``value`` as a literal, its strings as sent (already reprs), indented when nested."""
+    if isinstance(value, str):
+        return value
+    if depth >= _MAX_VAR_DEPTH or not isinstance(value, dict | list) or not value:
+        return display(value)
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{pad}{_key(k)}: {_literal(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}"
+    items = [f"{pad}{_literal(v, depth + 1)}" for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + "  " * depth + "]"
+
+
+def _key(key: Any) -> str:
+    """Keys are sent as they are (not reprs): quote a string key as Python would."""
+    return repr(key) if isinstance(key, str) else str(key)
+
+
 def pairs(value: Any) -> list[KeyValue]:
     """Headers, query strings and cookies arrive as dicts, pair lists or strings."""
     if isinstance(value, Mapping):
@@ -220,7 +263,7 @@ def frame_view(frame: Frame, *, crashed: bool, force_open: bool = False) -> Fram
         crashed=crashed,
         expanded=frame.in_app or force_open,
         lines=_source_lines(frame),
-        variables=key_values(frame.vars),
+        variables=frame_variables(frame.vars),
         minified=_minified(frame),
     )
 
