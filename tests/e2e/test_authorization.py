@@ -100,6 +100,8 @@ ATTEMPTS = (
     {"key": "pwned", "rollout": "100"},
     {"action": "save", "name": "pwned", "rollout": "0"},
     {"action": "delete"},
+    {"assignee": "user:{owner}"},
+    {"text": "pwned"},
 )
 
 
@@ -508,6 +510,8 @@ def test_nothing_changed_after_the_walk(
             assert (project.name, project.retention_days) == (name, 90)
             issue = store.get_issue(target.issue_id)
             assert issue is not None and issue.status == "unresolved"
+            assert store.issue_activity(target.issue_id) == []
+            assert store.issue_assignees([target.issue_id]) == {}
             [flag] = store.list_flags(target.project.id)
             assert (flag.id, flag.version) == (target.flag_id, 1)
             keys = store.project_keys(target.project.id)

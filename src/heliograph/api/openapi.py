@@ -644,11 +644,65 @@ def _sourcemap_paths() -> dict[str, Any]:
     }
 
 
+def _issue_work_paths() -> dict[str, Any]:
+    """Comments and the activity log of an issue (Sentry's shapes)."""
+    entry = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string", "description": "note, set_resolved, set_regression, ..."},
+            "data": {"type": "object"},
+            "dateCreated": {"type": "string", "format": "date-time"},
+            "user": {"type": ["object", "null"]},
+        },
+    }
+    entries = {"type": "array", "items": entry}
+    comment = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": {"type": "string", "maxLength": 10000}},
+    }
+    return {
+        "/api/0/issues/{issue_id}/comments/": {
+            "get": {
+                "summary": "The issue's comments, newest first",
+                "parameters": _ISSUE_PARAM,
+                "responses": {
+                    "200": _ok({"type": "array", "items": entry}),
+                    **_error_responses(401, 403, 404),
+                },
+            },
+            "post": {
+                "summary": "Comment on the issue (plain text)",
+                "parameters": _ISSUE_PARAM,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": comment}},
+                },
+                "responses": {
+                    "201": _ok(entry, "Created"),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+        },
+        "/api/0/issues/{issue_id}/activities/": {
+            "get": {
+                "summary": "The issue's log: status changes, regressions, assignments, comments",
+                "parameters": _ISSUE_PARAM,
+                "responses": {
+                    "200": _ok({"type": "object", "properties": {"activity": entries}}),
+                    **_error_responses(401, 403, 404),
+                },
+            },
+        },
+    }
+
+
 def openapi_schema(base_url: str) -> dict[str, Any]:
     issue = {"$ref": "#/components/schemas/Issue"}
     event = {"$ref": "#/components/schemas/Event"}
     issue_put = {
-        "summary": "Change an issue's status",
+        "summary": "Change an issue's status and/or assignee",
         "parameters": _ISSUE_PARAM,
         "requestBody": {
             "required": True,
@@ -656,8 +710,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "required": ["status"],
                         "properties": {
+                            "assignedTo": {
+                                "type": ["string", "null"],
+                                "description": '"user:<id>", "team:<id>", an email, or null',
+                            },
                             "status": {
                                 "type": "string",
                                 "enum": [
@@ -874,6 +931,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_flag_paths(),
             **_replay_paths(),
             **_alert_paths(),
+            **_issue_work_paths(),
             **_organization_paths(),
             **_sourcemap_paths(),
         },

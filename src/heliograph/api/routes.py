@@ -26,12 +26,22 @@ from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.replays import routes as replay_routes
 from heliograph.api.sourcemaps import routes as sourcemap_routes
 from heliograph.query.issue_list import short_id_number
+from heliograph.query.issue_work import (
+    WorkError,
+    activity_json,
+    add_comment,
+    assignee_json,
+    change_status,
+    people,
+    resolve_assignee,
+)
 from heliograph.query.jump import find_jump
 from heliograph.query.search import SearchError, parse_issue_search
 from heliograph.query.search_context import search_context
 from heliograph.query.serialize import event_json, issue_json, project_json, tags_json
 from heliograph.query.time_range import parse_time_range, within
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
+from heliograph.store.contract import Store
 
 DEFAULT_LIMIT = 25
 # Issues a list counts at most (its X-Hits header); counting all could cost a scan.
@@ -81,18 +91,26 @@ def list_projects(request: Request) -> Response:
 
 def _issues_json(request: Request, issues: list[Issue], project: Project) -> list[dict[str, Any]]:
     runtime = common.runtime(request)
-    trends = runtime.store.issue_trend([i.id for i in issues], hours=TREND_HOURS)
+    ids = [i.id for i in issues]
+    trends = runtime.store.issue_trend(ids, hours=TREND_HOURS)
+    assignees = runtime.store.issue_assignees(ids)
+    comments = runtime.store.count_activity(ids, "note")
+    names = people(runtime.store, project) if assignees else None
     end_hour = int(time.time() // 3600)
-    return [
-        issue_json(
+    found = []
+    for issue in issues:
+        data = issue_json(
             issue,
             project,
             base_url=runtime.settings.base_url,
             trend=trends.get(issue.id),
             trend_end_hour=end_hour,
         )
-        for issue in issues
-    ]
+        if names is not None:
+            data["assignedTo"] = assignee_json(assignees.get(issue.id), names)
+        data["numComments"] = comments.get(issue.id, 0)
+        found.append(data)
+    return found
 
 
 def project_issues(request: Request) -> Response:
@@ -145,19 +163,66 @@ def _status_change(body: Any) -> tuple[str, bool]:
     return str(status), in_next and status == "resolved"
 
 
+def _apply_changes(store: Store, issue: Issue, project: Project, body: Any, actor: int) -> Issue:
+    """A PUT's ``status`` and ``assignedTo`` (Sentry's), both checked before either is made."""
+    if not isinstance(body, dict) or not ({"status", "assignedTo"} & body.keys()):
+        raise ApiError(400, 'expected a JSON object such as {"status": "resolved"}')
+    assignee = None
+    if "assignedTo" in body:
+        try:
+            assignee = resolve_assignee(store, project, body["assignedTo"])
+        except WorkError as exc:
+            raise ApiError(400, str(exc)) from None
+    if "status" in body:
+        status, in_next_release = _status_change(body)
+        issue = change_status(
+            store, store, issue, status, in_next_release=in_next_release, actor_id=actor
+        )
+    if assignee is not None:
+        store.assign_issue(issue.id, user_id=assignee[0], team_id=assignee[1], actor_id=actor)
+    return issue
+
+
 async def issue_detail(request: Request) -> Response:
     principal = common.principal(request)
     issue, project, role = common.find_issue(request, principal)
     runtime = common.runtime(request)
     if request.method == "PUT":
         common.check_write(request, principal, role)
-        status, in_next_release = _status_change(await common.json_body(request))
-        updated = runtime.store.set_issue_status(issue.id, status, in_next_release=in_next_release)
-        assert updated is not None
-        issue = updated
+        body = await common.json_body(request)
+        issue = _apply_changes(runtime.store, issue, project, body, principal.user.id)
     data = _issues_json(request, [issue], project)[0]
     data["tags"] = tags_json(runtime.store.issue_tags(issue.id))
     return _json(data)
+
+
+async def issue_comments(request: Request) -> Response:
+    """``GET``: the issue's comments, newest first; ``POST {"text": ...}``: add one."""
+    principal = common.principal(request)
+    issue, project, role = common.find_issue(request, principal)
+    store = common.runtime(request).store
+    names = people(store, project)
+    if request.method == "POST":
+        common.check_write(request, principal, role)
+        body = await common.json_body(request)
+        text = body.get("text") if isinstance(body, dict) else None
+        try:
+            entry = add_comment(store, issue, text, actor_id=principal.user.id)
+        except WorkError as exc:
+            raise ApiError(400, str(exc)) from None
+        return _json(activity_json(entry, names), status_code=201)
+    entries = store.issue_activity(issue.id, kinds=("note",), limit=100)
+    return _json([activity_json(entry, names) for entry in entries])
+
+
+def issue_activities(request: Request) -> Response:
+    """The issue's activity log, newest first, as Sentry answers it (``{"activity": [...]}``)."""
+    principal = common.principal(request)
+    issue, project, _role = common.find_issue(request, principal)
+    store = common.runtime(request).store
+    names = people(store, project)
+    entries = store.issue_activity(issue.id, limit=100)
+    return _json({"activity": [activity_json(entry, names) for entry in entries]})
 
 
 def issue_events(request: Request) -> Response:
@@ -225,6 +290,8 @@ routes = [
     ),
     Route("/api/0/issues/{issue_id}/events/", issue_events),
     Route("/api/0/issues/{issue_id}/events/latest/", latest_event),
+    Route("/api/0/issues/{issue_id}/comments/", issue_comments, methods=["GET", "POST"]),
+    Route("/api/0/issues/{issue_id}/activities/", issue_activities),
     *admin_routes,
     *organization_routes,
     *flag_routes,

@@ -12,6 +12,7 @@ from heliograph.web.pages.alerts import alert_rules
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issue_alerts import issue_alerts
+from heliograph.web.pages.issue_work import issue_assign, issue_comment
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
@@ -35,6 +36,8 @@ routes = [
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
     Route("/issues/{issue_id}/alerts", issue_alerts, methods=["POST"]),
+    Route("/issues/{issue_id}/assign", issue_assign, methods=["POST"]),
+    Route("/issues/{issue_id}/comments", issue_comment, methods=["POST"]),
     Route("/{org}/{project}/issues/", issue_list),
     Route("/{org}/{project}/issues/status", bulk_status, methods=["POST"]),
     Route("/{org}/{project}/settings/", project_settings, methods=["GET", "POST"]),

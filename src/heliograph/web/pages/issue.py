@@ -14,10 +14,11 @@ from heliograph.auth import can_write
 from heliograph.bounds import parse_row_id
 from heliograph.query.event_view import FRAME_ORDERS, FrameOrder
 from heliograph.query.issue_page import TREND_DAYS, EventNotFound, build_issue_page
+from heliograph.query.issue_work import describe, people
 from heliograph.query.replays import replays_url
 from heliograph.replay.recording import replay_id_of
 from heliograph.runtime import Runtime
-from heliograph.store.base import Issue, Project
+from heliograph.store.base import Issue, Project, StoredEvent
 from heliograph.web.charts import bar_chart, day_labels, hour_labels
 from heliograph.web.common import NotFound, PageRequest, current_path, page
 from heliograph.web.pages.issues import issues_url
@@ -45,12 +46,16 @@ def _order(ctx: PageRequest) -> tuple[FrameOrder, bool]:
     return ("oldest" if remembered == "oldest" else "newest"), False
 
 
-def ai_panel(ctx: PageRequest, project: Project, event_id: str | None) -> dict[str, object]:
-    """What the "Suggest a fix" panel needs: is a model there, may it be used."""
+def ai_panel(ctx: PageRequest, project: Project, stored: StoredEvent | None) -> dict[str, object]:
+    """What the "Suggest a fix" panel needs: is a model there, may it be used, is it worth it."""
     runtime: Runtime = ctx.request.app.state.runtime
     settings = runtime.fixes.settings
+    event_id = stored.event_id if stored else None
     return {
         "configured": runtime.fixes.configured,
+        # A message with no exception and no stack gives the model no code to
+        # fix: the panel says so instead of offering a guess that costs a call.
+        "useful": bool(stored and (stored.event.exceptions or stored.event.crash_frames)),
         "policy": policy_state(runtime, project),
         "provider": settings.provider or "",
         "model": settings.effective_model,
@@ -87,7 +92,7 @@ def issue_detail(ctx: PageRequest) -> Response:
         "issues_url": issues_url(project),
         "here": current_path(ctx.request),
         "page_title": f"{issue.title} · {project.name}",
-        "ai": ai_panel(ctx, project, view.stored.event_id if view.stored else None),
+        "ai": ai_panel(ctx, project, view.stored),
         # Replays this issue's errors happened in, and the shown event's own.
         "replays": ctx.store.issue_replays(issue.id, limit=5),
         "event_replay": ctx.store.get_replay(project.id, replay_id) if replay_id else None,
@@ -95,6 +100,16 @@ def issue_detail(ctx: PageRequest) -> Response:
         # Whether alerts about this issue are muted now, and until when (None: for good).
         "alerts_muted": ctx.store.issue_alerts_muted(issue.id),
     }
+    names = people(ctx.store, project)
+    assignee = ctx.store.issue_assignees([issue.id]).get(issue.id)
+    context["assignee"] = assignee
+    context["assignee_label"] = names.assignee_label(assignee)
+    context["names"] = names
+    context["activity"] = [
+        (entry, names.user_label(entry.user_id), describe(entry, names))
+        for entry in ctx.store.issue_activity(issue.id, limit=100)
+    ]
+    context["releases"] = ctx.store.issue_releases(issue.id, limit=20)
     response = ctx.render("issue.html", context, project=project)
     if asked:
         response.set_cookie(ORDER_COOKIE, order, max_age=365 * 86400, samesite="lax")

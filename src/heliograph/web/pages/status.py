@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from heliograph.auth import can_write
 from heliograph.bounds import parse_row_id
+from heliograph.query.issue_work import change_status
 from heliograph.web.common import BadRequest, Forbidden, PageRequest, page, safe_next
 from heliograph.web.pages.issue import find_issue
 from heliograph.web.pages.issues import issues_url
@@ -39,7 +40,10 @@ def issue_status(ctx: PageRequest) -> Response:
     """``POST /issues/{id}/status`` with ``action``: change one issue."""
     issue, _project, role = find_issue(ctx)
     status, in_next_release = _action(ctx, role)
-    ctx.store.set_issue_status(issue.id, status, in_next_release=in_next_release)
+    actor = ctx.principal.user.id
+    change_status(
+        ctx.store, ctx.store, issue, status, in_next_release=in_next_release, actor_id=actor
+    )
     back = safe_next(ctx.form.get("next"), f"/issues/{issue.id}/")
     return RedirectResponse(back, status_code=303)
 
@@ -59,5 +63,12 @@ def bulk_status(ctx: PageRequest) -> Response:
     for issue_id in sorted(ids):
         issue = ctx.store.get_issue(issue_id)
         if issue is not None and issue.project_id == project.id:
-            ctx.store.set_issue_status(issue_id, status, in_next_release=in_next_release)
+            change_status(
+                ctx.store,
+                ctx.store,
+                issue,
+                status,
+                in_next_release=in_next_release,
+                actor_id=ctx.principal.user.id,
+            )
     return RedirectResponse(safe_next(ctx.form.get("next"), issues_url(project)), status_code=303)
