@@ -15,6 +15,7 @@ import pytest
 from heliograph.ai.describe import PROMPT_VERSION
 from heliograph.ai.errors import (
     AIError,
+    NotCached,
     NotConfigured,
     PolicyRefused,
     UpstreamAuthError,
@@ -233,6 +234,23 @@ def test_cache_hit_makes_no_upstream_call(server: FakeServer) -> None:
         assert isinstance(second[0], Delta) and second[0].text == text_of(first)
         assert isinstance(second[1], Done) and second[1].cached
         assert second[1].model == "fake-model-1" and second[1].input_tokens == 321
+        await service.aclose()
+
+    run(scenario())
+
+
+def test_cached_only_never_calls_the_provider(server: FakeServer) -> None:
+    """What the issue page asks on load: the cached answer, or NotCached; never a call."""
+
+    async def scenario() -> None:
+        service = make_service(server)
+        with pytest.raises(NotCached):
+            await collect(service, cached_only=True)
+        assert server.calls == 0
+        first = await collect(service)
+        hit = await collect(service, cached_only=True)
+        assert text_of(hit) == text_of(first) and isinstance(hit[-1], Done) and hit[-1].cached
+        assert server.calls == 1
         await service.aclose()
 
     run(scenario())

@@ -10,6 +10,7 @@ The tree::
 
     AIError                        500  base class, never raised directly
     ├── NotConfigured              404  no LLM provider is configured
+    ├── NotCached                  204  asked for the cached answer only, and none is cached
     ├── PolicyRefused              403  the project's AI policy refuses; body {"restriction": state}
     └── UpstreamError              502  the LLM provider failed (base; also "other API errors")
         ├── UpstreamRateLimited    429  the provider rate-limited us; carries ``retry_after``
@@ -29,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "AIError",
+    "NotCached",
     "NotConfigured",
     "PolicyRefused",
     "UpstreamAuthError",
@@ -71,6 +73,18 @@ class NotConfigured(AIError):
             or "no LLM provider is configured: set HELIOGRAPH_AI_PROVIDER (openai or anthropic), "
             "HELIOGRAPH_AI_MODEL and HELIOGRAPH_AI_API_KEY; see docs/ai-fixes.md"
         )
+
+
+class NotCached(AIError):
+    """A cached-only request (the issue page on load) found no cached answer.
+
+    204: nothing to show, and nothing went wrong; the endpoint sends no body.
+    """
+
+    status = 204
+
+    def __init__(self) -> None:
+        super().__init__("no cached suggestion for this issue")
 
 
 class PolicyRefused(AIError):

@@ -36,7 +36,7 @@ from typing import Any
 
 from heliograph.ai.cache import fix_cache_key
 from heliograph.ai.describe import PROMPT_VERSION, Description, build_messages, describe_event
-from heliograph.ai.errors import AIError, NotConfigured, PolicyRefused, UpstreamError
+from heliograph.ai.errors import AIError, NotCached, NotConfigured, PolicyRefused, UpstreamError
 from heliograph.ai.policy import check_policy
 from heliograph.ai.providers import Provider, ProviderSettings, TextDelta, Usage
 from heliograph.model import Event
@@ -189,8 +189,14 @@ class FixService:
         refresh: bool = False,
         model: str | None = None,
         trace_summary: Mapping[str, Any] | None = None,
+        cached_only: bool = False,
     ) -> AsyncGenerator[FixPart, None]:
-        """Stream a suggestion: :class:`Delta` parts, then one :class:`Done`."""
+        """Stream a suggestion: :class:`Delta` parts, then one :class:`Done`.
+
+        ``cached_only`` answers from the cache or raises :class:`NotCached`,
+        never calling the provider: the issue page shows an earlier answer on
+        load without spending anything. The policy still applies.
+        """
         started = self._clock()
         provider = self.provider
         if provider is None:
@@ -215,6 +221,8 @@ class FixService:
                     prompt_version=PROMPT_VERSION,
                 )
                 return
+        if cached_only:
+            raise NotCached()
         flight = self._flights.get(key)
         if flight is None:  # a refresh joins a call in flight: its answer is fresh anyway
             description = self.describe(
@@ -249,6 +257,7 @@ class FixService:
         refresh: bool = False,
         model: str | None = None,
         trace_summary: Mapping[str, Any] | None = None,
+        cached_only: bool = False,
     ) -> AsyncIterator[FixPart]:
         """:meth:`suggest`, with everything up to the first part already done.
 
@@ -264,6 +273,7 @@ class FixService:
             refresh=refresh,
             model=model,
             trace_summary=trace_summary,
+            cached_only=cached_only,
         )
         try:
             first = await parts.__anext__()

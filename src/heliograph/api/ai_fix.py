@@ -5,7 +5,9 @@ the model writes, then one ``done`` event (model, token counts, cached flag,
 elapsed seconds), or an ``error`` event if the model fails mid-answer.
 Without it, one JSON object ``{"suggestion", "model", "cached", ...}``.
 ``consent=yes`` / ``pii_certified=yes`` satisfy the project's policy;
-``refresh=1`` bypasses the cache. Refusals are 403 ``{"restriction": state}``;
+``refresh=1`` bypasses the cache; ``cached=1`` answers only from the cache
+(204 No Content when nothing is cached) and never calls the provider, which
+the issue page uses on load. Refusals are 403 ``{"restriction": state}``;
 no configured provider is 404.
 """
 
@@ -19,7 +21,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from heliograph.ai.errors import AIError
+from heliograph.ai.errors import AIError, NotCached
 from heliograph.ai.fix import Delta, Done, FixPart
 from heliograph.ai.policy import effective_state
 from heliograph.api.errors import ApiError
@@ -82,7 +84,10 @@ async def ai_fix(request: Request, runtime: Runtime, project: Project) -> Respon
             pii_certified=_flag(request, "pii_certified"),
             refresh=_flag(request, "refresh"),
             trace_summary=trace_summary(runtime, stored),
+            cached_only=_flag(request, "cached"),
         )
+    except NotCached:
+        return Response(status_code=204)
     except AIError as exc:
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
     if _flag(request, "stream"):

@@ -1,5 +1,9 @@
 // "Suggest a fix": stream the model's markdown into the issue page.
 //
+// On load it asks for the cached answer only (cached=1: the server never calls
+// the provider for it, and answers 204 when nothing is cached), so an answer
+// someone already paid for shows again after a reload.
+//
 // The endpoint answers Server-Sent Events (delta, done, error). The markdown
 // is rendered by a small renderer that escapes every character of the input
 // first, so model output can never inject markup: a <script> in the answer
@@ -14,6 +18,13 @@
   var status = panel.querySelector("[data-ai-fix-status]");
   var refresh = panel.querySelector("[data-ai-fix-refresh]");
   if (!form) return;
+  var button = form.querySelector("[data-ai-fix-button]");
+
+  // One button at a time: "Suggest a fix" before there is an answer, "Ask again" after.
+  function answered(yes) {
+    button.hidden = yes;
+    refresh.hidden = !yes;
+  }
 
   function escapeHtml(text) {
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -79,6 +90,10 @@
 
   function query(extra) {
     var params = new URLSearchParams({ stream: "1" });
+    if (extra === "cached") {
+      params.set("cached", "1");
+      return panel.dataset.aiFixUrl + "?" + params.toString();
+    }
     form.querySelectorAll("input[type=checkbox]:checked").forEach(function (box) {
       params.set(box.name, box.value);
     });
@@ -99,21 +114,27 @@
     } else if (eventName === "done") {
       status.textContent = describeDone(data);
       panel.dataset.aiFixDone = data.cached ? "cached" : "fresh";
-      if (refresh) refresh.hidden = false;
+      answered(true);
     } else if (eventName === "error") {
       status.textContent = "The model failed: " + (data.detail || "unknown error");
     }
   }
 
   function run(extra) {
-    var button = form.querySelector("[data-ai-fix-button]");
-    button.disabled = true;
-    output.innerHTML = "";
-    status.textContent = "Asking the model…";
-    delete panel.dataset.aiFixDone;
+    var quiet = extra === "cached"; // the look-up on load: no "Asking…", no error shown
+    button.disabled = refresh.disabled = true;
+    if (!quiet) {
+      output.innerHTML = "";
+      status.textContent = "Asking the model…";
+      delete panel.dataset.aiFixDone;
+    }
     var state = { text: "" };
     fetch(query(extra), { headers: { Accept: "text/event-stream" }, credentials: "same-origin" })
       .then(function (response) {
+        if (quiet && (response.status === 204 || !response.ok)) {
+          panel.dataset.aiFixDone = "none"; // nothing cached (or not allowed): keep "Suggest a fix"
+          return;
+        }
         if (!response.ok) {
           return response.json().then(function (body) {
             status.textContent = body.restriction
@@ -143,13 +164,15 @@
         }
         return pump();
       })
-      .catch(function (error) { status.textContent = "Request failed: " + error; })
-      .then(function () { button.disabled = false; });
+      .catch(function (error) { if (!quiet) status.textContent = "Request failed: " + error; })
+      .then(function () { button.disabled = refresh.disabled = false; });
   }
 
+  // Both buttons submit the form, so a required consent box is checked for either.
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    run(null);
+    run(event.submitter === refresh ? "refresh" : null);
   });
-  if (refresh) refresh.addEventListener("click", function () { run("refresh"); });
+  // The policy applies to cached answers too: only look without asking when nothing is to be asked.
+  if (panel.dataset.aiPolicy === "allowed") run("cached");
 })();
