@@ -12,14 +12,20 @@ from typing import Annotated
 
 import typer
 
+from heliograph.ai.policy import POLICY_STATES
 from heliograph.bootstrap import INTERNAL_PROJECT, dsn_for
 from heliograph.cli_options import DataDirOption, command_settings, open_command_store
 from heliograph.node import KEYS_CHANGED_FILE
-from heliograph.onboarding import OnboardingError, create_organization, create_project
+from heliograph.onboarding import (
+    OnboardingError,
+    check_ai_policy,
+    create_organization,
+    create_project,
+)
 from heliograph.public_url import command_base_url
 from heliograph.shared_counter import SharedCounter
 
-org_app = typer.Typer(help="Organizations: create them.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations: create them, set their AI policy.", no_args_is_help=True)
 project_app = typer.Typer(help="Projects: create and delete them.", no_args_is_help=True)
 
 
@@ -47,6 +53,27 @@ def org_create(
         except OnboardingError as exc:
             raise typer.BadParameter(str(exc)) from None
     print(f"created organization {org.slug} ({org.name})")
+
+
+@org_app.command("set-ai-policy")
+def org_set_ai_policy(
+    org: Annotated[str, typer.Argument(help="The organization's slug")],
+    policy: Annotated[str, typer.Argument(help=" | ".join(POLICY_STATES))],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set the organization's AI policy: the stricter of it and a project's applies."""
+    settings = command_settings(data_dir)
+    with open_command_store(settings, create=False) as store:
+        organization = store.get_organization(org)
+        if organization is None:
+            raise typer.BadParameter(f"no organization {org!r}")
+        try:
+            state = check_ai_policy(policy)  # the same check as the API's PUT
+        except OnboardingError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        store.update_organization(organization.id, ai_policy=state)
+    # A running server reads the policy per request: nothing to signal.
+    print(f"organization {org}: AI policy {state}")
 
 
 @project_app.command("create")

@@ -2,9 +2,11 @@
 
 Members of the organization can read the page; only owners change it (add an
 existing user by email, change a role, remove someone, create and delete
-teams, put people and projects in teams). The organization always keeps at
-least one owner: demoting or removing the last one is refused. Anyone else
-gets the same 404 for an organization as for one that does not exist.
+teams, put people and projects in teams). Owners and admins also set the
+organization's AI policy here, as they set a project's in its settings.
+The organization always keeps at least one owner: demoting or removing the
+last one is refused. Anyone else gets the same 404 for an organization as for
+one that does not exist.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 
 from starlette.responses import RedirectResponse, Response
 
-from heliograph.auth import can_manage_members
+from heliograph.ai.policy import POLICY_STATES, parse_state
+from heliograph.auth import can_admin, can_manage_members
 from heliograph.store.base import ROLES, Organization, slugify
 from heliograph.web.common import BadRequest, Forbidden, NotFound, PageRequest, page
 from heliograph.web.forms import FormError, choice, identifier, notice, text
@@ -57,6 +60,10 @@ def _render(
         "projects": projects,
         "roles": ROLES,
         "can_manage": can_manage_members(ctx.principal, role),
+        # The organization's AI policy: the stricter of it and a project's applies.
+        "ai_policy": parse_state(org.ai_policy),
+        "ai_policies": POLICY_STATES,
+        "can_set_ai_policy": can_admin(ctx.principal, role),
         "me": ctx.principal.user.id,
         "notice": notice(ctx.params),
         "error": error,
@@ -69,6 +76,14 @@ def organization_members(ctx: PageRequest) -> Response:
     org, role = _organization(ctx)
     if ctx.request.method == "GET":
         return _render(ctx, org, role)
+    if ctx.form.get("action") == "set_ai_policy":
+        # Admins too: it is a setting, like a project's own AI policy.
+        if not can_admin(ctx.principal, role):
+            raise Forbidden("Only the organization's owners and admins can change its AI policy.")
+        ctx.store.update_organization(
+            org.id, ai_policy=choice(ctx.form, "ai_policy", "AI policy", POLICY_STATES)
+        )
+        return RedirectResponse(f"{members_url(org)}?done=saved", status_code=303)
     if not can_manage_members(ctx.principal, role):
         raise Forbidden("Only the organization's owners can change members and teams.")
     action = ACTIONS.get(ctx.form.get("action", ""))
