@@ -49,7 +49,7 @@ POSTHOG_SETUP = """posthog.init("{key}", {{
 }});"""
 
 SENTRY_SETUP = """Sentry.init({{
-  dsn: "{dsn}", integrations: [Sentry.replayIntegration()],
+  dsn: "{dsn}", integrations: [Sentry.replayIntegration({{minReplayDuration: 0}})],
   replaysSessionSampleRate: 1.0, replaysOnErrorSampleRate: 1.0
 }});"""
 
@@ -147,9 +147,10 @@ def _check_replay(
     # The player rebuilds the recorded page.
     page = browser.new_page(extra_http_headers={"Authorization": f"Bearer {server.api_token}"})
     page.goto(f"{server.url}/{org}/{project}/replays/{replay_id}/")
-    page.wait_for_function(
-        "['paused', 'playing', 'finished'].includes(document.querySelector('#replay-player')"
-        ".dataset.state)",
+    # A selector, not a predicate: the page's CSP allows no eval.
+    page.wait_for_selector(
+        "#replay-player[data-state=paused], #replay-player[data-state=playing], "
+        "#replay-player[data-state=finished]",
         timeout=15000,
     )
     frame = page.frame_locator("#replay-player iframe")
