@@ -17,8 +17,16 @@ from starlette.responses import RedirectResponse, Response
 
 from heliograph.ai.policy import POLICY_STATES, parse_state
 from heliograph.auth import can_admin, can_manage_members
+from heliograph.onboarding import OnboardingError, create_project
 from heliograph.store.base import ROLES, Organization, slugify
-from heliograph.web.common import BadRequest, Forbidden, NotFound, PageRequest, page
+from heliograph.web.common import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PageRequest,
+    page,
+    runtime_of,
+)
 from heliograph.web.forms import FormError, choice, identifier, notice, text
 
 LAST_OWNER = "An organization needs at least one owner: make someone else owner first."
@@ -64,6 +72,7 @@ def _render(
         "ai_policy": parse_state(org.ai_policy),
         "ai_policies": POLICY_STATES,
         "can_set_ai_policy": can_admin(ctx.principal, role),
+        "can_create_project": can_admin(ctx.principal, role),
         "me": ctx.principal.user.id,
         "notice": notice(ctx.params),
         "error": error,
@@ -76,6 +85,25 @@ def organization_members(ctx: PageRequest) -> Response:
     org, role = _organization(ctx)
     if ctx.request.method == "GET":
         return _render(ctx, org, role)
+    if ctx.form.get("action") == "create_project":
+        # Owners and admins, as for the API (POST /api/0/organizations/{org}/projects/).
+        if not can_admin(ctx.principal, role):
+            raise Forbidden("Only the organization's owners and admins can create projects.")
+        try:
+            created = create_project(
+                ctx.store,
+                org,
+                ctx.form.get("slug") or None,
+                ctx.form.get("name") or None,
+                ctx.form.get("platform") or None,
+            )
+        except OnboardingError as exc:
+            return _render(ctx, org, role, error=f"Cannot create it: {exc}.", status=400)
+        runtime_of(ctx.request).keys.changed()  # ingest accepts the new key at once
+        project = created.project
+        return RedirectResponse(
+            f"/{project.organization_slug}/{project.slug}/setup/", status_code=303
+        )
     if ctx.form.get("action") == "set_ai_policy":
         # Admins too: it is a setting, like a project's own AI policy.
         if not can_admin(ctx.principal, role):
