@@ -116,6 +116,7 @@ def test_explorer_filters_breaks_down_and_opens_an_event(tab: Page) -> None:
     tab.fill("#new-filter-value", "pro")
     tab.fill("#breakdown-by", "amount")
     tab.get_by_role("button", name="Apply").click()
+    tab.wait_for_url("**by=amount**")  # the filtered page, not the one it leaves
     rows = tab.locator("#event-list tbody tr[data-event-id]")
     assert rows.count() == 1
     assert tab.locator("[data-total]").inner_text() == "1"
