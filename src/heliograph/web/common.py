@@ -98,6 +98,11 @@ class PageRequest:
             raise NotFound()
         return project, role
 
+    def path_project(self) -> tuple[Project, str]:
+        """The project named by the URL's ``{org}/{project}``, and the user's role in it."""
+        params = self.request.path_params
+        return self.visible_project(self.store.get_project(params["org"], params["project"]))
+
     def render(
         self,
         template: str,

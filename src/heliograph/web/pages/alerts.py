@@ -311,8 +311,7 @@ def _action_input(form: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _project(ctx: PageRequest) -> tuple[Project, str]:
-    org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
-    return ctx.visible_project(ctx.store.get_project(org, slug))
+    return ctx.path_project()
 
 
 @page

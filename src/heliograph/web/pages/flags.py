@@ -71,8 +71,7 @@ def simple_rollout(flag: FeatureFlag) -> float | None:
 
 
 def _project(ctx: PageRequest) -> tuple[Project, str]:
-    org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
-    return ctx.visible_project(ctx.store.get_project(org, slug))
+    return ctx.path_project()
 
 
 def _flag(ctx: PageRequest, project: Project) -> FeatureFlag:

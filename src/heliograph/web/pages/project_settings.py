@@ -59,8 +59,7 @@ def outcome_rows(outcomes: list[Outcome]) -> list[OutcomeRow]:
 
 
 def _project(ctx: PageRequest) -> tuple[Project, str]:
-    org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
-    return ctx.visible_project(ctx.store.get_project(org, slug))
+    return ctx.path_project()
 
 
 def _render(

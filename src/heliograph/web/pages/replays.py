@@ -29,11 +29,7 @@ PAGE_SIZE = 50
 
 
 def _project(ctx: PageRequest) -> Project:
-    project = ctx.store.get_project(
-        ctx.request.path_params["org"], ctx.request.path_params["project"]
-    )
-    found, _role = ctx.visible_project(project)
-    return found
+    return ctx.path_project()[0]
 
 
 @page

@@ -18,11 +18,7 @@ from heliograph.web.common import PageRequest, page, runtime_of
 
 
 def _project(ctx: PageRequest) -> Project:
-    found = ctx.store.get_project(
-        ctx.request.path_params["org"], ctx.request.path_params["project"]
-    )
-    project, _role = ctx.visible_project(found)
-    return project
+    return ctx.path_project()[0]
 
 
 @page

@@ -36,9 +36,7 @@ install(templates.env)
 
 
 def _project(ctx: PageRequest) -> Project:
-    org, slug = ctx.request.path_params["org"], ctx.request.path_params["project"]
-    project, _role = ctx.visible_project(ctx.store.get_project(org, slug))
-    return project
+    return ctx.path_project()[0]
 
 
 def base_url(project: Project, section: str) -> str:
