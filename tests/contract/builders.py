@@ -36,8 +36,12 @@ def error(
     trace_id: str | None = None,
     event_id: str | None = None,
     message: str | None = None,
+    user: User | None = None,
 ) -> GroupedEvent:
-    """An error event of issue ``group`` (its group hash), at ``at`` (default: now)."""
+    """An error event of issue ``group`` (its group hash), at ``at`` (default: now).
+
+    ``user`` wins over ``user_id`` (which makes a user with only an id).
+    """
     when = time.time() if at is None else at
     title = title or f"ValueError: {group}"
     event = Event(
@@ -50,7 +54,7 @@ def error(
         message=message,
         exceptions=[Exception_(type="ValueError", value=title.split(": ", 1)[-1])],
         tags=dict(tags or {}),
-        user=User(id=user_id) if user_id else None,
+        user=user or (User(id=user_id) if user_id else None),
         distinct_id=distinct_id,
         environment=environment,
         release=release,

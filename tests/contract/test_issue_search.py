@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from heliograph.model import User
+from heliograph.query.search import parse_issue_search
 from heliograph.store.base import IssueFilter, Organization, Project
 from heliograph.store.contract import Store
 from tests.contract.builders import DAY, HOUR, error, record_errors
@@ -56,6 +58,33 @@ def test_users_by_the_key_they_are_counted_under(store: Store, tagged: Project) 
         "mixed",
         "plain",
     ]
+
+
+def test_a_users_other_fields_find_the_issue_without_counting_twice(
+    store: Store, project: Project
+) -> None:
+    """A user is counted under its id; its email and username still find the issue."""
+    ada = User(id="7", email="ada@example.com", username="ada", ip_address="192.0.2.1")
+    record_errors(
+        store,
+        error(project.id, "with-id", user=ada),
+        error(project.id, "with-id", user=User(id="8", email="bob@example.com")),
+        error(project.id, "email-only", user=User(email="ada@example.com")),
+    )
+    assert listed(store, IssueFilter(project.id, users=(("email:ada@example.com",),))) == [
+        "email-only"
+    ]
+    by_email = parse_issue_search(project.id, {"query": "user.email:ada@example.com"})
+    assert listed(store, by_email) == ["email-only", "with-id"]
+    for query in ("user.username:ada", "user.ip:192.0.2.1", "user:ada", "user.id:7"):
+        assert listed(store, parse_issue_search(project.id, {"query": query})) == ["with-id"]
+    nobody = parse_issue_search(project.id, {"query": "!user.email:bob@example.com"})
+    assert listed(store, nobody) == ["email-only"]
+    counts = {
+        issue.group_hash: issue.users_seen
+        for issue in store.list_issues(IssueFilter(project.id), limit=10, cursor=None)[0]
+    }
+    assert counts == {"with-id": 2, "email-only": 1}
 
 
 def test_first_and_last_seen_bounds(store: Store, tagged: Project) -> None:

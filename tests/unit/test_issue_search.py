@@ -59,10 +59,11 @@ def test_any_tag_quoted_values_and_negation() -> None:
 
 def test_user_fields_match_the_key_the_user_is_counted_under() -> None:
     found = parse("user.id:42 user.email:a@b.c !user.username:bot")
-    assert found.users == (("id:42",), ("email:a@b.c",))
-    assert found.excluded_users == (("username:bot",),)
-    assert parse("user:42").users == (("id:42", "email:42", "username:42", "ip:42"),)
-    assert parse("user:email:a@b.c").users == (("email:a@b.c",),)
+    assert found.users == (("id:42", "also.id:42"), ("email:a@b.c", "also.email:a@b.c"))
+    assert found.excluded_users == (("username:bot", "also.username:bot"),)
+    fields = ("id:42", "email:42", "username:42", "ip:42")
+    assert parse("user:42").users == ((*fields, *(f"also.{f}" for f in fields)),)
+    assert parse("user:email:a@b.c").users == (("email:a@b.c", "also.email:a@b.c"),)
 
 
 def test_has_and_not_has() -> None:

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from heliograph.model import LEVELS
 from heliograph.store.base import ISSUE_STATUSES, IssueFilter
+from heliograph.store.issue_rows import ALIAS_PREFIX
 
 # Sentry's sort names and ours, for the store's three orderings.
 SORTS = {
@@ -241,14 +242,22 @@ def _has(state: _Parse, value: str, negated: bool) -> None:
 
 
 def _user_keys(key: str, value: str) -> tuple[str, ...]:
-    """The ``issue_users`` keys a user filter matches (an event's user is keyed by its
-    id, else email, else username, else IP address: :attr:`heliograph.model.User.key`)."""
+    """The ``issue_users`` keys a user filter matches.
+
+    An event's user is counted under its id, else email, else username, else
+    IP address (:attr:`heliograph.model.User.key`); its other fields are kept
+    under ``also.`` keys (:func:`heliograph.store.issue_rows.user_alias_keys`),
+    so ``user.email:`` finds users who have an id too.
+    """
     if key in USER_FIELDS:
-        return (f"{USER_FIELDS[key]}:{value}",)
-    prefix, sep, _rest = value.partition(":")
-    if sep and prefix in USER_FIELDS.values():
-        return (value,)
-    return tuple(f"{prefix}:{value}" for prefix in USER_FIELDS.values())
+        keys: tuple[str, ...] = (f"{USER_FIELDS[key]}:{value}",)
+    else:
+        prefix, sep, _rest = value.partition(":")
+        if sep and prefix in USER_FIELDS.values():
+            keys = (value,)
+        else:
+            keys = tuple(f"{prefix}:{value}" for prefix in USER_FIELDS.values())
+    return (*keys, *(ALIAS_PREFIX + k for k in keys))
 
 
 def _assignee(state: _Parse, value: str) -> str:

@@ -82,6 +82,35 @@ def user_key(event: Event) -> str | None:
     return key or None
 
 
+# What an alias key starts with: ``also.email:a@example.com``.
+ALIAS_PREFIX = "also."
+
+
+def user_alias_keys(event: Event) -> list[str]:
+    """The user's other fields, as ``issue_users`` keys that search finds but no count counts.
+
+    A user is counted under one key (:func:`user_key`: the id when there is
+    one), so ``user.email:`` alone would miss every user who also has an id.
+    The email, username and address beside the counted key are kept under
+    ``also.``-prefixed keys: a different key space, so they never collide with
+    (and never suppress the count of) another event's counted key.
+    """
+    user = event.user
+    key = user_key(event)
+    if user is None or key is None:
+        return []
+    aliases = []
+    for prefix, value in (
+        ("id", user.id),
+        ("email", user.email),
+        ("username", user.username),
+        ("ip", user.ip_address),
+    ):
+        if value and f"{prefix}:{value}" != key:
+            aliases.append(f"{ALIAS_PREFIX}{prefix}:{value}")
+    return aliases
+
+
 def hourly_trend(
     issue_ids: Sequence[int], rows: Iterable[Sequence[Any]], *, start: int, now_hour: int
 ) -> dict[int, list[int]]:

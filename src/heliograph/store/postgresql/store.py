@@ -62,6 +62,7 @@ from heliograph.store.issue_rows import (
     describe_failure,
     event_tags,
     issue_from_row,
+    user_alias_keys,
     user_key,
 )
 from heliograph.store.people_store import PeopleMixin, record_people
@@ -493,6 +494,13 @@ FROM (SELECT issue_id, COUNT(*) AS users FROM added GROUP BY issue_id) AS a
 WHERE issues.id = a.issue_id
 """
 
+# The user's other fields (issue_rows.user_alias_keys): found by search, never counted.
+_ADD_USER_ALIASES = """
+INSERT INTO issue_users (issue_id, user_key)
+SELECT * FROM unnest(%s::bigint[], %s::text[])
+ON CONFLICT DO NOTHING
+"""
+
 
 def _count_details(
     conn: Connection, errors: list[GroupedEvent], issue_ids: dict[IssueKey, int]
@@ -505,6 +513,7 @@ def _count_details(
     tags: dict[tuple[int, str, str], list[Any]] = {}
     hours: dict[tuple[int, int], int] = {}
     users: set[tuple[int, str]] = set()
+    aliases: set[tuple[int, str]] = set()
     for grouped in errors:
         event = grouped.event
         issue_id = issue_ids[_issue_key(grouped)]
@@ -523,6 +532,7 @@ def _count_details(
         user = user_key(event)
         if user:
             users.add((issue_id, _stored_text(user)))
+        aliases.update((issue_id, _stored_text(alias)) for alias in user_alias_keys(event))
     if tags:
         rows = [(*tag, *counts) for tag, counts in sorted(tags.items())]
         conn.execute(_UPSERT_TAGS, _columns(rows, 6))
@@ -530,6 +540,8 @@ def _count_details(
         conn.execute(_UPSERT_HOURLY, _columns([(*h, n) for h, n in sorted(hours.items())], 3))
     if users:
         conn.execute(_ADD_USERS, _columns(sorted(users), 2))
+    if aliases:
+        conn.execute(_ADD_USER_ALIASES, _columns(sorted(aliases), 2))
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -697,6 +709,14 @@ def _record_error(
             "WHERE id IN (SELECT issue_id FROM added)",
             (issue_id, user),
         )
+    aliases = [(issue_id, _stored_text(alias)) for alias in user_alias_keys(event)]
+    if aliases:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO issue_users (issue_id, user_key) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                aliases,
+            )
 
     def settle() -> bool:
         if not inserted():

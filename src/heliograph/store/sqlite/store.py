@@ -40,6 +40,7 @@ from heliograph.store.issue_rows import (
     describe_failure,
     event_row,
     event_tags,
+    user_alias_keys,
     user_key,
 )
 from heliograph.store.people_store import PeopleMixin, record_people
@@ -283,6 +284,10 @@ def _record_error(conn: sqlite3.Connection, grouped: GroupedEvent, document: byt
         ).rowcount
         if added:
             conn.execute("UPDATE issues SET users_seen = users_seen + 1 WHERE id = ?", (issue_id,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?, ?)",
+            [(issue_id, alias) for alias in user_alias_keys(event)],
+        )
     return True
 
 
