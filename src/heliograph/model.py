@@ -84,7 +84,12 @@ class Breadcrumb:
 
 @dataclass(slots=True)
 class User:
-    """Who was affected. ``key`` picks the best identifier for counting."""
+    """Who was affected. ``key`` picks the best identifier for counting.
+
+    ``ip_hash``: the project's keyed hash of the address, stored instead of
+    ``ip_address`` when the project does not keep addresses
+    (:mod:`heliograph.digest.addresses`).
+    """
 
     id: str | None = None
     email: str | None = None
@@ -92,6 +97,7 @@ class User:
     ip_address: str | None = None
     name: str | None = None
     data: dict[str, Any] | None = None
+    ip_hash: str | None = None
 
     @property
     def key(self) -> str | None:
@@ -100,6 +106,7 @@ class User:
             ("email", self.email),
             ("username", self.username),
             ("ip", self.ip_address),
+            ("iphash", self.ip_hash),
         ):
             if value:
                 return f"{prefix}:{value}"

@@ -120,6 +120,8 @@ def parse_settings(raw: Mapping[str, Any], *, checkboxes: bool = False) -> dict[
         changes["scrub_extra_keys"] = _words(raw["scrub_extra_keys"], "Extra sensitive keys")
     if "scrub_safe_fields" in raw:
         changes["scrub_safe_fields"] = _words(raw["scrub_safe_fields"], "Safe fields")
+    if "store_ip_addresses" in raw or checkboxes:
+        changes["store_ip_addresses"] = _flag(raw.get("store_ip_addresses"), "Store IP addresses")
     for key, label in REPLAY_SWITCHES.items():
         if key in raw or checkboxes:
             changes[key] = _flag(raw.get(key), label)

@@ -91,6 +91,7 @@ def test_settings_are_validated_once_for_page_and_api() -> None:
         "replay_enabled": False,
         "replay_unmask_text": False,
         "replay_record_media": False,
+        "store_ip_addresses": False,
     }
     assert parse_settings({"keep_llm_payloads": True}) == {"keep_llm_payloads": True}
     for bad in (

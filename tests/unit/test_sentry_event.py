@@ -18,7 +18,12 @@ from sentry_sdk.transport import Transport
 from heliograph.model import Event
 from heliograph.protocols.errors import BadRequest
 from heliograph.protocols.sentry_envelope import parse_envelope, validate_items
-from heliograph.protocols.sentry_event import normalize_event_id, parse_timestamp, to_event
+from heliograph.protocols.sentry_event import (
+    AUTO_IP,
+    normalize_event_id,
+    parse_timestamp,
+    to_event,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RECEIVED = 1_700_000_000.0
@@ -434,12 +439,34 @@ def test_user() -> None:
         }
     ).user
     assert user is not None
-    assert (user.id, user.ip_address) == ("7", None)
+    assert (user.id, user.ip_address) == ("7", AUTO_IP)  # digest fills in the sender's
     assert user.data == {"geo": {"city": "Oslo"}, "plan": "pro"}
     assert _event({"user": {"id": True}}).user is None
     assert _event({"user": "ada"}).user is None
     named = _event({"user": {"username": "ada", "ip_address": "10.0.0.1", "name": "Ada L"}}).user
     assert named is not None and named.key == "username:ada" and named.name == "Ada L"
+
+
+def _address(payload: dict[str, Any]) -> str | None:
+    user = _event(payload).user
+    return user.ip_address if user else None
+
+
+def test_which_events_ask_the_server_for_the_senders_address() -> None:
+    browser = {"platform": "javascript"}
+    assert _address({"user": {"ip_address": "{{auto}}"}}) == AUTO_IP
+    assert _address({"sdk": {"settings": {"infer_ip": "auto"}}}) == AUTO_IP
+    # A browser SDK from before the setting: the server infers, unless it sent one.
+    assert _address(browser) == AUTO_IP
+    assert _address({**browser, "user": {"ip_address": "10.1.1.1"}}) == "10.1.1.1"
+    # @sentry/browser 9+ without sendDefaultPii says never, which wins over {{auto}}.
+    never = {"settings": {"infer_ip": "never"}}
+    assert _address({**browser, "sdk": never}) is None
+    assert _address({"sdk": never, "user": {"id": "1", "ip_address": "{{auto}}"}}) is None
+    # A server SDK sends the address of the user it served, or none: nothing inferred.
+    assert _address({"platform": "python"}) is None
+    auto_with_address = {"sdk": {"settings": {"infer_ip": "auto"}}, "user": {"ip_address": "::1"}}
+    assert _address(auto_with_address) == "::1"
 
 
 def test_breadcrumbs_as_list_with_mixed_timestamps() -> None:

@@ -100,6 +100,7 @@ _PROJECT_BODY = {
                     "replayMinSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
                     "replayUnmaskText": {"type": "boolean"},
                     "replayRecordMedia": {"type": "boolean"},
+                    "storeIpAddresses": {"type": "boolean"},
                 },
             }
         }
@@ -989,6 +990,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                         "replayMinSeconds": {"type": "integer", "minimum": 0, "maximum": 3600},
                         "replayUnmaskText": {"type": "boolean"},
                         "replayRecordMedia": {"type": "boolean"},
+                        "storeIpAddresses": {"type": "boolean"},
                     },
                 },
                 "ProjectKey": {

@@ -40,6 +40,7 @@ _SETTINGS_FIELDS = {
     "replayMinSeconds": "replay_min_seconds",
     "replayUnmaskText": "replay_unmask_text",
     "replayRecordMedia": "replay_record_media",
+    "storeIpAddresses": "store_ip_addresses",
 }
 
 
@@ -59,6 +60,7 @@ def project_detail_json(project: Project, default_rate: int) -> dict[str, Any]:
         "replayMinSeconds": project.replay_min_seconds,
         "replayUnmaskText": project.replay_unmask_text,
         "replayRecordMedia": project.replay_record_media,
+        "storeIpAddresses": project.store_ip_addresses,
     }
 
 

@@ -16,6 +16,7 @@ the original code.
 from __future__ import annotations
 
 from heliograph.bounds import bound_event
+from heliograph.digest.addresses import protect_address
 from heliograph.digest.client_context import apply_client_context
 from heliograph.digest.costs import apply_cost
 from heliograph.digest.grouping import compute_grouping
@@ -32,6 +33,7 @@ def prepare_event(
     event: Event, project: Project, sourcemaps: SourceMapResolver | None = None
 ) -> GroupedEvent | Event:
     bound_event(event)
+    protect_address(event, project)
     rules = ScrubRules.of(project.scrub_extra_keys, project.scrub_safe_fields)
     if event.kind == "error":
         if sourcemaps is not None:

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from heliograph.digest.addresses import fill_sender_address
 from heliograph.digest.decoders import decode_payload
 from heliograph.digest.prepare import prepare_event
 from heliograph.digest.replays import ReplayLimits, ReplayPreparer
@@ -271,6 +272,7 @@ class DigestWorker:
             batch.dead[payload.id] = f"decode: {type(exc).__name__}: {exc}"
             return
         for event in decoded.events:
+            fill_sender_address(event, payload.client_address)
             try:
                 prepared = prepare_event(event, project, self.sourcemaps)
             except Exception as exc:

@@ -31,6 +31,7 @@ from heliograph import budget
 from heliograph.bounds import parse_row_id
 from heliograph.ingest import memory
 from heliograph.ingest.gate import gate_of
+from heliograph.ingest.geoip import client_address, parse_address
 from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response
 from heliograph.protocols import bodies, sentry_auth
 from heliograph.protocols import sentry_envelope as envelope
@@ -197,15 +198,30 @@ async def envelope_endpoint(request: Request) -> Response:
         if rewritten is not None and not reader.complete:
             whole = _whole_envelope(raw, _encoding(request), reader.payload_bytes)
             event_id, rewritten = _ensure_event_id(whole)
+        address = _client_address(request)
         if rewritten is None:
             await gate.queue.append(
-                project_id, "sentry_envelope", time.time(), raw, _encoding(request)
+                project_id, "sentry_envelope", time.time(), raw, _encoding(request), address
             )
         else:
-            await gate.queue.append(project_id, "sentry_envelope", time.time(), rewritten)
+            await gate.queue.append(
+                project_id, "sentry_envelope", time.time(), rewritten, None, address
+            )
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id} if event_id else {}, headers=cors)
+
+
+def _client_address(request: Request) -> str | None:
+    """The sender's address, queued for events that ask for it (``{{auto}}``).
+
+    Behind a proxy listed in ``HELIOGRAPH_TRUSTED_PROXIES``, the address it
+    forwarded; never a client's own ``X-Forwarded-For`` claim.
+    """
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    address = parse_address(client_address(peer, forwarded, gate_of(request).trusted_proxies))
+    return str(address) if address is not None else None
 
 
 def _encoding(request: Request) -> str | None:
@@ -266,7 +282,9 @@ async def store_endpoint(request: Request) -> Response:
             event_id = uuid.uuid4().hex
             payload["event_id"] = event_id
             raw, encoding = orjson.dumps(payload), None
-        await gate.queue.append(project_id, "sentry_store", time.time(), raw, encoding)
+        await gate.queue.append(
+            project_id, "sentry_store", time.time(), raw, encoding, _client_address(request)
+        )
     except IngestError as exc:
         return error_response(exc, cors, sentry=True)
     return JSONResponse({"id": event_id}, headers=cors)

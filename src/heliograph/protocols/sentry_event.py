@@ -27,8 +27,15 @@ Decisions others rely on:
 * ``timestamp`` more than 60 s after ``received_at`` (client clock ahead) is
   replaced by ``received_at`` (Relay's ``max_secs_in_future`` default); past
   timestamps are kept (no 30-day clamp: replays of old payloads keep their time).
-* ``user.ip_address == "{{auto}}"`` (the SDK asking the server to fill in the
-  client address) is dropped here: the adapter does not know the address.
+* The client's address, when the SDK asks the server to fill it in, becomes
+  :data:`AUTO_IP` in ``user.ip_address``, which digest replaces with the
+  address the payload came from (:mod:`heliograph.digest.addresses`). An SDK
+  asks with ``user.ip_address == "{{auto}}"`` or ``sdk.settings.infer_ip ==
+  "auto"``; with no ``infer_ip`` at all, browser and Apple SDKs (``javascript``,
+  ``cocoa``, ``objc``) that send no address ask too, as they did before the
+  setting existed. ``infer_ip == "never"`` (the JavaScript SDK's default since
+  v9, unless the app opts in with ``sendDefaultPii``) asks for nothing, and a
+  ``{{auto}}`` beside it is dropped.
 * ``dist`` has no field of its own and becomes the ``dist`` tag.
 """
 
@@ -57,6 +64,10 @@ __all__ = [
 MAX_TAG_LENGTH = 200
 MAX_FUTURE_SECONDS = 60.0
 MAX_DEBUG_IMAGES = 200
+# What user.ip_address holds until digest fills in the sender's address.
+AUTO_IP = "{{auto}}"
+# SDKs that, before sdk.settings.infer_ip existed, let the server fill in the address.
+_INFERRING_PLATFORMS = ("javascript", "cocoa", "objc")
 
 _LEVELS = {
     "fatal": "fatal",
@@ -420,19 +431,31 @@ def _tags(value: Any) -> dict[str, str]:
     return tags
 
 
-def _user(value: Any) -> User | None:
-    data = _dict(value)
+def _infer_ip(payload: dict[str, Any], sdk: dict[str, Any]) -> bool:
+    """Whether the SDK asks the server to fill in the client's address (module docstring)."""
+    user = _dict(payload.get("user")) or {}
+    ip_address = user.get("ip_address")
+    setting = (_dict(sdk.get("settings")) or {}).get("infer_ip")
+    if setting == "never":
+        return False
+    if ip_address == AUTO_IP or setting == "auto":
+        return ip_address in (None, "", AUTO_IP)
+    return setting is None and not ip_address and payload.get("platform") in _INFERRING_PLATFORMS
+
+
+def _user(value: Any, *, infer_ip: bool = False) -> User | None:
+    data = _dict(value) or ({} if infer_ip else None)
     if data is None:
         return None
     user_id = data.get("id")
-    ip_address = _str(data.get("ip_address"))
+    ip_address = AUTO_IP if infer_ip else _str(data.get("ip_address"))
     extra = {k: v for k, v in data.items() if k not in _USER_FIELDS and v is not None}
     extra.update(_dict(data.get("data")) or {})
     user = User(
         id=None if isinstance(user_id, bool) else _scalar_text(user_id),
         email=_str(data.get("email")),
         username=_str(data.get("username")),
-        ip_address=None if ip_address == "{{auto}}" else ip_address,
+        ip_address=None if ip_address == AUTO_IP and not infer_ip else ip_address,
         name=_str(data.get("name")),
         data=extra or None,
     )
@@ -571,7 +594,7 @@ def to_event(
         request=_dict(payload.get("request")),
         breadcrumbs=[_breadcrumb(b) for b in _values(payload.get("breadcrumbs"))],
         extra=_dict(payload.get("extra")) or {},
-        user=_user(payload.get("user")),
+        user=_user(payload.get("user"), infer_ip=_infer_ip(payload, sdk)),
         fingerprint=_fingerprint(payload.get("fingerprint")),
         environment=_str(payload.get("environment")),
         release=_str(payload.get("release")),

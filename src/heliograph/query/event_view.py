@@ -362,6 +362,7 @@ def _user(event: Event) -> list[KeyValue]:
         ("username", user.username),
         ("name", user.name),
         ("ip_address", user.ip_address),
+        ("ip_hash", user.ip_hash),  # the address, hashed: the project does not keep it
     )
     items = [KeyValue(k, v, False) for k, v in fields if v]
     return items + key_values(user.data)

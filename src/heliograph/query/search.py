@@ -90,6 +90,8 @@ class SearchContext:
     ``user_id``: who is searching (``assigned:me``); ``user_by_email`` and
     ``team_by_slug``: the organization's members and teams; ``latest_release``:
     ``release:latest``; ``tag_key_known``: whether the project saw a tag key;
+    ``address_hash``: the project's hash of an IP address, for users whose
+    addresses were stored hashed (None: addresses match only as stored);
     ``now``: the time relative values count from (tests fix it).
     """
 
@@ -98,6 +100,7 @@ class SearchContext:
     team_by_slug: Callable[[str], int | None] = _no_user
     latest_release: Callable[[], str | None] = _no_release
     tag_key_known: Callable[[str], bool] = _any_key
+    address_hash: Callable[[str], str] | None = None
     now: float | None = None
 
 
@@ -177,7 +180,7 @@ def _known(state: _Parse, key: str, value: str, negated: bool) -> None:
     elif key in ("environment", "release"):
         _tag(state, key, _checked(key, value, state), negated)
     elif key == "user" or key in USER_FIELDS:
-        keys = _user_keys(key, value)
+        keys = _user_keys(key, value, state.context.address_hash)
         if negated:
             state.filters = replace(filters, excluded_users=(*filters.excluded_users, keys))
         else:
@@ -241,22 +244,28 @@ def _has(state: _Parse, value: str, negated: bool) -> None:
         state.filters = replace(filters, has_tags=(*filters.has_tags, value))
 
 
-def _user_keys(key: str, value: str) -> tuple[str, ...]:
+def _user_keys(
+    key: str, value: str, address_hash: Callable[[str], str] | None = None
+) -> tuple[str, ...]:
     """The ``issue_users`` keys a user filter matches.
 
     An event's user is counted under its id, else email, else username, else
-    IP address (:attr:`heliograph.model.User.key`); its other fields are kept
-    under ``also.`` keys (:func:`heliograph.store.issue_rows.user_alias_keys`),
-    so ``user.email:`` finds users who have an id too.
+    IP address (:attr:`heliograph.model.User.key`), which most projects store
+    hashed (``iphash:``); its other fields are kept under ``also.`` keys
+    (:func:`heliograph.store.issue_rows.user_alias_keys`), so ``user.email:``
+    finds users who have an id too.
     """
     if key in USER_FIELDS:
         keys: tuple[str, ...] = (f"{USER_FIELDS[key]}:{value}",)
     else:
-        prefix, sep, _rest = value.partition(":")
+        prefix, sep, rest = value.partition(":")
         if sep and prefix in USER_FIELDS.values():
             keys = (value,)
+            key, value = f"user.{prefix}", rest
         else:
             keys = tuple(f"{prefix}:{value}" for prefix in USER_FIELDS.values())
+    if address_hash is not None and key in ("user", "user.ip"):
+        keys = (*keys, f"iphash:{address_hash(value)}")
     return (*keys, *(ALIAS_PREFIX + k for k in keys))
 
 

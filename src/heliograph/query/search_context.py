@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from heliograph.digest.addresses import address_hash
 from heliograph.query.search import SearchContext
 from heliograph.store.base import Project
 
@@ -39,4 +40,5 @@ def search_context(
         team_by_slug=team_by_slug,
         latest_release=lambda: issues.latest_release(project.id),
         tag_key_known=lambda key: issues.has_tag_key(project.id, key),
+        address_hash=lambda address: address_hash(project, address),
     )

@@ -233,6 +233,7 @@ def event_json(stored: StoredEvent, *, title: str | None = None) -> dict[str, An
             "email": event.user.email,
             "username": event.user.username,
             "ip_address": event.user.ip_address,
+            "ip_hash": event.user.ip_hash,
             "name": event.user.name,
             "data": event.user.data,
         }

@@ -22,7 +22,8 @@ PROJECT_COLUMNS = (
     "p.id, p.organization_id, o.slug, p.slug, p.name, p.platform, p.ai_policy, "
     "p.keep_llm_payloads, p.payload_max_chars, p.retention_days, p.rate_limit, "
     "p.scrub_extra_keys, p.scrub_safe_fields, p.replay_enabled, p.replay_sample_percent, "
-    "p.replay_min_seconds, p.replay_unmask_text, p.replay_record_media"
+    "p.replay_min_seconds, p.replay_unmask_text, p.replay_record_media, "
+    "p.store_ip_addresses, p.address_salt"
 )
 KEY_COLUMNS = "public_key, project_id, label, created_at, revoked_at, rate_limit"
 PROJECT_SETTINGS = frozenset(
@@ -40,6 +41,7 @@ PROJECT_SETTINGS = frozenset(
         "replay_min_seconds",
         "replay_unmask_text",
         "replay_record_media",
+        "store_ip_addresses",
     }
 )
 KEY_SETTINGS = frozenset({"label", "rate_limit"})
@@ -112,6 +114,6 @@ def project_from_row(row: Sequence[Any]) -> Project:
     values[7] = bool(values[7])
     values[11] = split_words(values[11] or "")
     values[12] = split_words(values[12] or "")
-    for flag in (13, 16, 17):
+    for flag in (13, 16, 17, 18):
         values[flag] = bool(values[flag])
     return Project(*values)

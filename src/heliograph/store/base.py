@@ -68,6 +68,10 @@ class Project:
     replay_min_seconds: int = 0
     replay_unmask_text: bool = False
     replay_record_media: bool = False
+    # Users' IP addresses (docs/access.md): kept as sent only when the project says
+    # so; otherwise replaced by a keyed hash under this project's random salt.
+    store_ip_addresses: bool = False
+    address_salt: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,7 @@ def user_alias_keys(event: Event) -> list[str]:
         ("email", user.email),
         ("username", user.username),
         ("ip", user.ip_address),
+        ("iphash", user.ip_hash),
     ):
         if value and f"{prefix}:{value}" != key:
             aliases.append(f"{ALIAS_PREFIX}{prefix}:{value}")

@@ -28,7 +28,11 @@ PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto"
 
 @dataclass(frozen=True, slots=True)
 class QueuedPayload:
-    """A payload as it arrived; ``encoding`` is its Content-Encoding, still to undo."""
+    """A payload as it arrived; ``encoding`` is its Content-Encoding, still to undo.
+
+    ``client_address``: the sender's address, queued with Sentry payloads for
+    the events that ask the server to fill it in (``{{auto}}``).
+    """
 
     id: int
     project_id: int
@@ -36,6 +40,7 @@ class QueuedPayload:
     received_at: float
     encoding: str | None
     body: bytes
+    client_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class PayloadQueue(DeadLetters, Protocol):
         received_at: float,
         body: bytes,
         encoding: str | None = None,
+        client_address: str | None = None,
     ) -> int:
         """Commit one payload durably; returns its queue id."""
         ...

@@ -11,6 +11,7 @@ login link is spent by a single conditional ``UPDATE``.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -40,9 +41,10 @@ class AccountsMixin(AccessMixin):
         project_id: int = self.db.write(
             lambda c: scalar(
                 c,
-                "INSERT INTO projects (organization_id, slug, name, platform, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                (organization_id, slug, name, platform, time.time()),
+                "INSERT INTO projects (organization_id, slug, name, platform, created_at, "
+                "address_salt) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (organization_id, slug, name, platform, time.time(), secrets.token_hex(16)),
             )
         )
         project = self.get_project_by_id(project_id)

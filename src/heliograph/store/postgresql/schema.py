@@ -682,4 +682,10 @@ MIGRATIONS = [
         WHERE debug_id IS NOT NULL;
     CREATE INDEX artifact_files_by_url ON artifact_files (url) WHERE url IS NOT NULL;
     """,
+    # 14: client addresses (as SQLite's migration 14).
+    """
+    ALTER TABLE projects ADD COLUMN store_ip_addresses BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN address_salt TEXT NOT NULL DEFAULT '';
+    UPDATE projects SET address_salt = replace(gen_random_uuid()::text, '-', '');
+    """,
 ]

@@ -13,6 +13,7 @@ left here is what SQLite writes its own way (new ids from ``lastrowid``).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -41,9 +42,10 @@ class AccountsMixin(AccessMixin):
     ) -> Project:
         def write(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO projects (organization_id, slug, name, platform, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (organization_id, slug, name, platform, time.time()),
+                "INSERT INTO projects (organization_id, slug, name, platform, created_at, "
+                "address_salt) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (organization_id, slug, name, platform, time.time(), secrets.token_hex(16)),
             )
             return cursor.lastrowid or 0
 

@@ -49,6 +49,12 @@ MIGRATIONS = [
         reason TEXT NOT NULL
     );
     """,
+    # The client's address, for events whose SDK asks the server to fill it in
+    # (Sentry's "{{auto}}"): digest uses it, the store never keeps it as is.
+    """
+    ALTER TABLE queue ADD COLUMN client_address TEXT;
+    ALTER TABLE dead_letters ADD COLUMN client_address TEXT;
+    """,
 ]
 
 
@@ -122,10 +128,11 @@ class SQLiteQueue:
         received_at: float,
         body: bytes,
         encoding: str | None = None,
+        client_address: str | None = None,
     ) -> int:
         """Commit one payload to disk; returns its queue id once durable."""
         queue_id = await self._db.write_async(
-            lambda c: _insert(c, project_id, kind, received_at, body, encoding)
+            lambda c: _insert(c, project_id, kind, received_at, body, encoding, client_address)
         )
         self._depth += 1
         self._new_work.set()
@@ -135,7 +142,7 @@ class SQLiteQueue:
         self, project_id: int, kind: PayloadKind, received_at: float, body: bytes
     ) -> None:
         """Queue a payload without waiting for its commit (internal, best-effort events)."""
-        self._db.submit(lambda c: _insert(c, project_id, kind, received_at, body, None))
+        self._db.submit(lambda c: _insert(c, project_id, kind, received_at, body, None, None))
         self._new_work.set()
 
     def wait_for_work(self, timeout: float) -> bool:
@@ -151,12 +158,12 @@ class SQLiteQueue:
         """The first ``limit`` payloads with an id above ``after_id``, oldest first."""
         rows = self._db.read(
             lambda c: c.execute(
-                "SELECT id, project_id, kind, received_at, encoding, body FROM queue "
-                "WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, project_id, kind, received_at, encoding, body, client_address "
+                "FROM queue WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
             ).fetchall()
         )
-        return [QueuedPayload(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+        return [QueuedPayload(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
 
     def remove(self, ids: Sequence[int], *, dead: Mapping[int, str] | None = None) -> None:
         """Delete processed payloads (after their results are committed elsewhere).
@@ -173,9 +180,10 @@ class SQLiteQueue:
             for queue_id, reason in (dead or {}).items():
                 conn.execute(
                     "INSERT OR REPLACE INTO dead_letters "
-                    "(id, project_id, kind, received_at, encoding, body, failed_at, reason) "
-                    "SELECT id, project_id, kind, received_at, encoding, body, ?, ? "
-                    "FROM queue WHERE id = ?",
+                    "(id, project_id, kind, received_at, encoding, body, client_address, "
+                    "failed_at, reason) "
+                    "SELECT id, project_id, kind, received_at, encoding, body, client_address, "
+                    "?, ? FROM queue WHERE id = ?",
                     (failed_at, reason[:MAX_REASON_CHARS], queue_id),
                 )
             conn.execute("DELETE FROM queue WHERE id BETWEEN ? AND ?", (low, high))
@@ -232,10 +240,12 @@ def _insert(
     received_at: float,
     body: bytes,
     encoding: str | None,
+    client_address: str | None,
 ) -> int:
     cursor = conn.execute(
-        "INSERT INTO queue (project_id, kind, received_at, encoding, body) VALUES (?, ?, ?, ?, ?)",
-        (project_id, kind, received_at, encoding, body),
+        "INSERT INTO queue (project_id, kind, received_at, encoding, body, client_address) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (project_id, kind, received_at, encoding, body, client_address),
     )
     return cursor.lastrowid or 0
 
@@ -251,8 +261,9 @@ def _take_dead_letters(
         where = f"WHERE id IN ({', '.join('?' * len(params))})"
     if requeue:
         conn.execute(
-            "INSERT INTO queue (project_id, kind, received_at, encoding, body) "
-            f"SELECT project_id, kind, received_at, encoding, body FROM dead_letters {where} "
+            "INSERT INTO queue (project_id, kind, received_at, encoding, body, client_address) "
+            "SELECT project_id, kind, received_at, encoding, body, client_address "
+            f"FROM dead_letters {where} "
             "ORDER BY id",
             params,
         )

@@ -651,4 +651,12 @@ MIGRATIONS = [
         WHERE debug_id IS NOT NULL;
     CREATE INDEX artifact_files_by_url ON artifact_files (url) WHERE url IS NOT NULL;
     """,
+    # 14: client addresses (digest/addresses.py). Whether the project keeps the
+    # addresses of its users; when it does not (the default), each address is
+    # replaced by a keyed hash, counted but not stored, under the project's salt.
+    """
+    ALTER TABLE projects ADD COLUMN store_ip_addresses INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE projects ADD COLUMN address_salt TEXT NOT NULL DEFAULT '';
+    UPDATE projects SET address_salt = lower(hex(randomblob(16)));
+    """,
 ]
