@@ -149,3 +149,11 @@ def test_assignee_filters(store: Store, org: Organization, tagged: Project) -> N
     assert listed(store, IssueFilter(tagged.id, assignee="none")) == ["plain"]
     assert listed(store, IssueFilter(tagged.id, assignee="any")) == ["gold", "mixed"]
     assert store.count_issues(IssueFilter(tagged.id, assignee="none"), cap=10) == 1
+
+
+def test_issue_hashes_present_names_only_this_projects_issues(
+    store: Store, tagged: Project, other_project: Project
+) -> None:
+    assert store.issue_hashes_present(tagged.id, ["gold", "plain", "nope"]) == {"gold", "plain"}
+    assert store.issue_hashes_present(other_project.id, ["plain", "gold"]) == {"gold"}
+    assert store.issue_hashes_present(tagged.id, []) == set()

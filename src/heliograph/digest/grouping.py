@@ -79,7 +79,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from heliograph.digest.frames import is_js, is_noise_frame, js_function
@@ -107,17 +107,38 @@ class Grouping:
     variant: Variant
     components: list[str]
     secondary_hashes: list[str] = field(default_factory=list)
+    # The hash grouping v1 gave the same event, when it differs: an issue
+    # created before the upgrade keeps receiving its events (docs/grouping.md).
+    v1_hash: str | None = None
 
 
 def compute_grouping(event: Event) -> Grouping:
-    """The grouping key of ``event`` under ``GROUPING_VERSION``."""
+    """The grouping key of ``event`` under ``GROUPING_VERSION``, and its v1 hash if other."""
     salt: list[str] = []
     if event.fingerprint:
         entries, uses_default = _resolve_fingerprint(event)
         salt = [f"fingerprint: {entry}" for entry in entries]
         if not uses_default:
             return _build([("custom", salt)])
-    return _build([(variant, parts + salt) for variant, parts in _default_candidates(event)])
+    grouping = _build(
+        [(variant, parts + salt) for variant, parts in _default_candidates(event, _V2)]
+    )
+    v1 = _digest(_default_candidates(event, _Rules(js=False, v2=False))[0][1] + salt)
+    return replace(grouping, v1_hash=v1) if v1 != grouping.hash else grouping
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What the candidates are built under: v2's rules, or v1's (the upgrade's fallback).
+
+    ``js``: the event is JavaScript's (its frames are, whatever their own platform).
+    """
+
+    js: bool = False
+    v2: bool = True
+
+
+_V2 = _Rules()
 
 
 # -- hashing --------------------------------------------------------------
@@ -141,32 +162,34 @@ def _build(candidates: list[_Candidate]) -> Grouping:
     return Grouping(primary, GROUPING_VERSION, variant, list(components), secondary)
 
 
-def _default_candidates(event: Event) -> list[_Candidate]:
+def _default_candidates(event: Event, rules: _Rules) -> list[_Candidate]:
     """Contributing variants, primary first."""
-    js = is_js(event.platform)
+    if rules.v2:
+        rules = _Rules(js=is_js(event.platform))
     outermost = event.exceptions[0] if event.exceptions else None
-    if outermost and outermost.mechanism and outermost.mechanism.synthetic:
+    if rules.v2 and outermost and outermost.mechanism and outermost.mechanism.synthetic:
         # The SDK made this exception up (captureMessage with a stack): its type
         # and frames say nothing, its message is what was captured.
         message = normalize_message(outermost.value)
         if message:
             return [("message", [f"message: {message}"])]
     if event.exceptions:
-        app, app_has_frames = _chain_components(event.exceptions, app_only=True, js=js)
-        system, _ = _chain_components(event.exceptions, app_only=False, js=js)
+        app, app_has_frames = _chain_components(event.exceptions, app_only=True, rules=rules)
+        system, _ = _chain_components(event.exceptions, app_only=False, rules=rules)
         if app_has_frames:
             return [("app", app), ("system", system)]
         if system:
             return [("system", system)]
     if event.stacktrace:
-        app = _frame_components(event.stacktrace, app_only=True, js=js)
-        system = _frame_components(event.stacktrace, app_only=False, js=js)
+        app = _frame_components(event.stacktrace, app_only=True, rules=rules)
+        system = _frame_components(event.stacktrace, app_only=False, rules=rules)
         if app:
             return [("app", app), ("system", system)]
         if system:
             return [("system", system)]
     # A log call's template when it had arguments: one issue per log call.
-    message = normalize_message(event.message_template or event.message or "")
+    template = event.message_template if rules.v2 else None
+    message = normalize_message(template or event.message or "")
     if message:
         return [("message", [f"message: {message}"])]
     return [
@@ -194,8 +217,8 @@ def _file_key(path: str | None) -> str:
     return _CACHE_BUSTER.sub("", basename).lower()
 
 
-def _frame_component(frame: Frame, *, js: bool = False) -> str | None:
-    js = js or is_js(frame.platform)
+def _frame_component(frame: Frame, *, rules: _Rules = _V2) -> str | None:
+    js = rules.v2 and (rules.js or is_js(frame.platform))
     if js and is_noise_frame(frame):
         return None  # the SDK's or the browser's: the same wherever the app failed
     location = (frame.module or "").strip() or _file_key(frame.filename or frame.abs_path)
@@ -225,12 +248,12 @@ def _collapse_recursion(components: list[str]) -> list[str]:
     return kept
 
 
-def _frame_components(frames: list[Frame], *, app_only: bool, js: bool = False) -> list[str]:
+def _frame_components(frames: list[Frame], *, app_only: bool, rules: _Rules) -> list[str]:
     components = [
         component
         for frame in frames
         if frame.in_app or not app_only
-        if (component := _frame_component(frame, js=js)) is not None
+        if (component := _frame_component(frame, rules=rules)) is not None
     ]
     return _collapse_recursion(components)
 
@@ -243,10 +266,10 @@ def _is_group(exception: Exception_) -> bool:
 
 
 def _exception_block(
-    exception: Exception_, *, app_only: bool, js: bool = False
+    exception: Exception_, *, app_only: bool, rules: _Rules
 ) -> tuple[list[str], bool]:
     """One exception's components, and whether any of its frames contributed."""
-    frames = _frame_components(exception.frames, app_only=app_only, js=js)
+    frames = _frame_components(exception.frames, app_only=app_only, rules=rules)
     block = [f"type: {exception.type.strip()}"] if exception.type.strip() else []
     block.extend(frames)
     if not frames and not _is_group(exception):
@@ -257,9 +280,11 @@ def _exception_block(
 
 
 def _chain_components(
-    exceptions: list[Exception_], *, app_only: bool, js: bool = False
+    exceptions: list[Exception_], *, app_only: bool, rules: _Rules
 ) -> tuple[list[str], bool]:
-    blocks = [_exception_block(exception, app_only=app_only, js=js) for exception in exceptions]
+    blocks = [
+        _exception_block(exception, app_only=app_only, rules=rules) for exception in exceptions
+    ]
     has_frames = any(contributed for _, contributed in blocks)
     tree = _exception_tree(exceptions)
     if tree is None:
@@ -283,7 +308,7 @@ def _chain_components(
             else:
                 chained_in = True
                 components.extend(child_components)
-        if len(members) == 1 and not chained_in:
+        if rules.v2 and len(members) == 1 and not chained_in:
             # A group of one kind of failure (an ExceptionGroup of one type, .NET's
             # AggregateException around one exception) is that failure.
             return list(next(iter(members)))

@@ -47,6 +47,7 @@ def prepare_event(
             grouping_version=grouping.version,
             title=event_title(event),
             culprit=event_culprit(event),
+            v1_hash=grouping.v1_hash,
         )
     apply_payload_policy(
         event, keep_payloads=project.keep_llm_payloads, max_chars=project.payload_max_chars

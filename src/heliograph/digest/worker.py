@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from heliograph.digest.addresses import fill_sender_address
 from heliograph.digest.decoders import decode_payload
+from heliograph.digest.grouping_upgrade import keep_v1_issues
 from heliograph.digest.prepare import prepare_event
 from heliograph.digest.replays import ReplayLimits, ReplayPreparer
 from heliograph.protocols.errors import IngestError
@@ -195,6 +196,7 @@ class DigestWorker:
             self._digest_payload(payload, batch)
             if len(record.errors) + len(record.analytics) >= MAX_BATCH_EVENTS:
                 break
+        keep_v1_issues(self.store, record.errors)
         return batch
 
     def _finish(self, in_flight: _InFlight) -> None:

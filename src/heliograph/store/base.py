@@ -183,6 +183,9 @@ class GroupedEvent:
     grouping_version: str
     title: str
     culprit: str
+    # The hash grouping v1 gave the event, when it differs from group_hash:
+    # digest files the event under it while only a v1 issue has it.
+    v1_hash: str | None = None
 
 
 @dataclass(slots=True)

@@ -134,6 +134,10 @@ class DigestSink(ProjectLookup, ReplaySink, Protocol):
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None: ...
 
+    def issue_hashes_present(self, project_id: int, hashes: Sequence[str]) -> set[str]:
+        """Which of ``hashes`` name an issue of the project (digest's v1 fallback)."""
+        ...
+
 
 class IssueStore(Protocol):
     """Issues, their events and counters, and a project's outcome counts."""

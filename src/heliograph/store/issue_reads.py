@@ -128,6 +128,16 @@ class IssueReadsMixin(Generic[DbT]):
         )
         return issue_from_row(row) if row else None
 
+    def issue_hashes_present(self, project_id: int, hashes: Sequence[str]) -> set[str]:
+        if not hashes:
+            return set()
+        condition, values = self.dialect.in_list("group_hash", list(hashes))
+        rows = self._rows(
+            f"SELECT group_hash FROM issues WHERE project_id = ? AND {condition}",
+            [project_id, *values],
+        )
+        return {row[0] for row in rows}
+
     def list_issues(
         self, filters: IssueFilter, *, limit: int, cursor: str | None
     ) -> tuple[list[Issue], str | None]:
