@@ -123,8 +123,22 @@ def compute_grouping(event: Event) -> Grouping:
     grouping = _build(
         [(variant, parts + salt) for variant, parts in _default_candidates(event, _V2)]
     )
+    if not _v2_rules_apply(event):
+        return grouping  # v1 would hash it the same: skip the second pass
     v1 = _digest(_default_candidates(event, _Rules(js=False, v2=False))[0][1] + salt)
     return replace(grouping, v1_hash=v1) if v1 != grouping.hash else grouping
+
+
+def _v2_rules_apply(event: Event) -> bool:
+    """Whether any rule v2 added can touch ``event`` (else its v1 hash is its v2 hash)."""
+    if event.message_template or is_js(event.platform):
+        return True
+    for exception in event.exceptions:
+        if _is_group(exception) or (exception.mechanism and exception.mechanism.synthetic):
+            return True
+        if any(is_js(frame.platform) for frame in exception.frames):
+            return True
+    return any(is_js(frame.platform) for frame in event.stacktrace)
 
 
 @dataclass(frozen=True, slots=True)
