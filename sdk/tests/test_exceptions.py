@@ -334,3 +334,12 @@ def test_excepthook_subprocess_reports_and_chains(server, tmp_path) -> None:  # 
     assert chain[0]["stacktrace"]["frames"][-1]["context_line"].strip() == (
         "raise SystemError('crash at top level')"
     )
+
+
+def test_secret_keys_are_read_as_words() -> None:
+    from heliograph_sdk._scrub import is_secret_key
+
+    for key in ("password", "dbPassword", "X-Api-Key", "csrftoken", "PHPSESSID", "client_secret"):
+        assert is_secret_key(key), key
+    for key in ("max_tokens", "$ai_tokens_source", "conversation_session", "author", "cache_key"):
+        assert not is_secret_key(key), key

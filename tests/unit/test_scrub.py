@@ -76,6 +76,32 @@ def test_sensitive_keys_at_any_depth_and_in_pairs() -> None:
     assert scrubbed["items"] == [{"api_key": FILTERED}, "text"]
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password", "db_password", "DB_PASSWORD", "dbPassword", "passwd", "client_secret",
+        "refreshToken", "access_token", "csrftoken", "X-CSRF-Token", "X-Api-Key", "apiKey",
+        "api-key", "private_key", "AWS_SECRET_ACCESS_KEY", "aws_access_key_id", "sessionid",
+        "PHPSESSID", "Set-Cookie", "authorization", "Proxy-Authorization", "auth",
+        "card_number", "cvv", "ssn", "credentials",
+    ],
+)  # fmt: skip
+def test_keys_that_name_secrets(key: str) -> None:
+    assert scrub_value({key: "value-1234"}) == {key: FILTERED}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "$ai_tokens_source", "max_tokens", "input_tokens", "conversation_session",
+        "session_id", "$session_id", "author", "keyboard", "monkey", "passenger", "compass",
+        "cardinality", "tokenizer", "sessions_count", "cache_key", "key", "primary_key_name",
+    ],
+)  # fmt: skip
+def test_keys_that_only_contain_a_sensitive_looking_word_are_kept(key: str) -> None:
+    assert scrub_value({key: "value-1234"}) == {key: "value-1234"}
+
+
 def test_project_extra_keys_and_safe_fields() -> None:
     rules = ScrubRules.of(("internal_ref",), ("csrf_hint", "session_token_kind"))
     value = {

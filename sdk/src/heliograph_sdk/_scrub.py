@@ -14,11 +14,22 @@ from typing import Any
 
 FILTERED = "[Filtered]"
 
-_SECRET_KEY = re.compile(
-    r"passw(or)?d|secret|token|api[-_]?key|authori[sz]ation|cookie|session|csrf|xsrf|"
-    r"credit[-_ ]?card|card[-_ ]?number|cvv",
-    re.IGNORECASE,
-)
+# A key is read as words (``X-Api-Key``: x, api, key; ``refreshToken``: refresh,
+# token): a word that names a secret, a word ending in one (``csrftoken``), or
+# two words that do together (``api_key``). Whole words, so ``max_tokens``,
+# ``$ai_tokens_source`` and ``conversation_session`` are kept.
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "auth",
+     "authorization", "authorisation", "credential", "credentials", "cookie", "cookies",
+     "csrf", "xsrf", "sessionid", "cvv", "cvc", "ssn"}
+)  # fmt: skip
+_SECRET_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "sessid", "privatekey")
+_SECRET_PAIRS = frozenset(
+    {"apikey", "privatekey", "secretkey", "accesskey", "signingkey", "sessionkey", "cardnumber",
+     "creditcard", "ccnumber"}
+)  # fmt: skip
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
 _SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token)\s+\S+", re.IGNORECASE)
 _CARD = re.compile(r"^\s*(?:\d[ -]?){12,18}\d\s*$")
 
@@ -26,7 +37,15 @@ _MAX_DEPTH = 10
 
 
 def is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and _SECRET_KEY.search(key) is not None
+    if not isinstance(key, str):
+        return False
+    words = [w for w in _NOT_WORD.split(_CAMEL.sub("_", key).lower()) if w]
+    for index, word in enumerate(words):
+        if word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS):
+            return True
+        if index and words[index - 1] + word in _SECRET_PAIRS:
+            return True
+    return False
 
 
 def _luhn(digits: str) -> bool:

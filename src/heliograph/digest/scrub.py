@@ -9,12 +9,14 @@ sees *that* a password was there.
 
 Two kinds of rules:
 
-* **by key**: the value of any key containing a sensitive word (``password``,
+* **by key**: the value of any key with a sensitive word (``password``,
   ``secret``, ``token``, ``api_key``, ``authorization``, ``cookie``,
-  ``session``...) is replaced, at any depth, in objects and in ``[name,
-  value]`` pairs (how some SDKs send headers). A project adds its own words
-  (``scrub_extra_keys``, matched the same way) and names *safe fields*
-  (``scrub_safe_fields``, exact key names) whose values are kept untouched.
+  ``sessionid``...) is replaced, at any depth, in objects and in ``[name,
+  value]`` pairs (how some SDKs send headers). Keys are read as words
+  (:func:`key_words`), so ``$ai_tokens_source`` or ``conversation_session``
+  are kept. A project adds its own words (``scrub_extra_keys``, matched as
+  substrings) and names *safe fields* (``scrub_safe_fields``, exact key
+  names) whose values are kept untouched.
 * **by shape**, in every string: card numbers that pass the Luhn check,
   ``Bearer``/``Basic`` credentials, passwords in URLs, ``key=value`` and
   ``"key": "value"`` pairs with a sensitive key, and well-known token
@@ -35,27 +37,69 @@ from heliograph.model import Event
 
 FILTERED = "[Filtered]"
 
-# Key names whose values are secrets, matched as substrings of the lower-cased key.
+# Key names whose values are secrets. A key is cut into words (``db_password``,
+# ``X-Api-Key``, ``refreshToken``: camelCase too) and is sensitive when a word
+# is one of SENSITIVE_WORDS or ends with one of SENSITIVE_ENDINGS
+# (``csrftoken``, ``dbpassword``, ``phpsessid``), or two adjacent words make
+# one of SENSITIVE_PAIRS (``api_key``, ``private-key``). Whole words, not
+# substrings: ``$ai_tokens_source``, ``max_tokens``, ``author`` and
+# ``conversation_session`` are no secrets.
+SENSITIVE_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "csrf",
+        "xsrf",
+        "sessionid",
+        "cvv",
+        "cvc",
+        "ssn",
+    }
+)
+SENSITIVE_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "sessid", "privatekey")
+SENSITIVE_PAIRS = frozenset(
+    {
+        "apikey",
+        "privatekey",
+        "secretkey",
+        "accesskey",
+        "signingkey",
+        "encryptionkey",
+        "sessionkey",
+        "cardnumber",
+        "ccnumber",
+    }
+)
+# The substrings that make a key worth cutting into words, and what makes free
+# text worth the key=value patterns (the prefilter, not the rule).
 SENSITIVE_KEY_PARTS = (
-    "password",
-    "passwd",
+    "pass",
+    "pwd",
     "secret",
     "token",
-    "api_key",
-    "apikey",
-    "api-key",
-    "authorization",
-    "credentials",
+    "key",
+    "auth",
+    "credential",
     "cookie",
-    "session",
     "csrf",
     "xsrf",
-    "private_key",
-    "privatekey",
-    "card_number",
-    "cardnumber",
+    "sess",
     "cvv",
+    "cvc",
     "ssn",
+    "card",
+    "ccnumber",
 )
 # Keys containing a sensitive part that are still safe (they carry ids, not secrets).
 SAFE_KEYS = frozenset({"session_id", "$session_id", AI_SESSION_ID, "sessionid_hash"})
@@ -81,7 +125,8 @@ _KNOWN_SECRETS = re.compile(
 _LONG_DIGITS = re.compile(r"\d[\d -]{11,}\d")
 _SECRET_WORDS = re.compile(
     r"bearer|basic|token|://|sk-|sk_|rk_|akia|aiza|gh[pousr]_|github_|xox|hgp_|eyj|private|"
-    + "|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS)
+    r"api|access|signing|encryption|"
+    + "|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS if part != "key")
 )
 
 
@@ -146,15 +191,36 @@ def _mask_cards(match: re.Match[str]) -> str:
 
 
 _SENSITIVE_KEY = re.compile("|".join(re.escape(part) for part in SENSITIVE_KEY_PARTS))
+# Word boundaries in a key: camelCase humps, then anything not a letter or digit.
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def key_words(key: str) -> list[str]:
+    """``X-Api-Key`` -> ``["x", "api", "key"]``; ``refreshToken`` -> ``["refresh", "token"]``."""
+    return [word for word in _NOT_WORD.split(_CAMEL.sub("_", key).lower()) if word]
+
+
+def _sensitive_words(words: list[str]) -> bool:
+    for index, word in enumerate(words):
+        if word in SENSITIVE_WORDS or word.endswith(SENSITIVE_ENDINGS):
+            return True
+        if index and words[index - 1] + word in SENSITIVE_PAIRS:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=8192)
 def is_sensitive_key(key: str, rules: ScrubRules = DEFAULT_RULES) -> bool:
-    """Cached: the same few hundred keys (headers, variable names) come back all day."""
+    """Cached: the same few hundred keys (headers, variable names) come back all day.
+
+    The project's extra words still match as substrings: a team that names
+    ``ref`` means every key containing it.
+    """
     lowered = key.lower()
     if lowered in SAFE_KEYS or lowered in rules.safe_keys:
         return False
-    if _SENSITIVE_KEY.search(lowered) is not None:
+    if _SENSITIVE_KEY.search(lowered) is not None and _sensitive_words(key_words(key)):
         return True
     return any(word in lowered for word in rules.extra_keys)
 
