@@ -110,3 +110,17 @@ def test_deep_nesting_does_not_recurse_forever() -> None:
     while isinstance(flattened, list):
         flattened = flattened[0]
     assert MARKER.search(flattened)
+
+
+def test_text_the_sdk_clipped_states_what_both_clips_removed() -> None:
+    """heliograph-sdk clips to 30,000 characters plus its marker; digest clips again."""
+    from heliograph_sdk._clip import clip_payload
+
+    original = "x" * 40_000
+    clipped_twice = clip_text(clip_payload(original, 30_000), 30_000)
+    assert len(clipped_twice) == 30_000
+    kept = clipped_twice.index("…")
+    assert clipped_twice.endswith(f"…[truncated {len(original) - kept} chars]")
+    assert clip_text("a" * 10 + "…[truncated 5 chars]" + "b" * 30, 30).endswith(
+        "[truncated 51 chars]"
+    )

@@ -11,6 +11,7 @@ included, is at most ``max_chars`` long.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from heliograph.llm_vocabulary import AI_PAYLOADS_DROPPED, PAYLOAD_KEYS
@@ -19,6 +20,9 @@ from heliograph.model import Event
 __all__ = ["DEFAULT_MAX_CHARS", "PAYLOAD_KEYS", "apply_payload_policy", "clip_text"]
 
 DEFAULT_MAX_CHARS = 30_000
+# The marker an earlier clip (the SDK's, or ours) left at the end of a text.
+_MARKER = re.compile(r"…\[truncated (\d{1,15}) chars\]\Z")
+_MARKER_MAX = len("…[truncated 999999999999999 chars]")
 _MAX_DEPTH = 64
 
 
@@ -39,16 +43,26 @@ def apply_payload_policy(
 
 
 def clip_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """``text`` cut to at most ``max_chars`` characters, ending ``…[truncated N chars]``."""
+    """``text`` cut to at most ``max_chars`` characters, ending ``…[truncated N chars]``.
+
+    Text that an SDK clipped already ends with its own marker: that marker is
+    replaced, and N counts what both removed, so the stored text always
+    states how much of the original is missing.
+    """
     if len(text) <= max_chars:
         return text
-    removed = len(text) - max_chars
+    earlier = 0
+    marker = _MARKER.search(text, max(0, len(text) - _MARKER_MAX))
+    if marker:
+        earlier = int(marker.group(1))
+        text = text[: marker.start()]
+    removed = len(text) - max_chars + earlier
     # The marker's own length depends on N: settle N (it converges in a step or two).
     while True:
         keep = max(max_chars - len(f"…[truncated {removed} chars]"), 0)
-        if len(text) - keep == removed:
+        if len(text) - keep + earlier == removed:
             break
-        removed = len(text) - keep
+        removed = len(text) - keep + earlier
     return text[:keep] + f"…[truncated {removed} chars]"
 
 
