@@ -210,6 +210,13 @@ def test_unknown_is_none_never_zero(props: dict[str, Any]) -> None:
     assert (cost.input_usd, cost.output_usd, cost.total_usd) == (None, None, None)
 
 
+def test_a_failed_call_without_token_counts_cost_nothing_at_a_known_price() -> None:
+    failed = compute_cost({**_props("gpt-4o", "openai"), "$ai_is_error": True})
+    assert (failed.source, failed.total_usd) == ("price_table", 0.0)
+    unknown_model = {**_props("totally-unknown-model-xyz", "openai"), "$ai_is_error": True}
+    assert compute_cost(unknown_model).source == "unknown"
+
+
 def _event(name: str, properties: dict[str, Any]) -> Event:
     return Event(
         project_id=1,

@@ -53,6 +53,7 @@ from heliograph.llm_vocabulary import (
     AI_INPUT_COST_USD,
     AI_INPUT_TOKEN_PRICE,
     AI_INPUT_TOKENS,
+    AI_IS_ERROR,
     AI_MODEL,
     AI_OUTPUT_COST_USD,
     AI_OUTPUT_TOKEN_PRICE,
@@ -150,12 +151,21 @@ def compute_cost(properties: dict[str, Any], *, at: float | None = None) -> Cost
 
     usage = _usage(properties)
     if usage is None:
-        return CostResult(None, None, None, "unknown")
+        if not _failed(properties):
+            return CostResult(None, None, None, "unknown")
+        # A call that failed before the provider counted anything (a timeout, a
+        # 429) used no tokens: it cost nothing, at a price that is known.
+        usage = _Tokens(0, 0, 0, 0)
 
     custom = _custom_price(properties, usage)
     if custom is not None:
         return custom
     return _table_price(properties, usage, at)
+
+
+def _failed(properties: dict[str, Any]) -> bool:
+    flag = properties.get(AI_IS_ERROR)
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
 # --- tokens ---------------------------------------------------------------------------
