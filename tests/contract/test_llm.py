@@ -415,3 +415,22 @@ def test_generations_are_summed_per_feature_flag_value(store: Store, project: Pr
     [on] = store.llm_usage_by_flag(project.id, "new-checkout", H0 - 1, H0 + 1)
     assert (on.value, on.requests) == ("true", 3)
     assert store.llm_usage_by_flag(project.id, "checkout-copy", H0 + 2, H0 + 9) == []
+
+
+def test_a_trace_belongs_to_the_user_a_later_span_names(store: Store, project: Project) -> None:
+    """Anonymous OTel spans carry the trace id as their distinct id; a user's id wins over it,
+    in one batch or across batches, whichever arrives first."""
+    for trace, batches in (("t-one-batch", 1), ("t-two-batches", 2)):
+        anonymous = ai_event(project.id, trace=trace, at=T0, distinct_id=trace)
+        named = ai_event(project.id, "$ai_span", trace=trace, at=T0 + 1, distinct_id="cust-42")
+        if batches == 1:
+            record(store, anonymous, named)
+        else:
+            record(store, anonymous)
+            record(store, named)
+        later = ai_event(project.id, trace=trace, at=T0 + 2, distinct_id=trace)
+        record(store, later)
+        found = store.llm_trace(project.id, trace)
+        assert found is not None and found.distinct_id == "cust-42", trace
+    mine = walk_traces(store, TraceFilter(project.id, distinct_id="cust-42"), 10)
+    assert sorted(t.trace_id for t in mine) == ["t-one-batch", "t-two-batches"]

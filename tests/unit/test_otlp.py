@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -486,3 +489,70 @@ def test_project_key_headers() -> None:
         with pytest.raises(AuthError) as info:
             otlp.project_key(headers)
         assert info.value.status == 401
+
+
+def test_model_calls_inherit_the_user_and_session_of_the_span_above(
+    collector: tuple[str, list[Any]],
+) -> None:
+    """The app names the user on its request span; the instrumented call under it does not."""
+    from heliograph.digest.decoders import decode_payload
+
+    endpoint, requests = collector
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    tracer = provider.get_tracer("app")
+    with tracer.start_as_current_span("handle ticket") as request:
+        request.set_attributes(
+            {
+                "user.id": "cust-42",
+                "session.id": "ticket-7",
+                "customer.tier": "gold",
+                "feature": "refunds",
+                "agent.final_result": "the refund was approved",  # a payload: not kept
+            }
+        )
+        with tracer.start_as_current_span("tool"), tracer.start_as_current_span("chat") as call:
+            call.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.usage.input_tokens": 12,
+                    "gen_ai.usage.output_tokens": 3,
+                    "retry.count": 2,
+                }
+            )
+    provider.shutdown()
+    # One export holding the whole trace, as a batch processor sends it.
+    merged = ExportTraceServiceRequest()
+    for _headers, body in requests:
+        merged.MergeFromString(body)
+    decoded = decode_payload(
+        "otlp_proto", merged.SerializeToString(), encoding=None, project_id=3, received_at=NOW
+    )
+    events = {event.properties["$ai_span_name"]: event for event in decoded.events}
+    chat = events["chat"]
+    assert chat.name == "$ai_generation"
+    assert chat.distinct_id == "cust-42"
+    assert chat.properties["$ai_session_id"] == "ticket-7"
+    assert chat.properties["retry.count"] == 2  # the app's own attribute, kept
+    assert "$process_person_profile" not in chat.properties
+    parent = events["handle ticket"].properties
+    assert (parent["customer.tier"], parent["feature"]) == ("gold", "refunds")
+    assert "agent.final_result" not in parent
+
+
+def test_a_streamed_openinference_completion_is_the_assistants() -> None:
+    attributes = [
+        a
+        for a in OPENINFERENCE_SPAN["attributes"]
+        if not a["key"].startswith("llm.output_messages")
+    ]
+    no_role = dict(
+        OPENINFERENCE_SPAN,
+        attributes=[*attributes, _attr("llm.output_messages.0.message.content", "Hel-lo")],
+    )
+    choices = _one(_json_request(no_role)).properties["$ai_output_choices"]
+    assert choices == [{"role": "assistant", "content": "Hel-lo"}]
+    text_only = dict(OPENINFERENCE_SPAN, attributes=[*attributes, _attr("output.value", "Hi!")])
+    choices = _one(_json_request(text_only)).properties["$ai_output_choices"]
+    assert choices == [{"role": "assistant", "content": "Hi!"}]

@@ -93,6 +93,7 @@ def _decode_store(body: bytes, project_id: int, received_at: float) -> Decoded:
 def _otlp_decoder(content_type: str) -> Decoder:
     def decode(body: bytes, project_id: int, received_at: float) -> Decoded:
         spans = otlp.decode_traces(body, content_type)
+        genai.inherit_identity(spans)
         return Decoded(
             events=[
                 genai.span_to_event(span, project_id=project_id, received_at=received_at)

@@ -65,7 +65,7 @@ from heliograph.protocols.json_depth import depth_exceeds
 from heliograph.protocols.otlp import SPAN_KINDS, STATUS_ERROR, Span, SpanEvent
 from heliograph.protocols.posthog_event import coerce_ai_properties
 
-__all__ = ["span_to_event"]
+__all__ = ["inherit_identity", "span_to_event"]
 
 # Looks a span attribute up under several names, the first present wins.
 _Lookup = Callable[..., Any]
@@ -74,6 +74,88 @@ _GENERATION_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "completion", "generation"}
 )
 _EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
+
+
+# Who and which conversation a span belongs to: set on the request's span by
+# the app, they hold for every span under it.
+USER_ATTRIBUTES = ("user.id", "enduser.id", "posthog.distinct_id")
+SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id")
+_INHERITED = (*USER_ATTRIBUTES, *SESSION_ATTRIBUTES)
+# Attributes read into $ai_* properties (or payloads): not kept again as they are.
+_MAPPED_PREFIXES = (
+    "gen_ai.",
+    "llm.",
+    "openinference.",
+    "input.",
+    "output.",
+    "traceloop.",
+    "embedding.",
+    "tool.",
+    "server.",
+    "http.",
+    "error.",
+    # Other tracers' own vocabularies, which carry prompts and outputs.
+    "langfuse.",
+    "logfire.",
+    "pydantic_ai.",
+)
+# Words in a key that say its value is a prompt or an output: never kept as a
+# plain property, so that the project's payload policy cannot be bypassed.
+_PAYLOAD_WORDS = re.compile(
+    r"prompt|completion|message|result|response|request|content|input|output"
+)
+MAX_CUSTOM_ATTRIBUTES = 64
+MAX_CUSTOM_VALUE_CHARS = 1_000
+
+
+def inherit_identity(spans: list[Span]) -> None:
+    """Give each span the user and session of its nearest ancestor in the same export.
+
+    An app sets ``user.id`` or ``session.id`` once, on the span of the request
+    or the agent run; the model calls under it, made by instrumentation
+    libraries, know nothing of either. Without this, filtering by user found
+    none of that user's generations. Only what the span lacks is filled in.
+    """
+    by_id = {span.span_id: span for span in spans}
+    for span in spans:
+        seen = {span.span_id}
+        parent_id = span.parent_span_id
+        while parent_id and parent_id not in seen and _lacks_identity(span.attributes):
+            parent = by_id.get(parent_id)
+            if parent is None:
+                break
+            seen.add(parent_id)
+            for group in (USER_ATTRIBUTES, SESSION_ATTRIBUTES):
+                if not _names(span.attributes, group):
+                    span.attributes.update(_names(parent.attributes, group))
+            parent_id = parent.parent_span_id
+
+
+def _names(attributes: Mapping[str, Any], group: tuple[str, ...]) -> dict[str, Any]:
+    return {key: attributes[key] for key in group if attributes.get(key) not in (None, "")}
+
+
+def _lacks_identity(attributes: Mapping[str, Any]) -> bool:
+    return not _names(attributes, USER_ATTRIBUTES) or not _names(attributes, SESSION_ATTRIBUTES)
+
+
+def _custom_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The app's own span attributes (``customer.tier``, ``feature``), kept as properties."""
+    kept: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if len(kept) >= MAX_CUSTOM_ATTRIBUTES:
+            break
+        if key.startswith(_MAPPED_PREFIXES) or key in _INHERITED or key.startswith("$"):
+            continue
+        if _PAYLOAD_WORDS.search(key.lower()):
+            continue
+        if isinstance(value, str):
+            kept[key] = value[:MAX_CUSTOM_VALUE_CHARS]
+        elif isinstance(value, (bool, int, float)):
+            kept[key] = value
+        elif isinstance(value, list) and all(isinstance(v, (str, bool, int, float)) for v in value):
+            kept[key] = value[:100]
+    return kept
 
 
 def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
@@ -90,6 +172,7 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
 
     name = _event_name(span, attr)
     properties: dict[str, Any] = {
+        **_custom_attributes(attrs),
         AI_TRACE_ID: span.trace_id,
         AI_SPAN_ID: span.span_id,
         AI_SPAN_NAME: span.name,
@@ -128,11 +211,11 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
     _error(properties, span, attr)
     _payloads(properties, name, span, attr)
 
-    session = attr("session.id", "gen_ai.conversation.id")
+    session = attr(*SESSION_ATTRIBUTES)
     _put(properties, AI_SESSION_ID, session)
     service = resource.get("service.name")
     _put(properties, "$service_name", service)
-    distinct_id = attr("user.id", "enduser.id", "posthog.distinct_id")
+    distinct_id = attr(*USER_ATTRIBUTES)
     if distinct_id is None:
         # The posthog-python wrappers' convention for anonymous calls.
         distinct_id = span.trace_id
@@ -346,7 +429,7 @@ def _output_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
     if current is None:
         current = _event_attribute(span, "gen_ai.output.messages")
     if isinstance(current, list):
-        return [_semconv_message(m) for m in current if isinstance(m, dict)]
+        return [_semconv_message(m, "assistant") for m in current if isinstance(m, dict)]
     choices = [
         message
         for event in span.events
@@ -360,7 +443,13 @@ def _output_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
     if indexed:
         return [_flat_message(item, default_role="assistant") for item in indexed if item]
     openinference = _indexed(span.attributes, "llm.output_messages")
-    return [_openinference_message(item) for item in openinference if item]
+    if openinference:
+        return [_openinference_message(item, "assistant") for item in openinference if item]
+    # A streamed call's OpenInference span may carry only the text it assembled.
+    text = attr("output.value")
+    if isinstance(text, str) and text and attr("output.mime_type") != "application/json":
+        return [{"role": "assistant", "content": text}]
+    return []
 
 
 def _event_attribute(span: Span, key: str) -> Any:
@@ -370,9 +459,9 @@ def _event_attribute(span: Span, key: str) -> Any:
     return None
 
 
-def _semconv_message(message: Mapping[str, Any]) -> dict[str, Any]:
+def _semconv_message(message: Mapping[str, Any], default_role: str = "user") -> dict[str, Any]:
     """``{role, parts: [{type, content}...]}`` (GenAI conventions) -> ``{role, content}``."""
-    result: dict[str, Any] = {"role": str(message.get("role") or "user")}
+    result: dict[str, Any] = {"role": str(message.get("role") or default_role)}
     parts = message.get("parts")
     if isinstance(parts, list):
         result["content"] = _content(parts)
@@ -461,8 +550,9 @@ def _flat_message(item: Mapping[str, Any], default_role: str = "user") -> dict[s
     return message
 
 
-def _openinference_message(item: Mapping[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": str(item.get("message.role") or "user")}
+def _openinference_message(item: Mapping[str, Any], default_role: str = "user") -> dict[str, Any]:
+    """An OpenInference message; an output without ``message.role`` (streamed) is the model's."""
+    message: dict[str, Any] = {"role": str(item.get("message.role") or default_role)}
     if item.get("message.content") is not None:
         message["content"] = item["message.content"]
     else:

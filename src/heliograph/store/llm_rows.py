@@ -153,7 +153,9 @@ class TraceAcc:
             else:
                 self.cost_usd += row.total_cost_usd
         self.session_id = self.session_id or row.session_id
-        self.distinct_id = self.distinct_id or row.distinct_id
+        # A user's id wins over the trace's own (what anonymous OTel spans carry).
+        if self.distinct_id is None or self.distinct_id == row.trace_id:
+            self.distinct_id = row.distinct_id or self.distinct_id
         self.environment = self.environment or row.environment
         self.release = self.release or row.release
 

@@ -181,7 +181,10 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     cost_usd = llm_traces.cost_usd + excluded.cost_usd,
     unpriced = llm_traces.unpriced + excluded.unpriced,
     session_id = COALESCE(llm_traces.session_id, excluded.session_id),
-    distinct_id = COALESCE(llm_traces.distinct_id, excluded.distinct_id),
+    distinct_id = CASE
+        WHEN llm_traces.distinct_id IS NULL OR llm_traces.distinct_id = llm_traces.trace_id
+        THEN COALESCE(excluded.distinct_id, llm_traces.distinct_id)
+        ELSE llm_traces.distinct_id END,
     environment = COALESCE(llm_traces.environment, excluded.environment),
     release = COALESCE(llm_traces.release, excluded.release)
 """

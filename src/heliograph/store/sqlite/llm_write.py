@@ -129,7 +129,8 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     output_tokens = output_tokens + excluded.output_tokens,
     cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced,
     session_id = COALESCE(session_id, excluded.session_id),
-    distinct_id = COALESCE(distinct_id, excluded.distinct_id),
+    distinct_id = CASE WHEN distinct_id IS NULL OR distinct_id = trace_id
+        THEN COALESCE(excluded.distinct_id, distinct_id) ELSE distinct_id END,
     environment = COALESCE(environment, excluded.environment),
     release = COALESCE(release, excluded.release)
 """
