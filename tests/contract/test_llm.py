@@ -377,6 +377,27 @@ def test_trace_errors_link_error_events_to_their_issue(store: Store, project: Pr
     assert store.llm_trace_errors(project.id, "ef" * 16) == []
 
 
+def test_errors_only_traces_include_those_with_an_application_error(
+    store: Store, project: Project, other_project: Project
+) -> None:
+    record(
+        store,
+        ai_event(project.id, trace="a1" * 16, at=T0),  # calls fine, the app then failed
+        ai_event(project.id, trace="b2" * 16, at=T0 + 60, is_error=True),  # a failed call
+        ai_event(project.id, trace="c3" * 16, at=T0 + 120),  # all well
+    )
+    store.record(
+        DigestBatch(
+            errors=[
+                error(project.id, "boom", at=T0 + 5, trace_id="a1" * 16),
+                error(other_project.id, "boom", at=T0 + 5, trace_id="c3" * 16),
+            ]
+        )
+    )
+    failing = walk_traces(store, TraceFilter(project.id, errors_only=True, since=T0 - 10), 10)
+    assert [t.trace_id for t in failing] == ["b2" * 16, "a1" * 16]
+
+
 def test_llm_reads_are_per_project(store: Store, project: Project, other_project: Project) -> None:
     event = ai_event(other_project.id, trace="tr", at=T0, session="s")
     record(store, event)

@@ -271,7 +271,11 @@ class LlmReadsMixin(Generic[DbT]):
         sql = f"SELECT {TRACE_COLUMNS} FROM llm_traces WHERE project_id = ?"
         params: list[Any] = [filters.project_id]
         if filters.errors_only:
-            sql += " AND errors > 0"
+            # A failed call, or an application error of the same trace (what the
+            # trace page shows as "linked errors").
+            linked, linked_params = self._linked_errors_condition(filters)
+            sql += f" AND (errors > 0 OR {linked})"
+            params += linked_params
         sql += _conditions(
             params,
             ("session_id = ?", filters.session_id),
@@ -281,6 +285,16 @@ class LlmReadsMixin(Generic[DbT]):
         )
         rows, next_cursor = self._page(sql, params, "started_at", limit, cursor)
         return [trace_record(r) for r in rows], next_cursor
+
+    def _linked_errors_condition(self, filters: TraceFilter) -> tuple[str, list[Any]]:
+        """``llm_traces`` rows whose trace has an application error: one index probe
+        per row, where errors live in this database's ``events`` (a backend keeping
+        them elsewhere says so its own way)."""
+        return (
+            "EXISTS (SELECT 1 FROM events e WHERE e.project_id = llm_traces.project_id"
+            " AND e.trace_id = llm_traces.trace_id AND e.kind = 'error')",
+            [],
+        )
 
     # -- one trace --------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
 from heliograph.store.clickhouse.web_reads import ClickHouseWebReads
 from heliograph.store.cursors import decode_cursor, encode_cursor
-from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError
+from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError, TraceFilter
 from heliograph.store.llm_rows import EVENT_COLUMNS, MAX_TRACE_EVENTS, event_record
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.database import MIGRATION_LOCK, Connection
@@ -56,6 +56,9 @@ from heliograph.store.postgresql.store import PostgresStore
 from heliograph.store.retention import PurgeReport
 
 __all__ = ["TABLE_COLUMNS", "ClickHouseStore", "analytics_row", "error_row", "llm_row"]
+
+# Traces with application errors an "errors only" trace list looks among.
+MAX_LINKED_TRACES = 10_000
 
 # ClickHouse's TTL counts days; a project that keeps events forever (0) keeps them
 # as long as the column can say.
@@ -388,6 +391,24 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
             {"p": project_id, "t": trace_id, "n": MAX_TRACE_EVENTS},
         )
         return [event_record(row) for row in rows]
+
+    def _linked_errors_condition(self, filters: TraceFilter) -> tuple[str, list[Any]]:
+        """Errors live in ClickHouse here: the traces that have one in the range, by id."""
+        sql = (
+            "SELECT DISTINCT trace_id FROM error_events WHERE project_id = {p:UInt64} "
+            "AND trace_id IS NOT NULL AND trace_id != ''"
+        )
+        params: dict[str, Any] = {"p": filters.project_id}
+        if filters.since is not None:
+            # A trace starts before its errors: errors since its start cover it.
+            sql += " AND timestamp >= {since:Float64}"
+            params["since"] = filters.since
+        sql += " LIMIT {n:UInt32}"
+        params["n"] = MAX_LINKED_TRACES
+        trace_ids = [row[0] for row in self.events.query(sql, params)]
+        if not trace_ids:
+            return "FALSE", []
+        return self.dialect.in_list("trace_id", trace_ids)
 
     def llm_trace_errors(self, project_id: int, trace_id: str) -> list[TraceError]:
         rows = self.events.query(
