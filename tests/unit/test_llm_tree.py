@@ -170,7 +170,19 @@ def test_deep_chains_do_not_recurse() -> None:
         for i in range(1, 3000)
     ]
     tree = build_tree(TRACE, events)
-    assert tree.rows[-1].depth == 3000
+    assert tree.root.key == "n0"  # the one root span is the trace
+    assert tree.rows[-1].depth == 2999
+
+
+def test_an_otel_traces_root_span_is_its_root_not_a_child_of_one() -> None:
+    events = [
+        rec("req", span_id="r", span_name="POST /chat", started_at=0.0, latency_s=3.0),
+        gen("call", span_id="c", parent_id="r", started_at=1.0, latency_s=1.0),
+    ]
+    tree = build_tree(TRACE, events)
+    assert (tree.root.key, tree.root.label) == ("req", "POST /chat")
+    assert [(n.key, n.depth) for n in tree.rows] == [("req", 0), ("call", 1)]
+    assert tree.root.generations == 1 and tree.orphans == 0
 
 
 def test_trace_event_span_id_counts_as_the_root() -> None:

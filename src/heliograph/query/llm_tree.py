@@ -4,6 +4,7 @@ Pure functions over :class:`~heliograph.store.llm_records.LlmEventRecord`
 (no store, no web), so the rules are unit-tested directly:
 
 * The root is the trace itself: its ``$ai_trace`` event when one was sent,
+  else its one root span (an OpenTelemetry trace's: a span with no parent),
   else a synthetic node (a *pseudo-trace*, PostHog's term, whose totals come
   from its children alone).
 * Every other event hangs under the event whose ``$ai_span_id`` equals its
@@ -96,8 +97,13 @@ class TraceTree:
 def build_tree(trace_id: str, events: Sequence[LlmEventRecord]) -> TraceTree:
     """The tree of one trace's events (see the module docstring for the rules)."""
     trace_events = [e for e in events if e.name == AI_TRACE]
+    if not trace_events:
+        # An OpenTelemetry trace has no $ai_trace event, but one root span (no
+        # parent): that span is the trace, not a child of a made-up root.
+        tops = [e for e in events if e.parent_id in (None, "", trace_id)]
+        trace_events = tops if len(tops) == 1 and tops[0].name == AI_SPAN else []
     root_record = trace_events[0] if trace_events else None
-    nodes = [_node(e) for e in events if e.name != AI_TRACE]
+    nodes = [_node(e) for e in events if e is not root_record and e.name != AI_TRACE]
     root = _root(trace_id, root_record, nodes)
 
     root_ids = {trace_id}
