@@ -140,6 +140,36 @@ def test_event_navigation_walks_the_issues_events(page: Page) -> None:
     expect(page.locator(".error-code")).to_have_text("404")
 
 
+def test_events_tab_lists_searches_and_opens_the_issues_events(page: Page) -> None:
+    open_issue(page, "ZeroDivisionError")
+    page.click("[data-events-tab]")
+    page.wait_for_selector("tr.event-row")
+    rows = page.locator("tr.event-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".col-user")).to_have_text("ada@example.com")
+    expect(rows.first.locator(".col-env")).to_have_text("production")
+    page.fill("input[name=query]", "user.id:user-42 customer_tier:gold division")
+    page.press("input[name=query]", "Enter")
+    expect(page).to_have_url(re.compile(r"query=user.id"))
+    expect(page.locator("tr.event-row")).to_have_count(2)
+    page.fill("input[name=query]", "environment:staging")
+    page.press("input[name=query]", "Enter")
+    expect(page.locator("[data-empty]")).to_contain_text("No events match")
+    page.fill("input[name=query]", "is:resolved")
+    page.press("input[name=query]", "Enter")
+    expect(page.locator(".alert-error")).to_contain_text("filters issues, not events")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.fill("input[name=query]", "")
+    page.press("input[name=query]", "Enter")
+    page.wait_for_selector("tr.event-row")
+    assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+    event_id = page.locator("tr.event-row").nth(1).get_attribute("data-event-id")
+    page.locator("tr.event-row").nth(1).locator(".issue-title").click()
+    expect(page).to_have_url(re.compile(rf"\?event={event_id}$"))
+    expect(page.locator(".event-id code")).to_have_attribute("title", str(event_id))
+
+
 def test_library_frames_collapsed_in_app_frames_expanded(page: Page) -> None:
     open_issue(page, "JSONDecodeError")
     library = page.locator("details.frame.library")

@@ -822,6 +822,13 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     "parameters": [
                         *_ISSUE_PARAM,
                         *_PAGING,
+                        {
+                            "name": "query",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "level:error environment:x release:y tag:value "
+                            "user.email:a@b.c timestamp:-24h text (docs/ui.md, Search)",
+                        },
                         {"name": "full", "in": "query", "schema": {"type": "boolean"}},
                     ],
                     "responses": {

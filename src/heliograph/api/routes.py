@@ -25,6 +25,8 @@ from heliograph.api.organizations import routes as organization_routes
 from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.replays import routes as replay_routes
 from heliograph.api.sourcemaps import routes as sourcemap_routes
+from heliograph.query.event_scan import find_issue_events
+from heliograph.query.event_search import parse_event_search
 from heliograph.query.issue_list import short_id_number
 from heliograph.query.issue_work import (
     WorkError,
@@ -226,20 +228,27 @@ def issue_activities(request: Request) -> Response:
 
 
 def issue_events(request: Request) -> Response:
+    """The issue's events, newest first; ``query=`` searches them as the issue page's
+    events tab does (a page may come back short, even empty, with a next cursor: the
+    search looks at a bounded number of events per request)."""
     principal = common.principal(request)
-    issue, *_ = common.find_issue(request, principal)
+    issue, project, _role = common.find_issue(request, principal)
+    store = common.runtime(request).store
+    limit = _limit(request)
     try:
-        events, next_cursor = common.runtime(request).store.issue_events(
-            issue.id, limit=_limit(request), cursor=request.query_params.get("cursor")
+        searching = search_context(store, store, project, principal.user.id)
+        search = parse_event_search(project.id, request.query_params.get("query", ""), searching)
+        page = find_issue_events(
+            store, issue.id, search, limit=limit, cursor=request.query_params.get("cursor")
         )
-    except ValueError as exc:
+    except ValueError as exc:  # a SearchError, or a malformed cursor
         raise ApiError(400, str(exc)) from None
     full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
-    payload = [event_json(e, title=issue.title) for e in events]
+    payload = [event_json(e, title=issue.title) for e in page.events]
     if not full:
         for item in payload:
             item.pop("entries", None)
-    return _json(payload, headers={"Link": _link_header(request, next_cursor)})
+    return _json(payload, headers={"Link": _link_header(request, page.next_cursor)})
 
 
 def latest_event(request: Request) -> Response:

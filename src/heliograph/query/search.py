@@ -13,6 +13,10 @@ Values that need the store or the caller (``assigned:me``, an email, a
 through a :class:`SearchContext`; without one, every tag key is accepted and
 those values are errors. Words that only look like keys (``KeyError:``, a
 URL, ``10:30``) stay text: tag keys are lower case.
+
+The same language searches one issue's events
+(:mod:`heliograph.query.event_search`), through :class:`SearchState` and
+:func:`add_token`, so that a key means the same on both.
 """
 
 from __future__ import annotations
@@ -105,18 +109,42 @@ class SearchContext:
 
 
 @dataclass(slots=True)
-class _Parse:
+class SearchState:
+    """A search being parsed: the filter so far, the free text, and what resolves values.
+
+    :func:`parse_issue_search` fills one token by token (:func:`add_token`);
+    the event search (:mod:`heliograph.query.event_search`) too, for the keys
+    an event has.
+    """
+
     filters: IssueFilter
     context: SearchContext
     now: float
     text: list[str] = field(default_factory=list)
 
+    @classmethod
+    def start(cls, project_id: int, context: SearchContext | None = None) -> SearchState:
+        context = context or SearchContext()
+        now = context.now if context.now is not None else time.time()
+        return cls(IssueFilter(project_id=project_id), context, now)
 
-def _tokens(query: str) -> list[str]:
+
+def search_tokens(query: str) -> list[str]:
+    """The query's tokens, quotes honoured (an unbalanced quote: split on spaces)."""
     try:
         return shlex.split(query)
     except ValueError:
         return query.split()
+
+
+def key_value(token: str) -> tuple[str, str, bool] | None:
+    """``(key, value, negated)`` of a ``key:value`` token (``!key:value``), else None:
+    text. A value starting ``//`` is a URL's (``https://...``), so text too."""
+    negated = token.startswith("!")
+    key, sep, value = (token[1:] if negated else token).partition(":")
+    if not sep or not value or value.startswith("//"):
+        return None
+    return key, value, negated
 
 
 def parse_issue_search(
@@ -127,11 +155,9 @@ def parse_issue_search(
     Explicit parameters (``status``, ``level``, ``environment``, ``release``)
     win over the same key in ``query``.
     """
-    context = context or SearchContext()
-    now = context.now if context.now is not None else time.time()
-    state = _Parse(IssueFilter(project_id=project_id), context, now)
-    for token in _tokens(params.get("query", "")):
-        _token(state, token)
+    state = SearchState.start(project_id, context)
+    for token in search_tokens(params.get("query", "")):
+        add_token(state, token)
     filters = state.filters
     if "status" in params:
         filters = replace(filters, status=_status(params["status"]))
@@ -148,13 +174,14 @@ def parse_issue_search(
     return filters
 
 
-def _token(state: _Parse, token: str) -> None:
-    negated = token.startswith("!")
-    key, sep, value = (token[1:] if negated else token).partition(":")
-    lower = key.lower()
-    if not sep or not value or value.startswith("//"):
+def add_token(state: SearchState, token: str) -> None:
+    """Apply one token: a filter, or free text; :class:`SearchError` if it makes no sense."""
+    term = key_value(token)
+    if term is None:
         state.text.append(token)
         return
+    key, value, negated = term
+    lower = key.lower()
     if lower in KEYS:
         _known(state, lower, value, negated)
     elif lower in UNSUPPORTED:
@@ -165,7 +192,7 @@ def _token(state: _Parse, token: str) -> None:
         state.text.append(token)
 
 
-def _known(state: _Parse, key: str, value: str, negated: bool) -> None:
+def _known(state: SearchState, key: str, value: str, negated: bool) -> None:
     filters = state.filters
     if key == "message":
         state.text.append(value)
@@ -197,7 +224,7 @@ def _known(state: _Parse, key: str, value: str, negated: bool) -> None:
         state.filters = replace(filters, assignee=_assignee(state, value))
 
 
-def _is(state: _Parse, value: str) -> None:
+def _is(state: SearchState, value: str) -> None:
     lower = value.lower()
     if lower == "unassigned":
         state.filters = replace(state.filters, assignee="none")
@@ -207,7 +234,7 @@ def _is(state: _Parse, value: str) -> None:
         state.filters = replace(state.filters, status=_status(value))
 
 
-def _tag(state: _Parse, key: str, value: str, negated: bool) -> None:
+def _tag(state: SearchState, key: str, value: str, negated: bool) -> None:
     filters = state.filters
     if len(filters.tags) + len(filters.excluded_tags) >= MAX_TAG_FILTERS:
         raise SearchError(f"at most {MAX_TAG_FILTERS} tag filters at once")
@@ -222,7 +249,7 @@ def _tag(state: _Parse, key: str, value: str, negated: bool) -> None:
         state.filters = replace(filters, tags=(*filters.tags, (key, value)))
 
 
-def _known_tag(state: _Parse, key: str) -> None:
+def _known_tag(state: SearchState, key: str) -> None:
     if key not in BUILTIN_TAGS and not state.context.tag_key_known(key):
         raise SearchError(
             f"unknown search key {key!r}: no issue of this project has that tag "
@@ -230,7 +257,7 @@ def _known_tag(state: _Parse, key: str) -> None:
         )
 
 
-def _has(state: _Parse, value: str, negated: bool) -> None:
+def _has(state: SearchState, value: str, negated: bool) -> None:
     filters = state.filters
     if value.lower() == "assignee":
         state.filters = replace(filters, assignee="none" if negated else "any")
@@ -269,7 +296,7 @@ def _user_keys(
     return (*keys, *(ALIAS_PREFIX + k for k in keys))
 
 
-def _assignee(state: _Parse, value: str) -> str:
+def _assignee(state: SearchState, value: str) -> str:
     context = state.context
     if value.lower() == "me":
         if context.user_id is None:
@@ -288,7 +315,7 @@ def _assignee(state: _Parse, value: str) -> str:
     raise SearchError(f"assigned:{value}: use assigned:me, assigned:<email> or assigned:#team")
 
 
-def _seen(state: _Parse, key: str, value: str) -> None:
+def _seen(state: SearchState, key: str, value: str) -> None:
     low, high = parse_time_bound(value, state.now, key=key)
     filters = state.filters
     if key == "firstseen":
@@ -366,7 +393,7 @@ def _absolute(value: str) -> tuple[float, bool] | None:
     return moment.timestamp(), False
 
 
-def _checked(key: str, value: str, state: _Parse) -> str:
+def _checked(key: str, value: str, state: SearchState) -> str:
     """A level must be one of the levels; ``release:latest`` is the newest release."""
     if key == "level":
         lower = value.lower()

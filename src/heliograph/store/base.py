@@ -276,3 +276,25 @@ class IssueFilter:
     last_seen_to: float | None = None
     # "user:<id>", "team:<id>", "any" (assigned) or "none" (unassigned).
     assignee: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssueEventFilter:
+    """Conditions on an issue's events that every backend answers from typed columns.
+
+    ``level``, ``environment`` and ``release``: equal to; ``since`` / ``until``:
+    the event's timestamp within these bounds (Unix seconds, inclusive; None:
+    unbounded). ``scan``: look at no more than this many of the issue's events
+    past the cursor (those within the time bounds, newest first), so that a
+    filter that matches few events costs a bounded read, not a walk over
+    every event of the issue (None: no bound). The rest of an event search
+    (tags, users, text) is in the stored document: the caller applies it
+    (:mod:`heliograph.query.event_scan`).
+    """
+
+    level: str | None = None
+    environment: str | None = None
+    release: str | None = None
+    since: float | None = None
+    until: float | None = None
+    scan: int | None = None

@@ -34,6 +34,7 @@ from heliograph.store.base import (
     ApiTokenInfo,
     DigestBatch,
     Issue,
+    IssueEventFilter,
     IssueFilter,
     Member,
     Organization,
@@ -165,8 +166,21 @@ class IssueStore(Protocol):
     def get_event(self, project_id: int, event_id: str) -> StoredEvent | None: ...
 
     def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
-    ) -> tuple[list[StoredEvent], str | None]: ...
+        self,
+        issue_id: int,
+        *,
+        limit: int,
+        cursor: str | None,
+        filters: IssueEventFilter | None = None,
+    ) -> tuple[list[StoredEvent], str | None]:
+        """The issue's events newest first (timestamp, then row id), ``limit`` at most.
+
+        With ``filters``, only the events that match them. With ``filters.scan``
+        the page may be short, even empty, with a cursor: the events scanned
+        ran out before ``limit`` matched, and the cursor continues right after
+        the last event scanned.
+        """
+        ...
 
     def latest_event(self, issue_id: int) -> StoredEvent | None: ...
 

@@ -17,10 +17,17 @@ steps in.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic
 
-from heliograph.store.base import Issue, IssueFilter, Outcome, StoredEvent, TagCount
+from heliograph.store.base import (
+    Issue,
+    IssueEventFilter,
+    IssueFilter,
+    Outcome,
+    StoredEvent,
+    TagCount,
+)
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.issue_activity import ReleaseSpan
 from heliograph.store.issue_conditions import issue_conditions
@@ -38,6 +45,45 @@ from heliograph.store.sql_dialect import SqlDialect
 __all__ = ["IssueReadsMixin"]
 
 _EVENT_COLUMNS = "project_id, event_id, issue_id, data"
+
+
+def _event_scope(
+    issue_id: int, filters: IssueEventFilter, after: tuple[float, int] | None
+) -> tuple[str, list[Any]]:
+    """The conditions (and their parameters) of the issue's events a read scans: the
+    issue, the time bounds and the keyset cursor, all on the ``events_by_issue`` index."""
+    scope = "issue_id = ?"
+    params: list[Any] = [issue_id]
+    if filters.since is not None:
+        scope += " AND timestamp >= ?"
+        params.append(filters.since)
+    if filters.until is not None:
+        scope += " AND timestamp <= ?"
+        params.append(filters.until)
+    if after:
+        scope += " AND (timestamp < ? OR (timestamp = ? AND id < ?))"
+        params += [after[0], after[0], after[1]]
+    return scope, params
+
+
+def _scan_end(
+    rows_of: Callable[[str, Sequence[Any]], list[Any]],
+    scope: str,
+    params: list[Any],
+    scan: int | None,
+) -> tuple[float, int, bool] | None:
+    """(timestamp, id) of the ``scan``-th event in ``scope``, newest first, and whether any
+    follows it; None when there is no bound or fewer events (the scan reaches the end)."""
+    if scan is None:
+        return None
+    if scan < 1:
+        raise ValueError(f"scan must be at least 1, got {scan}")
+    rows = rows_of(
+        f"SELECT timestamp, id FROM events WHERE {scope} "
+        "ORDER BY timestamp DESC, id DESC LIMIT 2 OFFSET ?",
+        [*params, scan - 1],
+    )
+    return (rows[0]["timestamp"], rows[0]["id"], len(rows) > 1) if rows else None
 
 
 class IssueReadsMixin(Generic[DbT]):
@@ -84,14 +130,28 @@ class IssueReadsMixin(Generic[DbT]):
         return stored_event_from_row(row) if row else None
 
     def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
+        self,
+        issue_id: int,
+        *,
+        limit: int,
+        cursor: str | None,
+        filters: IssueEventFilter | None = None,
     ) -> tuple[list[StoredEvent], str | None]:
         after = decode_cursor(cursor)
-        sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events WHERE issue_id = ?"
-        params: list[Any] = [issue_id]
-        if after:
-            sql += " AND (timestamp < ? OR (timestamp = ? AND id < ?))"
-            params += [after[0], after[0], after[1]]
+        wanted = filters or IssueEventFilter()
+        scope, params = _event_scope(issue_id, wanted, after)
+        # With a scan bound, the last event scanned (the ``scan``-th in order)
+        # bounds the matching read: its index walk stops there.
+        end = _scan_end(self._rows, scope, params, wanted.scan)
+        sql = f"SELECT id, timestamp, {_EVENT_COLUMNS} FROM events WHERE {scope}"
+        for column in ("level", "environment", "release"):
+            value = getattr(wanted, column)
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        if end:
+            sql += " AND (timestamp > ? OR (timestamp = ? AND id >= ?))"
+            params += [end[0], end[0], end[1]]
         sql += " ORDER BY timestamp DESC, id DESC LIMIT ?"
         params.append(limit + 1)
         rows = self._rows(sql, params)
@@ -99,6 +159,8 @@ class IssueReadsMixin(Generic[DbT]):
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = encode_cursor(rows[-1]["timestamp"], rows[-1]["id"])
+        elif end and end[2]:
+            next_cursor = encode_cursor(end[0], end[1])
         return [stored_event_from_row(r) for r in rows], next_cursor
 
     def latest_event(self, issue_id: int) -> StoredEvent | None:

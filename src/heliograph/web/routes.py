@@ -12,6 +12,7 @@ from heliograph.web.pages.alerts import alert_rules
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issue_alerts import issue_alerts
+from heliograph.web.pages.issue_events import issue_events
 from heliograph.web.pages.issue_work import issue_assign, issue_comment
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
@@ -34,6 +35,7 @@ routes = [
     Route("/account/", account, methods=["GET", "POST"]),
     Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
+    Route("/issues/{issue_id}/events/", issue_events),
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
     Route("/issues/{issue_id}/alerts", issue_alerts, methods=["POST"]),
     Route("/issues/{issue_id}/assign", issue_assign, methods=["POST"]),

@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 from heliograph.model import Event
-from heliograph.store.base import DigestBatch, RecordResult, StoredEvent
+from heliograph.store.base import DigestBatch, IssueEventFilter, RecordResult, StoredEvent
 from heliograph.store.blobs import BlobStore
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
@@ -226,27 +226,77 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         return issue.project_id if issue else None
 
     def issue_events(
-        self, issue_id: int, *, limit: int, cursor: str | None
+        self,
+        issue_id: int,
+        *,
+        limit: int,
+        cursor: str | None,
+        filters: IssueEventFilter | None = None,
     ) -> tuple[list[StoredEvent], str | None]:
         project_id = self._issue_project(issue_id)
         if project_id is None:
             return [], None
         after = decode_cursor(cursor)
+        wanted = filters or IssueEventFilter()
         params: dict[str, Any] = {"p": project_id, "i": issue_id, "n": limit + 1}
+        scope = "project_id = {p:UInt64} AND issue_id = {i:UInt64}"
+        if wanted.since is not None:
+            scope += " AND timestamp >= {since:Float64}"
+            params["since"] = wanted.since
+        if wanted.until is not None:
+            scope += " AND timestamp <= {until:Float64}"
+            params["until"] = wanted.until
+        if after:
+            scope += (
+                " AND (timestamp < {t:Float64} OR (timestamp = {t:Float64} AND id < {r:UInt64}))"
+            )
+            params.update(t=after[0], r=after[1])
+        end = self._scan_end(scope, params, wanted.scan)
         sql = (
             "SELECT project_id, event_id, toNullable(issue_id), data, timestamp, id "
-            "FROM error_events WHERE project_id = {p:UInt64} AND issue_id = {i:UInt64}"
+            f"FROM error_events WHERE {scope}"
         )
-        if after:
-            sql += " AND (timestamp < {t:Float64} OR (timestamp = {t:Float64} AND id < {r:UInt64}))"
-            params.update(t=after[0], r=after[1])
+        if wanted.level is not None:
+            sql += " AND level = {level:String}"
+            params["level"] = wanted.level
+        # Environment and release are no columns here: read from the document,
+        # within the issue's range of the sort key (and the scan's, if bounded).
+        for field_name in ("environment", "release"):
+            value = getattr(wanted, field_name)
+            if value is not None:
+                sql += f" AND JSONExtractString(data, '{field_name}') = {{{field_name}:String}}"
+                params[field_name] = value
+        if end:
+            sql += " AND (timestamp > {et:Float64} OR "
+            sql += "(timestamp = {et:Float64} AND id >= {er:UInt64}))"
+            params.update(et=end[0], er=end[1])
         rows, more = _page_once(
             self.events.query(sql + " ORDER BY timestamp DESC, id DESC LIMIT {n:UInt32}", params),
             limit,
             id_at=5,
         )
-        next_cursor = encode_cursor(rows[-1][4], rows[-1][5]) if more else None
+        if more:
+            next_cursor: str | None = encode_cursor(rows[-1][4], rows[-1][5])
+        else:
+            next_cursor = encode_cursor(end[0], end[1]) if end and end[2] else None
         return [_stored_event(row) for row in rows], next_cursor
+
+    def _scan_end(
+        self, scope: str, params: dict[str, Any], scan: int | None
+    ) -> tuple[float, int, bool] | None:
+        """(timestamp, id) of the ``scan``-th row in ``scope``, newest first, and whether any
+        follows; None when unbounded or fewer rows. (A row not yet merged counts twice: the
+        scan is that much shorter, and may end on a page that finds nothing more.)"""
+        if scan is None:
+            return None
+        if scan < 1:
+            raise ValueError(f"scan must be at least 1, got {scan}")
+        rows = self.events.query(
+            f"SELECT timestamp, id FROM error_events WHERE {scope} "
+            "ORDER BY timestamp DESC, id DESC LIMIT 2 OFFSET {o:UInt32}",
+            {**params, "o": scan - 1},
+        )
+        return (float(rows[0][0]), int(rows[0][1]), len(rows) > 1) if rows else None
 
     def oldest_event_id(self, issue_id: int) -> str | None:
         project_id = self._issue_project(issue_id)
