@@ -121,6 +121,13 @@ def test_users_match_any_of_their_fields(query: str, expected: bool) -> None:
     assert finds(query) is expected
 
 
+def test_a_hashed_address_is_found_by_the_address_typed() -> None:
+    hashed = event(user=User(ip_hash="h-10.0.0.1"))
+    search = parse("user.ip:10.0.0.1", address_hash=lambda address: f"h-{address}")
+    assert search.matches(hashed)
+    assert not parse("user.ip:10.0.0.2", address_hash=lambda a: f"h-{a}").matches(hashed)
+
+
 def test_a_distinct_id_is_an_id_when_the_user_has_none() -> None:
     anonymous = event(user=None, distinct_id="visitor-9")
     assert finds("user.id:visitor-9", anonymous)

@@ -161,6 +161,7 @@ def user_keys(event: Event) -> set[str]:
             ("email", user.email),
             ("username", user.username),
             ("ip", user.ip_address),
+            ("iphash", user.ip_hash),  # user.ip: hashes what is typed, as digest did
         ):
             if value:
                 keys.add(f"{prefix}:{value}")
