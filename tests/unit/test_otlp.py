@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import threading
@@ -480,9 +481,16 @@ def test_project_key_headers() -> None:
     assert otlp.project_key({"X-Heliograph-Key": "abc123"}) == "abc123"
     both = {"authorization": "Bearer abc123", "x-heliograph-key": "abc123"}
     assert otlp.project_key(both) == "abc123"
+    # Langfuse's SDKs: Basic <public key>:<secret key>, the public key being the project's.
+    langfuse = "Basic " + base64.b64encode(b"abc123:sk-lf-anything").decode()
+    assert otlp.project_key({"Authorization": langfuse}) == "abc123"
+    assert otlp.project_key({}, {"token": "abc123"}) == "abc123"  # PostHog's ?token=
+    with pytest.raises(AuthError):
+        otlp.project_key({"authorization": "Bearer abc123"}, {"token": "other"})
     for headers in (
         {},
         {"authorization": "Basic abc123"},
+        {"authorization": "Basic " + base64.b64encode(b":secret-only").decode()},
         {"authorization": "Bearer"},
         {"authorization": "Bearer abc123", "x-heliograph-key": "other"},
     ):

@@ -1,9 +1,12 @@
-"""OTLP/HTTP traces: ``POST /v1/traces`` (also Langfuse's ``/api/public/otel`` path).
+"""OTLP/HTTP traces: ``POST /v1/traces``, also at Langfuse's ``/api/public/otel/v1/traces``
+and PostHog's ``/i/v0/ai/otel`` paths.
 
-The project key travels as ``Authorization: Bearer <key>`` or
-``x-heliograph-key``. The body is checked to decode (so a client learns of
-a bad export at once, and of rejected spans through ``partial_success``),
-then queued as it arrived; digest maps the spans to canonical events.
+The project key travels as ``Authorization: Bearer <key>``,
+``x-heliograph-key``, Langfuse's Basic credentials or ``?token=``
+(:func:`heliograph.protocols.otlp.project_key`). The body is checked to
+decode (so a client learns of a bad export at once, and of rejected spans
+through ``partial_success``), then queued as it arrived; digest maps the
+spans to canonical events.
 
 Errors answer as the OTLP/HTTP spec asks: the status code, and a
 ``google.rpc.Status`` body in the request's encoding (protobuf or JSON);
@@ -64,7 +67,7 @@ async def traces(request: Request) -> Response:
     content_type = request.headers.get("content-type", otlp.PROTOBUF)
     try:
         check_backlog(gate)
-        public_key = otlp.project_key(request.headers)
+        public_key = otlp.project_key(request.headers, request.query_params)
         project_id = gate.keys.project_for(public_key)
         if project_id is None:
             raise ForbiddenError("unknown or revoked project key")
@@ -90,5 +93,10 @@ async def traces(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/v1/traces", traces, methods=["POST"]),
+        # Langfuse's SDKs export here, relative to their host.
         Route("/api/public/otel/v1/traces", traces, methods=["POST"]),
+        # PostHog's AI exporters: the path as configured, and with the suffix
+        # an exporter given only a base endpoint appends.
+        Route("/i/v0/ai/otel", traces, methods=["POST"]),
+        Route("/i/v0/ai/otel/v1/traces", traces, methods=["POST"]),
     ]

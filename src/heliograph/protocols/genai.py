@@ -62,6 +62,11 @@ from heliograph.llm_vocabulary import (
 )
 from heliograph.model import Event
 from heliograph.protocols.json_depth import depth_exceeds
+from heliograph.protocols.langfuse_otel import (
+    apply_langfuse,
+    langfuse_event_name,
+    langfuse_resource,
+)
 from heliograph.protocols.otlp import SPAN_KINDS, STATUS_ERROR, Span, SpanEvent
 from heliograph.protocols.posthog_event import coerce_ai_properties
 
@@ -210,6 +215,7 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
         properties[AI_STOP_REASON] = finish
     _error(properties, span, attr)
     _payloads(properties, name, span, attr)
+    apply_langfuse(properties, name, attrs, span.start_time_unix_nano / 1e9)
 
     session = attr(*SESSION_ATTRIBUTES)
     _put(properties, AI_SESSION_ID, session)
@@ -223,9 +229,13 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
     coerce_ai_properties(properties)
 
     timestamp = span.start_time_unix_nano / 1e9 if span.start_time_unix_nano else received_at
-    environment = resource.get("deployment.environment.name") or resource.get(
-        "deployment.environment"
+    langfuse_environment, langfuse_release = langfuse_resource(attrs)
+    environment = (
+        langfuse_environment
+        or resource.get("deployment.environment.name")
+        or resource.get("deployment.environment")
     )
+    release = langfuse_release or resource.get("service.version")
     return Event(
         project_id=project_id,
         event_id=(span.trace_id[:16] + span.span_id),
@@ -236,7 +246,7 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
         platform=_platform(resource.get("telemetry.sdk.language")),
         distinct_id=str(distinct_id),
         environment=str(environment) if environment else None,
-        release=str(resource["service.version"]) if resource.get("service.version") else None,
+        release=str(release) if release else None,
         server_name=str(resource["host.name"]) if resource.get("host.name") else None,
         trace_id=span.trace_id,
         span_id=span.span_id,
@@ -249,6 +259,9 @@ def span_to_event(span: Span, *, project_id: int, received_at: float) -> Event:
 
 
 def _event_name(span: Span, attr: _Lookup) -> str:
+    langfuse = langfuse_event_name(span.attributes)
+    if langfuse is not None:
+        return langfuse
     operation = str(attr("gen_ai.operation.name", "llm.request.type") or "").lower()
     if operation in _GENERATION_OPERATIONS:
         return AI_GENERATION

@@ -85,32 +85,59 @@ class Span:
 # --- authentication -------------------------------------------------------------------
 
 
-def project_key(headers: Mapping[str, str]) -> str:
-    """The project key of an OTLP request: ``Authorization: Bearer <key>`` or
-    ``x-heliograph-key: <key>`` (header names in any case).
+def project_key(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> str:
+    """The project key of an OTLP request, however the exporter sends it.
 
-    Raises :class:`AuthError` (401) when neither is given, or when both are
-    and they disagree.
+    * ``Authorization: Bearer <key>`` (our docs, PostHog's AI exporter) or
+      ``x-heliograph-key: <key>``;
+    * ``Authorization: Basic base64(<key>:<secret>)``: the Langfuse SDKs send
+      their public and secret key so. The public key is the project key; the
+      secret is not checked (a project key only writes, as a DSN does);
+    * ``?token=<key>`` in the URL (PostHog's exporters, when headers cannot be set).
+
+    Raises :class:`AuthError` (401) when none is given, when a header is
+    malformed, or when two name different keys.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     keys: set[str] = set()
     authorization = lowered.get("authorization", "").strip()
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise AuthError("Authorization header must be 'Bearer <project key>'")
-        keys.add(credentials.strip())
+        credentials = credentials.strip()
+        if scheme.lower() == "bearer" and credentials:
+            keys.add(credentials)
+        elif scheme.lower() == "basic" and credentials:
+            keys.add(_basic_user(credentials))
+        else:
+            raise AuthError(
+                "Authorization header must be 'Bearer <project key>' "
+                "or 'Basic base64(<project key>:<secret>)'"
+            )
     direct = lowered.get("x-heliograph-key", "").strip()
     if direct:
         keys.add(direct)
+    token = (query or {}).get("token", "").strip()
+    if token:
+        keys.add(token)
     if not keys:
         raise AuthError(
             "no project key: send 'Authorization: Bearer <project key>' "
             "or 'x-heliograph-key: <project key>'"
         )
     if len(keys) > 1:
-        raise AuthError("Authorization and x-heliograph-key name different project keys")
+        raise AuthError("the request names more than one project key")
     return keys.pop()
+
+
+def _basic_user(credentials: str) -> str:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError("Basic credentials must be base64 of '<project key>:<secret>'") from None
+    user, _, _secret = decoded.partition(":")
+    if not user.strip():
+        raise AuthError("Basic credentials name no project key")
+    return user.strip()
 
 
 # --- decoding -------------------------------------------------------------------------
