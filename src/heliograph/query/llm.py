@@ -56,6 +56,8 @@ __all__ = [
 RANGES: dict[str, int] = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
 UNITS: dict[str, tuple[TimeUnit, ...]] = {"24h": ("hour",), "7d": ("day", "hour"), "30d": ("day",)}
 LIST_RANGES = ("24h", "7d", "30d", "all")
+# Every LLM page opens on the same range, and its tabs carry the one chosen.
+DEFAULT_RANGE = "7d"
 PAGE_SIZE = 50
 _BAD_CURSOR = "That page link is no longer valid; showing the first page."
 TOP_TRACES = 10
@@ -89,7 +91,7 @@ class TimeWindow:
 
 def time_window(range_key: str | None, unit: str | None, now: float) -> TimeWindow:
     """The window for ``?range=`` and ``?bucket=``; unknown values get the defaults."""
-    key = range_key if range_key in RANGES else "24h"
+    key = range_key if range_key in RANGES else DEFAULT_RANGE
     units = UNITS[key]
     chosen: TimeUnit = next((u for u in units if u == unit), units[0])
     last_hour = int(now // 3600)
@@ -245,7 +247,7 @@ def _clean(value: str | None) -> str | None:
 class GenerationFilters:
     """The generations list's filters, as given in the URL."""
 
-    range_key: str = "all"
+    range_key: str = DEFAULT_RANGE
     model: str | None = None
     provider: str | None = None
     user: str | None = None
@@ -254,9 +256,9 @@ class GenerationFilters:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> GenerationFilters:
-        range_key = params.get("range", "all")
+        range_key = params.get("range", DEFAULT_RANGE)
         return cls(
-            range_key=range_key if range_key in LIST_RANGES else "all",
+            range_key=range_key if range_key in LIST_RANGES else DEFAULT_RANGE,
             model=_clean(params.get("model")),
             provider=_clean(params.get("provider")),
             user=_clean(params.get("user")),
@@ -267,7 +269,7 @@ class GenerationFilters:
     def query(self) -> dict[str, str]:
         """The filters as URL parameters (empty ones left out)."""
         values = {
-            "range": self.range_key if self.range_key != "all" else None,
+            "range": self.range_key if self.range_key != DEFAULT_RANGE else None,
             "model": self.model,
             "provider": self.provider,
             "user": self.user,
@@ -330,7 +332,7 @@ class TraceList:
 
     def query(self) -> dict[str, str]:
         values = {
-            "range": self.range_key if self.range_key != "all" else None,
+            "range": self.range_key if self.range_key != DEFAULT_RANGE else None,
             "session": self.session_id,
             "user": self.user,
             "errors": "1" if self.errors_only else None,
@@ -342,8 +344,8 @@ def build_trace_list(
     store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> TraceList:
     now = time.time() if now is None else now
-    range_key = params.get("range", "all")
-    range_key = range_key if range_key in LIST_RANGES else "all"
+    range_key = params.get("range", DEFAULT_RANGE)
+    range_key = range_key if range_key in LIST_RANGES else DEFAULT_RANGE
     session_id, user = _clean(params.get("session")), _clean(params.get("user"))
     errors_only = params.get("errors") in ("1", "true", "on")
     query = TraceFilter(
@@ -379,8 +381,8 @@ def build_session_list(
     store: LlmReads, project: Project, params: Mapping[str, str], now: float | None = None
 ) -> SessionList:
     now = time.time() if now is None else now
-    range_key = params.get("range", "7d")
-    range_key = range_key if range_key in RANGES else "7d"
+    range_key = params.get("range", DEFAULT_RANGE)
+    range_key = range_key if range_key in RANGES else DEFAULT_RANGE
     since = now - RANGES[range_key] * 3600
     cursor = params.get("cursor") or None
     error = None

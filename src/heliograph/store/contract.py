@@ -52,6 +52,7 @@ from heliograph.store.base import (
 from heliograph.store.blobs import BlobStore
 from heliograph.store.fix_cache import FixCache
 from heliograph.store.issue_activity import Activity, Assignee, ReleaseSpan
+from heliograph.store.llm_breakdown import LlmBreakdown, LlmBreakdownQuery
 from heliograph.store.llm_records import (
     FlagUsageRow,
     LlmEventFilter,
@@ -247,6 +248,10 @@ class IssueWork(Protocol):
 
 class LlmReads(Protocol):
     """LLM analytics: rollups over time and models, generations, traces, sessions."""
+
+    def llm_breakdown(self, query: LlmBreakdownQuery) -> LlmBreakdown:
+        """Model calls of a range grouped by a column or a property (store/llm_breakdown.py)."""
+        ...
 
     def llm_usage_by_time(
         self, project_id: int, first_hour: int, last_hour: int, unit: TimeUnit

@@ -25,6 +25,15 @@ from heliograph.store.base import StoredEvent, TimeUnit
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.event_explorer import top_series
+from heliograph.store.llm_breakdown import (
+    COLUMN_DIMENSIONS,
+    LlmBreakdown,
+    LlmBreakdownQuery,
+    LlmBreakdownRow,
+    merge_into,
+    rank,
+    row_from_values,
+)
 from heliograph.store.people_store import MAX_LISTED_IDS, usage_from_rows
 from heliograph.store.web_records import (
     MAX_VALUE_TEXT,
@@ -37,6 +46,15 @@ from heliograph.store.web_records import (
 __all__ = ["ClickHouseWebReads"]
 
 _UNIT_SECONDS = {"hour": 3600, "day": 86400}
+# An llm_events column as read from an analytics event's document.
+_DOCUMENT_COLUMNS = {
+    "distinct_id": "nullIf(distinct_id, '')",
+    "model": "nullIf(JSONExtractString(data, 'properties', '$ai_model'), '')",
+    "provider": "nullIf(JSONExtractString(data, 'properties', '$ai_provider'), '')",
+    "environment": "nullIf(JSONExtractString(data, 'environment'), '')",
+    "release": "nullIf(JSONExtractString(data, 'release'), '')",
+    "session_id": "nullIf(JSONExtractString(data, 'properties', '$ai_session_id'), '')",
+}
 
 
 def _value(param: str) -> str:
@@ -152,6 +170,64 @@ class ClickHouseWebReads:
                 counts.setdefault(found, {})[int(bucket)] = int(count)
         ranked, series = top_series(counts, top)
         return EventBreakdown(unit, total, ranked, series, total, True, buckets)
+
+    def llm_breakdown(self, query: LlmBreakdownQuery) -> LlmBreakdown:
+        """Grouped in ClickHouse: columns from ``llm_events``, properties from the documents."""
+        params: dict[str, Any] = {
+            "p": query.project_id,
+            "since": query.since,
+            "until": query.until,
+            "calls": sorted(PRICED_EVENTS),
+        }
+        where = (
+            "project_id = {p:UInt64} AND name IN {calls:Array(String)} "
+            "AND timestamp >= {since:Float64} AND timestamp < {until:Float64}"
+        )
+        if query.prop is None and not query.properties:
+            assert query.dimension is not None
+            for number, (column, value) in enumerate(query.column_filters()):
+                where += f" AND {column} = {{c{number}:String}}"
+                params[f"c{number}"] = value
+            column = COLUMN_DIMENSIONS[query.dimension]
+            calls = (
+                f"SELECT {column} AS value, is_error, input_tokens, output_tokens, "
+                f"total_cost_usd AS cost, latency_s AS latency FROM llm_events WHERE {where} "
+                "LIMIT 1 BY id"
+            )
+        else:
+            for number, (column, value) in enumerate(query.column_filters()):
+                where += f" AND {_DOCUMENT_COLUMNS[column]} = {{c{number}:String}}"
+                params[f"c{number}"] = value
+            for number, condition in enumerate(query.properties):
+                where += f" AND {_condition(number, condition, params)}"
+            if query.prop is not None:
+                params["prop"] = query.prop
+                value = _value("prop")
+            else:
+                assert query.dimension is not None
+                value = _DOCUMENT_COLUMNS[COLUMN_DIMENSIONS[query.dimension]]
+            number_of = "JSONExtract(data, 'properties', {key}, 'Nullable({kind})')"
+            calls = (
+                f"SELECT {value} AS value, "
+                f"toUInt8(JSONExtractBool(data, 'properties', '$ai_is_error')) AS is_error, "
+                f"{number_of.format(key=repr('$ai_input_tokens'), kind='Int64')} AS input_tokens, "
+                f"{number_of.format(key=repr('$ai_output_tokens'), kind='Int64')} "
+                "AS output_tokens, "
+                f"{number_of.format(key=repr('$ai_total_cost_usd'), kind='Float64')} AS cost, "
+                f"{number_of.format(key=repr('$ai_latency'), kind='Float64')} AS latency "
+                f"FROM analytics_events WHERE {where} LIMIT 1 BY id"
+            )
+        rows = self.events.query(
+            "SELECT value, count(), sum(is_error), sum(ifNull(input_tokens, 0)), "
+            "sum(ifNull(output_tokens, 0)), sum(ifNull(cost, 0)), countIf(cost IS NULL), "
+            f"sum(ifNull(latency, 0)), count(latency) FROM ({calls}) GROUP BY value",
+            params,
+        )
+        groups = [row_from_values(row) for row in rows]
+        totals = LlmBreakdownRow(None)
+        for group in groups:
+            merge_into(totals, group)
+        return LlmBreakdown(rank(groups, query.limit), True, totals.calls, totals)
 
     def person_llm_usage(
         self, project_id: int, distinct_ids: Sequence[str], since: float

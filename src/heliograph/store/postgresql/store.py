@@ -65,6 +65,7 @@ from heliograph.store.issue_rows import (
     user_alias_keys,
     user_key,
 )
+from heliograph.store.llm_breakdown import LlmBreakdownMixin
 from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.postgresql.accounts import AccountsMixin
 from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, is_unavailable
@@ -91,6 +92,7 @@ class PostgresStore(
     AlertStoreMixin[PgDatabase],
     WebRollupReadsMixin[PgDatabase],
     EventExplorerMixin[PgDatabase],
+    LlmBreakdownMixin[PgDatabase],
     PeopleMixin[PgDatabase],
     SourceMapStoreMixin[PgDatabase],
 ):

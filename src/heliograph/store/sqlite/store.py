@@ -43,6 +43,7 @@ from heliograph.store.issue_rows import (
     user_alias_keys,
     user_key,
 )
+from heliograph.store.llm_breakdown import LlmBreakdownMixin
 from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
@@ -67,6 +68,7 @@ class SQLiteStore(
     AlertStoreMixin[Database],
     WebRollupReadsMixin[Database],
     EventExplorerMixin[Database],
+    LlmBreakdownMixin[Database],
     PeopleMixin[Database],
     SourceMapStoreMixin[Database],
 ):

@@ -9,7 +9,7 @@ the read model from :mod:`heliograph.query.llm` /
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,6 +25,12 @@ from heliograph.query.llm import (
     build_trace_list,
 )
 from heliograph.query.llm_detail import build_generation_page, build_trace_page
+from heliograph.query.llm_people import (
+    BREAKDOWN_CHOICES,
+    USERS_SHOWN,
+    build_breakdown,
+    build_user_list,
+)
 from heliograph.store.base import Project
 from heliograph.web.common import NotFound, PageRequest, page
 from heliograph.web.llm_charts import (
@@ -45,9 +51,14 @@ install(templates.env)
 
 @dataclass(frozen=True, slots=True)
 class LlmUrls:
-    """Links between the LLM pages of one project, for the templates."""
+    """Links between the LLM pages of one project, for the templates.
+
+    ``scope``: what the tabs carry from page to page (the time range), so that
+    moving between the dashboard, lists and users keeps the range chosen.
+    """
 
     project: Project
+    scope: Mapping[str, str] = field(default_factory=dict)
 
     def page(self, path: str = "", query: Mapping[str, str] | None = None, **more: str) -> str:
         return llm_url(self.project, path, {**(query or {}), **more})
@@ -69,9 +80,11 @@ def _project(ctx: PageRequest) -> Project:
 def _render(
     ctx: PageRequest, template: str, project: Project, tab: str, title: str, **context: object
 ) -> Response:
+    chosen = ctx.params.get("range")
+    scope = {"range": chosen} if chosen in LIST_RANGES else {}
     full = {
         "project": project,
-        "urls": LlmUrls(project),
+        "urls": LlmUrls(project, scope),
         "llm_tab": tab,
         "nav_active": "llm",
         "page_title": f"{title} · {project.name}",
@@ -136,6 +149,27 @@ def llm_dashboard(ctx: PageRequest) -> Response:
         charts=dashboard_charts(view),
         ranges=list(RANGES),
         units=UNITS[view.window.range_key],
+        breakdown=build_breakdown(ctx.store, project, view.window, ctx.params),
+        breakdown_choices=BREAKDOWN_CHOICES,
+    )
+
+
+@page
+def llm_users(ctx: PageRequest) -> Response:
+    """Spend per user (distinct id) over the range, the costliest first."""
+    project = _project(ctx)
+    listing = build_user_list(ctx.store, project, ctx.params)
+    urls = LlmUrls(project)
+    return _render(
+        ctx,
+        "llm_users.html",
+        project,
+        "users",
+        "Users",
+        listing=listing,
+        ranges=list(RANGES),
+        limit=USERS_SHOWN,
+        user_link=lambda user: urls.page("traces/", user=user, range=listing.window.range_key),
     )
 
 
@@ -207,4 +241,5 @@ routes = [
     Route("/{org}/{project}/llm/traces/", llm_traces),
     Route("/{org}/{project}/llm/traces/{trace_id:path}", llm_trace),
     Route("/{org}/{project}/llm/sessions/", llm_sessions),
+    Route("/{org}/{project}/llm/users/", llm_users),
 ]
