@@ -71,6 +71,8 @@ ORG_UPLOADS = {
     "/api/0/organizations/{organization_slug}/chunk-upload/",
     "/api/0/organizations/{organization_slug}/artifactbundle/assemble/",
 }
+# Pages for superusers only (creating organizations): 403 for every role of acme.
+SUPERUSERS_ONLY = {"/orgs/new/"}
 # Routes every logged-in user may post to: they act on the user's own account.
 OWN_ACCOUNT = {"/account/", "/logout", "/api/0/users/me/alert-emails/"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -436,7 +438,9 @@ def test_everyone_who_sees_beta_can_read_every_page_of_it(
         path = fill(template, world.beta, world)
         for user in SEES_BETA:
             [response] = _as_user(world, user, "GET", path)
-            if "ai-fix" in template:  # no LLM provider is configured in tests
+            if template in SUPERUSERS_ONLY:
+                assert response.status_code == 403, (user, path)
+            elif "ai-fix" in template:  # no LLM provider is configured in tests
                 assert response.status_code == 404 and "provider" in response.text.lower()
             else:
                 assert response.status_code == 200, (user, path, response.text[:300])

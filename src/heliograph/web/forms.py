@@ -22,6 +22,7 @@ NOTICES = {
     "member_updated": "Role changed.",
     "member_removed": "Member removed.",
     "team_created": "Team created.",
+    "org_created": "Organization created: create its first project below, then add people.",
     "team_deleted": "Team deleted.",
     "team_updated": "Team updated.",
     "flag_created": "Feature flag created: it is served now.",

@@ -16,6 +16,7 @@ from heliograph.web.pages.issue_work import issue_assign, issue_comment
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
+from heliograph.web.pages.organizations import new_organization
 from heliograph.web.pages.project_settings import project_settings
 from heliograph.web.pages.replays import routes as replay_routes
 from heliograph.web.pages.setup import routes as setup_routes
@@ -32,6 +33,7 @@ routes = [
     Route("/login/link/{token}", login_link),
     Route("/logout", logout, methods=["POST", "GET"]),
     Route("/account/", account, methods=["GET", "POST"]),
+    Route("/orgs/new/", new_organization, methods=["GET", "POST"]),
     Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/status", issue_status, methods=["POST"]),
