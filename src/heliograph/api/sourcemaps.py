@@ -14,7 +14,8 @@
   events that name them and keeps no release rows: these answer with the
   release as asked, so that the upload commands go on;
 * ``GET /api/0/projects/{org}/{project}/artifact-bundles/``: the project's
-  bundles, newest first; ``DELETE .../artifact-bundles/{bundle_id}/``.
+  bundles, newest first; ``DELETE .../artifact-bundles/{bundle_id}/`` takes
+  one away from the project (deleted once no project has it).
 
 Uploading needs the ``write`` scope and a role that may change the project
 (for chunks: some project of the organization). An unknown organization and
@@ -284,16 +285,15 @@ def project_bundles(request: Request) -> Response:
 
 
 def project_bundle(request: Request) -> Response:
+    """Delete a bundle from the project: one uploaded for other projects too stays theirs
+    (the caller may not be allowed to change those)."""
     caller = common.principal(request)
     project, role = common.find_project(request, caller)
     common.check_write(request, caller, role)
     store = common.runtime(request).store
     bundle_id = parse_row_id(request.path_params["bundle_id"])
-    found = next((b for b in store.list_artifact_bundles(project.id, limit=10_000)
-                  if b.id == bundle_id), None)  # fmt: skip
-    if found is None:
+    if bundle_id is None or not store.unlink_artifact_bundle(bundle_id, [project.id]):
         raise ApiError(404, "artifact bundle not found")
-    store.delete_artifact_bundle(found.id)
     return Response(status_code=204)
 
 
