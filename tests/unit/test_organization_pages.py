@@ -3,39 +3,21 @@ account menu's organizations."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from heliograph.app import create_app
-from heliograph.bootstrap import ensure_defaults
-from heliograph.config import Settings
 from heliograph.runtime import Runtime
+from tests.site import csrf, logged_in_site
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[TestClient, Runtime]]:
     """The first-start admin (a superuser), logged in with a cookie session."""
-    settings = Settings(data_dir=tmp_path / "data")
-    runtime = Runtime(settings)
-    try:
-        welcome = ensure_defaults(runtime.store, settings.base_url)
-        assert welcome.login_url
-        client = TestClient(create_app(settings, runtime), base_url="http://testserver")
-        response = client.get(welcome.login_url.replace(settings.base_url, ""))
-        assert response.status_code == 200, response.text
-        yield client, runtime
-    finally:
-        runtime.close()
-
-
-def csrf(client: TestClient, path: str = "/account/") -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match
-    return match.group(1)
+    with logged_in_site(tmp_path / "data") as found:
+        yield found
 
 
 def test_a_superuser_creates_an_organization_and_lands_on_its_members_page(

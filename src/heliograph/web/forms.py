@@ -37,6 +37,7 @@ NOTICES = {
     "rule_deleted": "Alert rule deleted.",
     "alert_emails_on": "You will receive alert emails for the projects you can see.",
     "alert_emails_off": "You will no longer receive alert emails.",
+    "bundle_deleted": "Source map bundle deleted: events are no longer resolved with it here.",
 }
 
 

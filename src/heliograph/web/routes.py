@@ -20,6 +20,7 @@ from heliograph.web.pages.organizations import new_organization
 from heliograph.web.pages.project_settings import project_settings
 from heliograph.web.pages.replays import routes as replay_routes
 from heliograph.web.pages.setup import routes as setup_routes
+from heliograph.web.pages.source_maps import routes as source_map_routes
 from heliograph.web.pages.status import bulk_status, issue_status
 from heliograph.web.pages.tokens import account
 from heliograph.web.pages.web_analytics import routes as web_analytics_routes
@@ -49,5 +50,6 @@ routes = [
     *llm_routes,
     *replay_routes,
     *setup_routes,
+    *source_map_routes,
     *web_analytics_routes,
 ]
