@@ -12,6 +12,8 @@ What each role may do (a token additionally needs the matching scope)::
     admin    + project settings and ingest keys      scope admin
     owner    + organization members and teams        scope admin
 
+Creating organizations is for superusers (:func:`can_create_organization`).
+
 Cookie sessions carry every scope; their writes also need the CSRF token.
 """
 
@@ -94,3 +96,12 @@ def can_admin(principal: Principal, role: str | None) -> bool:
 def can_manage_members(principal: Principal, role: str | None) -> bool:
     """Add, remove and re-role organization members; manage teams."""
     return role in ROLE_CAN_MANAGE_MEMBERS and "admin" in principal.scopes
+
+
+def can_create_organization(principal: Principal) -> bool:
+    """Create an organization: superusers only, with the admin scope.
+
+    One rule for the API (``POST /api/0/organizations/``) and the UI's New
+    organization page, so that neither lets through what the other refuses.
+    """
+    return principal.user.is_superuser and can_admin(principal, "owner")

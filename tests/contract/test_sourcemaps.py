@@ -163,3 +163,66 @@ def test_stale_chunks_go_with_retention(store: Store, org: Organization) -> None
     store.purge_expired(now=2e10)
     assert store.missing_upload_chunks(org.id, [sha1(data)]) == [sha1(data)]
     assert store.upload_chunk(org.id, sha1(data)) is None
+
+
+def test_bundles_are_paged_newest_first_and_filtered(
+    store: Store, org: Organization, project: Project, other_project: Project
+) -> None:
+    saved = []
+    for n in range(3):
+        contents = {k: (u, t, d + b" " * n) for k, (u, t, d) in APP.items()}
+        saved.append(
+            store.save_artifact_bundle(
+                bundle(store, org, [project, other_project], contents, release=f"r{n % 2}")
+            )
+        )
+    first, cursor = store.page_artifact_bundles([project.id, other_project.id], limit=2)
+    assert [b.id for b in first] == [saved[2].id, saved[1].id] and cursor
+    rest, end = store.page_artifact_bundles([project.id], limit=2, cursor=cursor)
+    assert [b.id for b in rest] == [saved[0].id] and end is None
+    assert store.get_artifact_bundle_by_id(saved[0].id) == saved[0]
+    assert store.get_artifact_bundle_by_id(saved[2].id + 100) is None
+
+    of_r0, _ = store.page_artifact_bundles([project.id], release="r0")
+    assert [b.id for b in of_r0] == [saved[2].id, saved[0].id]
+    holding, _ = store.page_artifact_bundles([project.id], path="files/_/_/app.min.js.map")
+    assert len(holding) == 3
+    assert store.page_artifact_bundles([project.id], path="nowhere") == ([], None)
+    assert store.page_artifact_bundles([], limit=5) == ([], None)
+    try:
+        store.page_artifact_bundles([project.id], cursor="not a cursor")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a malformed cursor is a ValueError")
+
+
+def test_a_bundles_files_by_path_with_their_debug_ids(
+    store: Store, org: Organization, project: Project
+) -> None:
+    saved = store.save_artifact_bundle(bundle(store, org, [project], APP))
+    plain = store.save_artifact_bundle(
+        bundle(store, org, [project], {"a.js": ("~/a.js", "source", b"1")}, debug_id=None)
+    )
+    found = store.artifact_bundle_files([saved.id, plain.id])
+    assert [f.path for f in found[saved.id].files] == sorted(APP)
+    assert found[saved.id].debug_ids == 1 and found[plain.id].debug_ids == 0
+    assert found[saved.id].files[0].bundle_id == saved.id
+    first = store.artifact_bundle_files([saved.id], per_bundle=1)[saved.id]
+    assert [f.path for f in first.files] == ["files/_/_/app.min.js"] and first.debug_ids == 1
+    assert store.artifact_bundle_files([]) == {}
+
+
+def test_unlinking_keeps_a_bundle_for_its_other_projects(
+    store: Store, org: Organization, project: Project, other_project: Project
+) -> None:
+    saved = store.save_artifact_bundle(bundle(store, org, [project, other_project], APP))
+    files = store.find_source_files(project.id, debug_id=DEBUG_ID)
+    assert store.unlink_artifact_bundle(saved.id, [project.id])
+    assert store.find_source_files(project.id, debug_id=DEBUG_ID) == []
+    assert len(store.find_source_files(other_project.id, debug_id=DEBUG_ID)) == 2
+    assert all(store.blobs.get(f.blob_key) is not None for f in files)
+    assert not store.unlink_artifact_bundle(saved.id, [project.id])  # not linked any more
+    assert store.unlink_artifact_bundle(saved.id, [other_project.id])
+    assert store.get_artifact_bundle_by_id(saved.id) is None
+    assert all(store.blobs.get(f.blob_key) is None for f in files)

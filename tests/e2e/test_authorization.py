@@ -42,6 +42,7 @@ from heliograph.config import Settings
 from heliograph.flags.definition import check_filters
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
+from heliograph.sourcemaps.release_files import save_release_file
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
 from heliograph.store.contract import Store
 from heliograph.store.replay_records import ReplaySegment
@@ -70,7 +71,21 @@ PUBLIC = {
 ORG_UPLOADS = {
     "/api/0/organizations/{organization_slug}/chunk-upload/",
     "/api/0/organizations/{organization_slug}/artifactbundle/assemble/",
+    "/api/0/organizations/{organization_slug}/releases/",
+    "/api/0/organizations/{organization_slug}/files/source-maps/",
 }
+# A release is the organization's (sentry-cli without a project): member-a and viewer-a,
+# who see alpha, read alpha's side of it; member-a's writes reach the body check (400),
+# viewer-a's are refused (403); beta's release file is not found by either.
+ORG = "/api/0/organizations/{organization_slug}/releases/{version}/"
+ORG_RELEASES: dict[str, dict[str, tuple[int, int]]] = {
+    ORG: {"GET": (200, 200), "PUT": (200, 403)},
+    f"{ORG}assemble/": {"POST": (400, 403)},
+    f"{ORG}files/": {"GET": (200, 200), "POST": (400, 403)},
+    f"{ORG}files/{{file_id}}/": {"GET": (404, 404), "DELETE": (404, 404)},
+}
+# Pages for superusers only (creating organizations): 403 for every role of acme.
+SUPERUSERS_ONLY = {"/orgs/new/"}
 # Routes every logged-in user may post to: they act on the user's own account.
 OWN_ACCOUNT = {"/account/", "/logout", "/api/0/users/me/alert-emails/"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -119,6 +134,7 @@ class Target:
     replay_id: str
     person_id: int
     rule_id: int
+    release_file_id: int
 
 
 @dataclass
@@ -192,6 +208,9 @@ def _seed(store: Store, project: Project, title: str) -> Target:
     stored = store.get_event(project.id, error.event_id)
     assert stored is not None and stored.issue_id is not None
     key = store.create_key(project.id, f"{project.slug} key")
+    release_file = save_release_file(
+        store, project.organization_id, [project.id], "1.0", name="~/app.js", data=b"1"
+    )
     flag = store.create_flag(
         project.id, key=f"{project.slug}-flag", name=title, active=True,
         filters=check_filters(None), environments={}, user_id=None,
@@ -207,6 +226,7 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         replay_id,
         person.id,
         rule.id,
+        release_file.bundle.id,
     )
 
 
@@ -297,6 +317,7 @@ def fill(path: str, target: Target, world: World) -> str:
             "team_slug": "team-b",
             "version": "1.0",
             "bundle_id": "1",
+            "file_id": str(target.release_file_id),
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -373,10 +394,17 @@ def test_routes_that_name_betas_things_are_404_for_those_who_cannot_see_beta(
                 for response in _as_user(world, user, method, path):
                     walked += 1
                     _no_leak(response)
+                    if template in ORG_RELEASES and user != "outsider":
+                        member_a, viewer_a = ORG_RELEASES[template][method]
+                        expected = member_a if user == "member-a" else viewer_a
+                        assert response.status_code == expected, (user, method, path)
+                        if expected == 404:
+                            assert response.json()["detail"] == "release file not found"
+                        continue
                     if _org_only(template) and user != "outsider":
                         # Members of acme may read its member list, not change it.
                         expected = 200 if method == "GET" else 403
-                        if template in ORG_UPLOADS and user == "member-a" and method == "POST":
+                        if template in ORG_UPLOADS and user == "member-a" and method in WRITES:
                             expected = 400
                         assert response.status_code == expected, (user, method, path)
                         continue
@@ -394,7 +422,7 @@ def test_beta_ids_are_useless_through_alpha(
     world: World, routes: list[tuple[str, tuple[str, ...]]]
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
-               "{person_id}", "{rule_id}")  # fmt: skip
+               "{person_id}", "{rule_id}", "{file_id}")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
@@ -436,7 +464,9 @@ def test_everyone_who_sees_beta_can_read_every_page_of_it(
         path = fill(template, world.beta, world)
         for user in SEES_BETA:
             [response] = _as_user(world, user, "GET", path)
-            if "ai-fix" in template:  # no LLM provider is configured in tests
+            if template in SUPERUSERS_ONLY:
+                assert response.status_code == 403, (user, path)
+            elif "ai-fix" in template:  # no LLM provider is configured in tests
                 assert response.status_code == 404 and "provider" in response.text.lower()
             else:
                 assert response.status_code == 200, (user, path, response.text[:300])
@@ -517,6 +547,8 @@ def test_nothing_changed_after_the_walk(
             keys = store.project_keys(target.project.id)
             assert [k.label for k in keys] == [f"{target.project.slug} key"]
             assert all(k.revoked_at is None for k in keys)
+            bundles = store.list_artifact_bundles(target.project.id)
+            assert [b.id for b in bundles] == [target.release_file_id]
         acme = store.get_organization("acme")
         assert acme is not None
         roles = {m.user.email: m.role for m in store.organization_members(acme.id)}

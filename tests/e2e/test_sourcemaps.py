@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.conftest import LiveServer
 from tests.customer_site import HTML, JAVASCRIPT, customer_site
 from tests.js_clients import require, sentry_browser_bundle
+from tests.old_sentry import old_sentry
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +74,14 @@ def _build(out: Path) -> Path:
     return dist
 
 
-def _sentry_cli(server: LiveServer, *args: str) -> str:
+def _sentry_cli(server: LiveServer, *args: str, url: str | None = None) -> str:
+    """Run the real sentry-cli against the server (or ``url``, a proxy in front of it)."""
     cli = require("@sentry/cli") / "bin" / "sentry-cli"
     projects = server.api().get("/api/0/projects/").json()
     env = {
         **os.environ,
         "SENTRY_AUTH_TOKEN": server.api_token,
-        "SENTRY_URL": server.url,
+        "SENTRY_URL": url or server.url,
         "SENTRY_ORG": projects[0]["organization"]["slug"],
         "SENTRY_PROJECT": projects[0]["slug"],
         "SENTRY_LOAD_DOTENV": "0",
@@ -199,3 +201,95 @@ def test_maps_uploaded_after_the_event_resolve_it_on_display(
     assert "Resolved with a source map (release" in page
     assert "parseConfig" in page and "/static/app.min.js" in page
     assert "throw new Error(&#34;bad config line: &#34; + text);" in page
+
+
+def _release_files_url(server: LiveServer, release: str) -> str:
+    projects = server.api().get("/api/0/projects/").json()
+    org, project = projects[0]["organization"]["slug"], projects[0]["slug"]
+    return f"/api/0/projects/{org}/{project}/releases/{release}/files/"
+
+
+def test_release_files_uploaded_over_plain_http_resolve_frames(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """The older flow, as build plugins and old sentry-cli versions send it: one multipart
+    POST per file to the release's files, with a token; no chunks, no bundle."""
+    dist = _build(tmp_path / "app")
+    release = "legacy@1.0"
+    files = _release_files_url(live_server, release)
+    with live_server.api() as api:
+        for name in ("app.min.js", "app.min.js.map"):
+            response = api.post(
+                files,
+                data={"name": f"~/static/{name}"},
+                files={"file": (name, (dist / name).read_bytes())},
+            )
+            assert response.status_code == 201, response.text
+        listed = sorted(f["name"] for f in api.get(files).json())
+        assert listed == ["~/static/app.min.js", "~/static/app.min.js.map"]
+        again = api.post(files, data={"name": "~/static/app.min.js"}, files={"file": ("x", b"x")})
+        assert again.status_code == 409
+    event = _throw(live_server, browser, dist, tmp_path, release=release)
+    _check_resolved(event, "release")
+
+
+def test_sentry_cli_release_files_commands(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """``sentry-cli releases files VERSION upload|list|delete``, the real binary."""
+    dist = _build(tmp_path / "app")
+    release = "cli-files@1.0"
+    for name in ("app.min.js", "app.min.js.map"):
+        _sentry_cli(
+            live_server, "releases", "files", release, "upload", str(dist / name),
+            f"~/static/{name}",
+        )  # fmt: skip
+    listed = _sentry_cli(live_server, "releases", "files", release, "list")
+    assert "~/static/app.min.js.map" in listed and "~/static/app.min.js " in listed
+    event = _throw(live_server, browser, dist, tmp_path, release=release)
+    _check_resolved(event, "release")
+
+    _sentry_cli(live_server, "releases", "files", release, "delete", "~/static/app.min.js.map")
+    files = _release_files_url(live_server, release)
+    assert [f["name"] for f in live_server.api().get(files).json()] == ["~/static/app.min.js"]
+    _sentry_cli(live_server, "releases", "files", release, "delete", "--all")
+    assert live_server.api().get(files).json() == []
+
+
+def test_sourcemaps_upload_to_a_server_without_chunk_upload(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """sentry-cli's fallback for a server without chunked uploads: it lists the release's
+    files, deletes those it replaces and sends each file to the release's files."""
+    dist = _build(tmp_path / "app")
+    release = "no-chunks@1.0"
+    upload = ("sourcemaps", "upload", "--release", release, "--url-prefix", "~/static", str(dist))
+    with old_sentry(live_server.url, accept=None) as proxy:
+        output = _sentry_cli(live_server, *upload, url=proxy.url)
+        assert "Upload type: single file/legacy upload" in output
+        _sentry_cli(live_server, *upload, url=proxy.url)  # again: replaces, no 409
+    assert any(method == "DELETE" and "/files/" in path for method, path in proxy.calls)
+    names = [f["name"] for f in live_server.api().get(_release_files_url(live_server, release))
+             .json()]  # fmt: skip
+    assert sorted(names) == ["~/static/app.min.js", "~/static/app.min.js.map"]
+    event = _throw(live_server, browser, dist, tmp_path, release=release)
+    _check_resolved(event, "release")
+
+
+def test_release_bundle_of_sentry_cli_before_artifact_bundles(
+    live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    """A server offering ``release_files`` only: sentry-cli assembles a release bundle
+    (what an older sentry-cli, which knows no artifact bundles, does with this server)."""
+    dist = _build(tmp_path / "app")
+    release = "release-bundle@1.0"
+    with old_sentry(live_server.url, accept=["release_files"]) as proxy:
+        output = _sentry_cli(
+            live_server, "sourcemaps", "upload", "--release", release, "--url-prefix",
+            "~/static", str(dist), url=proxy.url,
+        )  # fmt: skip
+    assert "Upload type: release bundle" in output
+    org = live_server.api().get("/api/0/projects/").json()[0]["organization"]["slug"]
+    assert ("POST", f"/api/0/organizations/{org}/releases/{release}/assemble/") in proxy.calls
+    event = _throw(live_server, browser, dist, tmp_path, release=release)
+    _check_resolved(event, "release")

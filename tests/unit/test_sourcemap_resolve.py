@@ -13,6 +13,7 @@ import pytest
 
 from heliograph.model import Event, Exception_, Frame
 from heliograph.sourcemaps.assemble import assemble_bundle
+from heliograph.sourcemaps.release_files import save_release_file
 from heliograph.sourcemaps.resolve import SourceMapResolver, url_candidates
 from heliograph.store.contract import Store
 from heliograph.store.sqlite.store import SQLiteStore
@@ -121,6 +122,30 @@ def test_frames_resolve_by_release_and_url(store: Store) -> None:
     other = error(release="2.0")
     assert not SourceMapResolver(store).resolve(other)
     assert other.exceptions[0].frames[-1].function == "t"
+
+
+def test_frames_resolve_from_release_files(store: Store) -> None:
+    """Files uploaded one at a time (Sentry's older release files) resolve as a bundle's
+    do: the script by release, dist and URL, its map by the sourceMappingURL comment."""
+    org = store.create_organization("acme", "Acme")
+    project = store.create_project(org.id, "shop", "Shop")
+    for name, data in (
+        ("~/static/app.min.js", SCRIPT),
+        ("~/static/app.min.js.map", SOURCE_MAP),
+    ):
+        save_release_file(
+            store, org.id, [project.id], "2.0", name=name, data=data.encode(), dist="web"
+        )
+    event = error(release="2.0")
+    event.tags["dist"] = "web"
+    assert SourceMapResolver(store).resolve(event)
+    caller, thrower = event.exceptions[0].frames
+    assert (thrower.function, thrower.lineno, thrower.colno) == ("parseConfig", 4, 5)
+    assert thrower.context_line == '    throw new Error("bad config line: " + text);'
+    assert (caller.function, caller.lineno) == ("startApp", 10)
+    assert thrower.minified is not None and thrower.minified["resolved_with"] == "release"
+    # Another dist, or none, finds nothing.
+    assert not SourceMapResolver(store).resolve(error(release="2.0"))
 
 
 def test_a_miss_is_remembered_by_digest_not_by_pages(store: Store) -> None:

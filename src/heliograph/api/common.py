@@ -11,6 +11,7 @@ CSRF token in ``X-CSRF-Token``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
@@ -22,6 +23,10 @@ from heliograph.runtime import Runtime
 from heliograph.store.base import Issue, Project
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+# What a URL keeps as is when percent-encoded for a header (its delimiters, and "%").
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%"
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
 
 
 def runtime(request: Request) -> Runtime:
@@ -92,3 +97,35 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "the request body must be JSON") from None
+
+
+def page_limit(request: Request) -> int:
+    """How many rows a list answers (``?limit=`` or Sentry's ``?per_page=``), 1 to 100."""
+    raw = request.query_params.get("limit") or request.query_params.get("per_page")
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"limit must be an integer, got {raw!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def link_header(request: Request, next_cursor: str | None) -> str:
+    """Sentry's ``Link`` header: the previous and next pages, and whether there are
+    results there (clients such as sentry-cli follow ``next`` while it has some)."""
+
+    def url(cursor: str) -> str:
+        # Percent-encoded: a path may name a release in any script, a header is Latin-1.
+        return quote(str(request.url.include_query_params(cursor=cursor)), safe=_URL_SAFE)
+
+    current = request.query_params.get("cursor", "")
+    previous = f'<{url("")}>; rel="previous"; results="{"true" if current else "false"}"; cursor=""'
+    if next_cursor:
+        following = f'<{url(next_cursor)}>; rel="next"; results="true"; cursor="{next_cursor}"'
+    else:
+        echoed = quote(current, safe=":")  # as sent: any digits float() reads, any script
+        following = f'<{url(current)}>; rel="next"; results="false"; cursor="{echoed}"'
+    return f"{previous}, {following}"

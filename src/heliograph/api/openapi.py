@@ -19,6 +19,8 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
         401: "Authentication required",
         403: "Forbidden: the token lacks the scope, or the role does not allow it",
         404: "Not found",
+        409: "Conflict: it exists already",
+        413: "Too large",
     }
     return {
         str(status): {
@@ -569,8 +571,43 @@ def _sourcemap_paths() -> dict[str, Any]:
     }
     json_body = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     releases = "/api/0/projects/{organization_slug}/{project_slug}/releases/"
+    org_releases = "/api/0/organizations/{organization_slug}/releases/"
     bundles = "/api/0/projects/{organization_slug}/{project_slug}/artifact-bundles/"
     return {
+        **_release_file_paths(),
+        org_releases: {
+            "post": {
+                "summary": "Create a release without a project (answered as asked)",
+                "parameters": org,
+                "requestBody": json_body,
+                "responses": {
+                    "201": _ok(release, "Created"),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            }
+        },
+        org_releases + "{version}/": {
+            "get": {
+                "summary": "A release (the organization's)",
+                "parameters": [*org, version],
+                "responses": {"200": _ok(release), **_error_responses(400, 401, 403, 404)},
+            },
+            "put": {
+                "summary": "Update (finalize) a release without a project",
+                "parameters": [*org, version],
+                "requestBody": json_body,
+                "responses": {"200": _ok(release), **_error_responses(400, 401, 403, 404)},
+            },
+        },
+        org_releases + "{version}/assemble/": {
+            "post": {
+                "summary": "Assemble a release bundle (older sentry-cli) for the projects "
+                "of the organization the caller may change",
+                "parameters": [*org, version],
+                "requestBody": json_body,
+                "responses": {"200": _ok(assemble), **_error_responses(400, 401, 403, 404)},
+            }
+        },
         "/api/0/organizations/{organization_slug}/chunk-upload/": {
             "get": {
                 "summary": "Chunk upload options (sizes, concurrency, accepted kinds)",
@@ -643,6 +680,100 @@ def _sourcemap_paths() -> dict[str, Any]:
             }
         },
     }
+
+
+def _release_file_paths() -> dict[str, Any]:
+    """Sentry's older release files, under a project and under the organization."""
+    version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+    file_id = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    release_file = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "dist": {"type": ["string", "null"]},
+            "headers": {"type": "object"},
+            "size": {"type": "integer"},
+            "sha1": {"type": "string"},
+            "dateCreated": {"type": "string", "format": "date-time"},
+        },
+    }
+    upload = {
+        "type": "object",
+        "required": ["file", "name"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "name": {"type": "string", "description": "the URL, e.g. ~/static/app.min.js"},
+            "dist": {"type": "string"},
+            "header": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    paging = [
+        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+    ]
+    found: dict[str, Any] = {}
+    for base, params in (
+        ("/api/0/projects/{organization_slug}/{project_slug}", _PROJECT_PARAMS),
+        ("/api/0/organizations/{organization_slug}", [_PROJECT_PARAMS[0]]),
+    ):
+        files = f"{base}/releases/{{version}}/files/"
+        found[files] = {
+            "get": {
+                "summary": "The release's files, newest first (Link header for more)",
+                "parameters": [*params, version, *paging],
+                "responses": {
+                    "200": _ok({"type": "array", "items": release_file}),
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+            "post": {
+                "summary": "Upload one file of the release (write scope)",
+                "parameters": [*params, version],
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload}},
+                },
+                "responses": {
+                    "201": _ok(release_file, "Created"),
+                    **_error_responses(400, 401, 403, 404, 409, 413),
+                },
+            },
+        }
+        found[files + "{file_id}/"] = {
+            "get": {
+                "summary": "One file of the release (?download=1: its contents)",
+                "parameters": [
+                    *params,
+                    version,
+                    file_id,
+                    {"name": "download", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _ok(release_file), **_error_responses(400, 401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Delete one file of the release (write scope)",
+                "parameters": [*params, version, file_id],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_error_responses(400, 401, 403, 404),
+                },
+            },
+        }
+        found[f"{base}/files/source-maps/"] = {
+            "delete": {
+                "summary": "Delete every file of the release named by ?name= (write scope)",
+                "parameters": [
+                    *params,
+                    {"name": "name", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_error_responses(400, 401, 403, 404),
+                },
+            }
+        }
+    return found
 
 
 def _issue_work_paths() -> dict[str, Any]:

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from heliograph.api import common
 from heliograph.api.errors import ApiError
 from heliograph.api.project_admin import key_json, project_detail_json
-from heliograph.auth import Principal
+from heliograph.auth import Principal, can_create_organization
 from heliograph.onboarding import (
     OnboardingError,
     check_ai_policy,
@@ -68,9 +68,12 @@ async def organizations(request: Request) -> Response:
     caller = common.principal(request)
     store = common.runtime(request).store
     if request.method == "POST":
-        if not caller.user.is_superuser:
-            raise ApiError(403, "only superusers can create organizations")
-        common.check_admin(request, caller, "owner")
+        # The rule the UI's New organization page applies too.
+        if not can_create_organization(caller):
+            if not caller.user.is_superuser:
+                raise ApiError(403, "only superusers can create organizations")
+            raise ApiError(403, "this token lacks the admin scope")
+        common.check_admin(request, caller, "owner")  # a cookie session's CSRF token
         body = _object(await common.json_body(request))
         try:
             org = create_organization(

@@ -10,11 +10,16 @@
   version?, dist?}`` -> ``{state, missingChunks}`` (:mod:`heliograph.sourcemaps.assemble`);
 * ``POST /api/0/projects/{org}/{project}/releases/``, ``GET|PUT
   .../releases/{version}/``: what ``sentry-cli
-  releases new`` and ``finalize`` call. Heliograph knows releases from the
+  releases new`` and ``finalize`` call (under ``/api/0/organizations/{org}/``
+  when no project is given). Heliograph knows releases from the
   events that name them and keeps no release rows: these answer with the
   release as asked, so that the upload commands go on;
 * ``GET /api/0/projects/{org}/{project}/artifact-bundles/``: the project's
-  bundles, newest first; ``DELETE .../artifact-bundles/{bundle_id}/``.
+  bundles, newest first; ``DELETE .../artifact-bundles/{bundle_id}/`` takes
+  one away from the project (deleted once no project has it).
+
+The older, one-file-at-a-time release-files endpoints are
+:mod:`heliograph.api.release_files`.
 
 Uploading needs the ``write`` scope and a role that may change the project
 (for chunks: some project of the organization). An unknown organization and
@@ -44,10 +49,11 @@ from heliograph.bounds import parse_row_id
 from heliograph.query.serialize import iso
 from heliograph.sourcemaps.assemble import assemble_bundle, is_sha1
 from heliograph.sourcemaps.bundle import MAX_BUNDLE_BYTES
+from heliograph.sourcemaps.release_files import ReleaseFileError, check_version
 from heliograph.store.base import Organization, Project
 from heliograph.store.sourcemap_records import ArtifactBundle
 
-__all__ = ["routes"]
+__all__ = ["organization_projects", "routes", "writable_projects"]
 
 CHUNK_SIZE = 8 * 1024 * 1024
 CHUNKS_PER_REQUEST = 16
@@ -65,7 +71,7 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status, media_type="application/json")
 
 
-def _organization(
+def organization_projects(
     request: Request, caller: Principal, *, write: bool = True
 ) -> tuple[Organization, list[Project]]:
     """The organization and the projects of it the caller may upload to (403 if none);
@@ -90,8 +96,8 @@ def _organization(
     return organization, writable
 
 
-def _writable(request: Request, caller: Principal) -> tuple[Organization, list[Project]]:
-    organization, writable = _organization(request, caller)
+def writable_projects(request: Request, caller: Principal) -> tuple[Organization, list[Project]]:
+    organization, writable = organization_projects(request, caller)
     if caller.csrf_token is not None:  # a cookie session: the usual CSRF check
         common.check_write(request, caller, "owner")
     return organization, writable
@@ -125,9 +131,9 @@ def _text_field(body: dict[str, Any], key: str) -> str | None:
 async def chunk_upload(request: Request) -> Response:
     caller = common.principal(request)
     if request.method == "POST":
-        organization, _ = _writable(request, caller)
+        organization, _ = writable_projects(request, caller)
     else:
-        organization, _ = _organization(request, caller, write=False)
+        organization, _ = organization_projects(request, caller, write=False)
     if request.method == "GET":
         return _json(
             {
@@ -195,7 +201,7 @@ async def _assemble_body(request: Request) -> tuple[dict[str, Any], str, list[st
 
 async def artifact_bundle_assemble(request: Request) -> Response:
     caller = common.principal(request)
-    organization, writable = _writable(request, caller)
+    organization, writable = writable_projects(request, caller)
     body, checksum, chunks = await _assemble_body(request)
     projects = _named_projects(writable, body.get("projects"))
     result = await run_in_threadpool(
@@ -211,14 +217,41 @@ async def artifact_bundle_assemble(request: Request) -> Response:
     return _json(result.json())
 
 
+async def release_assemble(request: Request) -> Response:
+    """``POST /api/0/organizations/{org}/releases/{version}/assemble/``: what sentry-cli
+    sends when a server offers ``release_files`` but not ``artifact_bundles`` (so an
+    older sentry-cli, which knows no artifact bundles): the same zip, no projects named.
+    A release is the organization's, as in Sentry: the bundle goes to every project of
+    it the caller may change."""
+    caller = common.principal(request)
+    organization, writable = writable_projects(request, caller)
+    version = _version(request)
+    body, checksum, chunks = await _assemble_body(request)
+    result = await run_in_threadpool(
+        assemble_bundle,
+        common.runtime(request).store,
+        organization.id,
+        checksum,
+        chunks,
+        project_ids=[p.id for p in writable],
+        release=version,
+        dist=_text_field(body, "dist"),
+    )
+    return _json(result.json())
+
+
 # -- releases ----------------------------------------------------------------------
 
 
+def _checked_version(version: str) -> str:
+    try:
+        return check_version(version)
+    except ReleaseFileError as exc:
+        raise ApiError(exc.status, exc.detail) from None
+
+
 def _version(request: Request) -> str:
-    version = request.path_params["version"]
-    if not version or len(version) > MAX_VERSION:
-        raise ApiError(400, f"a release version has 1 to {MAX_VERSION} characters")
-    return str(version)
+    return _checked_version(str(request.path_params["version"]))
 
 
 def _release_json(version: str, projects: list[Project], released: bool) -> dict[str, Any]:
@@ -236,28 +269,47 @@ def _release_json(version: str, projects: list[Project], released: bool) -> dict
     }
 
 
+def _release_projects(request: Request, caller: Principal, *, write: bool) -> list[Project]:
+    """The project the path names, or (``/organizations/{org}/releases/``, what
+    sentry-cli calls without a project) the organization's: those the caller may
+    change (``write``), else those they see."""
+    if "project_slug" not in request.path_params:
+        return (
+            writable_projects(request, caller)[1]
+            if write
+            else organization_projects(request, caller, write=False)[1]
+        )
+    project, role = common.find_project(request, caller)
+    if write:
+        common.check_write(request, caller, role)
+    return [project]
+
+
 async def create_release(request: Request) -> Response:
     caller = common.principal(request)
-    project, role = common.find_project(request, caller)
-    common.check_write(request, caller, role)
+    projects = _release_projects(request, caller, write=True)
     body = await common.json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, 'expected a JSON object such as {"version": "1.0"}')
     version = _text_field(body, "version")
     if version is None:
         raise ApiError(400, "version is required")
-    return _json(_release_json(version, [project], bool(body.get("dateReleased"))), 201)
+    named = body.get("projects")
+    if "project_slug" not in request.path_params and isinstance(named, list) and named:
+        projects = [p for p in projects if p.slug in named or str(p.id) in named]
+    released = bool(body.get("dateReleased"))
+    return _json(_release_json(_checked_version(version), projects, released), 201)
 
 
 async def release_detail(request: Request) -> Response:
     caller = common.principal(request)
-    project, role = common.find_project(request, caller)
+    writing = request.method == "PUT"
+    projects = _release_projects(request, caller, write=writing)
     released = False
-    if request.method == "PUT":
-        common.check_write(request, caller, role)
+    if writing:
         body = await common.json_body(request)
         released = isinstance(body, dict) and bool(body.get("dateReleased"))
-    return _json(_release_json(_version(request), [project], released))
+    return _json(_release_json(_version(request), projects, released))
 
 
 # -- bundles of a project ---------------------------------------------------------
@@ -284,16 +336,15 @@ def project_bundles(request: Request) -> Response:
 
 
 def project_bundle(request: Request) -> Response:
+    """Delete a bundle from the project: one uploaded for other projects too stays theirs
+    (the caller may not be allowed to change those)."""
     caller = common.principal(request)
     project, role = common.find_project(request, caller)
     common.check_write(request, caller, role)
     store = common.runtime(request).store
     bundle_id = parse_row_id(request.path_params["bundle_id"])
-    found = next((b for b in store.list_artifact_bundles(project.id, limit=10_000)
-                  if b.id == bundle_id), None)  # fmt: skip
-    if found is None:
+    if bundle_id is None or not store.unlink_artifact_bundle(bundle_id, [project.id]):
         raise ApiError(404, "artifact bundle not found")
-    store.delete_artifact_bundle(found.id)
     return Response(status_code=204)
 
 
@@ -303,8 +354,15 @@ PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
 routes = [
     Route(f"{ORG}/chunk-upload/", chunk_upload, methods=["GET", "POST"]),
     Route(f"{ORG}/artifactbundle/assemble/", artifact_bundle_assemble, methods=["POST"]),
-    Route(f"{PROJECT}/releases/", create_release, methods=["POST"]),
-    Route(f"{PROJECT}/releases/{{version}}/", release_detail, methods=["GET", "PUT"]),
+    Route(f"{ORG}/releases/{{version}}/assemble/", release_assemble, methods=["POST"]),
+    *[
+        route
+        for base in (PROJECT, ORG)
+        for route in (
+            Route(f"{base}/releases/", create_release, methods=["POST"]),
+            Route(f"{base}/releases/{{version}}/", release_detail, methods=["GET", "PUT"]),
+        )
+    ],
     Route(f"{PROJECT}/artifact-bundles/", project_bundles, methods=["GET"]),
     Route(f"{PROJECT}/artifact-bundles/{{bundle_id}}/", project_bundle, methods=["DELETE"]),
 ]

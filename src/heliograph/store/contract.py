@@ -65,7 +65,12 @@ from heliograph.store.llm_records import (
 )
 from heliograph.store.replay_records import ReplayFilter, ReplayRecord, SegmentRecord
 from heliograph.store.retention import PurgeReport
-from heliograph.store.sourcemap_records import ArtifactBundle, NewArtifactBundle, SourceFile
+from heliograph.store.sourcemap_records import (
+    ArtifactBundle,
+    BundleFiles,
+    NewArtifactBundle,
+    SourceFile,
+)
 from heliograph.store.web_records import (
     EventBreakdown,
     EventNameCount,
@@ -595,12 +600,39 @@ class SourceMaps(Protocol):
 
     def get_artifact_bundle(self, organization_id: int, checksum: str) -> ArtifactBundle | None: ...
 
+    def get_artifact_bundle_by_id(self, bundle_id: int) -> ArtifactBundle | None: ...
+
     def list_artifact_bundles(
         self, project_id: int, *, limit: int = 100
     ) -> list[ArtifactBundle]: ...
 
+    def page_artifact_bundles(
+        self,
+        project_ids: Sequence[int],
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        release: str | None = None,
+        path: str | None = None,
+        url: str | None = None,
+    ) -> tuple[list[ArtifactBundle], str | None]:
+        """Bundles of any of these projects, newest first, and the next page's cursor;
+        only those of ``release`` / holding a file at ``path`` (of ``url``) when given."""
+        ...
+
+    def artifact_bundle_files(
+        self, bundle_ids: Sequence[int], *, per_bundle: int | None = None
+    ) -> dict[int, BundleFiles]:
+        """Each bundle's files by path (at most ``per_bundle`` of each) and its count of
+        distinct debug ids."""
+        ...
+
     def save_artifact_bundle(self, bundle: NewArtifactBundle) -> ArtifactBundle:
         """Idempotent by (organization, checksum): the same upload again adds project links."""
+        ...
+
+    def unlink_artifact_bundle(self, bundle_id: int, project_ids: Sequence[int]) -> bool:
+        """Take the bundle away from these projects; delete it once no project has it."""
         ...
 
     def delete_artifact_bundle(self, bundle_id: int) -> bool: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ArtifactBundle", "NewArtifactBundle", "SourceFile"]
+__all__ = ["ArtifactBundle", "BundleFiles", "NewArtifactBundle", "SourceFile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,12 @@ class NewArtifactBundle:
     dist: str | None
     project_ids: tuple[int, ...]
     files: tuple[SourceFile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFiles:
+    """What a listing shows of a bundle's files: the first ones by path (all, unless a
+    limit was asked) and how many distinct debug ids all of its files carry."""
+
+    files: tuple[SourceFile, ...]
+    debug_ids: int

@@ -28,7 +28,13 @@ from typing import Any, ClassVar, Generic
 
 from heliograph.store.account_reads import DbT
 from heliograph.store.blobs import BlobStore
-from heliograph.store.sourcemap_records import ArtifactBundle, NewArtifactBundle, SourceFile
+from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.sourcemap_records import (
+    ArtifactBundle,
+    BundleFiles,
+    NewArtifactBundle,
+    SourceFile,
+)
 from heliograph.store.sql_dialect import SqlDialect
 
 __all__ = ["CHUNK_TTL", "SourceMapStoreMixin", "chunk_key", "file_key"]
@@ -177,13 +183,96 @@ class SourceMapStoreMixin(Generic[DbT]):
         )
         return found[0] if found else None
 
+    def get_artifact_bundle_by_id(self, bundle_id: int) -> ArtifactBundle | None:
+        found = self._bundles("WHERE b.id = ?", (bundle_id,))
+        return found[0] if found else None
+
     def list_artifact_bundles(self, project_id: int, *, limit: int = 100) -> list[ArtifactBundle]:
         """The project's bundles, newest first."""
-        return self._bundles(
-            "JOIN artifact_bundle_projects l ON l.bundle_id = b.id WHERE l.project_id = ? "
-            "ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
-            (project_id, limit),
+        return self.page_artifact_bundles([project_id], limit=limit)[0]
+
+    def page_artifact_bundles(
+        self,
+        project_ids: Sequence[int],
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        release: str | None = None,
+        path: str | None = None,
+        url: str | None = None,
+    ) -> tuple[list[ArtifactBundle], str | None]:
+        """Bundles of any of these projects, newest first, a page at a time, and the
+        cursor of the next page (None: no more). Only those of ``release``, and those
+        holding a file at ``path`` / of ``url``, when given. ValueError for a malformed
+        cursor."""
+        ids = sorted(set(project_ids))
+        if not ids or limit < 1:
+            return [], None
+        linked, params = self.dialect.in_list("l.project_id", ids)
+        where = [
+            f"EXISTS (SELECT 1 FROM artifact_bundle_projects l WHERE l.bundle_id = b.id "
+            f"AND {linked})"
+        ]
+        after = decode_cursor(cursor)
+        if after is not None:
+            where.append("(b.created_at < ? OR (b.created_at = ? AND b.id < ?))")
+            params += [after[0], after[0], after[1]]
+        if release is not None:
+            where.append("b.release = ?")
+            params.append(release)
+        holding = [(column, value) for column, value in (("path", path), ("url", url)) if value]
+        if holding:
+            where.append(
+                "EXISTS (SELECT 1 FROM artifact_files f WHERE f.bundle_id = b.id AND "
+                + " AND ".join(f"f.{column} = ?" for column, _ in holding)
+                + ")"
+            )
+            params += [value for _, value in holding]
+        found = self._bundles(
+            f"WHERE {' AND '.join(where)} ORDER BY b.created_at DESC, b.id DESC LIMIT ?",
+            (*params, limit + 1),
         )
+        if len(found) <= limit:
+            return found, None
+        last = found[limit - 1]
+        return found[:limit], encode_cursor(last.created_at, last.id)
+
+    def artifact_bundle_files(
+        self, bundle_ids: Sequence[int], *, per_bundle: int | None = None
+    ) -> dict[int, BundleFiles]:
+        """Each bundle's files by path (the first ``per_bundle`` of each, when given:
+        a bundle may hold 10,000) and its count of distinct debug ids."""
+        ids = sorted(set(bundle_ids))
+        if not ids:
+            return {}
+        condition, params = self.dialect.in_list("f.bundle_id", ids)
+        order = f"f.path{self.dialect.text_order}"
+        if per_bundle is None:
+            sql = f"SELECT {_FILE_COLUMNS} FROM artifact_files f WHERE {condition}"
+            args: list[Any] = params
+        else:
+            # A window per bundle: both SQLite (3.25+) and PostgreSQL number rows so.
+            sql = (
+                f"SELECT {_FILE_COLUMNS} FROM (SELECT f.*, ROW_NUMBER() "
+                f"OVER (PARTITION BY f.bundle_id ORDER BY {order}) AS n "
+                f"FROM artifact_files f WHERE {condition}) f WHERE n <= ?"
+            )
+            args = [*params, per_bundle]
+        files: dict[int, list[SourceFile]] = {bundle_id: [] for bundle_id in ids}
+        for row in self._sm_rows(f"{sql} ORDER BY f.bundle_id, {order}", args):
+            file = _file(row)
+            files[file.bundle_id].append(file)
+        debug_ids = dict(
+            self._sm_rows(
+                f"SELECT f.bundle_id, COUNT(DISTINCT f.debug_id) FROM artifact_files f "
+                f"WHERE {condition} GROUP BY f.bundle_id",
+                params,
+            )
+        )
+        return {
+            bundle_id: BundleFiles(tuple(found), int(debug_ids.get(bundle_id, 0)))
+            for bundle_id, found in files.items()
+        }
 
     def save_artifact_bundle(self, bundle: NewArtifactBundle) -> ArtifactBundle:
         """Store an assembled bundle (its file blobs already written) and link it to its
@@ -240,25 +329,47 @@ class SourceMapStoreMixin(Generic[DbT]):
         assert found is not None
         return found
 
+    def unlink_artifact_bundle(self, bundle_id: int, project_ids: Sequence[int]) -> bool:
+        """Take a bundle away from these projects and, in the same transaction, delete
+        it once no project has it. Whether it was linked to one of them.
+
+        What a project's "delete" means: a bundle uploaded for several projects
+        stays with the others, which whoever deletes it may not be allowed to change."""
+        ids = sorted(set(project_ids))
+        if not ids:
+            return False
+        condition, params = self.dialect.in_list("project_id", ids)
+        unlink = self.dialect.sql(
+            f"DELETE FROM artifact_bundle_projects WHERE bundle_id = ? AND {condition}"
+        )
+        left = self.dialect.sql("SELECT 1 FROM artifact_bundle_projects WHERE bundle_id = ?")
+
+        def write(conn: Any) -> tuple[int, list[str]]:
+            removed = int(conn.execute(unlink, (bundle_id, *params)).rowcount)
+            if not removed or conn.execute(left, (bundle_id,)).fetchone() is not None:
+                return removed, []
+            return removed, self._delete_bundle_rows(conn, bundle_id)[1]
+
+        removed, keys = self.db.write(write)
+        self.blobs.delete(keys)
+        return removed > 0
+
     def delete_artifact_bundle(self, bundle_id: int) -> bool:
         """Forget a bundle: its rows, then its blobs (a crash between leaves only orphans)."""
-        keys = [row[0] for row in self._sm_rows(
-            "SELECT blob_key FROM artifact_files WHERE bundle_id = ?", (bundle_id,)
-        )]  # fmt: skip
-
-        def write(conn: Any) -> int:
-            for table in ("artifact_files", "artifact_bundle_projects"):
-                conn.execute(
-                    self.dialect.sql(f"DELETE FROM {table} WHERE bundle_id = ?"), (bundle_id,)
-                )
-            cursor = conn.execute(
-                self.dialect.sql("DELETE FROM artifact_bundles WHERE id = ?"), (bundle_id,)
-            )
-            return int(cursor.rowcount)
-
-        deleted = self.db.write(write)
+        deleted, keys = self.db.write(lambda conn: self._delete_bundle_rows(conn, bundle_id))
         self.blobs.delete(keys)
-        return deleted > 0
+        return deleted
+
+    def _delete_bundle_rows(self, conn: Any, bundle_id: int) -> tuple[bool, list[str]]:
+        """Delete a bundle's rows; whether it existed, and its files' blob keys."""
+        select = self.dialect.sql("SELECT blob_key FROM artifact_files WHERE bundle_id = ?")
+        keys = [row[0] for row in conn.execute(select, (bundle_id,)).fetchall()]
+        for table in ("artifact_files", "artifact_bundle_projects"):
+            conn.execute(self.dialect.sql(f"DELETE FROM {table} WHERE bundle_id = ?"), (bundle_id,))
+        cursor = conn.execute(
+            self.dialect.sql("DELETE FROM artifact_bundles WHERE id = ?"), (bundle_id,)
+        )
+        return int(cursor.rowcount) > 0, keys
 
     # -- lookups ----------------------------------------------------------------
 

@@ -21,7 +21,13 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from heliograph.auth import Principal, authenticate, can_read, project_role
+from heliograph.auth import (
+    Principal,
+    authenticate,
+    can_create_organization,
+    can_read,
+    project_role,
+)
 from heliograph.store.base import Project
 from heliograph.web.templating import templates
 
@@ -132,13 +138,17 @@ def render(
     project: Project | None = None,
     status_code: int = 200,
 ) -> Response:
-    """A template with the layout's context: user, CSRF token, project switcher."""
+    """A template with the layout's context: user, CSRF token, project switcher, and the
+    organizations of the account menu (one with no project yet is reachable only there)."""
     projects = store.list_projects(principal.user.id) if principal and store else []
+    organizations = store.organizations(principal.user.id) if principal and store else []
     full = {
         "user": principal.user if principal else None,
         "csrf_token": principal.csrf_token if principal else None,
         "projects": projects,
         "current_project": project,
+        "organizations": organizations,
+        "can_create_organization": bool(principal and can_create_organization(principal)),
         **context,
     }
     return templates.TemplateResponse(request, template, full, status_code=status_code)

@@ -22,6 +22,7 @@ NOTICES = {
     "member_updated": "Role changed.",
     "member_removed": "Member removed.",
     "team_created": "Team created.",
+    "org_created": "Organization created: create its first project below, then add people.",
     "team_deleted": "Team deleted.",
     "team_updated": "Team updated.",
     "flag_created": "Feature flag created: it is served now.",
@@ -36,6 +37,7 @@ NOTICES = {
     "rule_deleted": "Alert rule deleted.",
     "alert_emails_on": "You will receive alert emails for the projects you can see.",
     "alert_emails_off": "You will no longer receive alert emails.",
+    "bundle_deleted": "Source map bundle deleted: events are no longer resolved with it here.",
 }
 
 

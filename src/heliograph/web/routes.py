@@ -17,9 +17,11 @@ from heliograph.web.pages.issue_work import issue_assign, issue_comment
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
+from heliograph.web.pages.organizations import new_organization
 from heliograph.web.pages.project_settings import project_settings
 from heliograph.web.pages.replays import routes as replay_routes
 from heliograph.web.pages.setup import routes as setup_routes
+from heliograph.web.pages.source_maps import routes as source_map_routes
 from heliograph.web.pages.status import bulk_status, issue_status
 from heliograph.web.pages.tokens import account
 from heliograph.web.pages.web_analytics import routes as web_analytics_routes
@@ -33,6 +35,7 @@ routes = [
     Route("/login/link/{token}", login_link),
     Route("/logout", logout, methods=["POST", "GET"]),
     Route("/account/", account, methods=["GET", "POST"]),
+    Route("/orgs/new/", new_organization, methods=["GET", "POST"]),
     Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/events/", issue_events),
@@ -49,5 +52,6 @@ routes = [
     *llm_routes,
     *replay_routes,
     *setup_routes,
+    *source_map_routes,
     *web_analytics_routes,
 ]

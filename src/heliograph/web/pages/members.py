@@ -59,6 +59,7 @@ def _render(
     }
     context = {
         "org": org,
+        "current_organization": org,  # the account menu's organization, projects or not
         "page_title": f"Members · {org.name}",
         "nav_active": "members",
         "members": members,

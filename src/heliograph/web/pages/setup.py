@@ -15,6 +15,7 @@ from starlette.routing import Route
 from heliograph.query.setup import build_setup_page
 from heliograph.store.base import Project
 from heliograph.web.common import PageRequest, page, runtime_of
+from heliograph.web.pages.source_maps import source_maps_url
 
 
 def _project(ctx: PageRequest) -> Project:
@@ -31,6 +32,8 @@ def project_setup(ctx: PageRequest) -> Response:
         "received": ctx.store.last_event_at(project.id) is not None,
         "status_url": f"/{project.organization_slug}/{project.slug}/setup/status.json",
         "issues_url": f"/{project.organization_slug}/{project.slug}/issues/",
+        "source_maps_url": source_maps_url(project),
+        "server_url": base_url,
         "nav_active": "setup",
         "page_title": f"Set up · {project.name}",
     }
