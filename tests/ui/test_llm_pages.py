@@ -72,26 +72,64 @@ def test_dashboard_charts_tables_and_range_picker(tab: Page) -> None:
     expect(tab.locator("h1")).to_have_text("LLM analytics")
     expect(tab.locator('[data-kpi="requests"]')).not_to_have_text("0")
     expect(tab.locator('[data-kpi="cost"]')).to_contain_text("$")
+    # Every LLM page opens on the last 7 days, in daily buckets.
     for chart in ("cost", "requests", "tokens"):
-        assert tab.locator(f"#chart-{chart} svg g.col").count() == 24
+        assert tab.locator(f"#chart-{chart} svg g.col").count() == 7
         assert tab.locator(f"#chart-{chart} svg rect[class^='bar-']").count() > 0
-    # A line through neighbouring hours, or a dot for an hour alone: which one
-    # depends on when the demo's sessions fell, i.e. on the time of day.
+    # A line through neighbouring days, or a dot for a day alone.
     p95 = "#chart-latency polyline.line-p95, #chart-latency circle.line-p95"
     assert tab.locator(p95).count() > 0
     assert tab.locator("#top-traces tbody tr").count() > 1
-
-    tab.get_by_role("group", name="Time range").get_by_text("7d").click()
-    expect(tab).to_have_url(re.compile(r"range=7d"))
-    expect(tab.locator("#chart-requests svg g.col")).to_have_count(7)
-    # Over the demo's whole week (its rarer scenarios may miss the last 24 h,
-    # depending on the time of day): a model without a price shows "unknown".
+    # Over the demo's whole week a model without a price shows "unknown".
     unpriced = tab.locator('#by-model tr[data-model="acme-llm-7b-instruct"] td.cost')
     expect(unpriced).to_have_text("unknown")
     expect(tab.locator('#by-model tr[data-model="gpt-4.1"] td.cost')).to_contain_text("$")
+
+    tab.get_by_role("group", name="Time range").get_by_text("24h").click()
+    expect(tab).to_have_url(re.compile(r"range=24h"))
+    expect(tab.locator("#chart-requests svg g.col")).to_have_count(24)
+    # The tabs carry the range chosen to the other LLM pages.
+    traces_tab = tab.get_by_role("navigation", name="LLM analytics").get_by_text("Traces")
+    expect(traces_tab).to_have_attribute("href", re.compile(r"traces/\?range=24h"))
+    tab.get_by_role("group", name="Time range").get_by_text("7d").click()
     tab.get_by_role("group", name="Bucket size").get_by_text("Hour").click()
     expect(tab).to_have_url(re.compile(r"bucket=hour"))
     expect(tab.locator("#chart-requests svg g.col")).to_have_count(168)
+
+
+def test_cost_breaks_down_by_a_column_or_any_property(tab: Page) -> None:
+    tab.goto(LLM)
+    form = tab.locator("#breakdown-form")
+    form.locator("select[name=by]").select_option("model")
+    form.get_by_role("button", name="Show").click()
+    rows = tab.locator("#breakdown-rows tbody tr")
+    expect(rows.first).to_be_visible()
+    models = rows.evaluate_all("rs => rs.map(r => r.dataset.value)")
+    assert "gpt-4.1" in models and "acme-llm-7b-instruct" in models
+    # Any property: the model again, read from each call's properties, same groups.
+    form = tab.locator("#breakdown-form")
+    form.locator("select[name=by]").select_option("property")
+    form.locator("input[name=prop]").fill("$ai_model")
+    form.get_by_role("button", name="Show").click()
+    expect(tab).to_have_url(re.compile(r"prop=%24ai_model"))
+    by_property = tab.locator("#breakdown-rows tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.value)"
+    )
+    assert sorted(by_property) == sorted(models)
+
+
+def test_users_page_lists_spend_per_user_and_links_to_their_traces(tab: Page) -> None:
+    tab.goto(f"{LLM}users/")
+    expect(tab.locator("h1")).to_have_text("Users")
+    rows = tab.locator("#user-spend tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() > 1
+    first = rows.first.locator("td.name a")
+    user = first.get_attribute("title")
+    assert user
+    first.click()
+    expect(tab).to_have_url(re.compile(r"/traces/\?user="))
+    expect(tab.locator("#traces tbody tr").first).to_be_visible()
 
 
 def test_trace_tree_is_nested_on_a_timeline(tab: Page, demo_server: LiveServer) -> None:
