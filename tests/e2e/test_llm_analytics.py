@@ -217,3 +217,78 @@ def test_payloads_are_stored_once_the_project_allows_it(seeded: Seeded) -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; hi" in page.text
     assert "<script>alert" not in page.text
     assert "Not stored" not in page.text
+
+
+def test_feedback_metrics_the_traces_input_and_output_and_the_span_panel(seeded: Seeded) -> None:
+    server = seeded.server
+    with server_store(server) as store:
+        store.update_project(server.project_id, keep_llm_payloads=True)
+    try:
+        trace = uuid.uuid4().hex
+        posthog = Posthog(server.public_key, host=server.url, sync_mode=True)
+        user = "user-7"
+        posthog.capture(
+            distinct_id=user,
+            event="$ai_trace",
+            properties={
+                "$ai_trace_id": trace,
+                "$ai_span_name": "support",
+                "$ai_input_state": {"question": "Where is my parcel?"},
+                "$ai_output_state": "It left the depot.",
+            },
+        )
+        posthog.capture(
+            distinct_id=user,
+            event="$ai_generation",
+            properties={
+                "$ai_trace_id": trace,
+                "$ai_span_id": "gen-1",
+                "$ai_parent_id": trace,
+                "$ai_model": "gpt-4o-mini",
+                "$ai_provider": "openai",
+                "$ai_input_tokens": 10,
+                "$ai_output_tokens": 5,
+                "$ai_input": [{"role": "user", "content": "Where is my parcel?"}],
+                "$ai_output_choices": [{"role": "assistant", "content": "Tracking says: depot"}],
+            },
+        )
+        for name, value, span in (("helpfulness", 0.8, None), ("grounded", 1, "gen-1")):
+            properties = {"$ai_trace_id": trace, "$ai_metric_name": name, "$ai_metric_value": value}
+            if span:
+                properties["$ai_span_id"] = span
+            posthog.capture(distinct_id=user, event="$ai_metric", properties=properties)
+        posthog.capture(
+            distinct_id=user,
+            event="$ai_feedback",
+            properties={"$ai_trace_id": trace, "$ai_feedback_text": "Great, thanks!"},
+        )
+        posthog.flush()
+        posthog.shutdown()
+        server.wait_for_digest()
+    finally:
+        with server_store(server) as store:
+            store.update_project(server.project_id, keep_llm_payloads=False)
+
+    page = seeded.web.get(f"{LLM}traces/{trace}/")
+    assert page.status_code == 200
+    trace_io = page.text.split('id="trace-io"', 1)[1].split("</section>", 1)[0]
+    assert "Where is my parcel?" in trace_io and "It left the depot." in trace_io
+    scores = page.text.split('id="scores"', 1)[1].split("</section>", 1)[0]
+    assert 'data-metric="helpfulness"' in scores and "Great, thanks!" in scores
+    assert 'id="span-panel"' not in page.text
+    [generation] = [r for r in trace_events(server, trace) if r.name == "$ai_generation"]
+    panel_page = seeded.web.get(f"{LLM}traces/{trace}/", params={"span": generation.event_id})
+    panel = panel_page.text.split('id="span-panel"', 1)[1]
+    assert "Tracking says: depot" in panel
+    assert 'data-metric="grounded"' in panel and 'data-metric="helpfulness"' not in panel
+    # Not one of this trace's events: no panel.
+    other = seeded.web.get(f"{LLM}traces/{trace}/", params={"span": "0" * 32})
+    assert other.status_code == 200 and 'id="span-panel"' not in other.text
+    dashboard = seeded.web.get(LLM).text
+    metrics = dashboard.split('id="metrics"', 1)[1].split("</table>", 1)[0]
+    assert re.search(
+        r'data-metric="helpfulness">.*?<td class="num">1</td>\s*<td class="num">0\.8<',
+        metrics,
+        re.S,
+    )
+    assert "Great, thanks!" in dashboard.split('id="score-summary"', 1)[1]

@@ -9,7 +9,7 @@ message parts that are not text (images, tool calls) are shown as JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -30,6 +30,7 @@ from heliograph.llm_vocabulary import (
     PAYLOAD_KEYS,
 )
 from heliograph.model import Event
+from heliograph.query.llm_scores import TraceScores, trace_scores
 from heliograph.query.llm_tree import TraceTree, build_tree
 from heliograph.store.base import Project
 from heliograph.store.llm_records import LlmEventRecord, TraceError, TraceRecord
@@ -94,6 +95,8 @@ class GenerationPage:
     payloads: list[PayloadSection]
     payloads_dropped: bool
     trace: TraceRecord | None
+    # Feedback and metrics naming this call (by its span id).
+    scores: TraceScores = field(default_factory=TraceScores)
 
 
 def build_generation_page(store: Store, project: Project, event_id: str) -> GenerationPage | None:
@@ -104,6 +107,7 @@ def build_generation_page(store: Store, project: Project, event_id: str) -> Gene
     stored = store.get_event(project.id, event_id)
     event = stored.event if stored else None
     props = event.properties if event else {}
+    trace = store.llm_trace(project.id, record.trace_id) if record.trace_id else None
     return GenerationPage(
         project=project,
         record=record,
@@ -116,7 +120,12 @@ def build_generation_page(store: Store, project: Project, event_id: str) -> Gene
             _payload(key, props[key]) for key in _PAYLOAD_TITLES if props.get(key) is not None
         ],
         payloads_dropped=props.get(AI_PAYLOADS_DROPPED) is True,
-        trace=store.llm_trace(project.id, record.trace_id) if record.trace_id else None,
+        trace=trace,
+        scores=(
+            trace_scores(store, project, record.trace_id, trace.started_at).for_span(record.span_id)
+            if trace is not None and record.trace_id and record.span_id
+            else TraceScores()
+        ),
     )
 
 
@@ -181,19 +190,40 @@ class TracePage:
     tree: TraceTree
     errors: list[TraceError]
     truncated: bool
+    # The trace's own input and output (its $ai_trace event's, or its root span's).
+    root_payloads: list[PayloadSection] = field(default_factory=list)
+    # Feedback and metrics naming the trace or one of its calls.
+    scores: TraceScores = field(default_factory=TraceScores)
+    # The event the side panel shows (``?span=<event id>``), when it is one of the trace's.
+    selected: GenerationPage | None = None
 
 
-def build_trace_page(store: Store, project: Project, trace_id: str) -> TracePage | None:
+def build_trace_page(
+    store: Store, project: Project, trace_id: str, selected: str | None = None
+) -> TracePage | None:
     """A trace as a tree, with the errors recorded in it; None when it is unknown here."""
     trace = store.llm_trace(project.id, trace_id)
     if trace is None:
         return None
     events = store.llm_trace_events(project.id, trace_id)
     tree = build_tree(trace_id, events)
+    root_payloads: list[PayloadSection] = []
+    if tree.root.record is not None:
+        root = store.get_event(project.id, tree.root.record.event_id)
+        props = root.event.properties if root else {}
+        root_payloads = [
+            _payload(key, props[key]) for key in _PAYLOAD_TITLES if props.get(key) is not None
+        ]
+    chosen = None
+    if selected and any(r.record and r.record.event_id == selected for r in tree.rows):
+        chosen = build_generation_page(store, project, selected)
     return TracePage(
         project=project,
         trace=trace,
         tree=tree,
         errors=store.llm_trace_errors(project.id, trace_id),
         truncated=len(events) < trace.events,
+        root_payloads=root_payloads,
+        scores=trace_scores(store, project, trace_id, trace.started_at),
+        selected=chosen,
     )

@@ -31,6 +31,7 @@ from heliograph.query.llm_people import (
     build_breakdown,
     build_user_list,
 )
+from heliograph.query.llm_scores import score_summary
 from heliograph.store.base import Project
 from heliograph.web.common import NotFound, PageRequest, page
 from heliograph.web.llm_charts import (
@@ -151,6 +152,7 @@ def llm_dashboard(ctx: PageRequest) -> Response:
         units=UNITS[view.window.range_key],
         breakdown=build_breakdown(ctx.store, project, view.window, ctx.params),
         breakdown_choices=BREAKDOWN_CHOICES,
+        scores=score_summary(ctx.store, project, view.window.since, view.window.until),
     )
 
 
@@ -211,7 +213,8 @@ def llm_traces(ctx: PageRequest) -> Response:
 def llm_trace(ctx: PageRequest) -> Response:
     project = _project(ctx)
     trace_id = ctx.request.path_params["trace_id"].removesuffix("/")
-    view = build_trace_page(ctx.store, project, trace_id) if trace_id else None
+    selected = ctx.params.get("span") or None
+    view = build_trace_page(ctx.store, project, trace_id, selected) if trace_id else None
     if view is None:
         raise NotFound()
     return _render(
