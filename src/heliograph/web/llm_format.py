@@ -23,8 +23,9 @@ __all__ = ["install", "percent", "seconds", "usd"]
 
 
 def usd(value: float | None) -> str:
-    """``$1,234``, ``$12.34``, ``$0.0042`` (two significant digits under a dollar),
-    ``<$0.0001``; ``unknown`` when no price is known."""
+    """``$1,234``, ``$12.34``, ``$0.00421``, ``$0.0000015`` (three significant digits
+    under a dollar, so two cheap calls can be told apart), ``<$0.0000000001``;
+    ``unknown`` when no price is known."""
     if value is None:
         return "unknown"
     if value == 0:
@@ -33,10 +34,13 @@ def usd(value: float | None) -> str:
         return f"${value:,.0f}"
     if abs(value) >= 1:
         return f"${value:,.2f}"
-    if abs(value) < 0.0001:
-        return "<$0.0001"
-    decimals = min(1 - math.floor(math.log10(abs(value))), 6)
-    return f"${value:.{max(decimals, 2)}f}"
+    if abs(value) < 1e-10:
+        return "<$0.0000000001"
+    decimals = min(2 - math.floor(math.log10(abs(value))), 12)
+    text = f"{value:.{max(decimals, 2)}f}".rstrip("0")
+    if len(text.partition(".")[2]) < 2:
+        text = f"{value:.2f}"
+    return f"${text}"
 
 
 def seconds(value: float | None) -> str:
