@@ -455,3 +455,41 @@ def test_a_trace_belongs_to_the_user_a_later_span_names(store: Store, project: P
         assert found is not None and found.distinct_id == "cust-42", trace
     mine = walk_traces(store, TraceFilter(project.id, distinct_id="cust-42"), 10)
     assert sorted(t.trace_id for t in mine) == ["t-one-batch", "t-two-batches"]
+
+
+def test_generations_sorted_by_cost_or_latency_and_filtered_by_environment(
+    store: Store, project: Project
+) -> None:
+    costs = [0.05, None, 0.20, 0.01, 0.20, 0.003]
+    events = [
+        ai_event(
+            project.id,
+            trace=f"s{n}",
+            at=T0 + n,
+            cost=cost,
+            latency=float(n),
+            environment="production" if n % 2 == 0 else "staging",
+            event_id=f"{n:032x}",
+        )
+        for n, cost in enumerate(costs)
+    ]
+    record(store, *events)
+
+    def walk(**fields: object) -> list[str]:
+        found: list[str] = []
+        cursor: str | None = None
+        while True:
+            query = LlmEventFilter(project.id, **fields)  # type: ignore[arg-type]
+            page, cursor = store.llm_events(query, limit=2, cursor=cursor)
+            found += [row.event_id[-1] for row in page]
+            if cursor is None:
+                return found
+
+    # The costliest first, ties by id (newest row first); unknown costs last.
+    assert walk(sort="cost") == ["4", "2", "0", "3", "5", "1"]
+    assert walk(sort="latency") == ["5", "4", "3", "2", "1", "0"]
+    assert walk(sort="cost", environment="production") == ["4", "2", "0"]
+    assert walk(environment="staging") == ["5", "3", "1"]
+    assert walk(release="9.9") == []
+    staging = walk_traces(store, TraceFilter(project.id, environment="staging"), 10)
+    assert [t.trace_id for t in staging] == ["s5", "s3", "s1"]

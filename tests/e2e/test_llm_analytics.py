@@ -292,3 +292,16 @@ def test_feedback_metrics_the_traces_input_and_output_and_the_span_panel(seeded:
         re.S,
     )
     assert "Great, thanks!" in dashboard.split('id="score-summary"', 1)[1]
+
+
+def test_generations_list_sorts_and_filters_by_environment(seeded: Seeded) -> None:
+    costliest = seeded.web.get(f"{LLM}generations/", params={"sort": "cost", "range": "all"})
+    assert costliest.status_code == 200
+    assert '<option value="cost" selected>' in costliest.text
+    ids = re.findall(r'href="/default/default/llm/generations/([0-9a-f-]+)/"', costliest.text)
+    rows = {r.event_id: r for r in trace_events(seeded.server, seeded.chat_trace)}
+    costs = [rows[i].total_cost_usd for i in ids if i in rows]
+    known = [c for c in costs if c is not None]
+    assert len(known) >= 2 and known == sorted(known, reverse=True)
+    production = seeded.web.get(f"{LLM}generations/", params={"environment": "nowhere"})
+    assert "No generations match these filters." in production.text

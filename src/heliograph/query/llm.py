@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 from heliograph.store.base import Project, TimeUnit
 from heliograph.store.llm_latency import histogram_percentile, merge
 from heliograph.store.llm_records import (
+    GENERATION_SORTS,
     FlagUsageRow,
+    GenerationSort,
     LlmEventFilter,
     LlmEventRecord,
     SessionRecord,
@@ -253,10 +255,14 @@ class GenerationFilters:
     user: str | None = None
     trace: str | None = None
     errors_only: bool = False
+    environment: str | None = None
+    release: str | None = None
+    sort: GenerationSort = "newest"
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> GenerationFilters:
         range_key = params.get("range", DEFAULT_RANGE)
+        sort = params.get("sort", "newest")
         return cls(
             range_key=range_key if range_key in LIST_RANGES else DEFAULT_RANGE,
             model=_clean(params.get("model")),
@@ -264,6 +270,9 @@ class GenerationFilters:
             user=_clean(params.get("user")),
             trace=_clean(params.get("trace")),
             errors_only=params.get("errors") in ("1", "true", "on"),
+            environment=_clean(params.get("environment")),
+            release=_clean(params.get("release")),
+            sort=next((s for s in GENERATION_SORTS if s == sort), "newest"),
         )
 
     def query(self) -> dict[str, str]:
@@ -275,6 +284,9 @@ class GenerationFilters:
             "user": self.user,
             "trace": self.trace,
             "errors": "1" if self.errors_only else None,
+            "environment": self.environment,
+            "release": self.release,
+            "sort": self.sort if self.sort != "newest" else None,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -304,6 +316,9 @@ def build_generation_list(
         distinct_id=filters.user,
         trace_id=filters.trace,
         errors_only=filters.errors_only,
+        environment=filters.environment,
+        release=filters.release,
+        sort=filters.sort,
     )
     cursor = params.get("cursor") or None
     error = None
@@ -329,6 +344,8 @@ class TraceList:
     cursor: str | None
     next_cursor: str | None
     error: str | None = None
+    environment: str | None = None
+    release: str | None = None
 
     def query(self) -> dict[str, str]:
         values = {
@@ -336,6 +353,8 @@ class TraceList:
             "session": self.session_id,
             "user": self.user,
             "errors": "1" if self.errors_only else None,
+            "environment": self.environment,
+            "release": self.release,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -348,12 +367,15 @@ def build_trace_list(
     range_key = range_key if range_key in LIST_RANGES else DEFAULT_RANGE
     session_id, user = _clean(params.get("session")), _clean(params.get("user"))
     errors_only = params.get("errors") in ("1", "true", "on")
+    environment, release = _clean(params.get("environment")), _clean(params.get("release"))
     query = TraceFilter(
         project_id=project.id,
         since=_since(range_key, now),
         session_id=session_id,
         distinct_id=user,
         errors_only=errors_only,
+        environment=environment,
+        release=release,
     )
     cursor = params.get("cursor") or None
     error = None
@@ -363,7 +385,17 @@ def build_trace_list(
         cursor, error = None, _BAD_CURSOR
         rows, next_cursor = store.llm_traces(query, limit=PAGE_SIZE)
     return TraceList(
-        project, range_key, session_id, user, errors_only, rows, cursor, next_cursor, error
+        project,
+        range_key,
+        session_id,
+        user,
+        errors_only,
+        rows,
+        cursor,
+        next_cursor,
+        error,
+        environment,
+        release,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from heliograph.store.base import TimeUnit
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.llm_records import (
+    SORT_EXPRESSIONS,
     FlagUsageRow,
     LlmEventFilter,
     LlmEventRecord,
@@ -250,11 +251,38 @@ class LlmReadsMixin(Generic[DbT]):
             ("provider = ?", filters.provider),
             ("distinct_id = ?", filters.distinct_id),
             ("trace_id = ?", filters.trace_id),
+            ("environment = ?", filters.environment),
+            ("release = ?", filters.release),
             ("timestamp >= ?", filters.since),
             ("timestamp < ?", filters.until),
         )
-        rows, next_cursor = self._page(sql, params, "timestamp", limit, cursor)
+        if filters.sort != "newest":
+            rows, next_cursor = self._sorted_page(
+                sql, params, SORT_EXPRESSIONS[filters.sort], limit, cursor
+            )
+        else:
+            rows, next_cursor = self._page(sql, params, "timestamp", limit, cursor)
         return [event_record(r) for r in rows], next_cursor
+
+    def _sorted_page(
+        self, sql: str, params: list[Any], expression: str, limit: int, cursor: str | None
+    ) -> tuple[list[Any], str | None]:
+        """Rows of ``sql`` by ``expression`` descending then id, after ``cursor``."""
+        after = decode_cursor(cursor)
+        if after:
+            sql += f" AND ({expression} < ? OR ({expression} = ? AND id < ?))"
+            params = [*params, after[0], after[0], after[1]]
+        sql = sql.replace(
+            f"SELECT {EVENT_COLUMNS} FROM",
+            f"SELECT {EVENT_COLUMNS}, {expression} AS sort_key FROM",
+        )
+        sql += f" ORDER BY {expression} DESC, id DESC LIMIT ?"
+        rows = [tuple(row) for row in self._all(sql, [*params, limit + 1])]
+        page = [row[:-1] for row in rows[:limit]]  # without the sort key
+        if len(rows) <= limit:
+            return page, None
+        last = rows[limit - 1]
+        return page, encode_cursor(float(last[-1]), int(last[0]))  # the id is the first column
 
     def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None:
         row = self._one(
@@ -280,6 +308,8 @@ class LlmReadsMixin(Generic[DbT]):
             params,
             ("session_id = ?", filters.session_id),
             ("distinct_id = ?", filters.distinct_id),
+            ("environment = ?", filters.environment),
+            ("release = ?", filters.release),
             ("started_at >= ?", filters.since),
             ("started_at < ?", filters.until),
         )

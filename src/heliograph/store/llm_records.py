@@ -7,7 +7,7 @@ query layer (:mod:`heliograph.query.llm`) turns them into page view models.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from heliograph.llm_vocabulary import PRICED_EVENTS
 
@@ -20,6 +20,15 @@ __all__ = [
     "TraceRecord",
     "UsageRow",
 ]
+
+
+GenerationSort = Literal["newest", "cost", "latency"]
+GENERATION_SORTS: tuple[GenerationSort, ...] = ("newest", "cost", "latency")
+# The column each order reads, unknown values sorting last.
+SORT_EXPRESSIONS = {
+    "cost": "COALESCE(total_cost_usd, -1.0)",
+    "latency": "COALESCE(latency_s, -1.0)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +198,11 @@ class LlmEventFilter:
     trace_id: str | None = None
     errors_only: bool = False
     names: tuple[str, ...] = field(default=tuple(sorted(PRICED_EVENTS)))
+    environment: str | None = None
+    release: str | None = None
+    # Newest first, or the costliest / slowest first (unknown costs and
+    # latencies last); the cursor continues in the same order.
+    sort: GenerationSort = "newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +215,5 @@ class TraceFilter:
     session_id: str | None = None
     distinct_id: str | None = None
     errors_only: bool = False
+    environment: str | None = None
+    release: str | None = None

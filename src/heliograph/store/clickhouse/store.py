@@ -367,6 +367,8 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
             ("provider", filters.provider, "String"),
             ("distinct_id", filters.distinct_id, "String"),
             ("trace_id", filters.trace_id, "String"),
+            ("environment", filters.environment, "String"),
+            ("release", filters.release, "String"),
         ):
             if value is not None:
                 sql += f" AND {column} = {{{column}:{kind}}}"
@@ -377,10 +379,36 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         if filters.until is not None:
             sql += " AND timestamp < {until:Float64}"
             params["until"] = filters.until
-        rows, next_cursor = self._newest_first(
-            sql, params, "timestamp", limit, cursor, filters.until
-        )
+        if filters.sort != "newest":
+            rows, next_cursor = self._sorted(sql, params, filters.sort, limit, cursor)
+        else:
+            rows, next_cursor = self._newest_first(
+                sql, params, "timestamp", limit, cursor, filters.until
+            )
         return [event_record(row) for row in rows], next_cursor
+
+    def _sorted(
+        self, sql: str, params: dict[str, Any], sort: str, limit: int, cursor: str | None
+    ) -> tuple[list[Row], str | None]:
+        """The costliest or slowest rows first (unknown last), then by id, after ``cursor``."""
+        column = {"cost": "total_cost_usd", "latency": "latency_s"}[sort]
+        key = f"ifNull({column}, -1.0)"
+        after = decode_cursor(cursor)
+        params = {**params, "n": limit + 1}
+        if after:
+            sql += (
+                f" AND ({key} < {{at:Float64}} OR ({key} = {{at:Float64}} AND id < {{row:UInt64}}))"
+            )
+            params.update(at=after[0], row=after[1])
+        rows = self.events.query(
+            sql + f" ORDER BY {key} DESC, id DESC LIMIT 1 BY id LIMIT {{n:UInt32}}", params
+        )
+        page, more = _page_once(rows, limit, id_at=0)
+        if not more:
+            return page, None
+        last = page[-1]
+        value = last[_LLM_COLUMNS.index(column)]
+        return page, encode_cursor(-1.0 if value is None else float(value), last[0])
 
     def _newest_first(
         self,
