@@ -305,3 +305,17 @@ def test_generations_list_sorts_and_filters_by_environment(seeded: Seeded) -> No
     assert len(known) >= 2 and known == sorted(known, reverse=True)
     production = seeded.web.get(f"{LLM}generations/", params={"environment": "nowhere"})
     assert "No generations match these filters." in production.text
+
+
+def test_generations_are_found_by_the_words_of_their_prompts(seeded: Seeded) -> None:
+    """Payloads are off for this project: the words of the prompts are not searchable,
+    the model's name is."""
+    by_model = seeded.web.get(f"{LLM}generations/", params={"q": "gpt 4o mini", "range": "all"})
+    assert by_model.status_code == 200
+    assert len(re.findall(r'class="generation-row', by_model.text)) >= 3
+    prompt = seeded.web.get(f"{LLM}generations/", params={"q": "Capital of France"})
+    assert "No generations match these filters." in prompt.text
+    # The call stored while the project kept payloads (the feedback test's) is found
+    # by the words of its completion.
+    kept = seeded.web.get(f"{LLM}generations/", params={"q": "tracking depot"})
+    assert len(re.findall(r'class="generation-row', kept.text)) == 1

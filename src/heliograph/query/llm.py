@@ -258,6 +258,7 @@ class GenerationFilters:
     environment: str | None = None
     release: str | None = None
     sort: GenerationSort = "newest"
+    text: str | None = None  # words of prompts, completions, names, properties
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> GenerationFilters:
@@ -273,6 +274,7 @@ class GenerationFilters:
             environment=_clean(params.get("environment")),
             release=_clean(params.get("release")),
             sort=next((s for s in GENERATION_SORTS if s == sort), "newest"),
+            text=_clean(params.get("q")),
         )
 
     def query(self) -> dict[str, str]:
@@ -287,6 +289,7 @@ class GenerationFilters:
             "environment": self.environment,
             "release": self.release,
             "sort": self.sort if self.sort != "newest" else None,
+            "q": self.text,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -319,6 +322,7 @@ def build_generation_list(
         environment=filters.environment,
         release=filters.release,
         sort=filters.sort,
+        text=filters.text,
     )
     cursor = params.get("cursor") or None
     error = None

@@ -38,6 +38,7 @@ from heliograph.store.llm_rows import (
     event_record,
     trace_record,
 )
+from heliograph.store.llm_search import search_words
 from heliograph.store.sql_dialect import SqlDialect
 
 __all__ = ["LlmReadsMixin", "ReadConnection", "ReadCursor", "ReadDatabase"]
@@ -256,6 +257,11 @@ class LlmReadsMixin(Generic[DbT]):
             ("timestamp >= ?", filters.since),
             ("timestamp < ?", filters.until),
         )
+        words = search_words(filters.text or "")
+        if words:
+            condition, values = self.dialect.llm_text_search(words)
+            sql += f" AND {condition}"
+            params += values
         if filters.sort != "newest":
             rows, next_cursor = self._sorted_page(
                 sql, params, SORT_EXPRESSIONS[filters.sort], limit, cursor

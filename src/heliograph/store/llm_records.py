@@ -203,6 +203,9 @@ class LlmEventFilter:
     # Newest first, or the costliest / slowest first (unknown costs and
     # latencies last); the cursor continues in the same order.
     sort: GenerationSort = "newest"
+    # Words every match's text holds: prompts, completions, names, properties
+    # (store/llm_search.py); None or no words: no text condition.
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,11 @@ ROLLUPS = (
     ("web_visitors_daily", "day", 86400),
 )
 # Row tables: (table, time column in seconds).
-LLM_ROWS = (("llm_events", "timestamp"), ("llm_traces", "ended_at"))
+LLM_ROWS = (
+    ("llm_events", "timestamp"),
+    ("llm_traces", "ended_at"),
+    ("llm_search_text", "timestamp"),
+)
 # People (store/people_store.py): a person last seen before the cutoff goes, with
 # every distinct id of theirs, in the same write.
 PERSONS = ("persons", "last_seen")

@@ -55,6 +55,11 @@ class SqlDialect:
         """Appended to a table name: read it through ``index`` (where the engine takes hints)."""
         return f" INDEXED BY {index}"
 
+    def llm_text_search(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        """A condition on ``llm_events.id``: its text has every word (store/llm_search.py)."""
+        quoted = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        return "id IN (SELECT rowid FROM llm_search WHERE llm_search MATCH ?)", [quoted]
+
     def execute_unprepared(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
         """``conn.execute(statement, params)``, planned for these very parameters.
 
@@ -100,6 +105,12 @@ class PostgresDialect(SqlDialect):
     def index_hint(self, index: str) -> str:
         """Nothing: PostgreSQL's planner takes no hints (it picks the index itself)."""
         return ""
+
+    def llm_text_search(self, words: Sequence[str]) -> tuple[str, list[Any]]:
+        return (
+            "id IN (SELECT id FROM llm_search_text WHERE body @@ plainto_tsquery('simple', ?))",
+            [" ".join(words)],
+        )
 
     def execute_unprepared(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
         """Never prepared (psycopg prepares a statement it runs often).

@@ -49,6 +49,7 @@ from heliograph.store.clickhouse.web_reads import ClickHouseWebReads
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError, TraceFilter
 from heliograph.store.llm_rows import EVENT_COLUMNS, MAX_TRACE_EVENTS, event_record
+from heliograph.store.llm_search import search_words
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.database import MIGRATION_LOCK, Connection
 from heliograph.store.postgresql.event_rows import EVENT_KEYS
@@ -379,6 +380,17 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         if filters.until is not None:
             sql += " AND timestamp < {until:Float64}"
             params["until"] = filters.until
+        words = search_words(filters.text or "")
+        if words:
+            # No index of its own here: the events' documents, read in ClickHouse.
+            found = " AND ".join(
+                f"positionCaseInsensitiveUTF8(data, {{w{n}:String}}) > 0" for n in range(len(words))
+            )
+            sql += (
+                " AND id IN (SELECT id FROM analytics_events WHERE project_id = {p:UInt64} "
+                f"AND {found})"
+            )
+            params.update({f"w{n}": word for n, word in enumerate(words)})
         if filters.sort != "newest":
             rows, next_cursor = self._sorted(sql, params, filters.sort, limit, cursor)
         else:

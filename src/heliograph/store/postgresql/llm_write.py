@@ -35,6 +35,7 @@ from heliograph.model import Event
 from heliograph.store.llm_flags import FlagRollups, FlagValues, event_flags, flush_flag_rollups
 from heliograph.store.llm_records import LlmEventRecord
 from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
+from heliograph.store.llm_search import search_text
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.event_rows import EventRows
 from heliograph.store.sql_dialect import POSTGRESQL
@@ -70,18 +71,36 @@ def record_llm_events(
     ).fetchall()
     row_ids = {(row[0], row[1]): row[2] for row in found}
     rows = []
+    texts = []
     flags: dict[int, list[tuple[str, str]]] = {}
     for event in llm:
         row_id = row_ids.get((event.project_id, event.event_id))
         if row_id is not None:
             rows.append(llm_record(event, row_id))
             flags[row_id] = event_flags(event)
+            texts.append((row_id, event.project_id, event.timestamp, search_text(event)))
     if not rows:
         return
     if table.keeps_llm_rows:
         write_llm_rows(conn, rows, flags)
+        _index_texts(conn, texts)
     else:
         add_to_rollups(conn, rows, flags)
+
+
+def _index_texts(conn: psycopg.Connection[Any], texts: list[tuple[int, int, float, str]]) -> None:
+    """The calls' searchable text (store/llm_search.py); a replayed call keeps its row."""
+    if not texts:
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO llm_search_text (id, project_id, timestamp, body) "
+            "VALUES (%s, %s, %s, to_tsvector('simple', %s)) ON CONFLICT (id) DO NOTHING",
+            [
+                (row_id, project, at, text.replace("\x00", ""))
+                for row_id, project, at, text in texts
+            ],
+        )
 
 
 def write_llm_rows(

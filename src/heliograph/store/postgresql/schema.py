@@ -688,4 +688,17 @@ MIGRATIONS = [
     ALTER TABLE projects ADD COLUMN address_salt TEXT NOT NULL DEFAULT '';
     UPDATE projects SET address_salt = replace(gen_random_uuid()::text, '-', '');
     """,
+    # 16: full-text search over LLM calls (as SQLite's migration 16): the text as a
+    # tsvector of the 'simple' configuration (no stemming: prompts are in every
+    # language, and code), under a GIN index.
+    """
+    CREATE TABLE llm_search_text (
+        id BIGINT PRIMARY KEY,
+        project_id BIGINT NOT NULL,
+        timestamp DOUBLE PRECISION NOT NULL,
+        body tsvector NOT NULL
+    );
+    CREATE INDEX llm_search_text_by_time ON llm_search_text (project_id, timestamp);
+    CREATE INDEX llm_search_text_words ON llm_search_text USING GIN (body);
+    """,
 ]

@@ -34,6 +34,7 @@ from heliograph.model import Event
 from heliograph.store.llm_flags import FlagRollups, FlagValues, event_flags, flush_flag_rollups
 from heliograph.store.llm_records import LlmEventRecord
 from heliograph.store.llm_rows import EVENT_COLUMNS, LlmRollups
+from heliograph.store.llm_search import search_text
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.sql_dialect import SQLITE
 
@@ -52,6 +53,7 @@ def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None
     Call it after the events themselves were inserted, in the same transaction.
     """
     rows = []
+    texts = []
     flags: dict[int, list[tuple[str, str]]] = {}
     for event in events:
         if not is_llm_event(event):
@@ -60,8 +62,15 @@ def record_llm_events(conn: sqlite3.Connection, events: Iterable[Event]) -> None
         if found is not None:
             rows.append(llm_record(event, found[0]))
             flags[found[0]] = event_flags(event)
+            texts.append((found[0], event.project_id, event.timestamp, search_text(event)))
     if rows:
         write_llm_rows(conn, rows, flags)
+        # The searchable text (store/llm_search.py): the FTS index follows by trigger.
+        conn.executemany(
+            "INSERT OR IGNORE INTO llm_search_text (id, project_id, timestamp, body) "
+            "VALUES (?, ?, ?, ?)",
+            texts,
+        )
 
 
 def write_llm_rows(

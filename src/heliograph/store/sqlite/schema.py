@@ -659,4 +659,26 @@ MIGRATIONS = [
     ALTER TABLE projects ADD COLUMN address_salt TEXT NOT NULL DEFAULT '';
     UPDATE projects SET address_salt = lower(hex(randomblob(16)));
     """,
+    # 16: full-text search over LLM calls (store/llm_search.py): each call's text in
+    # llm_search_text, indexed by FTS5 (an external-content index kept in step by
+    # triggers, so deleting a text row deletes it from the index too).
+    """
+    CREATE TABLE llm_search_text (
+        id INTEGER PRIMARY KEY, -- the call's id in llm_events
+        project_id INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX llm_search_text_by_time ON llm_search_text (project_id, timestamp);
+    CREATE VIRTUAL TABLE llm_search USING fts5(
+        body, content='llm_search_text', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER llm_search_text_added AFTER INSERT ON llm_search_text BEGIN
+        INSERT INTO llm_search (rowid, body) VALUES (new.id, new.body);
+    END;
+    CREATE TRIGGER llm_search_text_deleted AFTER DELETE ON llm_search_text BEGIN
+        INSERT INTO llm_search (llm_search, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    """,
 ]
