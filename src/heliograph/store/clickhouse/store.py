@@ -242,7 +242,7 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         generation ClickHouse does not have yet keeps its messages held: the
         batch writing it merges them after sending it.
         """
-        held = self.db.write(lambda conn: held_for(conn, POSTGRESQL, keys))
+        held = self.db.read(lambda conn: held_for(conn, POSTGRESQL, keys))
         if not held:
             return
         by_key: dict[Key, list[GenerationMessages]] = defaultdict(list)
