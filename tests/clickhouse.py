@@ -100,8 +100,8 @@ class ChdbClient:
         out = run(self.database, sql, "JSONCompactEachRow", _bind(params))
         return [tuple(orjson.loads(line)) for line in out.splitlines() if line]
 
-    def command(self, sql: str) -> None:
-        run(self.database, sql, "CSV")
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        run(self.database, sql, "CSV", _bind(params))
 
     def insert(self, table: str, columns: Sequence[str], rows: bytes, *, token: str) -> None:
         run(self.database, f"{insert_sql(table, columns, token)}\n{rows.decode()}", "CSV")

@@ -16,8 +16,17 @@ from typing import Any
 import orjson
 
 from heliograph.bounds import clamp_count
+from heliograph.llm_messages import GenerationMessages
 from heliograph.model import Event
-from heliograph.protocols import bodies, genai, otlp, posthog_event, sentry_event
+from heliograph.protocols import (
+    bodies,
+    genai,
+    genai_logs,
+    otlp,
+    otlp_logs,
+    posthog_event,
+    sentry_event,
+)
 from heliograph.protocols import sentry_envelope as envelopes
 from heliograph.protocols.errors import IngestError
 from heliograph.replay import recording, rrweb
@@ -60,6 +69,8 @@ class Decoded:
     events: list[Event] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     recordings: list[RecordingPart] = field(default_factory=list)
+    # Messages of generations, from OTLP logs: joined to their events by digest or the store.
+    messages: list[GenerationMessages] = field(default_factory=list)
 
 
 # Decodes one payload's (decompressed) body for a project, at a receive time.
@@ -99,6 +110,21 @@ def _otlp_decoder(content_type: str) -> Decoder:
                 genai.span_to_event(span, project_id=project_id, received_at=received_at)
                 for span in spans
             ]
+        )
+
+    return decode
+
+
+def _otlp_logs_decoder(content_type: str) -> Decoder:
+    def decode(body: bytes, project_id: int, received_at: float) -> Decoded:
+        records = otlp_logs.decode_logs(body, content_type)
+        found = genai_logs.messages_of(records, project_id=project_id, received_at=received_at)
+        return Decoded(
+            messages=found.groups,
+            outcomes=[
+                Outcome(project_id, "analytics", "filtered", reason, count)
+                for reason, count in sorted(found.dropped.items())
+            ],
         )
 
     return decode
@@ -246,5 +272,7 @@ DECODERS: dict[str, Decoder] = {
     "posthog": _decode_posthog_body,
     "otlp_proto": _otlp_decoder(otlp.PROTOBUF),
     "otlp_json": _otlp_decoder(otlp.JSON),
+    "otlp_logs_proto": _otlp_logs_decoder(otlp.PROTOBUF),
+    "otlp_logs_json": _otlp_logs_decoder(otlp.JSON),
 }
 """The decoder of each payload kind an ingest endpoint queues (one entry per adapter)."""

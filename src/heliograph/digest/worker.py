@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from heliograph.digest.addresses import fill_sender_address
 from heliograph.digest.decoders import decode_payload
 from heliograph.digest.grouping_upgrade import keep_v1_issues
+from heliograph.digest.log_messages import join_in_batch, prepare_messages
 from heliograph.digest.prepare import prepare_event
 from heliograph.digest.replays import ReplayLimits, ReplayPreparer
+from heliograph.llm_messages import GenerationMessages
 from heliograph.protocols.errors import IngestError
 from heliograph.replay.recording import replay_id_of
 from heliograph.sourcemaps.resolve import SourceMapResolver
@@ -60,6 +62,8 @@ class _Batch:
     origins: dict[tuple[int, str], int] = field(default_factory=dict)
     # Queue id -> why the payload goes to the dead letters instead of the store.
     dead: dict[int, str] = field(default_factory=dict)
+    # Generations' messages from OTLP logs, prepared, to join once the batch is read.
+    messages: list[GenerationMessages] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +198,12 @@ class DigestWorker:
         for payload in payloads:
             batch.payloads.append(payload)
             self._digest_payload(payload, batch)
-            if len(record.errors) + len(record.analytics) >= MAX_BATCH_EVENTS:
+            if len(record.errors) + len(record.analytics) + len(batch.messages) >= MAX_BATCH_EVENTS:
                 break
         keep_v1_issues(self.store, record.errors)
+        # A span and its logged messages in the same batch are joined here; the
+        # rest go to the store, which joins them to a stored generation or holds them.
+        record.llm_messages = join_in_batch(record.analytics, batch.messages, record.documents)
         return batch
 
     def _finish(self, in_flight: _InFlight) -> None:
@@ -309,9 +316,42 @@ class DigestWorker:
                 record.replays.append(kept)
             elif kept is not None:
                 record.outcomes.append(kept)
+        self._prepare_messages(payload, decoded.messages, project, batch)
         if payload.id not in batch.dead:
             # A quarantined payload's outcomes are counted when it is replayed.
             record.outcomes.extend(decoded.outcomes)
+
+    def _prepare_messages(
+        self,
+        payload: QueuedPayload,
+        groups: list[GenerationMessages],
+        project: Project,
+        batch: _Batch,
+    ) -> None:
+        """Put logged messages through the project's payload policy and scrubbing.
+
+        When the project keeps no LLM payloads, nothing of them is kept:
+        they are counted ``filtered`` (``llm_payloads_not_kept``).
+        """
+        dropped = 0
+        for group in groups:
+            try:
+                prepared = prepare_messages(group, project)
+            except Exception as exc:
+                logger.exception("could not digest the messages of payload %d", payload.id)
+                batch.record.outcomes.append(
+                    Outcome(project.id, "analytics", "invalid", "internal", 1)
+                )
+                batch.dead.setdefault(payload.id, f"digest: {type(exc).__name__}: {exc}")
+                continue
+            if prepared is None:
+                dropped += 1
+            else:
+                batch.messages.append(prepared)
+        if dropped and payload.id not in batch.dead:
+            batch.record.outcomes.append(
+                Outcome(project.id, "analytics", "filtered", "llm_payloads_not_kept", dropped)
+            )
 
 
 def _reason(exc: Exception) -> str:

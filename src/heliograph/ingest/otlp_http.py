@@ -1,5 +1,5 @@
-"""OTLP/HTTP traces: ``POST /v1/traces``, also at Langfuse's ``/api/public/otel/v1/traces``
-and PostHog's ``/i/v0/ai/otel`` paths.
+"""OTLP/HTTP traces and logs: ``POST /v1/traces`` and ``POST /v1/logs``, also at
+Langfuse's ``/api/public/otel/v1/...`` and PostHog's ``/i/v0/ai/otel`` paths.
 
 The project key travels as ``Authorization: Bearer <key>``,
 ``x-heliograph-key``, Langfuse's Basic credentials or ``?token=``
@@ -14,6 +14,14 @@ Errors answer as the OTLP/HTTP spec asks: the status code, and a
 budget for bodies, :mod:`heliograph.budget`) carry ``Retry-After``,
 which exporters honour.
 Each span counts as one event against the rate limits.
+
+Logs: only the GenAI conventions' message events that name their span are
+kept (the prompts and completions of instrumentations such as
+``opentelemetry-instrumentation-openai-v2``, joined to their generation in
+digest, :mod:`heliograph.llm_messages`); each counts as one event. An export
+with none of them is answered at once and not queued (an SDK pointed at
+``OTEL_EXPORTER_OTLP_ENDPOINT`` sends the application's own logs here too);
+the records left out are reported in ``partial_success``.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from starlette.routing import BaseRoute, Route
 from heliograph.ingest import memory
 from heliograph.ingest.gate import gate_of
 from heliograph.ingest.http import admit, check_backlog, read_raw_body
-from heliograph.protocols import bodies, otlp
+from heliograph.protocols import bodies, genai_logs, otlp, otlp_logs
 from heliograph.protocols.errors import ForbiddenError, IngestError, RateLimited
+from heliograph.store.queue import PayloadKind
 
 # google.rpc.Code values for the statuses we answer with.
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 3, 415: 3, 429: 8, 503: 14}
@@ -61,19 +70,27 @@ def error_response(exc: IngestError, content_type: str) -> Response:
     return Response(body, status_code=exc.status, media_type=media, headers=headers)
 
 
+async def _read_body(request: Request) -> tuple[int, str, bytes, bytes, str | None]:
+    """Authenticate an export and read its body: (project id, project key, the body
+    as it arrived, the body decompressed, its Content-Encoding)."""
+    gate = gate_of(request)
+    check_backlog(gate)
+    public_key = otlp.project_key(request.headers, request.query_params)
+    project_id = gate.keys.project_for(public_key)
+    if project_id is None:
+        raise ForbiddenError("unknown or revoked project key")
+    raw = await read_raw_body(request, otlp.OTLP_MAX_BYTES)
+    encoding = request.headers.get("content-encoding", "").strip().lower() or None
+    decoded = bodies.decompress(raw, encoding, otlp.OTLP_MAX_BYTES) if encoding else raw
+    return project_id, public_key, raw, decoded, encoding
+
+
 @memory.budgeted
 async def traces(request: Request) -> Response:
     gate = gate_of(request)
     content_type = request.headers.get("content-type", otlp.PROTOBUF)
     try:
-        check_backlog(gate)
-        public_key = otlp.project_key(request.headers, request.query_params)
-        project_id = gate.keys.project_for(public_key)
-        if project_id is None:
-            raise ForbiddenError("unknown or revoked project key")
-        raw = await read_raw_body(request, otlp.OTLP_MAX_BYTES)
-        encoding = request.headers.get("content-encoding", "").strip().lower() or None
-        decoded = bodies.decompress(raw, encoding, otlp.OTLP_MAX_BYTES) if encoding else raw
+        project_id, public_key, raw, decoded, encoding = await _read_body(request)
         spans, rejected = otlp.decode_traces_counted(decoded, content_type)
         if spans:
             admit(gate, public_key, project_id, category="analytics", cost=len(spans))
@@ -90,6 +107,34 @@ async def traces(request: Request) -> Response:
     )
 
 
+@memory.budgeted
+async def logs(request: Request) -> Response:
+    gate = gate_of(request)
+    content_type = request.headers.get("content-type", otlp.PROTOBUF)
+    try:
+        project_id, public_key, raw, decoded, encoding = await _read_body(request)
+        records = otlp_logs.decode_logs(decoded, content_type)
+        kept = sum(1 for record in records if genai_logs.kept(record))
+        if kept:
+            admit(gate, public_key, project_id, category="analytics", cost=kept)
+            is_json = otlp.response_content_type(content_type) == otlp.JSON
+            kind: PayloadKind = "otlp_logs_json" if is_json else "otlp_logs_proto"
+            await gate.queue.append(project_id, kind, time.time(), raw, encoding)
+    except IngestError as exc:
+        return error_response(exc, content_type)
+    rejected = len(records) - kept
+    message = (
+        f"{rejected} log records are not GenAI message events of a span "
+        "(gen_ai.*.message, gen_ai.choice): Heliograph keeps only those"
+        if rejected
+        else ""
+    )
+    return Response(
+        otlp_logs.export_logs_response(rejected, message, content_type),
+        media_type=otlp.response_content_type(content_type),
+    )
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/v1/traces", traces, methods=["POST"]),
@@ -99,4 +144,8 @@ def routes() -> list[BaseRoute]:
         # an exporter given only a base endpoint appends.
         Route("/i/v0/ai/otel", traces, methods=["POST"]),
         Route("/i/v0/ai/otel/v1/traces", traces, methods=["POST"]),
+        # GenAI message events, joined to their spans (the same prefixes).
+        Route("/v1/logs", logs, methods=["POST"]),
+        Route("/api/public/otel/v1/logs", logs, methods=["POST"]),
+        Route("/i/v0/ai/otel/v1/logs", logs, methods=["POST"]),
     ]

@@ -70,7 +70,13 @@ from heliograph.protocols.langfuse_otel import (
 from heliograph.protocols.otlp import SPAN_KINDS, STATUS_ERROR, Span, SpanEvent
 from heliograph.protocols.posthog_event import coerce_ai_properties
 
-__all__ = ["inherit_identity", "span_to_event"]
+__all__ = [
+    "choice_message",
+    "event_message",
+    "inherit_identity",
+    "semconv_messages",
+    "span_to_event",
+]
 
 # Looks a span attribute up under several names, the first present wins.
 _Lookup = Callable[..., Any]
@@ -425,7 +431,7 @@ def _input_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
         message
         for event in span.events
         if event.name.startswith("gen_ai.") and event.name.endswith(".message")
-        for message in [_event_message(event)]
+        for message in [event_message(event)]
         if message
     ]
     if from_events:
@@ -447,7 +453,7 @@ def _output_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
         message
         for event in span.events
         if event.name == "gen_ai.choice"
-        for message in [_choice_message(event)]
+        for message in [choice_message(event)]
         if message
     ]
     if choices:
@@ -463,6 +469,24 @@ def _output_messages(span: Span, attr: _Lookup) -> list[dict[str, Any]]:
     if isinstance(text, str) and text and attr("output.mime_type") != "application/json":
         return [{"role": "assistant", "content": text}]
     return []
+
+
+def semconv_messages(
+    attributes: Mapping[str, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The input and output messages that attributes in the current GenAI conventions hold
+    (``gen_ai.system_instructions``, ``gen_ai.input.messages``, ``gen_ai.output.messages``):
+    what a ``gen_ai.client.inference.operation.details`` log record carries."""
+    span = Span(trace_id="", span_id="", attributes=dict(attributes))
+
+    def attr(*keys: str) -> Any:
+        for key in keys:
+            value = attributes.get(key)
+            if value is not None and value != "":
+                return value
+        return None
+
+    return _input_messages(span, attr), _output_messages(span, attr)
 
 
 def _event_attribute(span: Span, key: str) -> Any:
@@ -519,8 +543,12 @@ def _part(part: Any) -> Any:
     return dict(part)
 
 
-def _event_message(event: SpanEvent) -> dict[str, Any] | None:
-    """``gen_ai.{system,user,assistant,tool}.message`` span events (deprecated conventions)."""
+def event_message(event: SpanEvent) -> dict[str, Any] | None:
+    """``gen_ai.{system,user,assistant,tool}.message`` span events (deprecated conventions).
+
+    Also the same events sent as log records (:mod:`heliograph.protocols.genai_logs`),
+    their body merged over their attributes. None when it says nothing but its role.
+    """
     role = event.name.removeprefix("gen_ai.").removesuffix(".message")
     attributes = event.attributes
     body = _maybe_json(attributes.get("gen_ai.event.content"))
@@ -533,10 +561,14 @@ def _event_message(event: SpanEvent) -> dict[str, Any] | None:
     tool_calls = _maybe_json(attributes.get("tool_calls"))
     if tool_calls:
         message["tool_calls"] = tool_calls
+    if message["role"] == "tool" and len(message) > 1 and attributes.get("id"):
+        # The tool call this answers (the openai-v2 instrumentation's ``id``).
+        message["tool_call_id"] = attributes["id"]
     return message if len(message) > 1 else None
 
 
-def _choice_message(event: SpanEvent) -> dict[str, Any] | None:
+def choice_message(event: SpanEvent) -> dict[str, Any] | None:
+    """A ``gen_ai.choice`` span event or log record: the model's message, as the assistant's."""
     attributes = event.attributes
     body = _maybe_json(attributes.get("gen_ai.event.content"))
     if isinstance(body, dict):

@@ -12,6 +12,7 @@ from typing import Literal
 
 import orjson
 
+from heliograph.llm_messages import GenerationMessages
 from heliograph.model import Event
 from heliograph.store.replay_records import ReplayError, ReplaySegment
 
@@ -210,6 +211,10 @@ class DigestBatch:
     # quarter of what the workers queued for. A store encodes any event missing
     # here itself (:func:`event_document`).
     documents: dict[tuple[int, str], bytes] = field(default_factory=dict)
+    # Messages of generations not in this batch (from OTLP logs, prepared): each
+    # completes its stored generation, or waits in the store for it
+    # (:mod:`heliograph.store.held_messages`).
+    llm_messages: list[GenerationMessages] = field(default_factory=list)
 
     def document(self, event: Event) -> bytes:
         """``event`` as its stored JSON document: the one digest encoded, else now."""

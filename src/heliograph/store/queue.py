@@ -23,7 +23,15 @@ from typing import Literal, Protocol
 
 __all__ = ["DeadLetter", "DeadLetters", "NodeQueue", "PayloadKind", "PayloadQueue", "QueuedPayload"]
 
-PayloadKind = Literal["sentry_envelope", "sentry_store", "posthog", "otlp_proto", "otlp_json"]
+PayloadKind = Literal[
+    "sentry_envelope",
+    "sentry_store",
+    "posthog",
+    "otlp_proto",
+    "otlp_json",
+    "otlp_logs_proto",
+    "otlp_logs_json",
+]
 
 
 @dataclass(frozen=True, slots=True)

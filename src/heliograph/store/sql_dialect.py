@@ -51,6 +51,16 @@ class SqlDialect:
         """A condition that ``column`` is one of ``values``, and its parameters."""
         return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
+    def in_pairs(
+        self, columns: tuple[str, str], pairs: Sequence[tuple[int, str]]
+    ) -> tuple[str, list[Any]]:
+        """A condition that the two ``columns`` are one of ``pairs`` (an integer and a
+        text each, as ``(project_id, event_id)``), and its parameters."""
+        if not pairs:
+            return "1 = 0", []
+        values = ", ".join(["(?, ?)"] * len(pairs))
+        return f"({columns[0]}, {columns[1]}) IN (VALUES {values})", [v for p in pairs for v in p]
+
     def index_hint(self, index: str) -> str:
         """Appended to a table name: read it through ``index`` (where the engine takes hints)."""
         return f" INDEXED BY {index}"
@@ -101,6 +111,15 @@ class PostgresDialect(SqlDialect):
 
     def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]
+
+    def in_pairs(
+        self, columns: tuple[str, str], pairs: Sequence[tuple[int, str]]
+    ) -> tuple[str, list[Any]]:
+        """One array per column, whatever the number of pairs (one prepared statement)."""
+        return (
+            f"({columns[0]}, {columns[1]}) IN (SELECT * FROM unnest(?::bigint[], ?::text[]))",
+            [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
+        )
 
     def index_hint(self, index: str) -> str:
         """Nothing: PostgreSQL's planner takes no hints (it picks the index itself)."""

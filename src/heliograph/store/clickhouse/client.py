@@ -32,8 +32,9 @@ class ClickHouseClient(Protocol):
         """The rows ``sql`` selects, ``{name:Type}`` placeholders bound from ``params``."""
         ...
 
-    def command(self, sql: str) -> None:
-        """Run a statement that returns nothing (DDL, a lightweight ``DELETE``)."""
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, a lightweight ``DELETE``, a
+        mutation), ``{name:Type}`` placeholders bound from ``params``."""
         ...
 
     def insert(self, table: str, columns: Sequence[str], rows: bytes, *, token: str) -> None:
@@ -92,9 +93,9 @@ class HttpClient:
             raise _unavailable(exc) from exc
         return [tuple(row) for row in result.result_rows]
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         try:
-            self._client.command(sql)
+            self._client.command(sql, parameters=dict(params) if params else None)
         except Exception as exc:
             raise _unavailable(exc) from exc
 

@@ -34,27 +34,45 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from heliograph.llm_messages import GenerationMessages, merge_messages
 from heliograph.model import Event
-from heliograph.store.base import DigestBatch, IssueEventFilter, RecordResult, StoredEvent
+from heliograph.store.base import (
+    DigestBatch,
+    IssueEventFilter,
+    Outcome,
+    RecordResult,
+    StoredEvent,
+    event_document,
+)
 from heliograph.store.blobs import BlobStore
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
 from heliograph.store.clickhouse.web_reads import ClickHouseWebReads
 from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.held_messages import (
+    generation_keys,
+    held_for,
+    hold,
+    merged_document,
+    release,
+)
 from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, TraceError, TraceFilter
 from heliograph.store.llm_rows import EVENT_COLUMNS, MAX_TRACE_EVENTS, event_record
 from heliograph.store.llm_search import search_words
 from heliograph.store.llm_shaping import is_llm_event, llm_record
 from heliograph.store.postgresql.database import MIGRATION_LOCK, Connection
 from heliograph.store.postgresql.event_rows import EVENT_KEYS
-from heliograph.store.postgresql.store import PostgresStore
+from heliograph.store.postgresql.store import PostgresStore, _add_outcomes
 from heliograph.store.retention import PurgeReport
+from heliograph.store.sql_dialect import POSTGRESQL
 
 __all__ = ["TABLE_COLUMNS", "ClickHouseStore", "analytics_row", "error_row", "llm_row"]
 
@@ -99,6 +117,18 @@ TABLE_COLUMNS = {
 
 # A pending key: (row id, project id, event id, issue id).
 PendingKey = tuple[int, int, str, int | None]
+Key = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What step 1 leaves to steps 2 and 3."""
+
+    result: RecordResult
+    # The batch's events still owed to ClickHouse.
+    pending: list[PendingKey]
+    # Generations whose stored document may have held messages to merge.
+    late: list[Key]
 
 
 class ClickHouseStore(ClickHouseWebReads, PostgresStore):
@@ -141,37 +171,107 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         committed = self.db.submit(lambda conn: self._commit(conn, batch))
         return self._sender.submit(self._finish, batch, committed)
 
-    def _commit(
-        self, conn: Connection, batch: DigestBatch
-    ) -> tuple[RecordResult, list[PendingKey]]:
-        """Step 1: digest's transaction; returns the batch's keys still owed to ClickHouse."""
+    def _commit(self, conn: Connection, batch: DigestBatch) -> _Committed:
+        """Step 1: digest's transaction; returns the batch's keys still owed to ClickHouse,
+        and what its logged messages still have to do there."""
         result, _ = self._digest_transaction(conn, batch)
+        late = self._hold_messages(conn, batch)
         keys = {(g.event.project_id, g.event.event_id) for g in batch.errors}
         keys.update((event.project_id, event.event_id) for event in batch.analytics)
         if not keys:
-            return result, []
+            return _Committed(result, [], late)
         pending = conn.execute(
             "SELECT e.id, e.project_id, e.event_id, e.issue_id FROM event_keys e "
             "JOIN unnest(%s::bigint[], %s::text[]) AS k(project_id, event_id) "
             "ON e.project_id = k.project_id AND e.event_id = k.event_id WHERE e.pending",
             ([key[0] for key in keys], [key[1] for key in keys]),
         ).fetchall()
-        return result, [tuple(row) for row in pending]
+        return _Committed(result, [tuple(row) for row in pending], late)
 
-    def _finish(
-        self, batch: DigestBatch, committed: Future[tuple[RecordResult, list[PendingKey]]]
-    ) -> RecordResult:
-        """Steps 2 and 3: send the pending events to ClickHouse, then mark them written."""
-        result, pending = committed.result()
-        if pending:
-            self._send(batch, pending)
-            ids = [key[0] for key in pending]
+    def _join_messages(self, conn: Connection, batch: DigestBatch) -> list[Outcome]:
+        """Nothing in digest's transaction: the documents are ClickHouse's (see
+        :meth:`_hold_messages`)."""
+        return []
+
+    def _hold_messages(self, conn: Connection, batch: DigestBatch) -> list[Key]:
+        """Logged messages, in step 1: merged into the batch's generations before they are
+        sent, and held, all of them, until ClickHouse has what they join.
+
+        Held rows stay until ClickHouse has the document they joined: a batch
+        that fails after this transaction is written again, and merges them
+        again. Returns the generations whose stored document may have held
+        messages to merge (:meth:`_merge_held`): the batch's groups', and the
+        batch's generations (a batch beside it may have held messages for
+        them while they were pending).
+        """
+        keys = generation_keys(batch.analytics)
+        if keys:
+            by_key: dict[Key, list[GenerationMessages]] = defaultdict(list)
+            for _, group in held_for(conn, POSTGRESQL, keys):
+                by_key[(group.project_id, group.event_id)].append(group)
+            for event in batch.analytics:
+                key = (event.project_id, event.event_id)
+                if key in by_key and merge_messages(event.properties, by_key[key]):
+                    batch.documents[key] = event_document(event)
+        too_many = hold(conn, POSTGRESQL, batch.llm_messages)
+        if too_many:
+            _add_outcomes(conn, too_many)
+        late = {(group.project_id, group.event_id) for group in batch.llm_messages}
+        return sorted(late.union(keys))
+
+    def _finish(self, batch: DigestBatch, committed: Future[_Committed]) -> RecordResult:
+        """Steps 2 and 3: send the pending events to ClickHouse, then mark them written;
+        then held messages whose generation ClickHouse now has are merged into it."""
+        done = committed.result()
+        if done.pending:
+            self._send(batch, done.pending)
+            ids = [key[0] for key in done.pending]
             self.db.write(
                 lambda conn: conn.execute(
                     "UPDATE event_keys SET pending = FALSE WHERE id = ANY(%s)", (ids,)
                 )
             )
-        return result
+        if done.late:
+            self._merge_held(done.late)
+        return done.result
+
+    def _merge_held(self, keys: list[Key]) -> None:
+        """Merge the messages held for these generations into their documents in ClickHouse.
+
+        One mutation per document (``ALTER TABLE ... UPDATE``), waited for, so
+        that the next merge into the same document reads this one's result. A
+        generation ClickHouse does not have yet keeps its messages held: the
+        batch writing it merges them after sending it.
+        """
+        held = self.db.read(lambda conn: held_for(conn, POSTGRESQL, keys))
+        if not held:
+            return
+        by_key: dict[Key, list[GenerationMessages]] = defaultdict(list)
+        row_ids: dict[Key, list[int]] = defaultdict(list)
+        for row_id, group in held:
+            by_key[(group.project_id, group.event_id)].append(group)
+            row_ids[(group.project_id, group.event_id)].append(row_id)
+        merged: list[int] = []
+        for (project_id, event_id), groups in sorted(by_key.items()):
+            rows = self.events.query(
+                "SELECT id, data FROM analytics_events WHERE project_id = {p:UInt64} "
+                "AND event_id = {e:String} LIMIT 1",
+                {"p": project_id, "e": event_id},
+            )
+            if not rows:
+                continue  # not sent yet: its own batch merges after sending it
+            # Sent with these messages already (merged in step 1), or without them.
+            document = merged_document(str(rows[0][1]).encode(), groups)
+            if document is not None:
+                self.events.command(
+                    "ALTER TABLE analytics_events UPDATE data = {d:String} "
+                    "WHERE project_id = {p:UInt64} AND id = {r:UInt64} "
+                    "SETTINGS mutations_sync = 1",
+                    {"d": document.decode(), "p": project_id, "r": int(rows[0][0])},
+                )
+            merged.extend(row_ids[(project_id, event_id)])
+        if merged:
+            self.db.write(lambda conn: release(conn, POSTGRESQL, merged))
 
     def _send(self, batch: DigestBatch, pending: list[PendingKey]) -> None:
         events: dict[tuple[int, str], Event] = {

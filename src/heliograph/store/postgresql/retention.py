@@ -5,7 +5,8 @@ tables (:mod:`heliograph.store.retention_tables`): old events, the hourly
 issue counts before the cutoff, issues last seen before it with nothing left
 (their tags and users go by cascade), the LLM rows and rollups; expired
 sessions and login links, and failed logins older than
-:data:`~heliograph.store.contract.LOGIN_FAILURE_TTL` (not counted).
+:data:`~heliograph.store.contract.LOGIN_FAILURE_TTL` (not counted), and logged LLM
+messages held longer than :data:`~heliograph.store.held_messages.HOLD_SECONDS`.
 
 Why in small batches: each batch is one short transaction (a few hundred rows
 found by ``ctid``, PostgreSQL's rowid), so row locks are held briefly and the
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from heliograph.store.base import Project, StoreUnavailable
 from heliograph.store.contract import LOGIN_FAILURE_TTL
+from heliograph.store.held_messages import HOLD_SECONDS
 from heliograph.store.people_store import purge_people
 from heliograph.store.postgresql.database import Connection, PgDatabase, is_unavailable
 from heliograph.store.postgresql.people_lock import people_lock
@@ -196,6 +198,8 @@ def _purge(run: _Runner, store: PostgresStore, now: float) -> PurgeReport:
             )
         )
         run.batches("login_failures", "at < %s", (now - LOGIN_FAILURE_TTL,))
+        # Logged LLM messages whose span never came (store/held_messages.py).
+        run.batches("llm_held_messages", "received_at < %s", (now - HOLD_SECONDS,))
     return report
 
 

@@ -54,6 +54,7 @@ from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.held_messages import generation_keys, join_messages
 from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
@@ -72,6 +73,7 @@ from heliograph.store.postgresql.database import Connection, PgDatabase, PgRow, 
 from heliograph.store.postgresql.event_rows import WHOLE_EVENTS, EventRows
 from heliograph.store.postgresql.llm import LlmStoreMixin
 from heliograph.store.postgresql.llm_write import record_llm_events
+from heliograph.store.postgresql.message_locks import lock_generations
 from heliograph.store.postgresql.people_lock import people_lock
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
@@ -151,19 +153,32 @@ class PostgresStore(
         rows = self.event_rows
         outcomes = OutcomeTally()
         rejected: list[RejectedEvent] = []
+        # First of all: the generations whose logged messages may join them here.
+        lock_generations(
+            conn,
+            [
+                *generation_keys(batch.analytics),
+                *((group.project_id, group.event_id) for group in batch.llm_messages),
+            ],
+        )
         alerts = AlertPass(conn, POSTGRESQL, batch_projects(batch), time.time())
         alerts.before(batch.errors)
         if not _write_set_based(conn, batch, outcomes, rows):
             _write_per_event(conn, batch, outcomes, rejected, rows)
         _number_new_issues(conn, batch)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
+        held = self._join_messages(conn, batch)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
         replayed = record_replays(conn, POSTGRESQL, batch.replays, batch.replay_errors, rows.table)
         alerts.after_errors(batch.errors, outcomes.new_keys, rows.table)
         alerts.after_llm(new_events(batch.analytics, outcomes.new_keys))
-        _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
+        _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed, *held])
         return RecordResult(tuple(rejected)), outcomes
+
+    def _join_messages(self, conn: Connection, batch: DigestBatch) -> list[Outcome]:
+        """Join logged messages and the batch's or stored generations; hold the rest."""
+        return join_messages(conn, POSTGRESQL, batch)
 
     def add_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.db.write(lambda conn: _add_outcomes(conn, outcomes))

@@ -11,7 +11,9 @@ Run by the digest process every ``HELIOGRAPH_RETENTION_INTERVAL`` seconds
   schema of those tables does not break retention;
 * expired login sessions and login links, and failed logins older than
   :data:`~heliograph.store.contract.LOGIN_FAILURE_TTL` (no project; always;
-  the failed logins are not counted in the report).
+  the failed logins are not counted in the report);
+* logged LLM messages that waited :data:`~heliograph.store.held_messages.HOLD_SECONDS`
+  for a span that never came (not counted either).
 
 Why in small batches: SQLite has one writer. Each batch is one short write
 task (a few hundred rows by primary key), and the job pauses between
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from heliograph.store.base import Project
 from heliograph.store.contract import LOGIN_FAILURE_TTL
+from heliograph.store.held_messages import HOLD_SECONDS
 from heliograph.store.people_store import purge_people
 from heliograph.store.retention import ProjectPurge, PurgeReport, projects_to_purge
 from heliograph.store.retention_tables import EVENT_KINDS, LLM_ROWS, ROLLUPS
@@ -224,4 +227,6 @@ def purge_expired(
             )
         )
         run.batches("login_failures", "at < ?", (now - LOGIN_FAILURE_TTL,))
+        # Logged LLM messages whose span never came (store/held_messages.py).
+        run.batches("llm_held_messages", "received_at < ?", (now - HOLD_SECONDS,))
     return report

@@ -659,6 +659,24 @@ MIGRATIONS = [
     ALTER TABLE projects ADD COLUMN address_salt TEXT NOT NULL DEFAULT '';
     UPDATE projects SET address_salt = lower(hex(randomblob(16)));
     """,
+    # 15: a generation's messages that came as OTLP log records before its span
+    # (store/held_messages.py): held here until the span is stored, then merged
+    # into its event; unique by content (a replayed batch holds nothing twice).
+    """
+    CREATE TABLE llm_held_messages (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        first_at INTEGER NOT NULL,
+        received_at REAL NOT NULL,
+        checksum TEXT NOT NULL,
+        messages BLOB NOT NULL,
+        UNIQUE (project_id, event_id, checksum)
+    );
+    CREATE INDEX llm_held_messages_by_age ON llm_held_messages (received_at);
+    """,
     # 16: full-text search over LLM calls (store/llm_search.py): each call's text in
     # llm_search_text, indexed by FTS5 (an external-content index kept in step by
     # triggers, so deleting a text row deletes it from the index too).

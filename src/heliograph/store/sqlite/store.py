@@ -32,6 +32,7 @@ from heliograph.store.blobs import BlobStore, FileBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.held_messages import join_messages
 from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
 from heliograph.store.issue_rows import (
@@ -136,12 +137,13 @@ class SQLiteStore(
                 rejected,
             )
             record_llm_events(conn, batch.analytics)
+            held = join_messages(conn, SQLITE, batch)
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
             replayed = record_replays(conn, SQLITE, batch.replays, batch.replay_errors, "events")
             alerts.after_errors(batch.errors, outcomes.new_keys, "events")
             alerts.after_llm(new_events(batch.analytics, outcomes.new_keys))
-            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed])
+            _add_outcomes(conn, [*batch.outcomes, *outcomes.as_outcomes(), *replayed, *held])
             return RecordResult(tuple(rejected))
 
         return self.db.submit(write)
