@@ -22,6 +22,7 @@ PUBLIC = [
     "capture",
     "capture_exception",
     "capture_message",
+    "claude_agent_query",
     "current_span",
     "feature_enabled",
     "flush",
@@ -30,7 +31,9 @@ PUBLIC = [
     "init",
     "is_enabled",
     "isolated_scope",
+    "langchain_handler",
     "observe",
+    "openai_agents_processor",
     "set_context",
     "set_tag",
     "set_user",
@@ -38,6 +41,7 @@ PUBLIC = [
     "trace",
     "trace_generation",
     "wrap_anthropic",
+    "wrap_claude_agent",
     "wrap_cli",
     "wrap_openai",
 ]
@@ -69,6 +73,13 @@ SIGNATURES = {
     "feature_enabled": "(key: 'str', distinct_id: 'str | int | None' = None, *, "
     "person_properties: 'Mapping[str, Any] | None' = None, default: 'bool' = False) -> 'bool'",
     "shutdown": "(timeout: 'float' = 2.0) -> 'bool'",
+    "claude_agent_query": "(*, prompt: 'str | AsyncIterable[dict[str, Any]]', "
+    "options: 'Any' = None, trace_name: 'str | None' = None, **kwargs: 'Any') "
+    "-> 'AsyncIterator[Any]'",
+    "wrap_claude_agent": "(client: 'C', *, trace_name: 'str | None' = None) -> 'C'",
+    "langchain_handler": "(*, trace_name: 'str | None' = None, **properties: 'Any') "
+    "-> 'BaseCallbackHandler'",
+    "openai_agents_processor": "(**properties: 'Any') -> 'TracingProcessor'",
 }
 
 
@@ -101,8 +112,8 @@ def test_import_starts_nothing_and_needs_no_server_package() -> None:
         "import heliograph_sdk\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
         "assert 'heliograph' not in sys.modules\n"
-        "bad = [m for m in ('openai', 'anthropic', 'starlette', 'click', 'typer', 'httpx')"
-        " if m in sys.modules]\n"
+        "bad = [m for m in ('openai', 'anthropic', 'starlette', 'click', 'typer', 'httpx',"
+        " 'langchain_core', 'langgraph', 'agents', 'claude_agent_sdk') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)

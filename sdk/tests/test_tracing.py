@@ -235,3 +235,39 @@ def test_current_span_outside_is_none() -> None:
     with heliograph_sdk.trace("x") as t:
         assert heliograph_sdk.current_span() is t
     assert heliograph_sdk.current_span() is None
+
+
+def test_callback_driven_spans_take_explicit_parent_scope_and_times(sdk) -> None:  # type: ignore[no-untyped-def]
+    """What the agent integrations rely on: a tree built from callbacks, not the context."""
+    import time
+    from datetime import datetime
+
+    from heliograph_sdk._agent_common import open_root
+    from heliograph_sdk._generation import Generation
+    from heliograph_sdk._tracing import Span
+
+    server = sdk()
+    heliograph_sdk.set_user("owner")
+    began = time.perf_counter()
+    root = open_root("run", "test", start_time=began - 2.0)
+    assert heliograph_sdk.current_span() is None  # start() leaves the context alone
+    child = Span("tool", parent=root).start()
+    gen = Generation("openai", "m", parent=child, start_time=began - 1.0)
+    gen.set_tokens(3, 4)
+    heliograph_sdk.set_user("someone-else")  # a later change must not reach this tree
+    ended = time.perf_counter() - 0.5
+    gen.finish(end=ended)
+    child.finish()
+    root.finish()
+    assert heliograph_sdk.flush(5)
+    events = {e["event"]: e for e in server.events()}
+    trace, span, generation = events["$ai_trace"], events["$ai_span"], events["$ai_generation"]
+    assert {trace["distinct_id"], span["distinct_id"], generation["distinct_id"]} == {"owner"}
+    assert span["properties"]["$ai_parent_id"] == trace["properties"]["$ai_span_id"]
+    assert generation["properties"]["$ai_parent_id"] == span["properties"]["$ai_span_id"]
+    assert trace["properties"]["$ai_generation_count"] == 1
+    assert trace["properties"]["$ai_latency"] >= 2.0
+    assert generation["properties"]["$ai_latency"] == pytest.approx(0.5, abs=0.05)
+    # Sent after the fact, stamped when it ended: half a second before the span.
+    stamp = datetime.fromisoformat(generation["timestamp"]).timestamp()
+    assert datetime.fromisoformat(span["timestamp"]).timestamp() - stamp >= 0.45

@@ -4,6 +4,12 @@ Off unless an API key is configured (``init(api_key=...)`` or
 ``HELIOGRAPH_API_KEY``); importing it starts nothing. See ``docs/sdk.md``.
 """
 
+from heliograph_sdk._agents import (
+    claude_agent_query,
+    langchain_handler,
+    openai_agents_processor,
+    wrap_claude_agent,
+)
 from heliograph_sdk._api import (
     add_breadcrumb,
     capture,
@@ -40,6 +46,7 @@ __all__ = [
     "capture",
     "capture_exception",
     "capture_message",
+    "claude_agent_query",
     "current_span",
     "feature_enabled",
     "flush",
@@ -48,7 +55,9 @@ __all__ = [
     "init",
     "is_enabled",
     "isolated_scope",
+    "langchain_handler",
     "observe",
+    "openai_agents_processor",
     "set_context",
     "set_tag",
     "set_user",
@@ -56,6 +65,7 @@ __all__ = [
     "trace",
     "trace_generation",
     "wrap_anthropic",
+    "wrap_claude_agent",
     "wrap_cli",
     "wrap_openai",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from heliograph_sdk._config import Settings
 from heliograph_sdk._flags import FlagClient
 from heliograph_sdk._frames import InApp
-from heliograph_sdk._scope import _current, global_scope
+from heliograph_sdk._scope import Scope, _current, global_scope
 from heliograph_sdk._scrub import scrub
 from heliograph_sdk._serialize import iso_timestamp
 from heliograph_sdk._stack import collect, render_exceptions
@@ -127,15 +127,22 @@ class Client:
         event: str,
         properties: Mapping[str, Any] | None = None,
         distinct_id: str | None = None,
+        scope: Scope | None = None,
+        at: float | None = None,
     ) -> None:
-        """The hot path: no formatting, no uuid, no lock."""
-        scope = _current.get() or global_scope
+        """The hot path: no formatting, no uuid, no lock.
+
+        ``scope``: whose event it is, when not the current scope's (a span
+        opened on one thread and ended by a framework callback on another);
+        ``at``: its ``time.time()``, when it happened before it is sent.
+        """
+        scope = scope or _current.get() or global_scope
         self._enqueue(
             (
                 event,
                 distinct_id or scope.distinct_id,
                 dict(properties) if properties else None,
-                time.time(),
+                time.time() if at is None else at,
                 scope.user,
                 None,
                 None,

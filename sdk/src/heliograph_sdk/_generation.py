@@ -14,14 +14,17 @@ from types import TracebackType
 from typing import Any
 
 from heliograph_sdk import _hub
-from heliograph_sdk._scope import _current, global_scope
+from heliograph_sdk._scope import Scope, _current, global_scope
 from heliograph_sdk._tracing import (
     _OFF,
+    FROM_CONTEXT,
+    Span,
     current_span,
     error_text,
     new_span_id,
     new_trace_id,
     payload,
+    wall_time,
 )
 
 logger = logging.getLogger("heliograph_sdk")
@@ -54,13 +57,20 @@ class Generation:
         stream: bool | None = None,
         tools: Any = None,
         properties: dict[str, Any] | None = None,
+        parent: Span | None = FROM_CONTEXT,
+        scope: Scope | None = None,
+        start_time: float | None = None,
     ) -> None:
-        parent = current_span()
+        if parent is FROM_CONTEXT:
+            parent = current_span()
         self.trace_id = parent.trace_id if parent else new_trace_id()
         self.span_id = new_span_id()
         self.parent_id = parent.span_id if parent else None
         self.session_id = parent.session_id if parent else None
         self._totals = parent.totals if parent else None
+        self.scope: Scope | None = (
+            scope if scope is not None else (parent.scope if parent else None)
+        )
         self.provider = provider
         self.model = model
         self.name = name
@@ -83,7 +93,8 @@ class Generation:
         self._input: Any = _OFF if input is None else payload(input)
         self._output: Any = _OFF
         self._tools: Any = _OFF if tools is None else payload(tools)
-        self._start = time.perf_counter()
+        # ``start_time``: the perf_counter() reading the call began at, when earlier.
+        self._start = time.perf_counter() if start_time is None else start_time
         self._done = False
 
     # -- setters ---------------------------------------------------------------
@@ -95,6 +106,10 @@ class Generation:
     def set_output(self, choices: Any) -> None:
         """Completion choices (``[{role, content}]``); kept only with payload capture on."""
         self._output = payload(choices)
+
+    def set_tools(self, tools: Any) -> None:
+        """Tool definitions offered to the model; kept only with payload capture on."""
+        self._tools = payload(tools)
 
     def set_tokens(
         self,
@@ -180,14 +195,18 @@ class Generation:
     ) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    def finish(self, error: BaseException | None = None) -> None:
-        """Emit the event once (later calls do nothing)."""
+    def finish(self, error: BaseException | None = None, *, end: float | None = None) -> None:
+        """Emit the event once (later calls do nothing).
+
+        ``end``: the ``perf_counter()`` reading the call ended at, when it is
+        reported after the fact.
+        """
         if self._done:
             return
         self._done = True
         if error is not None:
             self.set_error(error)
-        latency = time.perf_counter() - self._start
+        latency = max(0.0, (time.perf_counter() if end is None else end) - self._start)
         if self._totals is not None:
             total_cost = self.costs.get("total")
             if total_cost is None and self.costs:
@@ -200,11 +219,11 @@ class Generation:
             return
         properties = self._properties(latency)
         # The flag values this scope got: the dashboard compares variants' cost by them.
-        scope = _current.get() or global_scope
+        scope = self.scope or _current.get() or global_scope
         for key, value in scope.flags.items():
             properties.setdefault(f"$feature/{key}", value)
         try:
-            client.capture("$ai_generation", properties)
+            client.capture("$ai_generation", properties, scope=scope, at=wall_time(end))
         except Exception:
             logger.debug("heliograph_sdk: could not record a generation", exc_info=True)
 

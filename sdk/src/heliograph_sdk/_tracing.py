@@ -9,6 +9,12 @@ and threads started with a copied context (``contextvars.copy_context().run``).
 
 Root-level children point at the trace id as their parent, the way PostHog's
 own SDKs do, so trees build the same whichever SDK sent them.
+
+Agent-framework integrations learn the tree from the framework's callbacks
+(a run id and its parent's), not from the context: they pass ``parent=``
+explicitly, open spans with :meth:`Span.start` (which leaves the context
+alone), and pin the ``scope`` seen when the run began, because a framework
+may call back on a thread that never saw the user's scope.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, TypeVar, overload
 from heliograph_sdk import _hub
 from heliograph_sdk._client import Client
 from heliograph_sdk._clip import clip_payload
+from heliograph_sdk._scope import Scope
 
 logger = logging.getLogger("heliograph_sdk")
 
@@ -35,6 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _span_var: ContextVar[Span | None] = ContextVar("heliograph_span", default=None)
 _OFF = object()
+# ``parent=`` left out: the parent is the context's current span.
+FROM_CONTEXT: Any = object()
 
 
 def new_trace_id() -> str:
@@ -56,6 +65,17 @@ def payload(value: Any) -> Any:
     if settings is None or not settings.llm_payloads:
         return _OFF
     return clip_payload(value, settings.llm_payload_max_chars)
+
+
+def wall_time(perf: float | None) -> float | None:
+    """The ``time.time()`` of a past ``time.perf_counter()`` reading (None stays None).
+
+    For events sent after the fact: their timestamp must be when the work
+    ended, since the server places the start at timestamp minus latency.
+    """
+    if perf is None:
+        return None
+    return time.time() - max(0.0, time.perf_counter() - perf)
 
 
 def error_text(exc: BaseException) -> str:
@@ -97,9 +117,16 @@ class Span:
     """
 
     def __init__(
-        self, name: str, properties: dict[str, Any] | None = None, *, session_id: str | None = None
+        self,
+        name: str,
+        properties: dict[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+        parent: Span | None = FROM_CONTEXT,
+        scope: Scope | None = None,
     ) -> None:
-        parent = _span_var.get()
+        if parent is FROM_CONTEXT:
+            parent = _span_var.get()
         self.name = name
         self.parent = parent
         if parent is None:
@@ -114,6 +141,10 @@ class Span:
             self.parent_id = parent.span_id
             self.totals = parent.totals
             self.session_id = session_id or parent.session_id
+        # Whose events these are: None reads the scope current when each is sent.
+        self.scope: Scope | None = (
+            scope if scope is not None else (parent.scope if parent else None)
+        )
         self.properties: dict[str, Any] = dict(properties or {})
         self.error: str | None = None
         self._input: Any = _OFF
@@ -138,6 +169,16 @@ class Span:
 
     def set_error(self, error: BaseException | str) -> None:
         self.error = error_text(error) if isinstance(error, BaseException) else str(error)
+
+    def start(self, at: float | None = None) -> Span:
+        """Start the clock without becoming the context's current span.
+
+        For spans whose end is signalled by a callback rather than a ``with``
+        block; end them with :meth:`finish`. ``at``: the ``perf_counter()``
+        reading it really began at, when that was earlier.
+        """
+        self._start = time.perf_counter() if at is None else at
+        return self
 
     def __enter__(self) -> Span:
         self._start = time.perf_counter()
@@ -169,7 +210,8 @@ class Span:
     ) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    def finish(self) -> None:
+    def finish(self, end: float | None = None) -> None:
+        """Emit the event once; ``end``: the ``perf_counter()`` reading it ended at, if past."""
         if self._done:
             return
         self._done = True
@@ -177,16 +219,17 @@ class Span:
         if client is None:
             return
         try:
-            self._emit(client)
+            self._emit(client, end)
         except Exception:
             logger.debug("heliograph_sdk: could not record a span", exc_info=True)
 
-    def _emit(self, client: Client) -> None:
+    def _emit(self, client: Client, end: float | None = None) -> None:
+        ended = time.perf_counter() if end is None else end
         props: dict[str, Any] = {
             "$ai_trace_id": self.trace_id,
             "$ai_span_id": self.span_id,
             "$ai_span_name": self.name,
-            "$ai_latency": time.perf_counter() - self._start if self._start else 0.0,
+            "$ai_latency": max(0.0, ended - self._start) if self._start else 0.0,
             "$ai_is_error": self.error is not None,
         }
         if self.error is not None:
@@ -210,7 +253,8 @@ class Span:
                 if totals.cost is not None:
                     props["$ai_total_cost_usd"] = totals.cost
         props.update(self.properties)
-        client.capture("$ai_trace" if self.is_root else "$ai_span", props)
+        event = "$ai_trace" if self.is_root else "$ai_span"
+        client.capture(event, props, scope=self.scope, at=wall_time(end))
 
 
 def trace(name: str, *, session_id: str | None = None, **properties: Any) -> Span:
