@@ -250,6 +250,9 @@ class LlmReadsMixin(Generic[DbT]):
             ("provider = ?", filters.provider),
             ("distinct_id = ?", filters.distinct_id),
             ("trace_id = ?", filters.trace_id),
+            ("session_id = ?", filters.session_id),
+            ("environment = ?", filters.environment),
+            ("release = ?", filters.release),
             ("timestamp >= ?", filters.since),
             ("timestamp < ?", filters.until),
         )
@@ -280,6 +283,8 @@ class LlmReadsMixin(Generic[DbT]):
             params,
             ("session_id = ?", filters.session_id),
             ("distinct_id = ?", filters.distinct_id),
+            ("environment = ?", filters.environment),
+            ("release = ?", filters.release),
             ("started_at >= ?", filters.since),
             ("started_at < ?", filters.until),
         )

@@ -178,7 +178,11 @@ class TraceError:
 
 @dataclass(frozen=True, slots=True)
 class LlmEventFilter:
-    """Filters of the generations list; None means "any"."""
+    """Filters of the generations list; None means "any".
+
+    ``session_id``, ``environment`` and ``release`` have no index of their own:
+    the list walks its time index and skips other rows, as for ``provider``.
+    """
 
     project_id: int
     since: float | None = None
@@ -187,6 +191,9 @@ class LlmEventFilter:
     provider: str | None = None
     distinct_id: str | None = None
     trace_id: str | None = None
+    session_id: str | None = None
+    environment: str | None = None
+    release: str | None = None
     errors_only: bool = False
     names: tuple[str, ...] = field(default=tuple(sorted(PRICED_EVENTS)))
 
@@ -200,4 +207,6 @@ class TraceFilter:
     until: float | None = None
     session_id: str | None = None
     distinct_id: str | None = None
+    environment: str | None = None
+    release: str | None = None
     errors_only: bool = False
