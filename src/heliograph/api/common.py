@@ -22,6 +22,8 @@ from heliograph.runtime import Runtime
 from heliograph.store.base import Issue, Project
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
 
 
 def runtime(request: Request) -> Runtime:
@@ -92,3 +94,33 @@ async def json_body(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ApiError(400, "the request body must be JSON") from None
+
+
+def page_limit(request: Request) -> int:
+    """A list's page size: ``limit`` (or Sentry's ``per_page``), 1 to ``MAX_LIMIT``."""
+    raw = request.query_params.get("limit") or request.query_params.get("per_page")
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"limit must be an integer, got {raw[:50]!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def link_header(request: Request, next_cursor: str | None) -> str:
+    """Sentry's ``Link`` header: the first page as ``previous``, the next one as ``next``
+    with ``results="false"`` when there is none."""
+
+    def url(cursor: str) -> str:
+        return str(request.url.include_query_params(cursor=cursor))
+
+    current = request.query_params.get("cursor", "")
+    previous = f'<{url("")}>; rel="previous"; results="{"true" if current else "false"}"; cursor=""'
+    if next_cursor:
+        following = f'<{url(next_cursor)}>; rel="next"; results="true"; cursor="{next_cursor}"'
+    else:
+        following = f'<{url(current)}>; rel="next"; results="false"; cursor="{current}"'
+    return f"{previous}, {following}"

@@ -20,6 +20,7 @@ from heliograph.api.ai_fix import ai_fix
 from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
+from heliograph.api.llm import routes as llm_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.organizations import routes as organization_routes
 from heliograph.api.project_admin import routes as admin_routes
@@ -45,37 +46,9 @@ from heliograph.query.time_range import parse_time_range, within
 from heliograph.store.base import ISSUE_STATUSES, Issue, Project
 from heliograph.store.contract import Store
 
-DEFAULT_LIMIT = 25
 # Issues a list counts at most (its X-Hits header); counting all could cost a scan.
 MAX_HITS = 1000
-MAX_LIMIT = 100
 TREND_HOURS = 24
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit") or request.query_params.get("per_page")
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"limit must be an integer, got {raw!r}") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}")
-    return value
-
-
-def _link_header(request: Request, next_cursor: str | None) -> str:
-    def url(cursor: str) -> str:
-        return str(request.url.include_query_params(cursor=cursor))
-
-    current = request.query_params.get("cursor", "")
-    previous = f'<{url("")}>; rel="previous"; results="{"true" if current else "false"}"; cursor=""'
-    if next_cursor:
-        following = f'<{url(next_cursor)}>; rel="next"; results="true"; cursor="{next_cursor}"'
-    else:
-        following = f'<{url(current)}>; rel="next"; results="false"; cursor="{current}"'
-    return f"{previous}, {following}"
 
 
 def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -134,7 +107,7 @@ def project_issues(request: Request) -> Response:
             parse_time_range(request.query_params, time.time()),
         )
         issues, next_cursor = store.list_issues(
-            filters, limit=_limit(request), cursor=request.query_params.get("cursor")
+            filters, limit=common.page_limit(request), cursor=request.query_params.get("cursor")
         )
         hits = store.count_issues(filters, cap=MAX_HITS)
     except SearchError as exc:
@@ -144,7 +117,7 @@ def project_issues(request: Request) -> Response:
     return _json(
         _issues_json(request, issues, project),
         headers={
-            "Link": _link_header(request, next_cursor),
+            "Link": common.link_header(request, next_cursor),
             # Sentry's total: X-Hits counts up to X-Max-Hits, past which there are more.
             "X-Hits": str(min(hits, MAX_HITS)),
             "X-Max-Hits": str(MAX_HITS),
@@ -234,7 +207,7 @@ def issue_events(request: Request) -> Response:
     principal = common.principal(request)
     issue, project, _role = common.find_issue(request, principal)
     store = common.runtime(request).store
-    limit = _limit(request)
+    limit = common.page_limit(request)
     try:
         searching = search_context(store, store, project, principal.user.id)
         search = parse_event_search(project.id, request.query_params.get("query", ""), searching)
@@ -248,7 +221,7 @@ def issue_events(request: Request) -> Response:
     if not full:
         for item in payload:
             item.pop("entries", None)
-    return _json(payload, headers={"Link": _link_header(request, page.next_cursor)})
+    return _json(payload, headers={"Link": common.link_header(request, page.next_cursor)})
 
 
 def latest_event(request: Request) -> Response:
@@ -305,6 +278,7 @@ routes = [
     *organization_routes,
     *flag_routes,
     *replay_routes,
+    *llm_routes,
     *alert_routes,
     *sourcemap_routes,
 ]
