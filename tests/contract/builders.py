@@ -86,6 +86,7 @@ def ai_event(
     is_error: bool = False,
     distinct_id: str | None = "user-1",
     environment: str | None = None,
+    release: str | None = None,
     event_id: str | None = None,
 ) -> Event:
     """A PostHog-style ``$ai_*`` event, properties already typed (as ingest leaves them)."""
@@ -115,6 +116,7 @@ def ai_event(
         level="info",
         distinct_id=distinct_id,
         environment=environment,
+        release=release,
         trace_id=trace,
         properties={key: value for key, value in properties.items() if value is not None},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -327,6 +328,36 @@ def test_llm_events_filter_and_page(store: Store, project: Project) -> None:
         calls[2].event_id,
     ]
     assert ids(LlmEventFilter(project.id, names=("$ai_span",))) == [span.event_id]
+
+
+def test_generations_and_traces_filter_by_session_environment_and_release(
+    store: Store, project: Project
+) -> None:
+    """What the API's filters ask of the store: exact matches, combined with the rest."""
+    prod = ai_event(project.id, trace="p", at=T0 + 1, session="s-1", environment="production",
+                    release="1.0")  # fmt: skip
+    staging = ai_event(project.id, trace="s", at=T0 + 2, session="s-1", environment="staging",
+                       release="1.1")  # fmt: skip
+    bare = ai_event(project.id, trace="b", at=T0 + 3)
+    record(store, prod, staging, bare)
+
+    def ids(**filters: str) -> list[str]:
+        rows, _ = store.llm_events(replace(LlmEventFilter(project.id), **filters), limit=10)
+        return [row.event_id for row in rows]
+
+    def traces(**filters: str) -> list[str]:
+        return [
+            t.trace_id for t in walk_traces(store, replace(TraceFilter(project.id), **filters), 1)
+        ]
+
+    assert ids(session_id="s-1") == [staging.event_id, prod.event_id]
+    assert ids(environment="production") == [prod.event_id]
+    assert ids(release="1.1") == [staging.event_id]
+    assert ids(session_id="s-1", release="1.0", model="gpt-4o-mini") == [prod.event_id]
+    assert ids(environment="nowhere") == []
+    assert traces(environment="staging") == ["s"]
+    assert traces(release="1.0") == ["p"]
+    assert traces(environment="production", release="1.1") == []
 
 
 def test_replayed_llm_events_do_not_double_any_rollup(

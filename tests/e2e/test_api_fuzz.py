@@ -11,6 +11,7 @@ and takes seconds. Also checked: every API route of the app is in the schema.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,8 +24,11 @@ from schemathesis import GenerationMode
 from starlette.routing import Route
 
 from heliograph.api.routes import routes as api_routes
+from heliograph.store.base import DigestBatch
 from tests.conftest import LiveServer, launch
+from tests.contract.builders import ai_event
 from tests.payloads import auth_header, envelope, sentry_event
+from tests.stores import server_store
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = 60
@@ -41,6 +45,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     assert response.status_code == 200
     found.wait_for_digest()
+    with server_store(found) as store:  # an LLM call, for the LLM endpoints' real ids
+        call = ai_event(
+            found.project_id,
+            trace="fuzz-trace",
+            at=time.time(),
+            session="fuzz-session",
+            distinct_id="fuzz-user",
+            span_name="fuzz",
+        )
+        store.record(DigestBatch(analytics=[call]))
     yield found
     found.stop()
 
@@ -54,6 +68,7 @@ def _real_parameters(server: LiveServer) -> dict[str, Any]:
             json={"key": "fuzzed", "filters": {"groups": [{"rollout_percentage": 50}]}},
         )
         assert flag.status_code == 201, flag.text
+        [generation] = api.get("/api/0/projects/default/default/llm/generations/").json()
     return {
         "organization_slug": "default",
         "project_slug": "default",
@@ -62,6 +77,10 @@ def _real_parameters(server: LiveServer) -> dict[str, Any]:
         "key_id": server.public_key,
         "project_id": server.project_id,
         "flag_id": flag.json()["id"],
+        "generation_id": generation["id"],
+        "trace_id": "fuzz-trace",
+        "session_id": "fuzz-session",
+        "distinct_id": "fuzz-user",
     }
 
 
@@ -87,6 +106,8 @@ def test_no_generated_request_makes_the_api_fail(server: LiveServer) -> None:
         operation = result.ok()
         names = {p.name for p in operation.path_parameters}
         fixed = {name: value for name, value in real.items() if name in names}
+        if "/llm/" in operation.path and "event_id" in fixed:  # an LLM event, not an error
+            fixed["event_id"] = real["generation_id"]
         strategies = [
             operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)

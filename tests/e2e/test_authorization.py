@@ -129,6 +129,8 @@ class Target:
     event_id: str
     generation_id: str
     trace_id: str
+    session_id: str
+    distinct_id: str
     key: str
     flag_id: int
     replay_id: str
@@ -157,6 +159,8 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         exceptions=[Exception_(type="SecretError", value=title)],
     )
     trace_id = uuid.uuid4().hex
+    # Ids without the project's slug: the walk checks no path of alpha's names beta.
+    session_id, llm_user = uuid.uuid4().hex, f"user-{uuid.uuid4().hex}"
     generation = Event(
         project_id=project.id,
         event_id=uuid.uuid4().hex,
@@ -165,8 +169,10 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         kind="analytics",
         name="$ai_generation",
         trace_id=trace_id,
+        distinct_id=llm_user,
         properties={
             "$ai_trace_id": trace_id,
+            "$ai_session_id": session_id,
             "$ai_model": "gpt-4o-mini",
             "$ai_provider": "openai",
             "$ai_span_name": title,
@@ -221,6 +227,8 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         error.event_id,
         generation.event_id,
         trace_id,
+        session_id,
+        llm_user,
         key.public_key,
         flag.id,
         replay_id,
@@ -307,6 +315,8 @@ def fill(path: str, target: Target, world: World) -> str:
             "issue_id": str(target.issue_id),
             "event_id": target.generation_id if llm else target.event_id,
             "trace_id": target.trace_id,
+            "session_id": target.session_id,
+            "distinct_id": target.distinct_id,
             "key_id": target.key,
             "project_id": str(target.project.id),
             "flag_id": str(target.flag_id),
@@ -422,7 +432,7 @@ def test_beta_ids_are_useless_through_alpha(
     world: World, routes: list[tuple[str, tuple[str, ...]]]
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
-               "{person_id}", "{rule_id}", "{file_id}")  # fmt: skip
+               "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):

@@ -107,7 +107,7 @@ def page_limit(request: Request) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"limit must be an integer, got {raw!r}") from None
+        raise ApiError(400, f"limit must be an integer, got {raw[:50]!r}") from None
     if not 1 <= value <= MAX_LIMIT:
         raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}")
     return value

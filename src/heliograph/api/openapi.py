@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from heliograph.ai.policy import POLICY_STATES
+from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -1069,6 +1070,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             },
             **_flag_paths(),
             **_replay_paths(),
+            **llm_paths(),
             **_alert_paths(),
             **_issue_work_paths(),
             **_organization_paths(),
@@ -1180,8 +1182,24 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                         "tags": {"type": "array", "items": {"type": "object"}},
                         "user": {"type": ["object", "null"]},
                         "contexts": {"type": "object"},
+                        "name": {
+                            "type": "string",
+                            "description": "analytics events: the event's name",
+                        },
+                        "properties": {
+                            "type": "object",
+                            "description": "analytics events: their properties as stored",
+                        },
+                        "llm": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/LlmGeneration"},
+                                {"type": "null"},
+                            ],
+                            "description": "$ai_* events: what was read from the properties",
+                        },
                     },
                 },
+                **LLM_SCHEMAS,
             },
         },
     }

@@ -20,6 +20,7 @@ from heliograph.api.ai_fix import ai_fix
 from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
+from heliograph.api.llm import routes as llm_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.organizations import routes as organization_routes
 from heliograph.api.project_admin import routes as admin_routes
@@ -278,6 +279,7 @@ routes = [
     *organization_routes,
     *flag_routes,
     *replay_routes,
+    *llm_routes,
     *alert_routes,
     *sourcemap_routes,
     *release_file_routes,

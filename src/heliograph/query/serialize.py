@@ -6,19 +6,14 @@ types (``count`` as a string, ISO dates, ``entries``) follow Sentry's.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from heliograph.digest.titles import event_title
+from heliograph.digest.titles import TITLE_MAX_CHARS, event_title
 from heliograph.model import Event, Exception_, Frame
+from heliograph.query.dates import iso as iso
+from heliograph.query.llm_json import generation_json
 from heliograph.store.base import Issue, Project, StoredEvent, TagCount
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from heliograph.store.llm_shaping import is_llm_event, llm_record
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -239,10 +234,12 @@ def event_json(stored: StoredEvent, *, title: str | None = None) -> dict[str, An
         }
     tags = [{"key": k, "value": v} for k, v in sorted(event.tags.items())]
     for key in ("environment", "release", "level", "server_name"):
+        if key == "level" and event.kind == "analytics":
+            continue  # only the model's default, not the event's (see _analytics_fields)
         value = getattr(event, key)
         if value and key not in event.tags:
             tags.append({"key": key, "value": str(value)})
-    return {
+    data: dict[str, Any] = {
         "id": event.event_id,
         "eventID": event.event_id,
         "groupID": str(stored.issue_id) if stored.issue_id is not None else None,
@@ -269,3 +266,42 @@ def event_json(stored: StoredEvent, *, title: str | None = None) -> dict[str, An
         "distinctId": event.distinct_id,
         "errors": [],
     }
+    if event.kind == "analytics":
+        data.update(_analytics_fields(event, title))
+    return data
+
+
+def _analytics_title(event: Event) -> str:
+    """``$ai_generation: summarize (gpt-4o)``: the event's name, then what it did.
+
+    An analytics event has no exception or message, so the error title
+    would be ``<unlabeled event>``.
+    """
+    title = event.name
+    if is_llm_event(event):
+        record = llm_record(event, 0)
+        label, model = record.span_name, record.model
+        if label and model and label != model:
+            title = f"{title}: {label} ({model})"
+        elif label or model:
+            title = f"{title}: {label or model}"
+    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1] + "…"
+
+
+def _analytics_fields(event: Event, title: str | None) -> dict[str, Any]:
+    """What an analytics event is: its name and properties (payloads as stored), and
+    for an ``$ai_*`` event the model, tokens, cost and latency the store reads from them.
+
+    Its level is ``info``: the model's default level (``error``) is an error
+    event's; a failed LLM call says so in ``llm.isError``.
+    """
+    fields: dict[str, Any] = {
+        "title": title or _analytics_title(event),
+        "level": "info",
+        "name": event.name,
+        "properties": event.properties,
+        "llm": None,
+    }
+    if is_llm_event(event):
+        fields["llm"] = generation_json(llm_record(event, 0))
+    return fields

@@ -252,6 +252,7 @@ class LlmReadsMixin(Generic[DbT]):
             ("provider = ?", filters.provider),
             ("distinct_id = ?", filters.distinct_id),
             ("trace_id = ?", filters.trace_id),
+            ("session_id = ?", filters.session_id),
             ("environment = ?", filters.environment),
             ("release = ?", filters.release),
             ("timestamp >= ?", filters.since),

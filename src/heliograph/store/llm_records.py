@@ -187,7 +187,11 @@ class TraceError:
 
 @dataclass(frozen=True, slots=True)
 class LlmEventFilter:
-    """Filters of the generations list; None means "any"."""
+    """Filters of the generations list; None means "any".
+
+    ``session_id``, ``environment`` and ``release`` have no index of their own:
+    the list walks its time index and skips other rows, as for ``provider``.
+    """
 
     project_id: int
     since: float | None = None
@@ -196,10 +200,11 @@ class LlmEventFilter:
     provider: str | None = None
     distinct_id: str | None = None
     trace_id: str | None = None
-    errors_only: bool = False
-    names: tuple[str, ...] = field(default=tuple(sorted(PRICED_EVENTS)))
+    session_id: str | None = None
     environment: str | None = None
     release: str | None = None
+    errors_only: bool = False
+    names: tuple[str, ...] = field(default=tuple(sorted(PRICED_EVENTS)))
     # Newest first, or the costliest / slowest first (unknown costs and
     # latencies last); the cursor continues in the same order.
     sort: GenerationSort = "newest"
@@ -217,6 +222,6 @@ class TraceFilter:
     until: float | None = None
     session_id: str | None = None
     distinct_id: str | None = None
-    errors_only: bool = False
     environment: str | None = None
     release: str | None = None
+    errors_only: bool = False

@@ -468,6 +468,7 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
             ("provider", filters.provider, "String"),
             ("distinct_id", filters.distinct_id, "String"),
             ("trace_id", filters.trace_id, "String"),
+            ("session_id", filters.session_id, "String"),
             ("environment", filters.environment, "String"),
             ("release", filters.release, "String"),
         ):
