@@ -257,6 +257,35 @@ def test_a_users_usage(api: Api) -> None:
     assert api.client.get(LLM + "users/nobody/").status_code == 404
 
 
+def test_spend_per_user_and_by_any_property(api: Api) -> None:
+    pid = api.project.id
+    calls = [("ann", "gold", 0.5), ("ann", "gold", None), ("bob", "free", 0.01)]
+    events = []
+    for n, (user, tier, cost) in enumerate(calls):
+        event = ai_event(pid, trace=f"p{n}", at=NOW - 60 + n, distinct_id=user, cost=cost)
+        event.properties["customer_tier"] = tier
+        events.append(event)
+    api.record(*events)
+    users = api.client.get(LLM + "users/")
+    assert users.status_code == 200 and users.headers["X-Complete"] == "true"
+    assert [(u["distinctId"], u["calls"], u["costUsd"], u["unpriced"]) for u in users.json()] == [
+        ("ann", 2, 0.5, 1),
+        ("bob", 1, 0.01, 0),
+    ]
+    tiers = api.get("breakdown/", prop="customer_tier")
+    assert [(t["value"], t["calls"]) for t in tiers] == [("gold", 2), ("free", 1)]
+    assert [m["value"] for m in api.get("breakdown/", by="model")] == ["gpt-4o-mini"]
+    assert api.get("users/", range="1h", limit="1")[0]["distinctId"] == "ann"
+    for params, reason in (
+        ({}, "give by"),
+        ({"by": "model", "prop": "x"}, "give by"),
+        ({"by": "password"}, "by must be one of"),
+        ({"by": "model", "user": "ann"}, "user does not filter a breakdown"),
+    ):
+        response = api.client.get(LLM + "breakdown/", params=params)
+        assert response.status_code == 400 and reason in response.json()["detail"]
+
+
 def test_the_dashboards_figures(api: Api) -> None:
     pid = api.project.id
     api.record(

@@ -5,7 +5,9 @@
 * ``traces/`` and ``traces/{trace_id}/``: traces by start, and one with its
   tree and the error events recorded in it;
 * ``sessions/`` and ``sessions/{session_id}/``: traces grouped by session;
-* ``users/{distinct_id}/``: one distinct id's usage since a time;
+* ``users/``: spend per distinct id over a range, the costliest first, and
+  ``users/{distinct_id}/``: one distinct id's usage since a time;
+* ``breakdown/``: calls grouped by a column (``by``) or any property (``prop``);
 * ``dashboard/``: the dashboard page's figures for a range;
 * ``export/`` (:mod:`heliograph.api.llm_export`): JSONL or CSV of a range.
 
@@ -38,6 +40,7 @@ from heliograph.api.llm_params import (
     text,
     time_bounds,
     trace_filter,
+    whole_number,
 )
 from heliograph.query.llm import RANGES, UNITS, build_dashboard
 from heliograph.query.llm_detail import build_generation_page, build_trace_page
@@ -51,6 +54,7 @@ from heliograph.query.llm_json import (
     user_usage_json,
 )
 from heliograph.store.base import Project
+from heliograph.store.llm_breakdown import COLUMN_DIMENSIONS, LlmBreakdown, LlmBreakdownQuery
 from heliograph.store.llm_records import LlmEventFilter, SessionRecord, TraceFilter, TraceRecord
 
 __all__ = ["routes"]
@@ -59,6 +63,12 @@ __all__ = ["routes"]
 MAX_SESSION_TRACES = 1000
 DEFAULT_SESSION_RANGE = "7d"
 DEFAULT_USER_RANGE = "30d"
+# Groups a users list or a breakdown answers at most, the costliest first.
+MAX_GROUPS = 500
+# What narrows the calls grouped.
+GROUP_FILTERS = frozenset(
+    {"since", "until", "range", "model", "provider", "environment", "release"}
+)
 
 
 def _json(data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -227,6 +237,69 @@ def user(request: Request) -> Response:
     return _json(user_usage_json(distinct_id, since, usage))
 
 
+def _breakdown_json(result: LlmBreakdown, key: str) -> list[dict[str, Any]]:
+    return [
+        {
+            key: row.value,
+            "calls": row.calls,
+            "errors": row.errors,
+            "inputTokens": row.input_tokens,
+            "outputTokens": row.output_tokens,
+            # None, never 0, when no call of the group had a known price.
+            "costUsd": row.cost_usd if row.priced else None,
+            "unpriced": row.unpriced,
+            "meanLatency": row.mean_latency,
+        }
+        for row in result.rows
+    ]
+
+
+def _grouped(request: Request, project: Project, **grouping: str) -> LlmBreakdown:
+    params = request.query_params
+    bounds = time_bounds(params, time.time(), default_range=DEFAULT_SESSION_RANGE)
+    limit = whole_number(params, "limit", 1, MAX_GROUPS, 50)
+    return common.runtime(request).store.llm_breakdown(
+        LlmBreakdownQuery(
+            project.id,
+            bounds.since or 0.0,
+            bounds.until if bounds.until is not None else time.time() + 1.0,
+            model=text(params, "model"),
+            provider=text(params, "provider"),
+            environment=text(params, "environment"),
+            release=text(params, "release"),
+            limit=limit,
+            **grouping,  # type: ignore[arg-type]
+        )
+    )
+
+
+def users(request: Request) -> Response:
+    """Spend per distinct id over a range (default 7 days), the costliest first."""
+    project = _project(request)
+    check_filters(request.query_params, GROUP_FILTERS, "users")
+    result = _grouped(request, project, dimension="user")
+    return _json(_breakdown_json(result, "distinctId"), headers={"X-Complete": _complete(result)})
+
+
+def breakdown(request: Request) -> Response:
+    """Calls of a range grouped by ``by`` (a column) or ``prop`` (any property)."""
+    project = _project(request)
+    params = request.query_params
+    check_filters(params, GROUP_FILTERS, "a breakdown")
+    by, prop = text(params, "by"), text(params, "prop")
+    if (by is None) == (prop is None):
+        raise ApiError(400, f"give by ({', '.join(COLUMN_DIMENSIONS)}) or prop, one of them")
+    if by is not None and by not in COLUMN_DIMENSIONS:
+        raise ApiError(400, f"by must be one of {', '.join(COLUMN_DIMENSIONS)}")
+    result = _grouped(request, project, **({"dimension": by} if by else {"prop": prop or ""}))
+    return _json(_breakdown_json(result, "value"), headers={"X-Complete": _complete(result)})
+
+
+def _complete(result: LlmBreakdown) -> str:
+    """Whether every call of the range was read (a property is read from each, up to a cap)."""
+    return "true" if result.complete else "false"
+
+
 def dashboard(request: Request) -> Response:
     """The dashboard's figures: ``range`` 24h, 7d or 30d, by ``bucket`` hour or day."""
     project = _project(request)
@@ -257,6 +330,8 @@ routes = [
     Route(f"{_LLM}/traces/{{trace_id:path}}/", trace),
     Route(f"{_LLM}/sessions/", sessions),
     Route(f"{_LLM}/sessions/{{session_id:path}}/", session),
+    Route(f"{_LLM}/users/", users),
+    Route(f"{_LLM}/breakdown/", breakdown),
     Route(f"{_LLM}/users/{{distinct_id:path}}/", user),
     Route(f"{_LLM}/dashboard/", dashboard),
     Route(f"{_LLM}/export/", llm_export),

@@ -368,6 +368,50 @@ def _user() -> dict[str, Any]:
     )
 
 
+def _groups(summary: str, key: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    """The users list and the breakdown: groups of calls, the costliest first."""
+    group = {
+        "type": "object",
+        "required": [key, "calls"],
+        "properties": {
+            key: _TEXT_OR_NULL,
+            "calls": {"type": "integer"},
+            "errors": {"type": "integer"},
+            "inputTokens": {"type": "integer"},
+            "outputTokens": {"type": "integer"},
+            "costUsd": _USD,
+            "unpriced": {"type": "integer"},
+            "meanLatency": _NUMBER_OR_NULL,
+        },
+    }
+    return {
+        "get": {
+            "summary": summary,
+            "description": (
+                "Over `since`/`until` or `range` (default 7d). `X-Complete: false` when a "
+                "property was read from the newest calls only (SQLite and PostgreSQL read "
+                "at most 50,000 per request)."
+            ),
+            "parameters": [
+                *_PROJECT,
+                _SINCE,
+                _UNTIL,
+                _RANGE,
+                _query("model", _FILTER_TEXT, "only this model's calls"),
+                _query("provider", _FILTER_TEXT, "only this provider's calls"),
+                _ENVIRONMENT,
+                _RELEASE,
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "groups (50)"),
+                *extra,
+            ],
+            "responses": {
+                "200": _ok({"type": "array", "items": group}),
+                **_errors(400, 401, 403, 404),
+            },
+        }
+    }
+
+
 def _export() -> dict[str, Any]:
     stream = {"type": "string"}
     return {
@@ -444,6 +488,22 @@ def llm_paths() -> dict[str, Any]:
                     },
                 ]
             },
+        ),
+        base + "users/": _groups("Spend per distinct id, the costliest first", "distinctId", []),
+        base + "breakdown/": _groups(
+            "Calls grouped by a column or any property, the costliest first",
+            "value",
+            [
+                _query(
+                    "by",
+                    {
+                        "type": "string",
+                        "enum": ["user", "model", "provider", "environment", "release", "session"],
+                    },
+                    "group by this column (or give prop)",
+                ),
+                _query("prop", _FILTER_TEXT, "group by this property of the calls"),
+            ],
         ),
         base + "users/{distinct_id}/": _user(),
         base + "dashboard/": _dashboard(),
