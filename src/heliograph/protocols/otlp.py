@@ -227,18 +227,27 @@ def _proto_value(value: AnyValue) -> Any:
     return None
 
 
-def _decode_json(body: bytes) -> tuple[list[Span], int]:
-    # At ingest, held until the request ends: the parsed spans live that long.
+def json_request(body: bytes, message: str) -> dict[str, Any]:
+    """An OTLP JSON request body (``message``: its type, for errors), charged to the budget.
+
+    At ingest the parsed body is held until the request ends, so its size is
+    charged to the process-wide memory budget first.
+    """
     budget.charge(budget.parsed_cost(body))
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON ExportTraceServiceRequest object")
+        raise BadRequest(f"body must be a JSON {message} object")
     if depth_exceeds(data):
         # Attribute values nest three JSON levels per level (AnyValue, ArrayValue, values).
         raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _decode_json(body: bytes) -> tuple[list[Span], int]:
+    data = json_request(body, "ExportTraceServiceRequest")
     spans: list[Span] = []
     rejected = 0
     for resource_spans in _list(_get(data, "resourceSpans", "resource_spans")):

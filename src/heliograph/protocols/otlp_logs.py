@@ -25,10 +25,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from heliograph import budget
 from heliograph.protocols import bodies
 from heliograph.protocols.errors import BadRequest
-from heliograph.protocols.json_depth import MAX_JSON_DEPTH, depth_exceeds
 from heliograph.protocols.otlp import (
     JSON,
     OTLP_MAX_BYTES,
@@ -42,6 +40,7 @@ from heliograph.protocols.otlp import (
     _proto_attributes,
     _proto_value,
     _valid_id,
+    json_request,
     response_content_type,
 )
 
@@ -104,16 +103,7 @@ def _decode_protobuf(body: bytes) -> list[LogRecord]:
 
 
 def _decode_json(body: bytes) -> list[LogRecord]:
-    # At ingest, held until the request ends: the parsed records live that long.
-    budget.charge(budget.parsed_cost(body))
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON ExportLogsServiceRequest object")
-    if depth_exceeds(data):
-        raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+    data = json_request(body, "ExportLogsServiceRequest")
     records: list[LogRecord] = []
     for resource_logs in _list(_get(data, "resourceLogs", "resource_logs")):
         for scope_logs in _list(_get(resource_logs, "scopeLogs", "scope_logs")):
