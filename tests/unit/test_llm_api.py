@@ -178,7 +178,11 @@ def test_a_trace_with_its_tree_and_linked_errors(api: Api) -> None:
     step.properties["$ai_span_id"] = "step"
     inner = ai_event(pid, trace="a/b", at=NOW - 76, parent="step", cost=0.5, latency=1.0)
     lost = ai_event(pid, trace="a/b", at=NOW - 70, parent="gone", is_error=True, cost=None)
-    api.record(root, step, inner, lost)
+    metric = ai_event(pid, "$ai_metric", trace="a/b", at=NOW - 10, cost=None, model=None)
+    metric.properties.update({"$ai_metric_name": "helpful", "$ai_metric_value": 1})
+    feedback = ai_event(pid, "$ai_feedback", trace="a/b", at=NOW - 5, cost=None, model=None)
+    feedback.properties.update({"$ai_feedback_text": "spot on", "$ai_span_id": "step"})
+    api.record(root, step, inner, lost, metric, feedback)
     crash = error(pid, "g1", at=NOW - 65, trace_id="a/b", title="KeyError: 'answer'")
     api.runtime.store.record(DigestBatch(errors=[crash]))
 
@@ -199,6 +203,8 @@ def test_a_trace_with_its_tree_and_linked_errors(api: Api) -> None:
     [linked] = found["linkedErrors"]
     assert linked["eventId"] == crash.event.event_id and linked["title"] == "KeyError: 'answer'"
     assert linked["issueId"] is not None
+    assert [(m["name"], m["value"]) for m in found["metrics"]] == [("helpful", 1.0)]
+    assert [(f["text"], f["spanId"]) for f in found["feedback"]] == [("spot on", "step")]
 
     assert [t["traceId"] for t in api.get("traces/", errors="1")] == ["a/b"]
     assert api.client.get(LLM + "traces/nope/").status_code == 404

@@ -247,6 +247,32 @@ LLM_SCHEMAS: dict[str, Any] = {
                             },
                         },
                     },
+                    "metrics": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": _STRING,
+                                "value": _NUMBER_OR_NULL,
+                                "text": _STRING,
+                                "spanId": _TEXT_OR_NULL,
+                                "distinctId": _TEXT_OR_NULL,
+                                "timestamp": _TIME,
+                            },
+                        },
+                    },
+                    "feedback": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "text": _STRING,
+                                "spanId": _TEXT_OR_NULL,
+                                "distinctId": _TEXT_OR_NULL,
+                                "timestamp": _TIME,
+                            },
+                        },
+                    },
                 },
             },
         ]

@@ -167,6 +167,27 @@ def trace_detail_json(page: TracePage) -> dict[str, Any]:
         "orphans": page.tree.orphans,
         "truncated": page.truncated,
         "linkedErrors": [_error_json(error) for error in page.errors],
+        # $ai_metric and $ai_feedback events naming the trace (query/llm_scores.py).
+        "metrics": [
+            {
+                "name": m.name,
+                "value": m.value,
+                "text": m.text,
+                "spanId": m.span_id,
+                "distinctId": m.distinct_id,
+                "timestamp": iso(m.timestamp),
+            }
+            for m in page.scores.metrics
+        ],
+        "feedback": [
+            {
+                "text": f.text,
+                "spanId": f.span_id,
+                "distinctId": f.distinct_id,
+                "timestamp": iso(f.timestamp),
+            }
+            for f in page.scores.feedback
+        ],
     }
 
 
