@@ -319,3 +319,23 @@ def test_generations_are_found_by_the_words_of_their_prompts(seeded: Seeded) -> 
     # by the words of its completion.
     kept = seeded.web.get(f"{LLM}generations/", params={"q": "tracking depot"})
     assert len(re.findall(r'class="generation-row', kept.text)) == 1
+
+
+def test_the_dashboard_narrows_to_an_environment_or_a_user(seeded: Seeded) -> None:
+    """The OpenAI calls were sent with environment production and user user-42."""
+    everything = seeded.web.get(LLM, params={"range": "24h"}).text
+    total = int(re.search(r'data-kpi="requests">\s*([\d,]+)<', everything)[1].replace(",", ""))
+    production = seeded.web.get(LLM, params={"range": "24h", "environment": "production"})
+    assert production.status_code == 200 and 'id="filtered-notice"' in production.text
+    narrowed = re.search(r'data-kpi="requests">\s*([\d,]+)<', production.text)
+    assert narrowed and int(narrowed[1]) == 3 < total  # the three OpenAI calls, not the OTLP one
+    assert 'data-model="gpt-4o-mini"' in production.text
+    assert 'data-model="claude-sonnet-4-20250514"' not in production.text
+    user = seeded.web.get(LLM, params={"range": "24h", "user": "user-42"}).text
+    with server_store(seeded.server) as store:
+        theirs, _ = store.llm_events(
+            LlmEventFilter(seeded.server.project_id, distinct_id="user-42"), limit=100
+        )
+    assert int(re.search(r'data-kpi="requests">\s*([\d,]+)<', user)[1]) == len(theirs) >= 3
+    nobody = seeded.web.get(LLM, params={"range": "24h", "release": "never-released"}).text
+    assert re.search(r'data-kpi="requests">\s*0<', nobody)

@@ -8,6 +8,7 @@ the read model from :mod:`heliograph.query.llm` /
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,8 +24,10 @@ from heliograph.query.llm import (
     build_generation_list,
     build_session_list,
     build_trace_list,
+    time_window,
 )
 from heliograph.query.llm_detail import build_generation_page, build_trace_page
+from heliograph.query.llm_filtered import DashboardFilters, build_filtered_dashboard
 from heliograph.query.llm_people import (
     BREAKDOWN_CHOICES,
     USERS_SHOWN,
@@ -139,7 +142,15 @@ def dashboard_charts(view: LlmDashboard) -> dict[str, StackedBars | LineChart]:
 def llm_dashboard(ctx: PageRequest) -> Response:
     """Cost, tokens, requests, latency and errors over time, by model, top traces."""
     project = _project(ctx)
-    view = build_dashboard(ctx.store, project, ctx.params)
+    filters = DashboardFilters.from_params(ctx.params)
+    filtered = None
+    if filters:
+        window = time_window(ctx.params.get("range"), ctx.params.get("bucket"), time.time())
+        filtered = build_filtered_dashboard(ctx.store, project, window, filters)
+        view = filtered.view
+    else:
+        view = build_dashboard(ctx.store, project, ctx.params)
+    pairs = ctx.store.llm_models(project.id, view.window.first_hour)
     return _render(
         ctx,
         "llm_dashboard.html",
@@ -153,6 +164,9 @@ def llm_dashboard(ctx: PageRequest) -> Response:
         breakdown=build_breakdown(ctx.store, project, view.window, ctx.params),
         breakdown_choices=BREAKDOWN_CHOICES,
         scores=score_summary(ctx.store, project, view.window.since, view.window.until),
+        filters=filters,
+        filtered=filtered,
+        filter_models=sorted({m for m, _ in pairs if m}),
     )
 
 
