@@ -79,3 +79,26 @@ def test_a_query_names_one_grouping() -> None:
         LlmBreakdownQuery(1, 0.0, 1.0, dimension="user", prop="tier")
     with pytest.raises(ValueError):
         LlmBreakdownQuery(1, 0.0, 1.0, dimension="password")
+
+
+def test_generations_filtered_by_a_property_page_through_every_match(
+    store: Store, spend: Project
+) -> None:
+    from heliograph.store.llm_records import LlmEventFilter
+
+    def walk(*conditions: PropertyFilter, sort: str = "newest") -> list[tuple[str | None, int]]:
+        found: list[tuple[str | None, int]] = []
+        cursor: str | None = None
+        for _ in range(20):
+            query = LlmEventFilter(spend.id, properties=conditions, sort=sort)  # type: ignore[arg-type]
+            page, cursor = store.llm_events(query, limit=1, cursor=cursor)
+            found += [(row.distinct_id, int(row.timestamp - T0)) for row in page]
+            if cursor is None:
+                return found
+        raise AssertionError("the cursor never ended")
+
+    gold = PropertyFilter("customer_tier", "eq", "gold")
+    assert walk(gold) == [("bob", 2), ("ann", 1), ("ann", 0)]
+    assert walk(gold, sort="cost") == [("ann", 0), ("ann", 1), ("bob", 2)]
+    assert walk(PropertyFilter("customer_tier", "neq", "gold")) == [("cid", 3)]
+    assert walk(PropertyFilter("nobody_sets_this", "is_set")) == []

@@ -339,3 +339,15 @@ def test_the_dashboard_narrows_to_an_environment_or_a_user(seeded: Seeded) -> No
     assert int(re.search(r'data-kpi="requests">\s*([\d,]+)<', user)[1]) == len(theirs) >= 3
     nobody = seeded.web.get(LLM, params={"range": "24h", "release": "never-released"}).text
     assert re.search(r'data-kpi="requests">\s*0<', nobody)
+
+
+def test_generations_and_dashboard_filter_by_a_property(seeded: Seeded) -> None:
+    """The wrapper's calls carried posthog_properties {"environment": "production"}."""
+    listed = seeded.web.get(
+        f"{LLM}generations/", params={"where": "environment=production", "range": "all"}
+    )
+    assert len(re.findall(r'class="generation-row', listed.text)) == 3
+    none = seeded.web.get(f"{LLM}generations/", params={"where": "environment!=production"})
+    assert len(re.findall(r'class="generation-row', none.text)) >= 1  # the OTLP call
+    dashboard = seeded.web.get(LLM, params={"range": "24h", "where": "environment=production"})
+    assert re.search(r'data-kpi="requests">\s*3<', dashboard.text)

@@ -27,3 +27,14 @@ def test_costs_keep_three_significant_digits_under_a_dollar(
     value: float | None, shown: str
 ) -> None:
     assert usd(value) == shown
+
+
+def test_a_property_condition_as_typed() -> None:
+    from heliograph.query.llm import property_filter
+    from heliograph.store.web_records import PropertyFilter
+
+    assert property_filter("tier=gold") == PropertyFilter("tier", "eq", "gold")
+    assert property_filter(" tier != gold ") == PropertyFilter("tier", "neq", "gold")
+    assert property_filter("tier") == PropertyFilter("tier", "is_set")
+    assert property_filter("a=b=c") == PropertyFilter("a", "eq", "b=c")
+    assert property_filter("") is None and property_filter("=gold") is None

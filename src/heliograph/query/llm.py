@@ -32,6 +32,7 @@ from heliograph.store.llm_records import (
     TraceRecord,
     UsageRow,
 )
+from heliograph.store.web_records import PropertyFilter
 
 if TYPE_CHECKING:
     from heliograph.store.contract import LlmReads
@@ -245,6 +246,20 @@ def _clean(value: str | None) -> str | None:
     return value[:200] or None
 
 
+def property_filter(text: str | None) -> PropertyFilter | None:
+    """``?where=``: ``key=value``, ``key!=value`` or a bare ``key`` (the property is set)."""
+    text = (text or "").strip()[:300]
+    if not text:
+        return None
+    if "!=" in text:
+        key, _, value = text.partition("!=")
+        return PropertyFilter(key.strip(), "neq", value.strip()) if key.strip() else None
+    if "=" in text:
+        key, _, value = text.partition("=")
+        return PropertyFilter(key.strip(), "eq", value.strip()) if key.strip() else None
+    return PropertyFilter(text, "is_set")
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationFilters:
     """The generations list's filters, as given in the URL."""
@@ -259,6 +274,7 @@ class GenerationFilters:
     release: str | None = None
     sort: GenerationSort = "newest"
     text: str | None = None  # words of prompts, completions, names, properties
+    where: str | None = None  # a property condition: key=value, key!=value or key
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> GenerationFilters:
@@ -275,6 +291,7 @@ class GenerationFilters:
             release=_clean(params.get("release")),
             sort=next((s for s in GENERATION_SORTS if s == sort), "newest"),
             text=_clean(params.get("q")),
+            where=_clean(params.get("where")),
         )
 
     def query(self) -> dict[str, str]:
@@ -290,6 +307,7 @@ class GenerationFilters:
             "release": self.release,
             "sort": self.sort if self.sort != "newest" else None,
             "q": self.text,
+            "where": self.where,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -323,6 +341,7 @@ def build_generation_list(
         release=filters.release,
         sort=filters.sort,
         text=filters.text,
+        properties=tuple(f for f in [property_filter(filters.where)] if f),
     )
     cursor = params.get("cursor") or None
     error = None

@@ -1,4 +1,4 @@
-"""The LLM dashboard for some of the calls: one model, environment, release or user.
+"""The LLM dashboard for some of the calls: a model, environment, release, user or property.
 
 The dashboard's figures come from rollups kept per hour and model, which
 cannot say what the calls of one environment or one user cost. With a filter
@@ -21,6 +21,7 @@ from heliograph.query.llm import (
     ModelRow,
     SeriesPoint,
     TimeWindow,
+    property_filter,
     stats_from,
 )
 from heliograph.store.base import Project
@@ -50,6 +51,7 @@ class DashboardFilters:
     environment: str | None = None
     release: str | None = None
     user: str | None = None
+    where: str | None = None  # a property condition (query.llm.property_filter)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> DashboardFilters:
@@ -139,6 +141,7 @@ def build_filtered_dashboard(
         distinct_id=filters.user,
         environment=filters.environment,
         release=filters.release,
+        properties=tuple(f for f in [property_filter(filters.where)] if f),
     )
     slot_size = 86400 if window.unit == "day" else 3600
     by_slot: dict[int, _Sums] = {}

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import orjson
+
 from heliograph.store.base import TimeUnit
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.llm_records import (
@@ -40,6 +42,7 @@ from heliograph.store.llm_rows import (
 )
 from heliograph.store.llm_search import search_words
 from heliograph.store.sql_dialect import SqlDialect
+from heliograph.store.web_records import matches
 
 __all__ = ["LlmReadsMixin", "ReadConnection", "ReadCursor", "ReadDatabase"]
 
@@ -67,6 +70,22 @@ class ReadDatabase(Protocol):
 
 
 DbT = TypeVar("DbT", bound=ReadDatabase)
+
+
+# A property filter reads documents: this many rows at a time, at most this many a call.
+PROPERTY_CHUNK = 500
+PROPERTY_SCAN_LIMIT = 20_000
+
+
+def _cursor_at(record: LlmEventRecord, sort: str) -> str:
+    """The cursor that goes on after ``record`` in the list's order."""
+    if sort == "cost":
+        value = record.total_cost_usd
+    elif sort == "latency":
+        value = record.latency_s
+    else:
+        return encode_cursor(record.timestamp, record.id)
+    return encode_cursor(-1.0 if value is None else float(value), record.id)
 
 
 def _conditions(params: list[Any], *conditions: tuple[str, Any]) -> str:
@@ -263,13 +282,64 @@ class LlmReadsMixin(Generic[DbT]):
             condition, values = self.dialect.llm_text_search(words)
             sql += f" AND {condition}"
             params += values
-        if filters.sort != "newest":
-            rows, next_cursor = self._sorted_page(
-                sql, params, SORT_EXPRESSIONS[filters.sort], limit, cursor
-            )
-        else:
-            rows, next_cursor = self._page(sql, params, "timestamp", limit, cursor)
+
+        def fetch(after: str | None, count: int) -> tuple[list[Any], str | None]:
+            if filters.sort != "newest":
+                expression = SORT_EXPRESSIONS[filters.sort]
+                return self._sorted_page(sql, params, expression, count, after)
+            return self._page(sql, params, "timestamp", count, after)
+
+        if filters.properties:
+            return self._with_properties(fetch, filters, limit, cursor)
+        rows, next_cursor = fetch(cursor, limit)
         return [event_record(r) for r in rows], next_cursor
+
+    def _with_properties(
+        self,
+        fetch: Callable[[str | None, int], tuple[list[Any], str | None]],
+        filters: LlmEventFilter,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[LlmEventRecord], str | None]:
+        """Rows whose event's properties meet ``filters.properties``, read in chunks.
+
+        A property lives in the event's document: the rows are read in the
+        list's order, their documents looked up, at most
+        :data:`PROPERTY_SCAN_LIMIT` rows per call. A page may come back short,
+        even empty, with a cursor that goes on where the reading stopped.
+        """
+        found: list[LlmEventRecord] = []
+        scanned = 0
+        while True:
+            rows, next_cursor = fetch(cursor, PROPERTY_CHUNK)
+            records = [event_record(r) for r in rows]
+            documents = self._event_properties([r.id for r in records])
+            for record in records:
+                if matches(documents.get(record.id, {}), filters.properties):
+                    if len(found) == limit:
+                        return found, _cursor_at(found[-1], filters.sort)
+                    found.append(record)
+                scanned += 1
+                if scanned >= PROPERTY_SCAN_LIMIT:
+                    return found, _cursor_at(record, filters.sort)
+            if next_cursor is None:
+                return found, None
+            cursor = next_cursor
+
+    def _event_properties(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The properties of the events with these row ids (their documents, parsed)."""
+        if not ids:
+            return {}
+        condition, values = self.dialect.in_list("id", ids)
+        found: dict[int, dict[str, Any]] = {}
+        for row_id, data in self._all(f"SELECT id, data FROM events WHERE {condition}", values):
+            try:
+                document = orjson.loads(bytes(data))
+            except orjson.JSONDecodeError:
+                continue
+            properties = document.get("properties") if isinstance(document, dict) else None
+            found[int(row_id)] = properties if isinstance(properties, dict) else {}
+        return found
 
     def _sorted_page(
         self, sql: str, params: list[Any], expression: str, limit: int, cursor: str | None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from heliograph.llm_vocabulary import PRICED_EVENTS
+from heliograph.store.web_records import PropertyFilter
 
 __all__ = [
     "LlmEventFilter",
@@ -211,6 +212,9 @@ class LlmEventFilter:
     # Words every match's text holds: prompts, completions, names, properties
     # (store/llm_search.py); None or no words: no text condition.
     text: str | None = None
+    # Conditions on the events' own properties (customer_tier = gold), as the
+    # events explorer writes them; read from the documents (store/llm_reads.py).
+    properties: tuple[PropertyFilter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

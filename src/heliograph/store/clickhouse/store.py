@@ -55,7 +55,7 @@ from heliograph.store.base import (
 from heliograph.store.blobs import BlobStore
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
-from heliograph.store.clickhouse.web_reads import ClickHouseWebReads
+from heliograph.store.clickhouse.web_reads import ClickHouseWebReads, property_condition
 from heliograph.store.cursors import decode_cursor, encode_cursor
 from heliograph.store.held_messages import (
     generation_keys,
@@ -481,6 +481,16 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         if filters.until is not None:
             sql += " AND timestamp < {until:Float64}"
             params["until"] = filters.until
+        if filters.properties:
+            # The events' own properties, read from their documents in ClickHouse.
+            conditions = " AND ".join(
+                property_condition(number, condition, params)
+                for number, condition in enumerate(filters.properties)
+            )
+            sql += (
+                " AND id IN (SELECT id FROM analytics_events WHERE project_id = {p:UInt64} "
+                f"AND {conditions})"
+            )
         words = search_words(filters.text or "")
         if words:
             # No index of its own here: the events' documents, read in ClickHouse.

@@ -67,7 +67,7 @@ def _value(param: str) -> str:
     )
 
 
-def _condition(number: int, condition: PropertyFilter, params: dict[str, Any]) -> str:
+def property_condition(number: int, condition: PropertyFilter, params: dict[str, Any]) -> str:
     key, value = f"k{number}", f"v{number}"
     params[key] = condition.key
     params[value] = condition.value
@@ -94,7 +94,7 @@ def _where(query: EventQuery) -> tuple[str, dict[str, Any]]:
         sql += " AND distinct_id IN {ids:Array(String)}"
         params["ids"] = list(query.distinct_ids)
     for number, condition in enumerate(query.filters):
-        sql += f" AND {_condition(number, condition, params)}"
+        sql += f" AND {property_condition(number, condition, params)}"
     return sql, params
 
 
@@ -199,7 +199,7 @@ class ClickHouseWebReads:
                 where += f" AND {_DOCUMENT_COLUMNS[column]} = {{c{number}:String}}"
                 params[f"c{number}"] = value
             for number, condition in enumerate(query.properties):
-                where += f" AND {_condition(number, condition, params)}"
+                where += f" AND {property_condition(number, condition, params)}"
             if query.prop is not None:
                 params["prop"] = query.prop
                 value = _value("prop")
