@@ -14,6 +14,7 @@ def test_the_langfuse_sdk_exports_to_heliograph(live_server: LiveServer) -> None
     """Langfuse's SDK sends Basic <public key>:<secret key> to /api/public/otel/v1/traces;
     its observations arrive as generations and spans with model, usage, cost and errors."""
     from langfuse import Langfuse, propagate_attributes
+    from opentelemetry.sdk.trace import TracerProvider
 
     client = Langfuse(
         public_key=live_server.public_key,
@@ -22,6 +23,9 @@ def test_the_langfuse_sdk_exports_to_heliograph(live_server: LiveServer) -> None
         environment="staging",
         release="4.2.0",
         flush_at=1,
+        # Its own provider: the global one would go on exporting other tests' spans
+        # to this test's server after it stopped.
+        tracer_provider=TracerProvider(),
     )
     with (
         client.start_as_current_observation(name="answer-ticket", as_type="agent") as agent,

@@ -281,10 +281,10 @@ def test_spend_per_user_and_by_any_property(api: Api) -> None:
     tiers = api.get("breakdown/", prop="customer_tier")
     assert [(t["value"], t["calls"]) for t in tiers] == [("gold", 2), ("free", 1)]
     assert [m["value"] for m in api.get("breakdown/", by="model")] == ["gpt-4o-mini"]
+    assert api.get("breakdown/") == api.get("breakdown/", by="model")  # by model by default
     assert api.get("users/", range="1h", limit="1")[0]["distinctId"] == "ann"
     for params, reason in (
-        ({}, "give by"),
-        ({"by": "model", "prop": "x"}, "give by"),
+        ({"by": "model", "prop": "x"}, "not both"),
         ({"by": "password"}, "by must be one of"),
         ({"by": "model", "user": "ann"}, "user does not filter a breakdown"),
     ):

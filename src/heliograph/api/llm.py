@@ -282,13 +282,15 @@ def users(request: Request) -> Response:
 
 
 def breakdown(request: Request) -> Response:
-    """Calls of a range grouped by ``by`` (a column) or ``prop`` (any property)."""
+    """Calls of a range grouped by ``by`` (a column; the model by default) or ``prop``."""
     project = _project(request)
     params = request.query_params
     check_filters(params, GROUP_FILTERS, "a breakdown")
     by, prop = text(params, "by"), text(params, "prop")
-    if (by is None) == (prop is None):
-        raise ApiError(400, f"give by ({', '.join(COLUMN_DIMENSIONS)}) or prop, one of them")
+    if by is not None and prop is not None:
+        raise ApiError(400, f"give by ({', '.join(COLUMN_DIMENSIONS)}) or prop, not both")
+    if by is None and prop is None:
+        by = "model"
     if by is not None and by not in COLUMN_DIMENSIONS:
         raise ApiError(400, f"by must be one of {', '.join(COLUMN_DIMENSIONS)}")
     result = _grouped(request, project, **({"dimension": by} if by else {"prop": prop or ""}))

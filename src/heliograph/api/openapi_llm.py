@@ -526,7 +526,7 @@ def llm_paths() -> dict[str, Any]:
                         "type": "string",
                         "enum": ["user", "model", "provider", "environment", "release", "session"],
                     },
-                    "group by this column (or give prop)",
+                    "group by this column (model when neither by nor prop is given)",
                 ),
                 _query("prop", _FILTER_TEXT, "group by this property of the calls"),
             ],
