@@ -102,3 +102,21 @@ def test_generations_filtered_by_a_property_page_through_every_match(
     assert walk(gold, sort="cost") == [("ann", 0), ("ann", 1), ("bob", 2)]
     assert walk(PropertyFilter("customer_tier", "neq", "gold")) == [("cid", 3)]
     assert walk(PropertyFilter("nobody_sets_this", "is_set")) == []
+
+
+def test_traces_with_a_call_of_a_model_or_a_property(store: Store, spend: Project) -> None:
+    from heliograph.store.llm_records import TraceFilter
+
+    def traces(**fields: object) -> list[str]:
+        found, _ = store.llm_traces(TraceFilter(spend.id, **fields), limit=50)  # type: ignore[arg-type]
+        return sorted(t.trace_id for t in found)
+
+    assert traces(model="acme-7b") == ["t2"]
+    assert traces(properties=(PropertyFilter("customer_tier", "eq", "free"),)) == ["t3"]
+    assert traces(
+        model="gpt-4o-mini", properties=(PropertyFilter("customer_tier", "eq", "gold"),)
+    ) == [
+        "t0",
+        "t1",
+    ]
+    assert traces(model="no-such-model") == []

@@ -328,7 +328,7 @@ def test_the_dashboards_figures(api: Api) -> None:
         ("generations/", {"cursor": "garbage"}, "invalid cursor"),
         ("generations/", {"cursor": "1:99999999999999999999"}, "invalid cursor"),
         ("generations/", {"model": "m" * 201}, "model is longer than 200"),
-        ("traces/", {"model": "gpt"}, "model does not filter traces"),
+        ("traces/", {"provider": "openai"}, "provider does not filter traces"),
         ("traces/", {"cursor": "nan:1"}, "invalid cursor"),
         ("sessions/", {"until": "2026-11-01"}, "until does not filter sessions"),
         ("sessions/", {"user": "u"}, "user does not filter sessions"),

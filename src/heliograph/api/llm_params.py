@@ -56,7 +56,8 @@ FILTERS = (
     "errors",
 )
 GENERATION_FILTERS = frozenset(FILTERS)
-TRACE_FILTERS = frozenset(FILTERS) - {"model", "provider", "trace"}
+# Traces: by model means "with a call of that model".
+TRACE_FILTERS = frozenset(FILTERS) - {"provider", "trace"}
 SESSION_FILTERS = frozenset({"since", "range"})
 
 
@@ -183,4 +184,5 @@ def trace_filter(project_id: int, params: Mapping[str, str], now: float) -> Trac
         environment=text(params, "environment"),
         release=text(params, "release"),
         errors_only=boolean(params, "errors"),
+        model=text(params, "model"),
     )

@@ -75,9 +75,13 @@ _PAGING = [
     _query("cursor", _STRING, "from the Link header's rel=next"),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size (25)"),
 ]
-TRACE_PARAMS = [_SINCE, _UNTIL, _RANGE, _USER, _SESSION, _ENVIRONMENT, _RELEASE, _ERRORS]
+_COMMON_PARAMS = [_SINCE, _UNTIL, _RANGE, _USER, _SESSION, _ENVIRONMENT, _RELEASE, _ERRORS]
+TRACE_PARAMS = [
+    *_COMMON_PARAMS,
+    _query("model", _FILTER_TEXT, "traces with a call of this model"),
+]
 GENERATION_PARAMS = [
-    *TRACE_PARAMS,
+    *_COMMON_PARAMS,
     _query("model", _FILTER_TEXT, "the model, as reported ($ai_model)"),
     _query("provider", _FILTER_TEXT, "the provider ($ai_provider)"),
     _query("trace", _FILTER_TEXT, "a trace id"),

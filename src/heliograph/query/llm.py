@@ -369,6 +369,8 @@ class TraceList:
     error: str | None = None
     environment: str | None = None
     release: str | None = None
+    model: str | None = None
+    where: str | None = None
 
     def query(self) -> dict[str, str]:
         values = {
@@ -378,6 +380,8 @@ class TraceList:
             "errors": "1" if self.errors_only else None,
             "environment": self.environment,
             "release": self.release,
+            "model": self.model,
+            "where": self.where,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -391,6 +395,7 @@ def build_trace_list(
     session_id, user = _clean(params.get("session")), _clean(params.get("user"))
     errors_only = params.get("errors") in ("1", "true", "on")
     environment, release = _clean(params.get("environment")), _clean(params.get("release"))
+    model, where = _clean(params.get("model")), _clean(params.get("where"))
     query = TraceFilter(
         project_id=project.id,
         since=_since(range_key, now),
@@ -399,6 +404,8 @@ def build_trace_list(
         errors_only=errors_only,
         environment=environment,
         release=release,
+        model=model,
+        properties=tuple(f for f in [property_filter(where)] if f),
     )
     cursor = params.get("cursor") or None
     error = None
@@ -419,6 +426,8 @@ def build_trace_list(
         error,
         environment,
         release,
+        model,
+        where,
     )
 
 

@@ -75,6 +75,8 @@ DbT = TypeVar("DbT", bound=ReadDatabase)
 # A property filter reads documents: this many rows at a time, at most this many a call.
 PROPERTY_CHUNK = 500
 PROPERTY_SCAN_LIMIT = 20_000
+# Traces a model or property filter of the trace list looks among, the newest first.
+MAX_MATCHED_TRACES = 5_000
 
 
 def _cursor_at(record: LlmEventRecord, sort: str) -> str:
@@ -390,8 +392,37 @@ class LlmReadsMixin(Generic[DbT]):
             ("started_at >= ?", filters.since),
             ("started_at < ?", filters.until),
         )
+        if filters.model is not None or filters.properties:
+            trace_ids = self._traces_with_calls(filters)
+            if not trace_ids:
+                return [], None
+            condition, values = self.dialect.in_list("trace_id", sorted(trace_ids))
+            sql += f" AND {condition}"
+            params += values
         rows, next_cursor = self._page(sql, params, "started_at", limit, cursor)
         return [trace_record(r) for r in rows], next_cursor
+
+    def _traces_with_calls(self, filters: TraceFilter) -> set[str]:
+        """The traces (of the range) with a call of ``filters.model`` and properties.
+
+        Read through :meth:`llm_events` (so in ClickHouse where the calls are
+        there), newest first, at most :data:`MAX_MATCHED_TRACES` traces.
+        """
+        query = LlmEventFilter(
+            filters.project_id,
+            since=filters.since,
+            until=filters.until,
+            model=filters.model,
+            properties=filters.properties,
+        )
+        found: set[str] = set()
+        cursor: str | None = None
+        for _ in range(PROPERTY_SCAN_LIMIT // PROPERTY_CHUNK):
+            rows, cursor = self.llm_events(query, limit=PROPERTY_CHUNK, cursor=cursor)
+            found.update(row.trace_id for row in rows if row.trace_id)
+            if cursor is None or len(found) >= MAX_MATCHED_TRACES:
+                break
+        return found
 
     def _linked_errors_condition(self, filters: TraceFilter) -> tuple[str, list[Any]]:
         """``llm_traces`` rows whose trace has an application error: one index probe

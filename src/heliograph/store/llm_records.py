@@ -229,3 +229,7 @@ class TraceFilter:
     environment: str | None = None
     release: str | None = None
     errors_only: bool = False
+    # Traces with a call of this model, or whose calls meet these property
+    # conditions (read through the calls, store/llm_reads.py).
+    model: str | None = None
+    properties: tuple[PropertyFilter, ...] = ()
