@@ -524,3 +524,24 @@ def test_generations_sorted_by_cost_or_latency_and_filtered_by_environment(
     assert walk(release="9.9") == []
     staging = walk_traces(store, TraceFilter(project.id, environment="staging"), 10)
     assert [t.trace_id for t in staging] == ["s5", "s3", "s1"]
+
+
+def test_sessions_narrow_to_a_user_or_an_environment(store: Store, project: Project) -> None:
+    record(
+        store,
+        ai_event(
+            project.id, trace="n1", at=T0, session="s-a", distinct_id="ann", environment="prod"
+        ),
+        ai_event(
+            project.id, trace="n2", at=T0 + 1, session="s-b", distinct_id="bob", environment="dev"
+        ),
+    )
+
+    def sessions(**narrowed: str) -> list[str]:
+        found, _ = store.llm_sessions(project.id, since=T0 - 60, limit=10, **narrowed)
+        return sorted(s.session_id for s in found)
+
+    assert sessions() == ["s-a", "s-b"]
+    assert sessions(distinct_id="ann") == ["s-a"]
+    assert sessions(environment="dev") == ["s-b"]
+    assert sessions(release="1.0") == []

@@ -351,3 +351,10 @@ def test_generations_and_dashboard_filter_by_a_property(seeded: Seeded) -> None:
     assert len(re.findall(r'class="generation-row', none.text)) >= 1  # the OTLP call
     dashboard = seeded.web.get(LLM, params={"range": "24h", "where": "environment=production"})
     assert re.search(r'data-kpi="requests">\s*3<', dashboard.text)
+
+
+def test_sessions_page_narrows_to_a_user(seeded: Seeded) -> None:
+    theirs = seeded.web.get(f"{LLM}sessions/", params={"user": "user-42"})
+    assert theirs.status_code == 200 and "sess-1" in theirs.text
+    nobody = seeded.web.get(f"{LLM}sessions/", params={"user": "nobody", "range": "30d"})
+    assert nobody.status_code == 200 and "sess-1" not in nobody.text

@@ -439,6 +439,18 @@ class SessionList:
     cursor: str | None
     next_cursor: str | None
     error: str | None = None
+    user: str | None = None
+    environment: str | None = None
+    release: str | None = None
+
+    def query(self) -> dict[str, str]:
+        values = {
+            "range": self.range_key if self.range_key != DEFAULT_RANGE else None,
+            "user": self.user,
+            "environment": self.environment,
+            "release": self.release,
+        }
+        return {k: v for k, v in values.items() if v}
 
 
 def build_session_list(
@@ -449,12 +461,27 @@ def build_session_list(
     range_key = range_key if range_key in RANGES else DEFAULT_RANGE
     since = now - RANGES[range_key] * 3600
     cursor = params.get("cursor") or None
+    narrowed = {
+        "distinct_id": _clean(params.get("user")),
+        "environment": _clean(params.get("environment")),
+        "release": _clean(params.get("release")),
+    }
     error = None
     try:
         rows, next_cursor = store.llm_sessions(
-            project.id, since=since, limit=PAGE_SIZE, cursor=cursor
+            project.id, since=since, limit=PAGE_SIZE, cursor=cursor, **narrowed
         )
     except ValueError:
         cursor, error = None, _BAD_CURSOR
-        rows, next_cursor = store.llm_sessions(project.id, since=since, limit=PAGE_SIZE)
-    return SessionList(project, range_key, rows, cursor, next_cursor, error)
+        rows, next_cursor = store.llm_sessions(project.id, since=since, limit=PAGE_SIZE, **narrowed)
+    return SessionList(
+        project,
+        range_key,
+        rows,
+        cursor,
+        next_cursor,
+        error,
+        user=narrowed["distinct_id"],
+        environment=narrowed["environment"],
+        release=narrowed["release"],
+    )

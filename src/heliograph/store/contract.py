@@ -305,7 +305,15 @@ class LlmReads(Protocol):
     def llm_trace_exists(self, project_id: int, trace_id: str) -> bool: ...
 
     def llm_sessions(
-        self, project_id: int, *, since: float, limit: int, cursor: str | None = None
+        self,
+        project_id: int,
+        *,
+        since: float,
+        limit: int,
+        cursor: str | None = None,
+        distinct_id: str | None = None,
+        environment: str | None = None,
+        release: str | None = None,
     ) -> tuple[list[SessionRecord], str | None]: ...
 
 

@@ -475,17 +475,32 @@ class LlmReadsMixin(Generic[DbT]):
     # -- sessions ---------------------------------------------------------------
 
     def llm_sessions(
-        self, project_id: int, *, since: float, limit: int, cursor: str | None = None
+        self,
+        project_id: int,
+        *,
+        since: float,
+        limit: int,
+        cursor: str | None = None,
+        distinct_id: str | None = None,
+        environment: str | None = None,
+        release: str | None = None,
     ) -> tuple[list[SessionRecord], str | None]:
         """Sessions with a trace started since ``since``, most recently active first.
 
         The cursor is (last activity, row id of the session's first trace)
-        so that it is a stable keyset even though sessions are groups.
+        so that it is a stable keyset even though sessions are groups. The
+        filters keep the traces of that user, environment or release.
         """
         d = self.dialect
         after = decode_cursor(cursor)
         having = ""
         params: list[Any] = [project_id, since]
+        narrowed = _conditions(
+            params,
+            ("distinct_id = ?", distinct_id),
+            ("environment = ?", environment),
+            ("release = ?", release),
+        )
         if after:
             having = " HAVING MAX(ended_at) < ? OR (MAX(ended_at) = ? AND MIN(id) < ?)"
             params += [after[0], after[0], after[1]]
@@ -495,7 +510,7 @@ class LlmReadsMixin(Generic[DbT]):
             f"{d.int_sum('input_tokens')}, {d.int_sum('output_tokens')}, SUM(cost_usd), "
             f"{d.int_sum('unpriced')}, MIN(started_at), MAX(ended_at), "
             f"MAX(distinct_id{d.text_order}), MIN(id) FROM llm_traces "
-            "WHERE project_id = ? AND session_id IS NOT NULL AND started_at >= ? "
+            f"WHERE project_id = ? AND session_id IS NOT NULL AND started_at >= ?{narrowed} "
             f"GROUP BY session_id{having} ORDER BY MAX(ended_at) DESC, MIN(id) DESC LIMIT ?"
         )
         rows = self._all(sql, params)
