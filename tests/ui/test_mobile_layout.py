@@ -19,6 +19,9 @@ OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 def assert_no_sideways_scroll(page: Page) -> None:
+    # Measured once the stylesheet applies: the DOM (what expect() waits for) can be
+    # there before it, and an unstyled page is wider than a phone.
+    page.wait_for_load_state("load")
     assert page.evaluate(OVERFLOW) <= 0, f"{page.url} scrolls sideways"
 
 
