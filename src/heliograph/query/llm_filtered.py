@@ -26,7 +26,8 @@ from heliograph.query.llm import (
 )
 from heliograph.store.base import Project
 from heliograph.store.llm_latency import latency_bucket, merge
-from heliograph.store.llm_records import LlmEventFilter, LlmEventRecord, UsageRow
+from heliograph.store.llm_records import LlmEventFilter, UsageRow
+from heliograph.store.llm_rows import HourAcc
 
 if TYPE_CHECKING:
     from heliograph.store.contract import LlmReads
@@ -71,61 +72,9 @@ class FilteredDashboard:
     complete: bool
 
 
-@dataclass(slots=True)
-class _Sums:
-    """One slot's or one model's calls, summed as a rollup row would be."""
-
-    requests: int = 0
-    errors: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost_usd: float = 0.0
-    priced: int = 0
-    latency_sum: float = 0.0
-    latency_count: int = 0
-    ttft_sum: float = 0.0
-    ttft_count: int = 0
-
-    def add(self, row: LlmEventRecord) -> None:
-        self.requests += 1
-        self.errors += int(row.is_error)
-        self.input_tokens += row.input_tokens or 0
-        self.output_tokens += row.output_tokens or 0
-        self.cache_read_tokens += row.cache_read_tokens or 0
-        self.cache_creation_tokens += row.cache_creation_tokens or 0
-        self.reasoning_tokens += row.reasoning_tokens or 0
-        if row.total_cost_usd is not None:
-            self.cost_usd += row.total_cost_usd
-            self.priced += 1
-        if row.latency_s is not None:
-            self.latency_sum += row.latency_s
-            self.latency_count += 1
-        if row.ttft_s is not None:
-            self.ttft_sum += row.ttft_s
-            self.ttft_count += 1
-
-    def row(self, slot: int | None, model: str = "", provider: str = "") -> UsageRow:
-        return UsageRow(
-            slot,
-            model,
-            provider,
-            self.requests,
-            self.errors,
-            self.input_tokens,
-            self.output_tokens,
-            self.cache_read_tokens,
-            self.cache_creation_tokens,
-            self.reasoning_tokens,
-            self.cost_usd,
-            self.priced,
-            self.latency_sum,
-            self.latency_count,
-            self.ttft_sum,
-            self.ttft_count,
-        )
+def _usage(sums: HourAcc, slot: int | None, model: str = "", provider: str = "") -> UsageRow:
+    """Calls summed as the rollups sum them, as the row a rollup read answers."""
+    return UsageRow(slot, model, provider, *sums.values())
 
 
 def build_filtered_dashboard(
@@ -144,9 +93,9 @@ def build_filtered_dashboard(
         properties=tuple(f for f in [property_filter(filters.where)] if f),
     )
     slot_size = 86400 if window.unit == "day" else 3600
-    by_slot: dict[int, _Sums] = {}
+    by_slot: dict[int, HourAcc] = {}
     slot_latency: dict[int, dict[int, int]] = {}
-    by_model: dict[tuple[str, str], _Sums] = {}
+    by_model: dict[tuple[str, str], HourAcc] = {}
     model_latency: dict[tuple[str, str], dict[int, int]] = {}
     trace_cost: dict[str, float] = {}
     scanned = 0
@@ -158,8 +107,8 @@ def build_filtered_dashboard(
         for row in rows:
             slot = int(row.timestamp // slot_size)
             pair = (row.model or "", row.provider or "")
-            by_slot.setdefault(slot, _Sums()).add(row)
-            by_model.setdefault(pair, _Sums()).add(row)
+            by_slot.setdefault(slot, HourAcc()).add(row)
+            by_model.setdefault(pair, HourAcc()).add(row)
             if row.latency_s is not None:
                 bucket = latency_bucket(row.latency_s)
                 histogram = slot_latency.setdefault(slot, {})
@@ -177,12 +126,16 @@ def build_filtered_dashboard(
             start=window.slot_start(slot),
             label=window.slot_label(slot),
             stats=stats_from(
-                [by_slot[slot].row(slot)] if slot in by_slot else [], slot_latency.get(slot)
+                [_usage(by_slot[slot], slot)] if slot in by_slot else [],
+                slot_latency.get(slot),
             ),
         )
         for slot in window.slots
     ]
-    totals = stats_from([s.row(None) for s in by_slot.values()], merge(slot_latency.values()))
+    totals = stats_from(
+        [_usage(s, None) for s in by_slot.values()],
+        merge(slot_latency.values()),
+    )
     known_cost = totals.cost_usd or 0.0
     models = []
     ranked = sorted(
@@ -190,7 +143,9 @@ def build_filtered_dashboard(
     )
     for model, provider in ranked:
         sums = by_model[(model, provider)]
-        stats = stats_from([sums.row(None, model, provider)], model_latency.get((model, provider)))
+        stats = stats_from(
+            [_usage(sums, None, model, provider)], model_latency.get((model, provider))
+        )
         share = 100.0 * (stats.cost_usd or 0.0) / known_cost if known_cost else 0.0
         models.append(ModelRow(model, provider, stats, share))
     costliest = sorted(trace_cost, key=lambda t: -trace_cost[t])[:TOP_TRACES]

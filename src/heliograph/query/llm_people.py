@@ -33,11 +33,10 @@ __all__ = [
 USERS_SHOWN = 100
 BREAKDOWN_ROWS = 20
 # What "break down by" offers besides a property of the calls; "" is none.
-BREAKDOWN_CHOICES = ("user", "model", "provider", "environment", "release", "session")
+BREAKDOWN_CHOICES = tuple(COLUMN_DIMENSIONS)
 PROPERTY = "property"
 # A property key as apps name them (PostHog's $-prefixed ones included).
 _PROPERTY_KEY = re.compile(r"^[\w$][\w$.\-:/ ]{0,99}$")
-assert set(BREAKDOWN_CHOICES) == set(COLUMN_DIMENSIONS)
 
 
 @dataclass(frozen=True, slots=True)
