@@ -165,3 +165,20 @@ def test_the_backlog_bound_counts_every_acceptors_shard(tmp_path: Path) -> None:
             check_backlog(runtime.gate)
     finally:
         runtime.close()
+
+
+def test_digest_lag_is_the_age_of_the_oldest_payload_of_any_shard(tmp_path: Path) -> None:
+    first, second = open_queue(tmp_path, 0), open_queue(tmp_path, 1)
+    node = open_node_queue(tmp_path)
+    try:
+        assert node.oldest_received_at() is None
+        asyncio.run(second.append(1, "posthog", 200.0, b"[]"))
+        asyncio.run(first.append(1, "posthog", 300.0, b"[]"))
+        asyncio.run(first.append(1, "posthog", 100.0, b"[]"))  # a late clock: order is by id
+        assert node.oldest_received_at() == 200.0
+        second.remove([p.id for p in second.oldest(10)])
+        assert node.oldest_received_at() == 300.0
+    finally:
+        node.close()
+        first.close()
+        second.close()

@@ -130,4 +130,12 @@ class NodeQueue(DeadLetters, Protocol):
         """Payloads waiting in all shards, read now (``/_health``: "is it all digested?")."""
         ...
 
+    def oldest_received_at(self) -> float | None:
+        """When the oldest payload still waiting in any shard arrived (None: none waits).
+
+        ``now - oldest_received_at()`` is digest's lag: how long an accepted
+        payload has waited to be stored. Read now, through each shard's id index.
+        """
+        ...
+
     def close(self) -> None: ...

@@ -52,21 +52,43 @@ class QueueShards:
             self._depth_at = time.monotonic()
             return self._depth
 
+    def oldest_received_at(self) -> float | None:
+        """The arrival time of the oldest payload waiting in any shard (None: none waits)."""
+        with self._lock:
+            times = [self._shard_oldest(shard) for shard in self.shards()]
+        waiting = [t for t in times if t is not None]
+        return min(waiting) if waiting else None
+
     def shards(self) -> list[int]:
         return existing_shards(self.data_dir)
 
-    def _shard_depth(self, shard: int) -> int:
+    def _reader(self, shard: int) -> sqlite3.Connection:
         conn = self._readers.get(shard)
+        if conn is None:
+            path = shard_path(self.data_dir, shard)
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 1000")
+            self._readers[shard] = conn
+        return conn
+
+    def _shard_depth(self, shard: int) -> int:
         try:
-            if conn is None:
-                path = shard_path(self.data_dir, shard)
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-                conn.execute("PRAGMA busy_timeout = 1000")
-                self._readers[shard] = conn
-            low, high = conn.execute("SELECT MIN(id), MAX(id) FROM queue").fetchone()
+            low, high = self._reader(shard).execute("SELECT MIN(id), MAX(id) FROM queue").fetchone()
         except sqlite3.Error:
             return 0  # a shard being created this instant: nothing in it yet
         return 0 if low is None else int(high) - int(low) + 1
+
+    def _shard_oldest(self, shard: int) -> float | None:
+        """The head payload's arrival: ids only grow, so the head is the oldest."""
+        try:
+            row = (
+                self._reader(shard)
+                .execute("SELECT received_at FROM queue ORDER BY id LIMIT 1")
+                .fetchone()
+            )
+        except sqlite3.Error:
+            return None
+        return None if row is None else float(row[0])
 
     # -- dead letters, across shards -------------------------------------
 
