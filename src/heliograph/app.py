@@ -25,6 +25,7 @@ from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.runtime import Runtime
 from heliograph.selfmon import report_error
+from heliograph.store.base import QueryTimeout, StoreUnavailable
 from heliograph.web.routes import STATIC_DIR
 from heliograph.web.routes import routes as web_routes
 from heliograph.web.security import SecurityHeadersMiddleware
@@ -58,6 +59,28 @@ async def client_disconnect(request: Request, exc: Exception) -> Response:
     """
     logger.info("client disconnected during %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "client closed the request"}, status_code=499)
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+async def store_busy(request: Request, exc: Exception) -> Response:
+    """The store or the queue cannot serve this now (disk full, locked, too slow): 503.
+
+    It is no bug and nothing was accepted: a client retries after
+    ``Retry-After``, as it does for the other 503s of ingest. Payloads already
+    acknowledged are safe in the queue whatever happens here.
+    """
+    if isinstance(exc, QueryTimeout):
+        detail = "the query took too long; narrow it (a shorter time range) or try again"
+    else:
+        detail = "the server cannot write just now (disk full or database busy); retry later"
+    logger.warning("503 on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": detail},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -106,6 +129,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             ApiError: api_error,
             HTTPException: http_error,
             ClientDisconnect: client_disconnect,
+            StoreUnavailable: store_busy,
+            QueryTimeout: store_busy,
             Exception: server_error,
         },
     )

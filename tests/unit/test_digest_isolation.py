@@ -363,6 +363,30 @@ def test_an_unavailable_store_keeps_payloads_queued(
     assert digest.stored(event["event_id"])
 
 
+def test_a_full_store_disk_keeps_payloads_queued_never_dead_lettered(digest: Digest) -> None:
+    """SQLite's own SQLITE_FULL rolls the whole transaction back: the batch waits.
+
+    Before, the writer then tried to roll back to a savepoint SQLite had
+    already dropped, the batch failed as if its data were bad, and digest
+    quarantined every payload of it one by one.
+    """
+    padding = {"padding": "x" * 50_000}
+    events = [sentry_event(f"waits for disk space {n}", extra=padding) for n in range(3)]
+    for event in events:
+        digest.put_event(event)
+    database = digest.store.db  # type: ignore[attr-defined]
+    pages = database.write(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+    database.write(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    with pytest.raises(StoreUnavailable):
+        digest.worker.run_once()
+    assert digest.queue.depth == 3
+    assert digest.queue.dead_letters() == []
+
+    database.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    digest.worker.drain()
+    assert all(digest.stored(event["event_id"]) for event in events)
+
+
 def test_the_running_worker_never_retries_one_payload_forever(
     digest: Digest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -390,3 +390,24 @@ def test_a_client_that_disconnects_mid_body_is_no_server_error(
     assert sent[0]["status"] == 499
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert app.runtime.queue.depth == 0
+
+
+def test_a_full_disk_is_503_with_retry_after_and_earlier_payloads_stay_queued(
+    app: IngestApp,
+) -> None:
+    """SQLite's own "database or disk is full", through the real queue: never a 500."""
+    kept = sentry_event()
+    assert _store(app, orjson.dumps(kept)).status_code == 200
+    # The queue file may not grow by another page: each insert now fails with SQLITE_FULL.
+    database = app.runtime.queue._db  # type: ignore[attr-defined]
+    pages = database.write(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0])
+    database.write(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))
+    big = sentry_event(message="x" * 200_000)
+    response = _store(app, orjson.dumps(big))
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert "retry later" in response.json()["detail"]
+    database.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    app.digest()
+    assert app.stored(kept["event_id"]) is not None
+    assert app.stored(big["event_id"]) is None

@@ -255,6 +255,13 @@ class StoreUnavailable(Exception):
     """
 
 
+class QueryTimeout(Exception):
+    """A read ran past the backend's time limit and was stopped.
+
+    Each backend raises its own subclass; the web app answers 503 for any.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class IssueFilter:
     project_id: int

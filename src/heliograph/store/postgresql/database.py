@@ -29,6 +29,7 @@ from psycopg.rows import RowMaker
 from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from heliograph.store.base import QueryTimeout as BaseQueryTimeout
 from heliograph.store.base import StoreUnavailable
 
 __all__ = ["PgDatabase", "PgRow", "QueryTimeout", "is_unavailable"]
@@ -43,7 +44,7 @@ MIGRATION_LOCK = 0x48454C494F  # "HELIO"
 POOL_SIZE = 8
 
 
-class QueryTimeout(Exception):
+class QueryTimeout(BaseQueryTimeout):
     """A read ran longer than its time limit and was cancelled."""
 
 

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from heliograph.store.base import QueryTimeout as BaseQueryTimeout
 from heliograph.store.base import StoreUnavailable
 
 T = TypeVar("T")
@@ -46,7 +47,7 @@ _STOP = object()
 MAX_TASKS_PER_COMMIT = 2000
 
 
-class QueryTimeout(Exception):
+class QueryTimeout(BaseQueryTimeout):
     """A read ran longer than its time limit and was interrupted."""
 
 
@@ -223,6 +224,11 @@ class Database:
                 try:
                     value = task(conn)
                 except BaseException as exc:
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        # SQLite rolled the whole transaction back itself (disk
+                        # full, I/O error): nothing of this batch is committed,
+                        # and every task fails with this cause (below).
+                        raise
                     conn.execute("ROLLBACK TO task")
                     conn.execute("RELEASE task")
                     results.append((future, False, _unavailable(exc)))
