@@ -42,6 +42,10 @@ def _when(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _fail(exc: BackupError) -> typer.Exit:
     error_line(str(exc))
     return typer.Exit(exc.exit_code)
@@ -72,7 +76,7 @@ def backup(
     manifest = result.manifest
     _out.print(
         f"backed up {escape(str(settings.data_dir))} into [bold]{escape(str(destination))}"
-        f"[/bold]: {len(manifest.files)} files, {human_size(manifest.total_bytes)} "
+        f"[/bold]: {_count(len(manifest.files), 'file')}, {human_size(manifest.total_bytes)} "
         f"in {result.seconds:.1f} s"
     )
     _out.print(
@@ -138,7 +142,7 @@ def _describe(manifest: Manifest) -> None:
         f"  made by Heliograph {escape(manifest.heliograph_version)}, begun "
         f"{_when(manifest.started_at)}; store: {escape(manifest.backend)}"
         + (f" (schema version {store[0].schema_version})" if store else "")
-        + f"; {len(queue)} queue shard(s); {len(blobs)} blob(s); "
+        + f"; {_count(len(queue), 'queue shard')}; {_count(len(blobs), 'blob')}; "
         f"{human_size(manifest.total_bytes)} in all"
     )
 

@@ -90,8 +90,11 @@ class Sender:
             return [event_id for event_id, at in self.acknowledged if at < moment]
 
 
-def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path: Path) -> None:
-    server = launch(tmp_path / "data")
+def _backup_under_load(server: LiveServer, destination: Path) -> tuple[Sender, float, str]:
+    """Run ``heliograph backup`` while events come in and digest drains a backlog.
+
+    Returns the sender, when the backup began, and what the command printed.
+    """
     sender = Sender(server)
     digest = _digest_workers(server)
     assert len(digest) == 2, "the test server runs two digest workers"
@@ -104,7 +107,7 @@ def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path: P
             time.sleep(0.7)
             began = time.time()
             backup = subprocess.Popen(
-                [sys.executable, "-m", "heliograph", "backup", str(tmp_path / "backup"),
+                [sys.executable, "-m", "heliograph", "backup", str(destination),
                  "--data-dir", str(server.data_dir)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -114,7 +117,10 @@ def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path: P
             # Once the command starts copying, resume digest: it drains the
             # backlog into the store while the queue and the store are copied.
             deadline = time.monotonic() + 60
-            while not list(tmp_path.glob(".backup.partial-*")) and backup.poll() is None:
+            while (
+                not list(destination.parent.glob(f".{destination.name}.partial-*"))
+                and backup.poll() is None
+            ):
                 assert time.monotonic() < deadline, "the backup did not start"
                 time.sleep(0.002)
         finally:
@@ -125,14 +131,21 @@ def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path: P
         time.sleep(0.5)  # acknowledged after the backup: may or may not be in it
     finally:
         sender.stop()
+    return sender, began, out
 
-    # A restore never writes under a running server, --force or not.
-    refused = _heliograph(
-        "restore", str(tmp_path / "backup"), "--data-dir", str(server.data_dir), "--force"
-    )
-    assert refused.returncode == 1
-    assert "in use" in refused.stderr and "stop the server" in refused.stderr
-    server.stop()
+
+def test_a_backup_taken_under_load_restores_every_acknowledged_event(tmp_path: Path) -> None:
+    server = launch(tmp_path / "data")
+    try:
+        sender, began, out = _backup_under_load(server, tmp_path / "backup")
+        # A restore never writes under a running server, --force or not.
+        refused = _heliograph(
+            "restore", str(tmp_path / "backup"), "--data-dir", str(server.data_dir), "--force"
+        )
+        assert refused.returncode == 1
+        assert "in use" in refused.stderr and "stop the server" in refused.stderr
+    finally:
+        server.stop()
 
     expected = sender.acknowledged_before(began)
     assert len(expected) >= 20, f"too little load to test anything: {len(expected)} events"
