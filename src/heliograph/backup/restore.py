@@ -255,6 +255,11 @@ def _install(staging: Path, target: Path) -> Path | None:
         target.rename(moved_aside)
     for directory in {p.parent for p in staging.rglob("*") if p.is_file()}:
         fsync_dir(directory)
-    staging.rename(target)  # over an empty directory, if one is there
+    try:
+        staging.rename(target)  # over an empty directory, if one is there
+    except OSError:
+        if moved_aside is not None:
+            moved_aside.rename(target)  # as it was
+        raise
     fsync_dir(target.parent)
     return moved_aside
