@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 
 from heliograph.admin_cli import org_app, project_app
+from heliograph.backup_cli import backup as backup_command
+from heliograph.backup_cli import restore as restore_command
 from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
 from heliograph.cli_errors import run_cli
 from heliograph.cli_options import DataDirOption, command_settings
@@ -404,6 +406,8 @@ def cleanup(
         print(f"deleted {report.sessions} expired sessions and login links")
 
 
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(org_app, name="org")
 app.add_typer(project_app, name="project")
