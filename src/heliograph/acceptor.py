@@ -27,7 +27,8 @@ from heliograph.logs import configure_logging
 from heliograph.node import listen, node_settings
 from heliograph.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
+logger = logging.getLogger("heliograph.acceptor")
 
 PARENT_CHECK_SECONDS = 0.5
 

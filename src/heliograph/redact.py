@@ -21,10 +21,11 @@ _RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]
     # scheme://<key>@host: a Sentry DSN's public key (any long user name alone).
     (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[A-Za-z0-9_-]{20,}@"), rf"\1{MASK}@"),
     # sentry_key=..., sentry_secret=..., password=..., api_key=..., token=... in
-    # query strings, libpq conninfo strings and X-Sentry-Auth headers.
+    # query strings, libpq conninfo strings, X-Sentry-Auth headers, and
+    # HELIOGRAPH_SMTP_PASSWORD=... or HELIOGRAPH_AI_API_KEY=... quoted from a config file.
     (
         re.compile(
-            r"(?i)\b((?:sentry_key|sentry_secret|password|passwd|api[_-]?key|access[_-]?token"
+            r"(?i)((?:\b|_)(?:sentry_key|sentry_secret|password|passwd|api[_-]?key|access[_-]?token"
             r"|secret|token)\s*[=:]\s*)(['\"]?)[^\s'\",&;]+"
         ),
         rf"\1\2{MASK}",

@@ -37,7 +37,8 @@ from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
+logger = logging.getLogger("heliograph.digest.process")
 
 SHARD_SCAN_SECONDS = 0.5
 
