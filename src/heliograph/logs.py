@@ -27,6 +27,10 @@ from heliograph.redact import redact
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
+# HTTP clients log every request's URL at INFO: an alert's Slack or webhook URL
+# is a secret, so they write warnings and above only (docs/logging.md).
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3")
+
 # Threads of a digest process that do another job than digest: their records
 # (and the errors self-monitoring reports) carry that job's role.
 _THREAD_ROLES = {"retention": "retention", "alert-delivery": "alerts"}
@@ -165,6 +169,8 @@ def configure_logging(
             root.removeHandler(old)
         root.addHandler(handler)
         root.setLevel(level.upper())
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         # Uvicorn's loggers write through the root's handler, in this format.
         for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
             uvicorn_logger = logging.getLogger(name)

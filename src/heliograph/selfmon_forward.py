@@ -32,7 +32,7 @@ from heliograph.redact import redact
 
 # Loggers whose records are never sent: the SDK's own (its failures to send),
 # and the HTTP client under it.
-IGNORED_LOGGERS = ("heliograph_sdk", "httpx", "httpcore", "urllib3")
+IGNORED_LOGGERS = ("heliograph_sdk", "httpx", "httpx2", "httpcore", "urllib3")
 BURST = 20
 PER_MINUTE = 10.0
 MAX_MESSAGE_CHARS = 1000

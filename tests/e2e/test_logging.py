@@ -32,7 +32,8 @@ def test_every_stderr_line_of_a_node_is_a_json_object(tmp_path: Path) -> None:
             stdout=stdout,
             stderr=stderr,
             env={**os.environ, "NO_COLOR": "1", "HELIOGRAPH_WORKERS": "2",
-                 "HELIOGRAPH_LOG_FORMAT": "json", "HELIOGRAPH_SELF_MONITORING": "on"},
+                 "HELIOGRAPH_LOG_FORMAT": "json", "HELIOGRAPH_SELF_MONITORING": "on",
+                 "HELIOGRAPH_READY_MIN_FREE_MB": "1"},
             start_new_session=True,
         )  # fmt: skip
     try:

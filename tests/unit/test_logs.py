@@ -27,8 +27,11 @@ def configured() -> Iterator[tuple[io.StringIO, str]]:
     """Yields a stream and the format name; configure with :func:`use`."""
     root = logging.getLogger()
     handlers, level, identity = list(root.handlers), root.level, logs.identity()
+    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_LOGGERS}
     stream = io.StringIO()
     yield stream, ""
+    for name, quiet_level in quiet.items():
+        logging.getLogger(name).setLevel(quiet_level)
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
@@ -127,6 +130,16 @@ def test_configuring_again_replaces_the_handler_and_keeps_others(
     assert len(stream.getvalue().splitlines()) == 1
     assert other in logging.getLogger().handlers
     logging.getLogger().removeHandler(other)
+
+
+def test_http_clients_log_no_request_urls(configured: tuple[io.StringIO, str]) -> None:
+    """httpx logs each request's URL at INFO; an alert's webhook URL is a secret."""
+    stream, _ = configured
+    use(stream, "text")
+    logging.getLogger("httpx").info("HTTP Request: POST https://hooks.slack.com/services/T/B/X")
+    logging.getLogger("httpx").warning("a warning still shows")
+    [line] = stream.getvalue().splitlines()
+    assert line.endswith("a warning still shows")
 
 
 def test_the_roles_of_a_digest_process_s_threads() -> None:
