@@ -23,10 +23,12 @@ import uvicorn
 
 from heliograph.app import create_app
 from heliograph.config import Settings
+from heliograph.logs import configure_logging
 from heliograph.node import listen, node_settings
 from heliograph.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
+logger = logging.getLogger("heliograph.acceptor")
 
 PARENT_CHECK_SECONDS = 0.5
 
@@ -43,6 +45,9 @@ def run_acceptor(settings: Settings, *, shard: int, acceptors: int, parent_pid: 
         uvicorn.Config(
             app,
             log_level="warning",
+            # Uvicorn's records go through the process's handler (heliograph.logs),
+            # one line each in the node's format; no access log (docs/logging.md).
+            log_config=None,
             access_log=False,
             timeout_graceful_shutdown=10,
             proxy_headers=bool(proxies),
@@ -105,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--acceptors", type=int, required=True, help="acceptors on the node")
     parser.add_argument("--parent-pid", type=int, required=True, help="exit when it is gone")
     args, settings = node_settings(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(
+        "acceptor", args.shard, log_format=settings.log_format, level=settings.log_level
+    )
     run_acceptor(
         settings,
         shard=args.shard,

@@ -21,10 +21,10 @@ from starlette.staticfiles import StaticFiles
 from heliograph.api.errors import ApiError
 from heliograph.api.routes import routes as api_routes
 from heliograph.config import Settings
+from heliograph.health import healthz, readyz
 from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.runtime import Runtime
-from heliograph.selfmon import report_error
 from heliograph.store.base import QueryTimeout, StoreUnavailable
 from heliograph.web.routes import STATIC_DIR
 from heliograph.web.routes import routes as web_routes
@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 async def health(request: Request) -> Response:
+    """The original health check, kept for the tools that call it: liveness and
+    the backlog (``/healthz`` and ``/readyz`` are the probes; docs/health.md)."""
     runtime: Runtime = request.app.state.runtime
     return JSONResponse({"status": "ok", "backlog": runtime.backlog.measure()})
 
@@ -84,8 +86,8 @@ async def store_busy(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    # Self-monitoring's log forwarder reports it (heliograph.selfmon_forward).
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    report_error(exc)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
@@ -114,6 +116,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                 app.state.runtime.close()
 
     routes: list[BaseRoute] = [
+        # Probes first: unauthenticated, and before any route that could claim the path.
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/_health", health),
         *ingest_routes(),
         *api_routes,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from heliograph.store.base import Organization, Project
+from heliograph.store.base import Organization, Project, ProjectKey
 from heliograph.store.contract import Store
 
 DEFAULT_ORG = "default"
@@ -70,6 +70,17 @@ def ensure_internal_project(store: Store) -> Project:
     return store.get_project(org.slug, INTERNAL_PROJECT) or store.create_project(
         org.id, INTERNAL_PROJECT, "Heliograph (internal)"
     )
+
+
+def ensure_internal_key(store: Store) -> ProjectKey:
+    """The internal project's ingest key, the one self-monitoring sends with.
+
+    ``serve`` makes it in its bootstrap, before any acceptor or digest process
+    starts: N processes each finding no key at once would make N keys.
+    """
+    project = ensure_internal_project(store)
+    keys = [k for k in store.project_keys(project.id) if k.revoked_at is None]
+    return keys[0] if keys else store.create_key(project.id, "self-monitoring")
 
 
 def login_link_url(base_url: str, token: str) -> str:

@@ -18,12 +18,18 @@ from rich.console import Console
 from heliograph.admin_cli import org_app, project_app
 from heliograph.backup_cli import backup as backup_command
 from heliograph.backup_cli import restore as restore_command
-from heliograph.bootstrap import DEFAULT_ORG, ensure_defaults, login_link_url
+from heliograph.bootstrap import (
+    DEFAULT_ORG,
+    ensure_defaults,
+    ensure_internal_key,
+    login_link_url,
+)
 from heliograph.cli_errors import run_cli
 from heliograph.cli_options import DataDirOption, command_settings
 from heliograph.cli_options import open_command_store as _open_store
 from heliograph.config import ConfigError, Settings, load_config_file
 from heliograph.dead_letters_cli import app as dead_letters_app
+from heliograph.logs import configure_logging
 from heliograph.public_url import command_base_url
 from heliograph.slugs import SlugError, check_slug
 
@@ -146,7 +152,7 @@ def serve(
     settings = command_settings(
         data_dir, host=host, port=port, public_url=public_url, workers=workers
     )
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("serve", log_format=settings.log_format, level=settings.log_level)
     try:
         sock = reserve_port(settings.host, settings.port)
     except OSError as exc:
@@ -187,9 +193,13 @@ def bootstrap(
 ) -> None:
     """Create the defaults on a first start and print how to connect (run by ``serve``)."""
     settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
+    configure_logging("bootstrap", log_format=settings.log_format, level=settings.log_level)
     try:
         with _open_store(settings) as store:
             welcome = ensure_defaults(store, settings.base_url)
+            if settings.self_monitoring:
+                # Once here, before the node's processes start: not N at once.
+                ensure_internal_key(store)
     except typer.BadParameter as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
@@ -231,7 +241,7 @@ def digest(
         # --data-dir it would otherwise create an empty one and wait forever.
         with _open_store(settings, create=False):
             pass
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("digest", worker, log_format=settings.log_format, level=settings.log_level)
     run_digest(settings, worker=worker, workers=workers, parent_pid=parent_pid)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from heliograph.logs import LOG_FORMATS, LOG_LEVELS
+
 logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -129,6 +131,14 @@ class Settings:
     geoip_db: Path | None = None
     # Proxies whose X-Forwarded-For names the client (HELIOGRAPH_TRUSTED_PROXIES); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # How every process logs (HELIOGRAPH_LOG_FORMAT: text or json; HELIOGRAPH_LOG_LEVEL).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # /readyz fails below this much free disk in the data directory, MiB
+    # (HELIOGRAPH_READY_MIN_FREE_MB; 0: never), and when the oldest queued
+    # payload has waited longer than this (HELIOGRAPH_READY_MAX_LAG_SECONDS; 0: never).
+    ready_min_free_mb: int = 1024
+    ready_max_lag_seconds: int = 300
 
     @property
     def https(self) -> bool:
@@ -202,6 +212,8 @@ class Settings:
             ("login_lockout_seconds", "HELIOGRAPH_LOGIN_LOCKOUT_SECONDS"),
             ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
             ("workers", "HELIOGRAPH_WORKERS"),
+            ("ready_min_free_mb", "HELIOGRAPH_READY_MIN_FREE_MB"),
+            ("ready_max_lag_seconds", "HELIOGRAPH_READY_MAX_LAG_SECONDS"),
         ):
             if variable in env:
                 value = _int(variable, env[variable])
@@ -225,7 +237,26 @@ class Settings:
             settings = replace(
                 settings, alert_retry_seconds=_waits(env["HELIOGRAPH_ALERT_RETRY_SECONDS"])
             )
-        return _smtp_from_env(settings, env)
+        return _smtp_from_env(_logging_from_env(settings, env), env)
+
+
+def _logging_from_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """``HELIOGRAPH_LOG_FORMAT`` (text, json), ``HELIOGRAPH_LOG_LEVEL``: a typo stops the start."""
+    if "HELIOGRAPH_LOG_FORMAT" in env:
+        value = env["HELIOGRAPH_LOG_FORMAT"].strip().lower()
+        if value not in LOG_FORMATS:
+            raise ConfigError(
+                f"HELIOGRAPH_LOG_FORMAT={value!r}: expected one of {', '.join(LOG_FORMATS)}"
+            )
+        settings = replace(settings, log_format=value)
+    if "HELIOGRAPH_LOG_LEVEL" in env:
+        value = env["HELIOGRAPH_LOG_LEVEL"].strip().upper()
+        if value not in LOG_LEVELS:
+            raise ConfigError(
+                f"HELIOGRAPH_LOG_LEVEL={value!r}: expected one of {', '.join(LOG_LEVELS)}"
+            )
+        settings = replace(settings, log_level=value)
+    return settings
 
 
 _SMTP_SECURITY = ("starttls", "ssl", "none")

@@ -19,6 +19,7 @@ from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import MIN_INGEST_MEMORY_MB, Settings
 from heliograph.flags.cache import FLAGS_CHANGED_FILE, FlagCache
+from heliograph.health import Readiness
 from heliograph.ingest import memory
 from heliograph.ingest.gate import IngestGate
 from heliograph.ingest.geoip import GeoIp, TrustedProxies
@@ -137,6 +138,13 @@ class Runtime:
             settings.login_max_failures, settings.login_lockout_seconds, failures=self.store
         )
         self.fixes = self._fix_service()
+        self.readiness = Readiness(
+            self.store,
+            self.backlog,
+            settings.data_dir,
+            min_free_mb=settings.ready_min_free_mb,
+            max_lag_seconds=settings.ready_max_lag_seconds,
+        )
         self.started_at = time.time()
         self._stopping = threading.Event()
         self._housekeeper = threading.Thread(

@@ -5,7 +5,8 @@ local ingest queue like any PostHog event (no network involved), so the
 platform's own LLM spend shows up in its own LLM dashboard.
 
 With ``HELIOGRAPH_SELF_MONITORING=on`` and heliograph-sdk installed, the
-server's own unhandled errors are reported there too, through the SDK,
+errors every process of the server logs (the acceptors' unhandled 500s,
+digest, retention, alert delivery) are reported there too, through the SDK,
 exactly as a customer's app would report them: dogfood, and a test of the
 SDK against the server on every error.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import orjson
 
 from heliograph.ai.fix import GenerationRecord
-from heliograph.bootstrap import ensure_internal_project
+from heliograph.bootstrap import ensure_internal_key, ensure_internal_project
 from heliograph.llm_vocabulary import (
     AI_BASE_URL,
     AI_ERROR,
@@ -36,6 +37,7 @@ from heliograph.llm_vocabulary import (
     AI_TRACE_ID,
 )
 from heliograph.protocols.posthog_capture import normalize_event
+from heliograph.selfmon_forward import install_forwarder, remove_forwarder
 from heliograph.store.contract import Store
 from heliograph.store.queue import PayloadQueue
 
@@ -87,7 +89,13 @@ logger = logging.getLogger(__name__)
 
 
 def start_error_reporting(store: Store, base_url: str, version: str) -> bool:
-    """Point heliograph-sdk at this server's internal project; False when unavailable."""
+    """Point heliograph-sdk at this server's internal project, and send this
+    process's logged errors there (:mod:`heliograph.selfmon_forward`).
+
+    Every process of a node calls it: the acceptors, and the digest processes
+    (their retention and alert-delivery threads too). False when the SDK is
+    not installed or the key cannot be read; the process runs on without.
+    """
     try:
         import heliograph_sdk
     except ImportError:
@@ -96,20 +104,42 @@ def start_error_reporting(store: Store, base_url: str, version: str) -> bool:
             "(pip install ./sdk); the server's own errors are not reported"
         )
         return False
-    project = ensure_internal_project(store)
-    keys = [k for k in store.project_keys(project.id) if k.revoked_at is None]
-    key = keys[0] if keys else store.create_key(project.id, "self-monitoring")
-    return heliograph_sdk.init(
+    try:
+        key = ensure_internal_key(store)
+    except Exception:
+        # Another process made the project or key at the same moment: read it again.
+        try:
+            key = ensure_internal_key(store)
+        except Exception:
+            logger.exception("self-monitoring is off in this process: no internal project key")
+            return False
+    started = heliograph_sdk.init(
         key.public_key,
         host=base_url,
         environment="self-monitoring",
         release=f"heliograph@{version}",
         install_hooks=False,
     )
+    if started:
+        install_forwarder(heliograph_sdk)
+    return started
+
+
+def stop_error_reporting(timeout: float = 2.0) -> None:
+    """Stop forwarding logged errors and flush the SDK (tests; ``atexit`` does it otherwise)."""
+    remove_forwarder()
+    try:
+        import heliograph_sdk
+    except ImportError:
+        return
+    heliograph_sdk.shutdown(timeout)
 
 
 def report_error(exc: BaseException) -> None:
-    """Send one of the server's own errors, if error reporting was started."""
+    """Send one of the server's own errors, if error reporting was started.
+
+    Errors that are logged need not come here: the forwarder sends them.
+    """
     try:
         import heliograph_sdk
     except ImportError:

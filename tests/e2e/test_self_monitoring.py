@@ -1,14 +1,17 @@
-"""The server reports its own errors into heliograph-internal through heliograph-sdk."""
+"""The server reports its own errors into heliograph-internal through heliograph-sdk:
+an acceptor's 500 (in process), and an error a digest process logs (a live node)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 from starlette.requests import Request
@@ -20,8 +23,10 @@ from heliograph.bootstrap import ensure_defaults
 from heliograph.config import Settings
 from heliograph.digest.worker import DigestWorker
 from heliograph.runtime import Runtime
+from heliograph.selfmon import stop_error_reporting
 from heliograph.store.base import IssueFilter
-from tests.conftest import free_port
+from tests.conftest import LiveServer, free_port, launch
+from tests.payloads import auth_header, sentry_event
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +56,8 @@ def server(tmp_path: Path) -> Iterator[Runtime]:
     while not uvicorn_server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     yield runtime
-    import heliograph_sdk
-
-    heliograph_sdk.shutdown()  # the SDK is process-wide: leave it off for other tests
+    # The SDK and the log forwarder are process-wide: leave them off for other tests.
+    stop_error_reporting()
     uvicorn_server.should_exit = True
     thread.join(timeout=10)
     digest.stop()
@@ -81,3 +85,66 @@ def test_an_unhandled_server_error_becomes_an_issue_in_the_internal_project(
             break
         time.sleep(0.1)
     assert titles == ["RuntimeError: self-monitoring canary"]
+
+
+def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def _tags(event: dict[str, Any]) -> dict[str, str]:
+    return {str(tag["key"]): str(tag["value"]) for tag in event["tags"]}
+
+
+def test_an_error_in_a_digest_process_becomes_an_issue_tagged_with_its_role(
+    tmp_path: Path,
+) -> None:
+    """A real node: an alert to a receiver that is down, with no retry left, is an error
+    of the alert-delivery thread of digest worker 0; it arrives in heliograph-internal."""
+    server: LiveServer = launch(
+        tmp_path / "data",
+        env={"HELIOGRAPH_SELF_MONITORING": "on", "HELIOGRAPH_ALERT_RETRY_SECONDS": ""},
+    )
+    try:
+        nowhere = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+        with server.api() as api:
+            answer = api.post(
+                "/api/0/projects/default/default/alert-rules/",
+                json={
+                    "name": "New issues",
+                    "trigger": "new_issue",
+                    "actions": [{"type": "webhook", "url": nowhere}],
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            stored = httpx.post(
+                f"{server.url}/api/{server.project_id}/store/",
+                content=orjson.dumps(sentry_event("checkout failed")),
+                headers=auth_header(server.public_key),
+            )
+            assert stored.status_code == 200, stored.text
+
+            def internal_issues() -> list[dict[str, Any]]:
+                found = api.get("/api/0/projects/default/heliograph-internal/issues/")
+                assert found.status_code == 200, found.text
+                issues: list[dict[str, Any]] = found.json()
+                return issues
+
+            [issue] = _until(internal_issues)
+            assert "not delivered after the last attempt" in issue["title"]
+            assert nowhere not in issue["title"]
+            latest = api.get(f"/api/0/issues/{issue['id']}/events/latest/").json()
+        tags = _tags(latest)
+        assert tags["role"] == "alerts" and tags["worker"] == "0", tags
+        assert tags["environment"] == "self-monitoring"
+        assert latest["logger"] == "heliograph.alerts.delivery"
+        log = server.data_dir.with_name(f"{server.data_dir.name}-{server.port}.log").read_text()
+        line = next(line for line in log.splitlines() if "not delivered" in line)
+        assert " ERROR heliograph.alerts.delivery [digest-0 pid=" in line
+    finally:
+        server.stop()

@@ -39,6 +39,7 @@ PASS_SECONDS = 2.0
 HEARTBEAT_SECONDS = 60.0
 # The waits before each retry of a failed delivery; after the last, it has failed.
 RETRY_SECONDS = (10.0, 30.0, 120.0, 600.0)
+PROJECT_DELETED = "the project was deleted"
 
 
 class AlertSink(Alerts, ProjectLookup, Protocol):
@@ -94,8 +95,21 @@ class AlertDelivery:
             groups.setdefault((delivery.project_id, delivery.action), []).append(delivery)
         for (project_id, action), deliveries in groups.items():
             error = self._send(project_id, action, deliveries)
+            given_up = 0
             for delivery in deliveries:
-                self.store.finish_delivery(delivery, error, retry_at=self._retry_at(delivery))
+                retry_at = self._retry_at(delivery)
+                self.store.finish_delivery(delivery, error, retry_at=retry_at)
+                given_up += error is not None and retry_at is None
+            if given_up and error != PROJECT_DELETED:
+                # An alert nobody will receive: the operator must hear of it
+                # (self-monitoring reports it as an issue of the internal project).
+                logger.error(
+                    "%d %s alert(s) of project %d not delivered after the last attempt: %s",
+                    given_up,
+                    action.type,
+                    project_id,
+                    error,
+                )
         return len(claimed)
 
     def _retry_at(self, delivery: Delivery) -> float | None:
@@ -108,7 +122,7 @@ class AlertDelivery:
     def _send(self, project_id: int, action: AlertAction, deliveries: list[Delivery]) -> str | None:
         project = self.store.get_project_by_id(project_id)
         if project is None:
-            return "the project was deleted"
+            return PROJECT_DELETED
         message = render([d.payload for d in deliveries], project, self.base_url)
         try:
             self.channel(project, action).send(message)

@@ -11,7 +11,9 @@ processes take turns on its write lock, one batch each; grouping stays exact
 because each batch's upserts run inside one transaction.
 
 The retention job runs in worker 0 only: it writes to the same database as
-digest, in small batches, never in an acceptor.
+digest, in small batches, never in an acceptor. With self-monitoring on, what
+these threads log at ERROR is reported to the internal project
+(:mod:`heliograph.selfmon_forward`), tagged with their role.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from heliograph.alerts.delivery import AlertDelivery
 from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
+from heliograph.logs import configure_logging
 from heliograph.node import node_settings
 from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
+logger = logging.getLogger("heliograph.digest.process")
 
 SHARD_SCAN_SECONDS = 0.5
 
@@ -49,6 +53,8 @@ def run_digest(
     store = open_store(
         settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url
     )
+    if settings.self_monitoring:
+        _report_errors(store, settings)
     retention = RetentionJob(store, settings.retention_interval) if worker == 0 else None
     alerts = AlertDelivery(
         store,
@@ -84,6 +90,15 @@ def run_digest(
         shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
     logger.info("digest worker %d stopped", worker)
+
+
+def _report_errors(store: Store, settings: Settings) -> None:
+    """Send what this process logs at ERROR (digest, retention, alerts) to the
+    internal project, as the acceptors do (imported only when it is on)."""
+    from heliograph import __version__
+    from heliograph.selfmon import start_error_reporting
+
+    start_error_reporting(store, settings.base_url, __version__)
 
 
 class _Shards:
@@ -128,7 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     args, settings = node_settings(parser, argv)
     if not 0 <= args.worker < args.workers:
         parser.error(f"--worker {args.worker} of --workers {args.workers}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(
+        "digest", args.worker, log_format=settings.log_format, level=settings.log_level
+    )
     run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
 
 

@@ -51,6 +51,7 @@ from heliograph.store.base import (
 )
 from heliograph.store.blobs import BlobStore
 from heliograph.store.fix_cache import FixCache
+from heliograph.store.health import DEFAULT_PING_TIMEOUT, SchemaState
 from heliograph.store.issue_activity import Activity, Assignee, ReleaseSpan
 from heliograph.store.llm_breakdown import LlmBreakdown, LlmBreakdownQuery
 from heliograph.store.llm_records import (
@@ -730,7 +731,21 @@ class People(Protocol):
     ) -> PersonLlmUsage: ...
 
 
+class Health(Protocol):
+    """Whether the store answers at all: what readiness probes ask (``/readyz``)."""
+
+    def ping(self, timeout: float = DEFAULT_PING_TIMEOUT) -> list[SchemaState]:
+        """A trivial read on every database the store uses, each bounded by ``timeout``
+        seconds where the driver allows; returns their schema versions.
+
+        Raises (:class:`~heliograph.store.base.StoreUnavailable` or the driver's
+        error) when a database cannot be read. Never writes.
+        """
+        ...
+
+
 class Store(
+    Health,
     DigestSink,
     IssueStore,
     IssueWork,

@@ -57,6 +57,7 @@ from heliograph.store.clickhouse.client import ClickHouseClient, Row
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
 from heliograph.store.clickhouse.web_reads import ClickHouseWebReads, property_condition
 from heliograph.store.cursors import decode_cursor, encode_cursor
+from heliograph.store.health import DEFAULT_PING_TIMEOUT, SchemaState
 from heliograph.store.held_messages import (
     generation_keys,
     held_for,
@@ -152,6 +153,13 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         self._sender.shutdown(wait=True)
         self.events.close()
         super().close()
+
+    def ping(self, timeout: float = DEFAULT_PING_TIMEOUT) -> list[SchemaState]:
+        """PostgreSQL's schema, then ClickHouse's (its client bounds the wait by the
+        URL's own ``timeout``; readiness bounds the whole call besides)."""
+        states = super().ping(timeout)
+        [(version,)] = self.events.query("SELECT toUInt32(max(version)) FROM heliograph_schema")
+        return [*states, SchemaState("clickhouse", int(version or 0), len(MIGRATIONS))]
 
     def _migrate_events(self, conn: Connection) -> None:
         """Bring ClickHouse's schema up to date, one node at a time (PostgreSQL's lock)."""

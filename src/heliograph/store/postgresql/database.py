@@ -130,6 +130,7 @@ class PgDatabase:
     ) -> None:
         self.url = url
         self.read_timeout = read_timeout
+        self.migration_count = len(migrations)
         self.pool: ConnectionPool[Connection] = ConnectionPool(
             url,
             min_size=1,
@@ -200,6 +201,24 @@ class PgDatabase:
             raise QueryTimeout(f"query exceeded {self.read_timeout}s") from exc
         except Exception as exc:
             raise _unavailable(exc) from exc.__cause__
+
+    def schema_version(self, timeout: float) -> int:
+        """The migrations applied (``heliograph_schema``), within ``timeout`` seconds:
+        waiting for a pooled connection and the query are both bounded, so a
+        readiness probe never queues behind a pool that a dead server has drained."""
+        try:
+            with self.pool.connection(timeout=timeout) as conn, conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    (str(max(1, int(timeout * 1000))),),
+                )
+                row = conn.execute("SELECT version FROM heliograph_schema").fetchone()
+        except errors.QueryCanceled as exc:
+            raise QueryTimeout(f"query exceeded {timeout}s") from exc
+        except Exception as exc:
+            raise _unavailable(exc) from exc.__cause__
+        return 0 if row is None else int(row[0])
 
     def close(self) -> None:
         """Finish queued writes, then close every connection."""

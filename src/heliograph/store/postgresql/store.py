@@ -54,6 +54,7 @@ from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.health import DEFAULT_PING_TIMEOUT, SchemaState
 from heliograph.store.held_messages import generation_keys, join_messages
 from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
@@ -118,6 +119,10 @@ class PostgresStore(
 
     def fix_cache(self) -> SqlFixCache:
         return self._fix_cache
+
+    def ping(self, timeout: float = DEFAULT_PING_TIMEOUT) -> list[SchemaState]:
+        applied = self.db.schema_version(timeout)
+        return [SchemaState("postgresql", applied, self.db.migration_count)]
 
     def purge_expired(
         self,

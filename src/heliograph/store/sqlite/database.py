@@ -108,6 +108,7 @@ class Database:
     ) -> None:
         self.path = path
         self.read_timeout = read_timeout
+        self.migration_count = len(migrations)
         self._synchronous = "FULL" if durable else "NORMAL"
         self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
@@ -251,13 +252,15 @@ class Database:
 
     # -- reads -----------------------------------------------------------
 
-    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read on this thread's read-only connection, under the time limit."""
+    def read(self, query: Callable[[sqlite3.Connection], T], *, timeout: float | None = None) -> T:
+        """Run a read on this thread's read-only connection, under the time limit
+        (``timeout`` seconds instead of the database's, when given)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect(readonly=True)
             self._local.conn = conn
-        deadline = time.monotonic() + self.read_timeout
+        limit = self.read_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
 
         def check_deadline() -> int:
             return 1 if time.monotonic() > deadline else 0
@@ -267,10 +270,18 @@ class Database:
             return query(conn)
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
-                raise QueryTimeout(f"query exceeded {self.read_timeout}s") from exc
+                raise QueryTimeout(f"query exceeded {limit}s") from exc
             raise
         finally:
             conn.set_progress_handler(None, 0)
+
+    def schema_version(self, timeout: float) -> int:
+        """The migrations applied (``PRAGMA user_version``), read like any query:
+        a trivial read that proves the file opens and answers."""
+        version = self.read(
+            lambda conn: conn.execute("PRAGMA user_version").fetchone()[0], timeout=timeout
+        )
+        return int(version)
 
     def close(self) -> None:
         """Finish queued writes, then stop the writer."""

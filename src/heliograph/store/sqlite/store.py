@@ -32,6 +32,7 @@ from heliograph.store.blobs import BlobStore, FileBlobStore
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
+from heliograph.store.health import DEFAULT_PING_TIMEOUT, SchemaState
 from heliograph.store.held_messages import join_messages
 from heliograph.store.issue_activity import LOG_REGRESSION, IssueActivityMixin
 from heliograph.store.issue_reads import IssueReadsMixin
@@ -90,6 +91,10 @@ class SQLiteStore(
 
     def fix_cache(self) -> SqlFixCache:
         return self._fix_cache
+
+    def ping(self, timeout: float = DEFAULT_PING_TIMEOUT) -> list[SchemaState]:
+        applied = self.db.schema_version(timeout)
+        return [SchemaState("sqlite", applied, self.db.migration_count)]
 
     def purge_expired(
         self,
