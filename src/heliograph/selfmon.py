@@ -134,14 +134,3 @@ def stop_error_reporting(timeout: float = 2.0) -> None:
         return
     heliograph_sdk.shutdown(timeout)
 
-
-def report_error(exc: BaseException) -> None:
-    """Send one of the server's own errors, if error reporting was started.
-
-    Errors that are logged need not come here: the forwarder sends them.
-    """
-    try:
-        import heliograph_sdk
-    except ImportError:
-        return
-    heliograph_sdk.capture_exception(exc)
