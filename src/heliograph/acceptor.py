@@ -23,8 +23,9 @@ import uvicorn
 
 from heliograph.app import create_app
 from heliograph.config import Settings
-from heliograph.node import listen, node_settings
+from heliograph.node import REFUSED_EXIT_STATUS, listen, node_settings
 from heliograph.runtime import Runtime
+from heliograph.store.base import SchemaTooNew
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +107,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, required=True, help="exit when it is gone")
     args, settings = node_settings(parser, argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_acceptor(
-        settings,
-        shard=args.shard,
-        acceptors=args.acceptors,
-        parent_pid=args.parent_pid,
-    )
+    try:
+        run_acceptor(
+            settings,
+            shard=args.shard,
+            acceptors=args.acceptors,
+            parent_pid=args.parent_pid,
+        )
+    except SchemaTooNew as exc:
+        # Restarting cannot help: one line in the log, and a status that stops the node.
+        logger.error("%s", exc)
+        raise SystemExit(REFUSED_EXIT_STATUS) from None
 
 
 if __name__ == "__main__":

@@ -28,9 +28,10 @@ from heliograph.alerts.delivery import AlertDelivery
 from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
-from heliograph.node import node_settings
+from heliograph.node import REFUSED_EXIT_STATUS, node_settings
 from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_queue, open_store, queue_shards
+from heliograph.store.base import SchemaTooNew
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
@@ -129,7 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 <= args.worker < args.workers:
         parser.error(f"--worker {args.worker} of --workers {args.workers}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
+    try:
+        run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
+    except SchemaTooNew as exc:
+        # Restarting cannot help: one line in the log, and a status that stops the node.
+        logger.error("%s", exc)
+        raise SystemExit(REFUSED_EXIT_STATUS) from None
 
 
 if __name__ == "__main__":
