@@ -24,8 +24,9 @@ import uvicorn
 from heliograph.app import create_app
 from heliograph.config import Settings
 from heliograph.logs import configure_logging
-from heliograph.node import listen, node_settings
+from heliograph.node import REFUSED_EXIT_STATUS, listen, node_settings
 from heliograph.runtime import Runtime
+from heliograph.store.base import SchemaTooNew
 
 # Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
 logger = logging.getLogger("heliograph.acceptor")
@@ -113,12 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(
         "acceptor", args.shard, log_format=settings.log_format, level=settings.log_level
     )
-    run_acceptor(
-        settings,
-        shard=args.shard,
-        acceptors=args.acceptors,
-        parent_pid=args.parent_pid,
-    )
+    try:
+        run_acceptor(
+            settings,
+            shard=args.shard,
+            acceptors=args.acceptors,
+            parent_pid=args.parent_pid,
+        )
+    except SchemaTooNew as exc:
+        # Restarting cannot help: one line in the log, and a status that stops the node.
+        logger.error("%s", exc)
+        raise SystemExit(REFUSED_EXIT_STATUS) from None
 
 
 if __name__ == "__main__":

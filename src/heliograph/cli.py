@@ -182,6 +182,8 @@ def serve(
         logger.info("shutting down: stopping the acceptor and digest processes")
         node.stop()
         logger.info("stopped")
+    if node.refused:
+        raise typer.Exit(2)
 
 
 @app.command(hidden=True)
@@ -192,6 +194,11 @@ def bootstrap(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create the defaults on a first start and print how to connect (run by ``serve``)."""
+    from rich.markup import escape
+
+    from heliograph.store import migrate_queue_shards
+    from heliograph.store.base import SchemaTooNew
+
     settings = command_settings(data_dir, host=host, port=port, public_url=public_url)
     configure_logging("bootstrap", log_format=settings.log_format, level=settings.log_level)
     try:
@@ -200,8 +207,14 @@ def bootstrap(
             if settings.self_monitoring:
                 # Once here, before the node's processes start: not N at once.
                 ensure_internal_key(store)
+        # The acceptor and digest processes open the queue shards: a shard they
+        # could not open must stop the start here, said once, not make them crash-loop.
+        migrate_queue_shards(settings.data_dir)
     except typer.BadParameter as exc:
-        console.print(f"[red]{exc.message}[/red]")
+        console.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(2) from None
+    except SchemaTooNew as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
     _print_welcome(settings, welcome.dsn, welcome.login_url, welcome.api_token)
 

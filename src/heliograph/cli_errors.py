@@ -48,6 +48,8 @@ def _usage_message(exc: UsageError) -> str:
 
 def run_cli(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status, errors said in one line."""
+    from heliograph.store.base import SchemaTooNew
+
     try:
         result = app(
             args=None if args is None else list(args), prog_name=PROG, standalone_mode=False
@@ -61,6 +63,10 @@ def run_cli(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     except typer.Abort:
         error_line("aborted")
         return 1
+    except SchemaTooNew as exc:
+        # Data a newer Heliograph wrote: what to do is in the message.
+        error_line(str(exc))
+        return 2
     except OSError as exc:
         # The environment, not a bug: a directory that is a file, a disk that is full.
         error_line(describe_os_error(exc))

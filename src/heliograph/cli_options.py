@@ -12,7 +12,7 @@ import typer
 
 from heliograph.config import ConfigError, Settings
 from heliograph.store import open_store
-from heliograph.store.base import StoreNotFound
+from heliograph.store.base import SchemaTooNew, StoreNotFound
 from heliograph.store.contract import Store
 
 __all__ = ["DataDirOption", "command_settings", "open_command_store"]
@@ -55,6 +55,8 @@ def open_command_store(settings: Settings, *, create: bool = True) -> Iterator[S
         raise typer.BadParameter(str(exc)) from None
     except StoreNotFound as exc:
         raise typer.BadParameter(f"{exc} (is --data-dir right?)") from None
+    except SchemaTooNew as exc:
+        raise typer.BadParameter(str(exc)) from None
     try:
         yield store
     finally:

@@ -37,6 +37,9 @@ RATE_LIMITS_FILE = "ratelimits.bin"
 KEYS_CHANGED_FILE = "keys-changed.bin"
 
 RESTART_DELAY_SECONDS = 1.0
+# A child exits with this status when restarting it cannot help: the store was
+# migrated by a newer Heliograph (its message is in the log). The node stops.
+REFUSED_EXIT_STATUS = 3
 STOP_TIMEOUT_SECONDS = 15.0
 LISTEN_BACKLOG = 2048
 
@@ -162,6 +165,8 @@ class Node:
             for n in range(workers)
         ]
         self._stopping = threading.Event()
+        # Set when a child refused the data (REFUSED_EXIT_STATUS): serve then exits non-zero.
+        self.refused = False
 
     def bootstrap(self) -> bool:
         """Migrate the store, create the defaults on a first start, print the welcome.
@@ -190,9 +195,15 @@ class Node:
                 status = child.exited()
                 # Ctrl-C signals the children too: one that exits because of
                 # it must not come back while the supervisor shuts down.
-                if status is not None and not self._stopping.is_set():
-                    logger.error("%s exited with %s; restarting it", child.name, status)
-                    child.spawn()
+                if status is None or self._stopping.is_set():
+                    continue
+                if status == REFUSED_EXIT_STATUS:
+                    logger.error("%s refused the data directory; stopping the node", child.name)
+                    self.refused = True
+                    self._stopping.set()
+                    break
+                logger.error("%s exited with %s; restarting it", child.name, status)
+                child.spawn()
 
     def request_stop(self) -> None:
         """Ask :meth:`supervise` to return (safe in a signal handler: sets a flag)."""

@@ -133,4 +133,3 @@ def stop_error_reporting(timeout: float = 2.0) -> None:
     except ImportError:
         return
     heliograph_sdk.shutdown(timeout)
-

@@ -56,6 +56,8 @@ PUBLIC = {
     "/login/link/{token}",
     "/logout",
     "/api/openapi.json",
+    # The API root: who the caller is (nulls for nobody) and the server's version.
+    "/api/0/",
     "/",
     # posthog-js's recorder scripts, which customers' pages load (any version).
     "/static/lazy-recorder.js",

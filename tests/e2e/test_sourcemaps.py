@@ -293,3 +293,21 @@ def test_release_bundle_of_sentry_cli_before_artifact_bundles(
     assert ("POST", f"/api/0/organizations/{org}/releases/{release}/assemble/") in proxy.calls
     event = _throw(live_server, browser, dist, tmp_path, release=release)
     _check_resolved(event, "release")
+
+
+def test_sentry_cli_info_reads_the_api_root(live_server: LiveServer) -> None:
+    """``sentry-cli info`` (what ``sentry-cli login`` also asks) checks the token at /api/0/."""
+    from heliograph import __version__
+
+    output = _sentry_cli(live_server, "info")
+    assert "admin@heliograph.local" in output, output
+    root = live_server.api().get("/api/0/").json()
+    assert root["heliograph"] == {"version": __version__}
+    assert root["version"] == "0" and "write" in root["auth"]["scopes"]
+    anonymous = httpx.get(f"{live_server.url}/api/0/").json()
+    assert anonymous == {
+        "version": "0",
+        "auth": None,
+        "user": None,
+        "heliograph": {"version": __version__},
+    }

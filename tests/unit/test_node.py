@@ -182,3 +182,27 @@ def test_digest_lag_is_the_age_of_the_oldest_payload_of_any_shard(tmp_path: Path
         node.close()
         first.close()
         second.close()
+
+
+def test_a_child_that_refuses_the_data_stops_the_node_instead_of_restarting(
+    tmp_path: Path,
+) -> None:
+    """A digest process that meets a schema a newer release migrated (another node was
+    upgraded first) exits with REFUSED_EXIT_STATUS: restarting it every second cannot help."""
+    import socket
+
+    from heliograph.node import REFUSED_EXIT_STATUS, Child, Node
+
+    sock = socket.socket()
+    node = Node(Settings(data_dir=tmp_path), 1, sock)
+    exit_with = [sys.executable, "-c", "import sys, time; time.sleep(0.2); sys.exit({})"]
+    node.acceptors = [Child("acceptor 0", [*exit_with[:-1], exit_with[-1].format(0)])]
+    node.digesters = [
+        Child("digest worker 0", [*exit_with[:-1], exit_with[-1].format(REFUSED_EXIT_STATUS)])
+    ]
+    for child in node.children:
+        child.spawn()
+    started = time.monotonic()
+    node.supervise()  # returns by itself
+    node.stop()
+    assert node.refused and time.monotonic() - started < 10

@@ -24,7 +24,7 @@ from heliograph.config import ConfigError, Settings
 from heliograph.model import Event
 from heliograph.query.trace_summary import summarize_trace
 from heliograph.store import open_store
-from heliograph.store.base import StoreNotFound
+from heliograph.store.base import SchemaTooNew, StoreNotFound
 from heliograph.store.contract import Store
 from heliograph.store.fix_cache import FixCache, MemoryFixCache
 
@@ -126,6 +126,8 @@ def _open_store(settings: Settings) -> Store:
         raise FixCommandError(
             f"no Heliograph data in {settings.data_dir} (use --data-dir)", 2
         ) from None
+    except SchemaTooNew as exc:
+        raise FixCommandError(str(exc), 2) from None
 
 
 def _issue_event(store: Store, issue_id: int) -> tuple[Event, str, str, dict[str, Any] | None]:

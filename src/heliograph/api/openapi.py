@@ -876,6 +876,15 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "security": [{"bearer": []}],
         "paths": {
+            "/api/0/": {
+                "get": {
+                    "summary": "Who the token belongs to, and which Heliograph this is",
+                    "description": "Sentry's API root (sentry-cli info reads it): auth and "
+                    "user are null without a valid token.",
+                    "security": [{}, {"bearer": []}],
+                    "responses": {"200": _ok({"$ref": "#/components/schemas/ApiRoot"})},
+                }
+            },
             "/api/0/projects/": {
                 "get": {
                     "summary": "Projects you can see",
@@ -1079,6 +1088,38 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "ApiRoot": {
+                    "type": "object",
+                    "required": ["version", "auth", "user", "heliograph"],
+                    "properties": {
+                        "version": {"type": "string", "description": 'The API\'s, "0"'},
+                        "auth": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "scopes": {"type": "array", "items": {"type": "string"}}
+                            },
+                        },
+                        "user": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "email": {"type": "string"},
+                                "username": {"type": "string"},
+                                "name": {"type": "string"},
+                            },
+                        },
+                        "heliograph": {
+                            "type": "object",
+                            "required": ["version"],
+                            "properties": {
+                                "version": {
+                                    "type": "string",
+                                    "description": "This server's Heliograph release",
+                                }
+                            },
+                        },
+                    },
+                },
                 "Error": {
                     "type": "object",
                     "required": ["detail"],

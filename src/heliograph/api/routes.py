@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from heliograph import __version__
 from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
 from heliograph.api.alerts import routes as alert_routes
@@ -27,6 +28,7 @@ from heliograph.api.project_admin import routes as admin_routes
 from heliograph.api.release_files import routes as release_file_routes
 from heliograph.api.replays import routes as replay_routes
 from heliograph.api.sourcemaps import routes as sourcemap_routes
+from heliograph.auth import authenticate
 from heliograph.query.event_scan import find_issue_events
 from heliograph.query.event_search import parse_event_search
 from heliograph.query.issue_list import short_id_number
@@ -57,6 +59,31 @@ def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = No
 
 
 # -- endpoints ---------------------------------------------------------------
+
+
+def api_root(request: Request) -> Response:
+    """``GET /api/0/``: who is asking, as Sentry's API root says it, and which Heliograph this is.
+
+    ``sentry-cli info`` (and ``sentry-cli login``, checking a token) reads
+    ``auth.scopes`` and ``user``; both are null without a valid token, as on
+    Sentry. ``heliograph.version`` is ours.
+    """
+    caller = authenticate(request, common.runtime(request).store)
+    return _json(
+        {
+            "version": "0",
+            "auth": None if caller is None else {"scopes": sorted(caller.scopes)},
+            "user": None
+            if caller is None
+            else {
+                "id": str(caller.user.id),
+                "email": caller.user.email,
+                "username": caller.user.email,
+                "name": caller.user.email,
+            },
+            "heliograph": {"version": __version__},
+        }
+    )
 
 
 def list_projects(request: Request) -> Response:
@@ -261,6 +288,7 @@ PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
 
 routes = [
     Route("/api/openapi.json", openapi),
+    Route("/api/0/", api_root),
     Route("/api/0/projects/", list_projects),
     Route(f"{PROJECT}/issues/", project_issues, methods=["GET"]),
     Route(f"{PROJECT}/events/{{event_id}}/", project_event),

@@ -31,9 +31,10 @@ from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
 from heliograph.logs import configure_logging
-from heliograph.node import node_settings
+from heliograph.node import REFUSED_EXIT_STATUS, node_settings
 from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_queue, open_store, queue_shards
+from heliograph.store.base import SchemaTooNew
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
 
@@ -146,7 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(
         "digest", args.worker, log_format=settings.log_format, level=settings.log_level
     )
-    run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
+    try:
+        run_digest(settings, worker=args.worker, workers=args.workers, parent_pid=args.parent_pid)
+    except SchemaTooNew as exc:
+        # Restarting cannot help: one line in the log, and a status that stops the node.
+        logger.error("%s", exc)
+        raise SystemExit(REFUSED_EXIT_STATUS) from None
 
 
 if __name__ == "__main__":

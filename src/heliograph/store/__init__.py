@@ -25,7 +25,14 @@ from heliograph.store.blobs import BlobStore, open_blob_store
 from heliograph.store.contract import Store
 from heliograph.store.queue import NodeQueue, PayloadQueue
 
-__all__ = ["BACKENDS", "open_node_queue", "open_queue", "open_store", "queue_shards"]
+__all__ = [
+    "BACKENDS",
+    "migrate_queue_shards",
+    "open_node_queue",
+    "open_queue",
+    "open_store",
+    "queue_shards",
+]
 
 
 def _open_sqlite(url: str, create: bool, events_url: str, blobs: BlobStore | None) -> Store:
@@ -98,3 +105,14 @@ def queue_shards(data_dir: Path) -> list[int]:
     from heliograph.store.sqlite.queue import existing_shards
 
     return existing_shards(data_dir)
+
+
+def migrate_queue_shards(data_dir: Path) -> None:
+    """Open each queue shard in ``data_dir`` once: migrated, or refused.
+
+    ``serve`` runs this before it starts its acceptor and digest processes, so
+    that a shard a newer Heliograph wrote stops the start with
+    :class:`~heliograph.store.base.SchemaTooNew` instead of a crash loop.
+    """
+    for shard in queue_shards(data_dir):
+        open_queue(data_dir, shard).close()

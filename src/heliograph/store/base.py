@@ -247,6 +247,28 @@ class StoreNotFound(Exception):
     """Opened without ``create`` where there is no store yet (a wrong data directory)."""
 
 
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer Heliograph than this one.
+
+    Its schema has migrations this version does not know: running on it could
+    misread or damage what they changed, so the store refuses to open.
+    ``what`` names the database (a file, a server); ``found`` is its schema
+    version, ``known`` the last one this version knows.
+    """
+
+    def __init__(self, what: str, found: int, known: int) -> None:
+        from heliograph import __version__
+
+        self.what = what
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"{what} was written by a newer Heliograph (schema {found}; this is "
+            f"heliograph {__version__}, which knows up to {known}): upgrade heliograph, "
+            "or restore a backup made by this version"
+        )
+
+
 class StoreUnavailable(Exception):
     """The store cannot write just now (locked, disk full, unreachable).
 

@@ -118,7 +118,8 @@ def _environment() -> jinja2.Environment:
         compact=compact,
         to_json=to_json,
     )
-    env.globals.update(static_url=static_url, version=__version__)
+    # heliograph_version: the footer's, under a name no page's own variables take.
+    env.globals.update(static_url=static_url, version=__version__, heliograph_version=__version__)
     return env
 
 

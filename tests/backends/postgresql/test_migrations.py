@@ -12,7 +12,7 @@ import threading
 import psycopg
 import pytest
 
-from heliograph.store.base import IssueFilter
+from heliograph.store.base import IssueFilter, SchemaTooNew
 from heliograph.store.postgresql import PostgresStore
 from heliograph.store.postgresql.schema import MIGRATIONS
 from tests.contract.builders import error, record_errors
@@ -74,3 +74,22 @@ def test_a_role_that_may_not_add_extensions_still_gets_a_working_store(
     with psycopg.connect(admin_url) as conn:
         extensions = conn.execute("SELECT extname FROM pg_extension").fetchall()
     assert ("pg_trgm",) not in extensions  # it could not be added, and nothing broke
+
+
+def test_a_database_a_newer_release_migrated_is_refused(postgres: PostgresCluster | None) -> None:
+    if postgres is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    url = postgres.new_database()
+    PostgresStore(url).close()
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE heliograph_schema SET version = %s", (len(MIGRATIONS) + 1,))
+    with pytest.raises(SchemaTooNew) as refused:
+        PostgresStore(url)
+    message = str(refused.value)
+    assert f"schema {len(MIGRATIONS) + 1}" in message
+    assert f"which knows up to {len(MIGRATIONS)}" in message and "upgrade heliograph" in message
+    assert "PostgreSQL" in message and url.split("@")[-1] in message
+    assert url.split("@")[0] not in message  # the user (and a password) stay out of it
+    with psycopg.connect(url) as conn:
+        versions = conn.execute("SELECT version FROM heliograph_schema").fetchall()
+    assert versions == [(len(MIGRATIONS) + 1,)]

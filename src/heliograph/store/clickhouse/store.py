@@ -49,6 +49,7 @@ from heliograph.store.base import (
     IssueEventFilter,
     Outcome,
     RecordResult,
+    SchemaTooNew,
     StoredEvent,
     event_document,
 )
@@ -166,6 +167,9 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         self.events.command(VERSION_TABLE)
         [(version,)] = self.events.query("SELECT toUInt32(max(version)) FROM heliograph_schema")
+        if int(version or 0) > len(MIGRATIONS):
+            # Migrated by a newer Heliograph: this code cannot know what changed.
+            raise SchemaTooNew("the ClickHouse event database", int(version), len(MIGRATIONS))
         for number, statements in enumerate(MIGRATIONS, start=1):
             if number <= int(version or 0):
                 continue

@@ -30,7 +30,7 @@ from psycopg.types.string import StrDumperUnknown
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from heliograph.store.base import QueryTimeout as BaseQueryTimeout
-from heliograph.store.base import StoreUnavailable
+from heliograph.store.base import SchemaTooNew, StoreUnavailable
 
 __all__ = ["PgDatabase", "PgRow", "QueryTimeout", "is_unavailable"]
 
@@ -122,6 +122,11 @@ def _unavailable(exc: BaseException) -> BaseException:
     return exc
 
 
+def _where(url: str) -> str:
+    """``host:port/db`` of a database URL: never its password, in a message."""
+    return url.split("@")[-1]
+
+
 class PgDatabase:
     """A PostgreSQL database at ``url`` (``postgresql://user:pass@host:port/db``)."""
 
@@ -147,14 +152,27 @@ class PgDatabase:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-writer")
         self._closed = False
-        self._migrate(migrations)
+        try:
+            self._migrate(migrations)
+        except BaseException:
+            self.close()
+            raise
 
     def _migrate(self, migrations: Sequence[str]) -> None:
+        """Bring the schema to the last migration, one node at a time (an advisory lock).
+
+        A schema migrated further than ``migrations`` goes, by a newer
+        Heliograph, is refused (:class:`SchemaTooNew`).
+        """
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             conn.execute("CREATE TABLE IF NOT EXISTS heliograph_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM heliograph_schema").fetchone()
             current = 0 if row is None else int(row[0])
+            if current > len(migrations):
+                raise SchemaTooNew(
+                    f"the PostgreSQL database {_where(self.url)}", current, len(migrations)
+                )
             if row is None:
                 conn.execute("INSERT INTO heliograph_schema (version) VALUES (0)")
             for version, script in enumerate(migrations, start=1):

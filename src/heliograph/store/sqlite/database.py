@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from heliograph.store.base import QueryTimeout as BaseQueryTimeout
-from heliograph.store.base import StoreUnavailable
+from heliograph.store.base import SchemaTooNew, StoreUnavailable
 
 T = TypeVar("T")
 Task = Callable[[sqlite3.Connection], Any]
@@ -114,8 +114,13 @@ class Database:
         self._local = threading.local()
         self._write_lock = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._write_conn = self._connect()
-        with self._writing():
-            self._migrate(migrations)
+        try:
+            with self._writing():
+                self._migrate(migrations)
+        except BaseException:
+            self._write_conn.close()
+            os.close(self._write_lock)
+            raise
         self._thread = threading.Thread(
             target=self._writer_loop, name=f"sqlite-writer:{path.name}", daemon=True
         )
@@ -142,10 +147,16 @@ class Database:
 
         The version is read under the write lock: the processes of a node open
         the same files at the same moment, and exactly one of them migrates
-        (the others wait, then find nothing left to do).
+        (the others wait, then find nothing left to do). A file migrated further
+        than ``migrations`` goes, by a newer Heliograph, is refused
+        (:class:`SchemaTooNew`): this code cannot know what those migrations
+        changed.
         """
         conn = self._write_conn
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= len(migrations):
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+        if found > len(migrations):
+            raise SchemaTooNew(str(self.path), found, len(migrations))
+        if found == len(migrations):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
