@@ -23,6 +23,7 @@ import uvicorn
 
 from heliograph.app import create_app
 from heliograph.config import Settings
+from heliograph.metrics import mark_worker_up
 from heliograph.node import listen, node_settings
 from heliograph.runtime import Runtime
 
@@ -33,6 +34,7 @@ PARENT_CHECK_SECONDS = 0.5
 
 def run_acceptor(settings: Settings, *, shard: int, acceptors: int, parent_pid: int | None) -> None:
     """Serve on the node's port until SIGTERM/SIGINT or the parent is gone."""
+    mark_worker_up(f"acceptor-{shard}")
     sock = listen(settings.host, settings.port)
     runtime = Runtime(settings, shard=shard, acceptors=acceptors)
     app = create_app(settings, runtime)

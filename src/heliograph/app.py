@@ -23,6 +23,8 @@ from heliograph.api.routes import routes as api_routes
 from heliograph.config import Settings
 from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
+from heliograph.metrics_endpoint import metrics_endpoint
+from heliograph.metrics_middleware import RequestMetricsMiddleware
 from heliograph.runtime import Runtime
 from heliograph.selfmon import report_error
 from heliograph.web.routes import STATIC_DIR
@@ -92,6 +94,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/_health", health),
+        Route("/metrics", metrics_endpoint),
         *ingest_routes(),
         *api_routes,
         *vendor_routes(),  # posthog-js's recorder scripts: before the /static mount
@@ -101,7 +104,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeadersMiddleware, https=settings.https)],
+        middleware=[
+            Middleware(RequestMetricsMiddleware),
+            Middleware(SecurityHeadersMiddleware, https=settings.https),
+        ],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

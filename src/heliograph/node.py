@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,9 +26,13 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from heliograph.config import Settings
 from heliograph.ingest.shared_buckets import reset_shared_buckets
+
+if TYPE_CHECKING:
+    from heliograph.metrics_server import MetricsServer
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,9 @@ logger = logging.getLogger(__name__)
 # the rate-limit buckets (emptied at each start) and the keys' change counter.
 RATE_LIMITS_FILE = "ratelimits.bin"
 KEYS_CHANGED_FILE = "keys-changed.bin"
+# Where the processes write their metrics (prometheus-client's multiprocess
+# files): runtime state, emptied at each start, never worth a backup.
+METRICS_DIR = Path("run") / "metrics"
 
 RESTART_DELAY_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -104,17 +112,26 @@ def listen(host: str, port: int) -> socket.socket:
     )
 
 
+class MetricsAddressError(RuntimeError):
+    """``HELIOGRAPH_METRICS_ADDRESS`` cannot be served; the message says why."""
+
+
 @dataclass
 class Child:
     """One supervised child process: its command line and the process running it now."""
 
     name: str
     command: list[str]
+    worker: str = ""  # its ``worker`` label in the metrics: acceptor-N, digest-N
     pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def spawn(self) -> None:
         self.process = subprocess.Popen(self.command, pass_fds=self.pass_fds)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def exited(self) -> int | None:
         """The exit status if the process has ended, else None."""
@@ -155,12 +172,15 @@ class Node:
         acceptor = [*python, "heliograph.acceptor", "--acceptors", str(workers)]
         digest = [*python, "heliograph.digest.process", "--workers", str(workers)]
         self.acceptors = [
-            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child]) for n in range(workers)
-        ]
-        self.digesters = [
-            Child(f"digest worker {n}", [*digest, "--worker", str(n), *child])
+            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child], f"acceptor-{n}")
             for n in range(workers)
         ]
+        self.digesters = [
+            Child(f"digest worker {n}", [*digest, "--worker", str(n), *child], f"digest-{n}")
+            for n in range(workers)
+        ]
+        self.metrics_dir = settings.data_dir / METRICS_DIR
+        self.metrics_server: MetricsServer | None = None
         self._stopping = threading.Event()
 
     def bootstrap(self) -> bool:
@@ -180,8 +200,49 @@ class Node:
         # database creates nothing in it).
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         reset_shared_buckets(self.settings.data_dir / RATE_LIMITS_FILE)
+        self._start_metrics()
         for child in self.children:
             child.spawn()
+
+    def _start_metrics(self) -> None:
+        """Empty the metrics directory and point every child at it; serve it apart if asked.
+
+        The variable goes into this process's environment, which the children
+        inherit, before any of them starts: prometheus-client picks its mode
+        when a process first imports it. Raises :class:`MetricsAddressError`
+        when ``HELIOGRAPH_METRICS_ADDRESS`` cannot be bound (before any child runs).
+        """
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
+        from heliograph.metrics import WORKERS_CONFIGURED, multiprocess_active
+
+        if not multiprocess_active():
+            logger.warning("prometheus-client was imported too early: restarts go uncounted")
+        else:
+            WORKERS_CONFIGURED.labels("acceptor").set(len(self.acceptors))
+            WORKERS_CONFIGURED.labels("digest").set(len(self.digesters))
+        if self.settings.metrics_address is not None:
+            from heliograph.metrics_server import MetricsServer
+
+            host, port = self.settings.metrics_address
+            try:
+                self.metrics_server = MetricsServer(
+                    host, port, self.metrics_dir, self.settings.data_dir
+                )
+            except OSError as exc:
+                raise MetricsAddressError(
+                    f"HELIOGRAPH_METRICS_ADDRESS: cannot serve metrics on {host}:{port}: "
+                    f"{exc.strerror or exc}; choose another address"
+                ) from exc
+            logger.info("metrics served at http://%s:%d/metrics", host, self.metrics_server.port)
+
+    def _exited(self, child: Child) -> None:
+        """A child is gone: its "up" series go with it (its counters stay in the sums)."""
+        from prometheus_client.multiprocess import mark_process_dead
+
+        if child.pid is not None:
+            mark_process_dead(child.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
 
     def supervise(self) -> None:
         """Restart children that die, until :meth:`request_stop`; then :meth:`stop`."""
@@ -192,6 +253,8 @@ class Node:
                 # it must not come back while the supervisor shuts down.
                 if status is not None and not self._stopping.is_set():
                     logger.error("%s exited with %s; restarting it", child.name, status)
+                    self._exited(child)
+                    _count_restart(child.worker)
                     child.spawn()
 
     def request_stop(self) -> None:
@@ -207,4 +270,13 @@ class Node:
             deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
             for child in group:
                 child.wait(deadline)
+                self._exited(child)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.socket.close()
+
+
+def _count_restart(worker: str) -> None:
+    from heliograph.metrics import WORKER_RESTARTS
+
+    WORKER_RESTARTS.labels(worker).inc()

@@ -27,6 +27,7 @@ from heliograph.alerts.channels import (
 )
 from heliograph.alerts.messages import render
 from heliograph.alerts.rules import MEMBERS, AlertAction
+from heliograph.metrics import ALERT_DELIVERIES
 from heliograph.store.alert_store import Delivery
 from heliograph.store.base import Project
 from heliograph.store.contract import Alerts, ProjectLookup
@@ -95,7 +96,10 @@ class AlertDelivery:
         for (project_id, action), deliveries in groups.items():
             error = self._send(project_id, action, deliveries)
             for delivery in deliveries:
-                self.store.finish_delivery(delivery, error, retry_at=self._retry_at(delivery))
+                retry_at = self._retry_at(delivery)
+                self.store.finish_delivery(delivery, error, retry_at=retry_at)
+                outcome = "sent" if error is None else "failed" if retry_at is None else "retried"
+                ALERT_DELIVERIES.labels(action.type, outcome).inc()
         return len(claimed)
 
     def _retry_at(self, delivery: Delivery) -> float | None:
