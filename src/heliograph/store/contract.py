@@ -50,6 +50,7 @@ from heliograph.store.base import (
     UserAccount,
 )
 from heliograph.store.blobs import BlobStore
+from heliograph.store.disk_use import ProjectDiskUse
 from heliograph.store.fix_cache import FixCache
 from heliograph.store.issue_activity import Activity, Assignee, ReleaseSpan
 from heliograph.store.llm_breakdown import LlmBreakdown, LlmBreakdownQuery
@@ -678,6 +679,14 @@ class Retention(Protocol):
         ...
 
 
+class DiskUse(Protocol):
+    def disk_use(self) -> list[ProjectDiskUse]:
+        """Each project's stored events (count, document bytes), LLM rows and replay
+        bytes, the largest first; deleted projects' too until purged. One grouped
+        scan per table: cache it (the status page keeps it a minute)."""
+        ...
+
+
 class WebAnalytics(Protocol):
     """Web analytics (hourly rollups digest writes) and the events explorer (raw events).
 
@@ -740,6 +749,7 @@ class Store(
     Flags,
     Replays,
     Retention,
+    DiskUse,
     WebAnalytics,
     People,
     Alerts,
