@@ -138,7 +138,13 @@ def serve(
     import signal
 
     from heliograph.listen_errors import listen_error
-    from heliograph.node import MetricsAddressError, Node, default_workers, reserve_port
+    from heliograph.node import (
+        MetricsAddressError,
+        Node,
+        default_workers,
+        prepare_metrics,
+        reserve_port,
+    )
     from heliograph.public_url import remember_public_url
 
     settings = command_settings(
@@ -167,6 +173,7 @@ def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
+    prepare_metrics(settings)  # after the bootstrap child, before anything imports the metrics
     try:
         node.start()
     except MetricsAddressError as exc:

@@ -43,6 +43,7 @@ KEYS_CHANGED_FILE = "keys-changed.bin"
 # Where the processes write their metrics (prometheus-client's multiprocess
 # files): runtime state, emptied at each start, never worth a backup.
 METRICS_DIR = Path("run") / "metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # heliograph.metrics.MULTIPROC_ENV, not imported here
 
 RESTART_DELAY_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -126,8 +127,8 @@ class Child:
     pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def spawn(self) -> None:
-        self.process = subprocess.Popen(self.command, pass_fds=self.pass_fds)
+    def spawn(self, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(self.command, pass_fds=self.pass_fds, env=env)
 
     @property
     def pid(self) -> int | None:
@@ -202,24 +203,29 @@ class Node:
         reset_shared_buckets(self.settings.data_dir / RATE_LIMITS_FILE)
         self._start_metrics()
         for child in self.children:
-            child.spawn()
+            child.spawn(self.child_env)
+
+    @property
+    def child_env(self) -> dict[str, str]:
+        """The children's environment: this process's, and where their metrics go."""
+        return {**os.environ, MULTIPROC_ENV: str(self.metrics_dir.resolve())}
 
     def _start_metrics(self) -> None:
-        """Empty the metrics directory and point every child at it; serve it apart if asked.
+        """Empty the metrics directory (children get it in :attr:`child_env`); serve it
+        apart if asked.
 
-        The variable goes into this process's environment, which the children
-        inherit, before any of them starts: prometheus-client picks its mode
-        when a process first imports it. Raises :class:`MetricsAddressError`
-        when ``HELIOGRAPH_METRICS_ADDRESS`` cannot be bound (before any child runs).
+        The supervisor's own figures (workers configured, restarts) go there
+        only when ``heliograph serve`` set the variable in its environment
+        before anything imported prometheus-client (:func:`prepare_metrics`);
+        a Node run inside another program (tests) leaves that program's
+        environment alone. Raises :class:`MetricsAddressError` when
+        ``HELIOGRAPH_METRICS_ADDRESS`` cannot be bound (before any child runs).
         """
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
-        from heliograph.metrics import WORKERS_CONFIGURED, multiprocess_active
+        if _supervisor_counts():
+            from heliograph.metrics import WORKERS_CONFIGURED
 
-        if not multiprocess_active():
-            logger.warning("prometheus-client was imported too early: restarts go uncounted")
-        else:
             WORKERS_CONFIGURED.labels("acceptor").set(len(self.acceptors))
             WORKERS_CONFIGURED.labels("digest").set(len(self.digesters))
         if self.settings.metrics_address is not None:
@@ -255,7 +261,7 @@ class Node:
                     logger.error("%s exited with %s; restarting it", child.name, status)
                     self._exited(child)
                     _count_restart(child.worker)
-                    child.spawn()
+                    child.spawn(self.child_env)
 
     def request_stop(self) -> None:
         """Ask :meth:`supervise` to return (safe in a signal handler: sets a flag)."""
@@ -276,7 +282,26 @@ class Node:
         self.socket.close()
 
 
-def _count_restart(worker: str) -> None:
-    from heliograph.metrics import WORKER_RESTARTS
+def prepare_metrics(settings: Settings) -> None:
+    """``heliograph serve``: the supervisor writes its own figures beside its children's.
 
-    WORKER_RESTARTS.labels(worker).inc()
+    Must run before prometheus-client is first imported in this process (it
+    picks its mode then): the CLI calls it before it builds the :class:`Node`.
+    """
+    os.environ[MULTIPROC_ENV] = str((settings.data_dir / METRICS_DIR).resolve())
+
+
+def _supervisor_counts() -> bool:
+    """This process writes its metrics to the node's directory (see :func:`prepare_metrics`)."""
+    if MULTIPROC_ENV not in os.environ:
+        return False
+    from heliograph.metrics import multiprocess_active
+
+    return multiprocess_active()
+
+
+def _count_restart(worker: str) -> None:
+    if _supervisor_counts():
+        from heliograph.metrics import WORKER_RESTARTS
+
+        WORKER_RESTARTS.labels(worker).inc()
