@@ -286,7 +286,8 @@ def prepare_metrics(settings: Settings) -> None:
     """``heliograph serve``: the supervisor writes its own figures beside its children's.
 
     Must run before prometheus-client is first imported in this process (it
-    picks its mode then): the CLI calls it before it builds the :class:`Node`.
+    picks its mode then), and after the bootstrap child (which writes no
+    metrics): the CLI calls it just before :meth:`Node.start`.
     """
     os.environ[MULTIPROC_ENV] = str((settings.data_dir / METRICS_DIR).resolve())
 
