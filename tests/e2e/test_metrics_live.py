@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import LiveServer, free_port, launch
+from tests.conftest import LiveServer, free_port, launch, start_server
 from tests.payloads import auth_header, envelope, sentry_event
 
 pytestmark = pytest.mark.e2e
@@ -162,3 +163,13 @@ def _digest_worker(live: LiveServer, number: int) -> int:
         if argv[argv.index("--worker") + 1] == str(number):
             return int(entry.name)
     raise AssertionError(f"no digest worker {number}")
+
+
+def test_an_address_that_cannot_be_bound_stops_the_server(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"HELIOGRAPH_METRICS_ADDRESS": f"127.0.0.1:{port}"}
+        with pytest.raises(AssertionError, match="HELIOGRAPH_METRICS_ADDRESS: cannot serve"):
+            start_server(tmp_path / "data", env=env)
