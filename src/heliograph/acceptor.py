@@ -24,6 +24,7 @@ import uvicorn
 from heliograph.app import create_app
 from heliograph.config import Settings
 from heliograph.logs import configure_logging
+from heliograph.metrics import mark_worker_up
 from heliograph.node import REFUSED_EXIT_STATUS, listen, node_settings
 from heliograph.runtime import Runtime
 from heliograph.store.base import SchemaTooNew
@@ -36,6 +37,7 @@ PARENT_CHECK_SECONDS = 0.5
 
 def run_acceptor(settings: Settings, *, shard: int, acceptors: int, parent_pid: int | None) -> None:
     """Serve on the node's port until SIGTERM/SIGINT or the parent is gone."""
+    mark_worker_up(f"acceptor-{shard}")
     sock = listen(settings.host, settings.port)
     runtime = Runtime(settings, shard=shard, acceptors=acceptors)
     app = create_app(settings, runtime)

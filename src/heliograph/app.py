@@ -24,6 +24,8 @@ from heliograph.config import Settings
 from heliograph.health import healthz, readyz
 from heliograph.ingest import otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
+from heliograph.metrics_endpoint import metrics_endpoint
+from heliograph.metrics_middleware import RequestMetricsMiddleware
 from heliograph.runtime import Runtime
 from heliograph.store.base import QueryTimeout, StoreUnavailable
 from heliograph.web.routes import STATIC_DIR
@@ -120,6 +122,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/_health", health),
+        Route("/metrics", metrics_endpoint),
         *ingest_routes(),
         *api_routes,
         *vendor_routes(),  # posthog-js's recorder scripts: before the /static mount
@@ -129,7 +132,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeadersMiddleware, https=settings.https)],
+        middleware=[
+            Middleware(RequestMetricsMiddleware),
+            Middleware(SecurityHeadersMiddleware, https=settings.https),
+        ],
         exception_handlers={
             ApiError: api_error,
             HTTPException: http_error,

@@ -146,7 +146,13 @@ def serve(
     import signal
 
     from heliograph.listen_errors import listen_error
-    from heliograph.node import Node, default_workers, reserve_port
+    from heliograph.node import (
+        MetricsAddressError,
+        Node,
+        default_workers,
+        prepare_metrics,
+        reserve_port,
+    )
     from heliograph.public_url import remember_public_url
 
     settings = command_settings(
@@ -175,7 +181,12 @@ def serve(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
-    node.start()
+    prepare_metrics(settings)  # after the bootstrap child, before anything imports the metrics
+    try:
+        node.start()
+    except MetricsAddressError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     try:
         node.supervise()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import stat
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,7 @@ _FALSE = {"0", "false", "no", "off"}
 # A MaxMind database ends with this marker and its metadata, at most 128 KiB long.
 _MMDB_MARKER = b"\xab\xcd\xefMaxMind.com"
 _MMDB_METADATA_MAX = 128 * 1024
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 class ConfigError(ValueError):
@@ -84,6 +86,31 @@ def _proxies(value: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def metrics_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6): where the metrics are served apart.
+
+    The host must be given (an address to bind, e.g. ``127.0.0.1`` or a private
+    interface's), never guessed: metrics there need no token.
+    """
+    host, sep, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host:
+        raise ConfigError(
+            f"HELIOGRAPH_METRICS_ADDRESS={value!r}: expected host:port, e.g. 127.0.0.1:9464"
+        )
+    port = _int("HELIOGRAPH_METRICS_ADDRESS port", port_text)
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"HELIOGRAPH_METRICS_ADDRESS={value!r}: expected a port from 1 to 65535")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise ConfigError(
+                f"HELIOGRAPH_METRICS_ADDRESS={value!r}: {host!r} is not an address or host name"
+            ) from None
+    return host, port
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("heliograph-data")
@@ -139,6 +166,11 @@ class Settings:
     # payload has waited longer than this (HELIOGRAPH_READY_MAX_LAG_SECONDS; 0: never).
     ready_min_free_mb: int = 1024
     ready_max_lag_seconds: int = 300
+    # Bearer token /metrics on the main port requires (HELIOGRAPH_METRICS_TOKEN); empty: 404.
+    metrics_token: str = field(default="", repr=False)
+    # ``host:port`` where the supervisor serves /metrics without a token
+    # (HELIOGRAPH_METRICS_ADDRESS), for a private interface; None: not served apart.
+    metrics_address: tuple[str, int] | None = None
 
     @property
     def https(self) -> bool:
@@ -187,6 +219,11 @@ class Settings:
             settings = replace(
                 settings, trusted_proxies=_proxies(env["HELIOGRAPH_TRUSTED_PROXIES"])
             )
+        if env.get("HELIOGRAPH_METRICS_TOKEN", "").strip():
+            settings = replace(settings, metrics_token=env["HELIOGRAPH_METRICS_TOKEN"].strip())
+        if env.get("HELIOGRAPH_METRICS_ADDRESS", "").strip():
+            address = metrics_address(env["HELIOGRAPH_METRICS_ADDRESS"].strip())
+            settings = replace(settings, metrics_address=address)
         if "HELIOGRAPH_HOST" in env:
             settings = replace(settings, host=env["HELIOGRAPH_HOST"])
         if "HELIOGRAPH_PORT" in env:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,9 +26,13 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from heliograph.config import Settings
 from heliograph.ingest.shared_buckets import reset_shared_buckets
+
+if TYPE_CHECKING:
+    from heliograph.metrics_server import MetricsServer
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,10 @@ logger = logging.getLogger(__name__)
 # the rate-limit buckets (emptied at each start) and the keys' change counter.
 RATE_LIMITS_FILE = "ratelimits.bin"
 KEYS_CHANGED_FILE = "keys-changed.bin"
+# Where the processes write their metrics (prometheus-client's multiprocess
+# files): runtime state, emptied at each start, never worth a backup.
+METRICS_DIR = Path("run") / "metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # heliograph.metrics.MULTIPROC_ENV, not imported here
 
 RESTART_DELAY_SECONDS = 1.0
 # A child exits with this status when restarting it cannot help: the store was
@@ -107,17 +116,26 @@ def listen(host: str, port: int) -> socket.socket:
     )
 
 
+class MetricsAddressError(RuntimeError):
+    """``HELIOGRAPH_METRICS_ADDRESS`` cannot be served; the message says why."""
+
+
 @dataclass
 class Child:
     """One supervised child process: its command line and the process running it now."""
 
     name: str
     command: list[str]
+    worker: str = ""  # its ``worker`` label in the metrics: acceptor-N, digest-N
     pass_fds: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def spawn(self) -> None:
-        self.process = subprocess.Popen(self.command, pass_fds=self.pass_fds)
+    def spawn(self, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(self.command, pass_fds=self.pass_fds, env=env)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     def exited(self) -> int | None:
         """The exit status if the process has ended, else None."""
@@ -158,12 +176,15 @@ class Node:
         acceptor = [*python, "heliograph.acceptor", "--acceptors", str(workers)]
         digest = [*python, "heliograph.digest.process", "--workers", str(workers)]
         self.acceptors = [
-            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child]) for n in range(workers)
-        ]
-        self.digesters = [
-            Child(f"digest worker {n}", [*digest, "--worker", str(n), *child])
+            Child(f"acceptor {n}", [*acceptor, "--shard", str(n), *child], f"acceptor-{n}")
             for n in range(workers)
         ]
+        self.digesters = [
+            Child(f"digest worker {n}", [*digest, "--worker", str(n), *child], f"digest-{n}")
+            for n in range(workers)
+        ]
+        self.metrics_dir = settings.data_dir / METRICS_DIR
+        self.metrics_server: MetricsServer | None = None
         self._stopping = threading.Event()
         # Set when a child refused the data (REFUSED_EXIT_STATUS): serve then exits non-zero.
         self.refused = False
@@ -185,8 +206,54 @@ class Node:
         # database creates nothing in it).
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         reset_shared_buckets(self.settings.data_dir / RATE_LIMITS_FILE)
+        self._start_metrics()
         for child in self.children:
-            child.spawn()
+            child.spawn(self.child_env)
+
+    @property
+    def child_env(self) -> dict[str, str]:
+        """The children's environment: this process's, and where their metrics go."""
+        return {**os.environ, MULTIPROC_ENV: str(self.metrics_dir.resolve())}
+
+    def _start_metrics(self) -> None:
+        """Empty the metrics directory (children get it in :attr:`child_env`); serve it
+        apart if asked.
+
+        The supervisor's own figures (workers configured, restarts) go there
+        only when ``heliograph serve`` set the variable in its environment
+        before anything imported prometheus-client (:func:`prepare_metrics`);
+        a Node run inside another program (tests) leaves that program's
+        environment alone. Raises :class:`MetricsAddressError` when
+        ``HELIOGRAPH_METRICS_ADDRESS`` cannot be bound (before any child runs).
+        """
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True)
+        if _supervisor_counts():
+            from heliograph.metrics import WORKERS_CONFIGURED
+
+            WORKERS_CONFIGURED.labels("acceptor").set(len(self.acceptors))
+            WORKERS_CONFIGURED.labels("digest").set(len(self.digesters))
+        if self.settings.metrics_address is not None:
+            from heliograph.metrics_server import MetricsServer
+
+            host, port = self.settings.metrics_address
+            try:
+                self.metrics_server = MetricsServer(
+                    host, port, self.metrics_dir, self.settings.data_dir
+                )
+            except OSError as exc:
+                raise MetricsAddressError(
+                    f"HELIOGRAPH_METRICS_ADDRESS: cannot serve metrics on {host}:{port}: "
+                    f"{exc.strerror or exc}; choose another address"
+                ) from exc
+            logger.info("metrics served at http://%s:%d/metrics", host, self.metrics_server.port)
+
+    def _exited(self, child: Child) -> None:
+        """A child is gone: its "up" series go with it (its counters stay in the sums)."""
+        from prometheus_client.multiprocess import mark_process_dead
+
+        if child.pid is not None:
+            mark_process_dead(child.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
 
     def supervise(self) -> None:
         """Restart children that die, until :meth:`request_stop`; then :meth:`stop`."""
@@ -197,13 +264,15 @@ class Node:
                 # it must not come back while the supervisor shuts down.
                 if status is None or self._stopping.is_set():
                     continue
+                self._exited(child)
                 if status == REFUSED_EXIT_STATUS:
                     logger.error("%s refused the data directory; stopping the node", child.name)
                     self.refused = True
                     self._stopping.set()
                     break
                 logger.error("%s exited with %s; restarting it", child.name, status)
-                child.spawn()
+                _count_restart(child.worker)
+                child.spawn(self.child_env)
 
     def request_stop(self) -> None:
         """Ask :meth:`supervise` to return (safe in a signal handler: sets a flag)."""
@@ -218,4 +287,33 @@ class Node:
             deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
             for child in group:
                 child.wait(deadline)
+                self._exited(child)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.socket.close()
+
+
+def prepare_metrics(settings: Settings) -> None:
+    """``heliograph serve``: the supervisor writes its own figures beside its children's.
+
+    Must run before prometheus-client is first imported in this process (it
+    picks its mode then), and after the bootstrap child (which writes no
+    metrics): the CLI calls it just before :meth:`Node.start`.
+    """
+    os.environ[MULTIPROC_ENV] = str((settings.data_dir / METRICS_DIR).resolve())
+
+
+def _supervisor_counts() -> bool:
+    """This process writes its metrics to the node's directory (see :func:`prepare_metrics`)."""
+    if MULTIPROC_ENV not in os.environ:
+        return False
+    from heliograph.metrics import multiprocess_active
+
+    return multiprocess_active()
+
+
+def _count_restart(worker: str) -> None:
+    if _supervisor_counts():
+        from heliograph.metrics import WORKER_RESTARTS
+
+        WORKER_RESTARTS.labels(worker).inc()

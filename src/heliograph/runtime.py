@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from heliograph import __version__, budget
 from heliograph.ai.fix import FixService
+from heliograph.ai.fix_metrics import counting
 from heliograph.ai.providers import make_provider
 from heliograph.ai.settings import ProviderSettings
 from heliograph.config import MIN_INGEST_MEMORY_MB, Settings
@@ -152,13 +153,14 @@ class Runtime:
         )
 
     def _fix_service(self) -> FixService:
-        """The AI-fix service; its calls are recorded in the internal project."""
+        """The AI-fix service; its calls are recorded in the internal project and counted
+        for ``/metrics``."""
         ai_settings = ProviderSettings.from_env()
         return FixService(
             make_provider(ai_settings),
             ai_settings,
             self.store.fix_cache(),
-            on_generation=generation_recorder(self.queue, self.store),
+            on_generation=counting(generation_recorder(self.queue, self.store)),
         )
 
     def start(self) -> None:

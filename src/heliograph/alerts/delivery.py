@@ -27,6 +27,7 @@ from heliograph.alerts.channels import (
 )
 from heliograph.alerts.messages import render
 from heliograph.alerts.rules import MEMBERS, AlertAction
+from heliograph.metrics import ALERT_DELIVERIES
 from heliograph.store.alert_store import Delivery
 from heliograph.store.base import Project
 from heliograph.store.contract import Alerts, ProjectLookup
@@ -99,6 +100,8 @@ class AlertDelivery:
             for delivery in deliveries:
                 retry_at = self._retry_at(delivery)
                 self.store.finish_delivery(delivery, error, retry_at=retry_at)
+                outcome = "sent" if error is None else "failed" if retry_at is None else "retried"
+                ALERT_DELIVERIES.labels(action.type, outcome).inc()
                 given_up += error is not None and retry_at is None
             if given_up and error != PROJECT_DELETED:
                 # An alert nobody will receive: the operator must hear of it

@@ -31,6 +31,7 @@ from heliograph.config import Settings
 from heliograph.digest.replays import ReplayLimits
 from heliograph.digest.worker import DigestWorker
 from heliograph.logs import configure_logging
+from heliograph.metrics import mark_worker_up
 from heliograph.node import REFUSED_EXIT_STATUS, node_settings
 from heliograph.sourcemaps.resolve import SourceMapResolver
 from heliograph.store import open_queue, open_store, queue_shards
@@ -50,6 +51,7 @@ def run_digest(
     """Digest this worker's shards until SIGTERM/SIGINT, or until the parent is gone."""
     if not 0 <= worker < workers:
         raise ValueError(f"digest worker {worker} of {workers}")
+    mark_worker_up(f"digest-{worker}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(
         settings.store_url, events_url=settings.events_url, blobs_url=settings.blobs_url

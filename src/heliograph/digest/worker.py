@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from heliograph.digest.addresses import fill_sender_address
 from heliograph.digest.decoders import decode_payload
+from heliograph.digest.figures import DigestFigures
 from heliograph.digest.grouping_upgrade import keep_v1_issues
 from heliograph.digest.log_messages import join_in_batch, prepare_messages
 from heliograph.digest.prepare import prepare_event
@@ -72,6 +73,8 @@ class _InFlight:
 
     committed: Future[RecordResult]
     batch: _Batch
+    # When it was handed to the store (monotonic): the commit's latency is measured from it.
+    submitted: float = field(default_factory=time.monotonic)
 
 
 class _BatchFailed(Exception):
@@ -102,6 +105,7 @@ class DigestWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._projects: dict[int, Project | None] = {}
+        self.figures = DigestFigures()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="digest", daemon=True)
@@ -126,6 +130,7 @@ class DigestWorker:
         after_id = 0
         retry = RETRY_SECONDS
         while not self._stop.is_set():
+            self.figures.beat()
             try:
                 payloads = self.queue.oldest(self.batch_size, after_id=after_id)
                 if payloads:
@@ -144,6 +149,7 @@ class DigestWorker:
                 retry = RETRY_SECONDS
             except _BatchFailed as failed:
                 in_flight, after_id = None, 0
+                self.figures.failed("batch_failed")
                 logger.warning(
                     "a digest batch failed (%s); digesting it payload by payload", failed
                 )
@@ -153,8 +159,10 @@ class DigestWorker:
                     logger.exception("digest failed; retrying in %.0f s", retry)
                     self._stop.wait(retry)
                     retry = min(retry * 2, MAX_RETRY_SECONDS)
-            except Exception:
+            except Exception as exc:
                 logger.exception("digest failed; retrying in %.0f s", retry)
+                unavailable = isinstance(exc, StoreUnavailable)
+                self.figures.failed("store_unavailable" if unavailable else "unexpected")
                 in_flight, after_id = None, 0
                 self._stop.wait(retry)
                 retry = min(retry * 2, MAX_RETRY_SECONDS)
@@ -173,6 +181,7 @@ class DigestWorker:
         try:
             self._finish(_InFlight(self.store.submit_record(batch.record), batch))
         except _BatchFailed:
+            self.figures.failed("batch_failed")
             self._digest_one_by_one(batch.payloads)
         return len(batch.payloads)
 
@@ -191,6 +200,7 @@ class DigestWorker:
         of events (an OTLP export, a PostHog batch), so a cap in payloads
         alone let one batch hold tens of thousands, in every worker's memory.
         """
+        started = time.perf_counter()
         self._projects.clear()  # settings may have changed since the last batch
         self.replays.new_batch()
         batch = _Batch([])
@@ -204,6 +214,7 @@ class DigestWorker:
         # A span and its logged messages in the same batch are joined here; the
         # rest go to the store, which joins them to a stored generation or holds them.
         record.llm_messages = join_in_batch(record.analytics, batch.messages, record.documents)
+        self.figures.prepared(time.perf_counter() - started)
         return batch
 
     def _finish(self, in_flight: _InFlight) -> None:
@@ -226,6 +237,15 @@ class DigestWorker:
                 logger.error("payload %d could not be stored: %s", queue_id, rejected.reason)
                 dead.setdefault(queue_id, f"store: {rejected.reason}")
         self.queue.remove([p.id for p in batch.payloads], dead=dead)
+        record = batch.record
+        events = {
+            "error": len(record.errors),
+            "analytics": len(record.analytics),
+            "replay": len(record.replays),
+        }
+        commit_seconds = time.monotonic() - in_flight.submitted
+        self.figures.committed((p.kind for p in batch.payloads), events, commit_seconds)
+        self.figures.dead_lettered(len(dead))
 
     def _digest_one_by_one(self, payloads: list[QueuedPayload]) -> None:
         """Digest each payload alone; one whose write still fails is quarantined.
@@ -243,6 +263,7 @@ class DigestWorker:
                     [Outcome(payload.project_id, "default", "invalid", "internal", 1)]
                 )
                 self.queue.remove([payload.id], dead={payload.id: reason})
+                self.figures.dead_lettered(1)
 
     def _project(self, project_id: int) -> Project | None:
         if project_id not in self._projects:

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from heliograph.ingest import memory
+from heliograph.ingest import counting, memory
 from heliograph.ingest.gate import gate_of
 from heliograph.ingest.http import admit, check_backlog, read_raw_body
 from heliograph.protocols import bodies, genai_logs, otlp, otlp_logs
@@ -98,7 +98,9 @@ async def traces(request: Request) -> Response:
             await gate.queue.append(
                 project_id, "otlp_json" if is_json else "otlp_proto", time.time(), raw, encoding
             )
+            counting.accepted("otlp")
     except IngestError as exc:
+        counting.refused("otlp", exc)
         return error_response(exc, content_type)
     message = f"{rejected} spans could not be decoded" if rejected else ""
     return Response(
@@ -120,7 +122,9 @@ async def logs(request: Request) -> Response:
             is_json = otlp.response_content_type(content_type) == otlp.JSON
             kind: PayloadKind = "otlp_logs_json" if is_json else "otlp_logs_proto"
             await gate.queue.append(project_id, kind, time.time(), raw, encoding)
+            counting.accepted("otlp")
     except IngestError as exc:
+        counting.refused("otlp", exc)
         return error_response(exc, content_type)
     rejected = len(records) - kept
     message = (

@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from heliograph.auth import authenticate, can_read, project_role
 from heliograph.flags.definition import FeatureFlag
-from heliograph.ingest import memory
+from heliograph.ingest import counting, memory
 from heliograph.ingest.gate import IngestGate, gate_of
 from heliograph.ingest.geoip import add_country, client_address
 from heliograph.ingest.http import (
@@ -97,7 +97,9 @@ async def capture(request: Request) -> Response:
             if path != "/s":
                 _add_countries(request, gate, batch.events)
             await gate.queue.append(project_id, "posthog", now, orjson.dumps(batch.events))
+            counting.accepted("posthog")
     except IngestError as exc:
+        counting.refused("posthog", exc)
         return error_response(exc, cors, sentry=False)
     if request.query_params.get("beacon") == "1":
         return Response(status_code=204, headers=cors)

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 
 from heliograph import budget
 from heliograph.bounds import parse_row_id
-from heliograph.ingest import memory
+from heliograph.ingest import counting, memory
 from heliograph.ingest.gate import gate_of
 from heliograph.ingest.geoip import client_address, parse_address
 from heliograph.ingest.http import admit, check_backlog, cors_headers, error_response
@@ -208,7 +208,9 @@ async def envelope_endpoint(request: Request) -> Response:
                 project_id, "sentry_envelope", time.time(), rewritten, None, address
             )
     except IngestError as exc:
+        counting.refused("sentry", exc)
         return error_response(exc, cors, sentry=True)
+    counting.accepted("sentry")
     return JSONResponse({"id": event_id} if event_id else {}, headers=cors)
 
 
@@ -286,5 +288,7 @@ async def store_endpoint(request: Request) -> Response:
             project_id, "sentry_store", time.time(), raw, encoding, _client_address(request)
         )
     except IngestError as exc:
+        counting.refused("sentry", exc)
         return error_response(exc, cors, sentry=True)
+    counting.accepted("sentry")
     return JSONResponse({"id": event_id}, headers=cors)

@@ -50,6 +50,7 @@ from heliograph.store.base import (
     UserAccount,
 )
 from heliograph.store.blobs import BlobStore
+from heliograph.store.disk_use import ProjectDiskUse
 from heliograph.store.fix_cache import FixCache
 from heliograph.store.health import DEFAULT_PING_TIMEOUT, SchemaState
 from heliograph.store.issue_activity import Activity, Assignee, ReleaseSpan
@@ -679,6 +680,14 @@ class Retention(Protocol):
         ...
 
 
+class DiskUse(Protocol):
+    def disk_use(self) -> list[ProjectDiskUse]:
+        """Each project's stored events (count, document bytes), LLM rows and replay
+        bytes, the largest first; deleted projects' too until purged. One grouped
+        scan per table: cache it (the status page keeps it a minute)."""
+        ...
+
+
 class WebAnalytics(Protocol):
     """Web analytics (hourly rollups digest writes) and the events explorer (raw events).
 
@@ -755,6 +764,7 @@ class Store(
     Flags,
     Replays,
     Retention,
+    DiskUse,
     WebAnalytics,
     People,
     Alerts,

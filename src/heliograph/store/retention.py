@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -82,6 +83,28 @@ def projects_to_purge(store: _ProjectSource) -> list[Project]:
     return live + deleted
 
 
+def count_pass(report: PurgeReport | None, seconds: float) -> None:
+    """A retention pass's figures for ``/metrics`` (None: it failed).
+
+    Imported here, not at the top: ``heliograph cleanup`` and the stores
+    import this module and need no metrics.
+    """
+    from heliograph.metrics import RETENTION_DELETED, RETENTION_PASSES, STORE_SECONDS
+
+    if report is None:
+        RETENTION_PASSES.labels("failed").inc()
+        return
+    RETENTION_PASSES.labels("ok").inc()
+    STORE_SECONDS.labels("retention_pass").observe(seconds)
+    deleted = {"sessions": report.sessions, "sourcemaps": report.sourcemaps}
+    for purge in report.projects:
+        for kind in ("events", "issues", "issue_hours", "llm_rows", "replays", "people"):
+            deleted[kind] = deleted.get(kind, 0) + getattr(purge, kind)
+    for kind, count in deleted.items():
+        if count:
+            RETENTION_DELETED.labels(kind).inc(count)
+
+
 class RetentionJob:
     """A thread that applies retention every ``interval`` seconds, in the digest process."""
 
@@ -105,11 +128,14 @@ class RetentionJob:
         delay = self.first_delay
         while not self._stop.wait(delay):
             delay = self.interval
+            started = time.monotonic()
             try:
                 report = self.store.purge_expired(stop=self._stop)
             except Exception:
                 logger.exception("retention pass failed; retrying at the next interval")
+                count_pass(None, 0.0)
                 continue
+            count_pass(report, time.monotonic() - started)
             for purge in report.projects:
                 if purge.total:
                     logger.info(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from heliograph.web.pages.account import home, login, login_link, logout
+from heliograph.web.pages.admin_status import admin_status
 from heliograph.web.pages.alerts import alert_rules
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
@@ -36,6 +37,7 @@ routes = [
     Route("/logout", logout, methods=["POST", "GET"]),
     Route("/account/", account, methods=["GET", "POST"]),
     Route("/orgs/new/", new_organization, methods=["GET", "POST"]),
+    Route("/admin/status/", admin_status),
     Route("/orgs/{org}/members/", organization_members, methods=["GET", "POST"]),
     Route("/issues/{issue_id}/", issue_detail),
     Route("/issues/{issue_id}/events/", issue_events),

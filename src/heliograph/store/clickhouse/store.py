@@ -55,6 +55,7 @@ from heliograph.store.base import (
 )
 from heliograph.store.blobs import BlobStore
 from heliograph.store.clickhouse.client import ClickHouseClient, Row
+from heliograph.store.clickhouse.disk_use import ClickHouseDiskUse
 from heliograph.store.clickhouse.schema import MIGRATIONS, VERSION_TABLE
 from heliograph.store.clickhouse.web_reads import ClickHouseWebReads, property_condition
 from heliograph.store.cursors import decode_cursor, encode_cursor
@@ -133,7 +134,7 @@ class _Committed:
     late: list[Key]
 
 
-class ClickHouseStore(ClickHouseWebReads, PostgresStore):
+class ClickHouseStore(ClickHouseDiskUse, ClickHouseWebReads, PostgresStore):
     """PostgreSQL for metadata and counts, ClickHouse (``client``) for the events."""
 
     event_rows = EVENT_KEYS

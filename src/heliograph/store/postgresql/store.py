@@ -51,6 +51,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
+from heliograph.store.disk_use import DiskUseMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
@@ -98,6 +99,7 @@ class PostgresStore(
     LlmBreakdownMixin[PgDatabase],
     PeopleMixin[PgDatabase],
     SourceMapStoreMixin[PgDatabase],
+    DiskUseMixin,
 ):
     """The store on a PostgreSQL database, which N nodes may share.
 

@@ -92,6 +92,18 @@ class QueueShards:
 
     # -- dead letters, across shards -------------------------------------
 
+    def count_dead_letters(self) -> int:
+        """Dead letters in every shard (a scrape and the status page read it)."""
+        with self._lock:
+            return sum(self._shard_dead(shard) for shard in self.shards())
+
+    def _shard_dead(self, shard: int) -> int:
+        try:
+            (count,) = self._reader(shard).execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+        except sqlite3.Error:
+            return 0  # a shard being created this instant
+        return int(count)
+
     def dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Quarantined payloads of every shard, the most recently failed first."""
         letters: list[DeadLetter] = []

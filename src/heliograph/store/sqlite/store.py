@@ -29,6 +29,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.blobs import BlobStore, FileBlobStore
+from heliograph.store.disk_use import DiskUseMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
@@ -73,6 +74,7 @@ class SQLiteStore(
     LlmBreakdownMixin[Database],
     PeopleMixin[Database],
     SourceMapStoreMixin[Database],
+    DiskUseMixin,
 ):
     """Both stores on one SQLite database (the embedded default).
 
