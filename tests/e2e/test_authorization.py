@@ -87,7 +87,7 @@ ORG_RELEASES: dict[str, dict[str, tuple[int, int]]] = {
     f"{ORG}files/{{file_id}}/": {"GET": (404, 404), "DELETE": (404, 404)},
 }
 # Pages for superusers only (creating organizations): 403 for every role of acme.
-SUPERUSERS_ONLY = {"/orgs/new/"}
+SUPERUSERS_ONLY = {"/orgs/new/", "/admin/status/"}
 # Routes every logged-in user may post to: they act on the user's own account.
 OWN_ACCOUNT = {"/account/", "/logout", "/api/0/users/me/alert-emails/"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -292,8 +292,9 @@ def app_routes(tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
     runtime = Runtime(Settings(data_dir=tmp_path / "routes"))
     try:
         app = create_app(runtime.settings, runtime)
-        # Ingest authenticates by key; the probes are public on purpose (docs/health.md).
-        public = {"/_health", "/healthz", "/readyz"}
+        # Ingest authenticates by key; the probes are public on purpose (docs/health.md);
+        # /metrics by its own bearer token (tests/unit/test_metrics.py).
+        public = {"/_health", "/healthz", "/readyz", "/metrics"}
         skip = {route.path for route in ingest_routes() if isinstance(route, Route)} | public
         found = []
         for route in app.routes:
