@@ -10,6 +10,7 @@ from typing import Any
 
 from heliograph.ai.policy import POLICY_STATES
 from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
+from heliograph.api.openapi_prompts import PROMPT_SCHEMAS, prompt_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -1069,6 +1070,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 }
             },
             **_flag_paths(),
+            **prompt_paths(),
             **_replay_paths(),
             **llm_paths(),
             **_alert_paths(),
@@ -1077,7 +1079,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_sourcemap_paths(),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                # The SDK prompt fetch: project key as user, API token as password.
+                "basic": {"type": "http", "scheme": "basic"},
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
@@ -1200,6 +1206,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     },
                 },
                 **LLM_SCHEMAS,
+                **PROMPT_SCHEMAS,
             },
         },
     }
