@@ -116,9 +116,10 @@ async def prompt_version(request: Request) -> Response:
     project, role = common.find_project(request, caller)
     store = common.runtime(request).store
     name = request.path_params["name"]
+    if request.method == "PATCH":
+        common.check_write(request, caller, role)  # before any check of the request
     version = _version_param(str(request.path_params["version"]))
     if request.method == "PATCH":
-        common.check_write(request, caller, role)
         for label in _labels(await common.json_body(request)):
             if not store.set_prompt_label(project.id, name, label, version, user_id=caller.user.id):
                 raise ApiError(404, f"prompt {name!r} has no version {version}")
