@@ -16,6 +16,7 @@ PUBLIC = [
     "Generation",
     "HeliographLoggingHandler",
     "HeliographMiddleware",
+    "Prompt",
     "Span",
     "__version__",
     "add_breadcrumb",
@@ -28,6 +29,7 @@ PUBLIC = [
     "flush",
     "get_feature_flag",
     "get_feature_flag_payload",
+    "get_prompt",
     "init",
     "is_enabled",
     "isolated_scope",
@@ -55,7 +57,8 @@ SIGNATURES = {
     "in_app_exclude: 'Sequence[str]' = (), install_hooks: 'bool' = True, "
     "browser_host: 'str | None' = None, flags_token: 'str | None' = None, "
     "flags_poll_interval: 'float' = 30.0, flags_timeout: 'float' = 1.0, "
-    "max_queue_size: 'int' = 10000, "
+    "prompts_token: 'str | None' = None, prompt_cache_ttl: 'float' = 60.0, "
+    "prompt_timeout: 'float' = 2.0, max_queue_size: 'int' = 10000, "
     "batch_size: 'int' = 100, flush_interval: 'float' = 0.5, "
     "request_timeout: 'float' = 10.0, max_retries: 'int' = 6, "
     "shutdown_timeout: 'float' = 2.0, client_report_interval: 'float' = 60.0) -> 'bool'",
@@ -73,6 +76,8 @@ SIGNATURES = {
     "feature_enabled": "(key: 'str', distinct_id: 'str | int | None' = None, *, "
     "person_properties: 'Mapping[str, Any] | None' = None, default: 'bool' = False) -> 'bool'",
     "shutdown": "(timeout: 'float' = 2.0) -> 'bool'",
+    "get_prompt": "(name: 'str', *, label: 'str | None' = None, version: 'int | None' = None, "
+    "fallback: 'Content | None' = None, cache_ttl: 'float | None' = None) -> 'Prompt | None'",
     "claude_agent_query": "(*, prompt: 'str | AsyncIterable[dict[str, Any]]', "
     "options: 'Any' = None, trace_name: 'str | None' = None, **kwargs: 'Any') "
     "-> 'AsyncIterator[Any]'",

@@ -52,6 +52,8 @@ __all__ = [
     "AI_PAYLOADS_DROPPED",
     "AI_PREFIX",
     "AI_PROMPT_ID",
+    "AI_PROMPT_NAME",
+    "AI_PROMPT_VERSION",
     "AI_PROVIDER",
     "AI_REASONING_TOKENS",
     "AI_RESPONSE_ID",
@@ -113,6 +115,10 @@ AI_PARENT_ID = "$ai_parent_id"
 AI_SESSION_ID = "$ai_session_id"
 AI_GENERATION_ID = "$ai_generation_id"
 AI_PROMPT_ID = "$ai_prompt_id"
+# The managed prompt (docs/prompts.md) and version that produced a call, as
+# PostHog's SDKs name them: the prompts page compares versions by these.
+AI_PROMPT_NAME = "$ai_prompt_name"
+AI_PROMPT_VERSION = "$ai_prompt_version"
 AI_SPAN_NAME = "$ai_span_name"
 AI_TRACE_NAME = "$ai_trace_name"
 

@@ -37,6 +37,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from heliograph.alerts.rules import check_rule
+from heliograph.api.prompt_fetch import routes as prompt_fetch_routes
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
 from heliograph.flags.definition import check_filters
@@ -223,6 +224,10 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         project.id, key=f"{project.slug}-flag", name=title, active=True,
         filters=check_filters(None), environments={}, user_id=None,
     )  # fmt: skip
+    store.create_prompt_version(
+        project.id, "walk-prompt", type="text", prompt=title, config={}, labels=["staging"],
+        commit_message="", user_id=None,
+    )  # fmt: skip
     return Target(
         project,
         stored.issue_id,
@@ -296,6 +301,9 @@ def app_routes(tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
         # /metrics by its own bearer token (tests/unit/test_metrics.py).
         public = {"/_health", "/healthz", "/readyz", "/metrics"}
         skip = {route.path for route in ingest_routes() if isinstance(route, Route)} | public
+        # The SDK prompt fetch authenticates as an ingest route does, by project key (with an
+        # API token as Langfuse's secret): tests/unit/test_prompts_api.py checks who gets in.
+        skip |= {route.path for route in prompt_fetch_routes}
         found = []
         for route in app.routes:
             if isinstance(route, Mount) or not isinstance(route, Route) or route.path in skip:
@@ -330,7 +338,10 @@ def fill(path: str, target: Target, world: World) -> str:
             "person_id": str(target.person_id),
             "rule_id": str(target.rule_id),
             "team_slug": "team-b",
-            "version": "1.0",
+            # A release's version, or (under prompts/) a prompt's version number.
+            "version": "1" if "/prompts/" in path else "1.0",
+            "name": "walk-prompt",
+            "label": "staging",
             "bundle_id": "1",
             "file_id": str(target.release_file_id),
         }

@@ -19,6 +19,7 @@ from heliograph_sdk._api import (
     flush,
     get_feature_flag,
     get_feature_flag_payload,
+    get_prompt,
     init,
     is_enabled,
     set_context,
@@ -32,6 +33,7 @@ from heliograph_sdk._generation import Generation, trace_generation
 from heliograph_sdk._llm_anthropic import wrap_anthropic
 from heliograph_sdk._llm_openai import wrap_openai
 from heliograph_sdk._logging import HeliographLoggingHandler
+from heliograph_sdk._prompts import Prompt
 from heliograph_sdk._scope import isolated_scope
 from heliograph_sdk._tracing import Span, current_span, observe, trace
 from heliograph_sdk._version import __version__
@@ -40,6 +42,7 @@ __all__ = [
     "Generation",
     "HeliographLoggingHandler",
     "HeliographMiddleware",
+    "Prompt",
     "Span",
     "__version__",
     "add_breadcrumb",
@@ -52,6 +55,7 @@ __all__ = [
     "flush",
     "get_feature_flag",
     "get_feature_flag_payload",
+    "get_prompt",
     "init",
     "is_enabled",
     "isolated_scope",

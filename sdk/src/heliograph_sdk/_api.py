@@ -13,6 +13,7 @@ from typing import Any
 
 from heliograph_sdk import _hub
 from heliograph_sdk._config import resolve
+from heliograph_sdk._prompts import Content, Prompt, fallback_prompt
 from heliograph_sdk._scope import current_scope
 
 logger = logging.getLogger("heliograph_sdk")
@@ -36,6 +37,9 @@ def init(
     flags_token: str | None = None,
     flags_poll_interval: float = 30.0,
     flags_timeout: float = 1.0,
+    prompts_token: str | None = None,
+    prompt_cache_ttl: float = 60.0,
+    prompt_timeout: float = 2.0,
     max_queue_size: int = 10_000,
     batch_size: int = 100,
     flush_interval: float = 0.5,
@@ -68,6 +72,9 @@ def init(
         flags_token=flags_token,
         flags_poll_interval=flags_poll_interval,
         flags_timeout=flags_timeout,
+        prompts_token=prompts_token,
+        prompt_cache_ttl=prompt_cache_ttl,
+        prompt_timeout=prompt_timeout,
         max_queue_size=max_queue_size,
         batch_size=batch_size,
         flush_interval=flush_interval,
@@ -285,3 +292,31 @@ def get_feature_flag_payload(
     except Exception:
         logger.debug("heliograph_sdk: flag payload %r failed", key, exc_info=True)
         return default
+
+
+def get_prompt(
+    name: str,
+    *,
+    label: str | None = None,
+    version: int | None = None,
+    fallback: Content | None = None,
+    cache_ttl: float | None = None,
+) -> Prompt | None:
+    """The prompt version ``label`` (default ``production``) or ``version`` points at.
+
+    Served from memory when cached (``prompt_cache_ttl``, refreshed in the
+    background once stale); the first fetch of a prompt waits at most
+    ``prompt_timeout`` seconds. When the SDK is off, has no ``prompts_token``, or
+    the server cannot answer, ``fallback`` (text or chat messages) comes back
+    as a :class:`Prompt` with ``version`` None; with no fallback, None. Never
+    raises. See ``docs/prompts.md``.
+    """
+    client = _hub.current()
+    try:
+        if client is not None:
+            return client.prompts.get(
+                name, label=label, version=version, fallback=fallback, cache_ttl=cache_ttl
+            )
+    except Exception:
+        logger.debug("heliograph_sdk: prompt %r failed", name, exc_info=True)
+    return fallback_prompt(name, fallback)

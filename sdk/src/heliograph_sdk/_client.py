@@ -19,6 +19,7 @@ from typing import Any
 from heliograph_sdk._config import Settings
 from heliograph_sdk._flags import FlagClient
 from heliograph_sdk._frames import InApp
+from heliograph_sdk._prompts import PromptClient
 from heliograph_sdk._scope import Scope, _current, global_scope
 from heliograph_sdk._scrub import scrub
 from heliograph_sdk._serialize import iso_timestamp
@@ -113,6 +114,7 @@ class Client:
         )
         self._enqueue = self.transport.enqueue
         self.flags = FlagClient(settings, self._capture_as)
+        self.prompts = PromptClient(settings)
 
     def _capture_as(self, event: str, properties: dict[str, Any], distinct_id: str) -> None:
         self.capture(event, properties, distinct_id)

@@ -48,6 +48,12 @@ class Settings:
     flags_poll_interval: float = 30.0
     # The longest a flag call waits for the server when it must ask it.
     flags_timeout: float = 1.0
+    # A Heliograph API token that may read the project, for get_prompt (else
+    # flags_token); how long a fetched prompt is fresh, and the longest the first
+    # fetch of a prompt waits before the fallback is used (seconds).
+    prompts_token: str | None = None
+    prompt_cache_ttl: float = 60.0
+    prompt_timeout: float = 2.0
 
     @property
     def enabled(self) -> bool:
@@ -97,6 +103,7 @@ def resolve(
     install_hooks: bool = True,
     browser_host: str | None = None,
     flags_token: str | None = None,
+    prompts_token: str | None = None,
     environ: Mapping[str, str] | None = None,
     **tuning: float,
 ) -> Settings:
@@ -135,6 +142,7 @@ def resolve(
         install_hooks=install_hooks,
         browser_host=browser_host.rstrip("/") if browser_host else None,
         flags_token=flags_token or env_str("HELIOGRAPH_FLAGS_TOKEN", environ),
+        prompts_token=prompts_token or env_str("HELIOGRAPH_PROMPTS_TOKEN", environ),
     )
     known = set(Settings.__dataclass_fields__)
     unknown = set(tuning) - known

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from heliograph_sdk import _hub
+from heliograph_sdk._prompts import Prompt
 from heliograph_sdk._scope import Scope, _current, global_scope
 from heliograph_sdk._tracing import (
     _OFF,
@@ -57,6 +58,7 @@ class Generation:
         stream: bool | None = None,
         tools: Any = None,
         properties: dict[str, Any] | None = None,
+        prompt: Prompt | None = None,
         parent: Span | None = FROM_CONTEXT,
         scope: Scope | None = None,
         start_time: float | None = None,
@@ -79,6 +81,8 @@ class Generation:
         self.request_url = request_url
         self.stream = stream
         self.properties: dict[str, Any] = dict(properties or {})
+        if prompt is not None:
+            self.set_prompt(prompt)
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.cache_read_tokens: int | None = None
@@ -164,6 +168,14 @@ class Generation:
         if isinstance(error, BaseException) and self.http_status is None:
             status = getattr(error, "status_code", None)
             self.http_status = status if isinstance(status, int) else 0
+
+    def set_prompt(self, prompt: Prompt | None) -> None:
+        """Link the call to the managed prompt version that produced it (``get_prompt``).
+
+        A fallback links by name only: its calls show apart from every version.
+        """
+        if isinstance(prompt, Prompt):
+            self.properties.update(prompt.link_properties())
 
     def set(self, **properties: Any) -> None:
         """Any other property for the event (e.g. ``$ai_session_id`` or your own)."""
@@ -280,12 +292,14 @@ def trace_generation(
     model_parameters: dict[str, Any] | None = None,
     base_url: str | None = None,
     stream: bool | None = None,
+    prompt: Prompt | None = None,
     **properties: Any,
 ) -> Generation:
     """``with trace_generation(provider="openai", model="gpt-4o") as gen: ...``
 
     On an exception the event carries ``$ai_is_error``/``$ai_error`` and the
-    exception propagates unchanged.
+    exception propagates unchanged. ``prompt``: the :class:`Prompt` used, to
+    link the call to its version.
     """
     return Generation(
         provider,
@@ -296,4 +310,5 @@ def trace_generation(
         base_url=base_url,
         stream=stream,
         properties=properties,
+        prompt=prompt,
     )

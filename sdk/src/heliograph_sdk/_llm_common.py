@@ -17,6 +17,9 @@ from typing import Any
 logger = logging.getLogger("heliograph_sdk")
 
 WRAPPED = "__heliograph_wrapped__"
+# The keyword a wrapped client's call takes to link it to a managed prompt
+# (``heliograph_sdk.get_prompt``); taken out before the provider sees the call.
+PROMPT_KWARG = "heliograph_prompt"
 
 OnChunk = Callable[[Any], bool]
 OnEnd = Callable[["BaseException | None"], None]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from heliograph_sdk import _hub
 from heliograph_sdk._generation import Generation
 from heliograph_sdk._llm_common import (
+    PROMPT_KWARG,
     AsyncStreamProxy,
     StreamProxy,
     field,
@@ -180,9 +181,11 @@ def _start(kwargs: dict[str, Any], base_url: str) -> tuple[Generation, dict[str,
 
 def _make_sync(original: Any, base_url: str) -> Any:
     def create(*args: Any, **kwargs: Any) -> Any:
+        prompt = kwargs.pop(PROMPT_KWARG, None)
         if _hub.current() is None:
             return original(*args, **kwargs)
         gen, kwargs, hide = _start(kwargs, base_url)
+        gen.set_prompt(prompt)
         try:
             result = original(*args, **kwargs)
         except BaseException as exc:
@@ -200,9 +203,11 @@ def _make_sync(original: Any, base_url: str) -> Any:
 
 def _make_async(original: Any, base_url: str) -> Any:
     async def create(*args: Any, **kwargs: Any) -> Any:
+        prompt = kwargs.pop(PROMPT_KWARG, None)
         if _hub.current() is None:
             return await original(*args, **kwargs)
         gen, kwargs, hide = _start(kwargs, base_url)
+        gen.set_prompt(prompt)
         try:
             result = await original(*args, **kwargs)
         except BaseException as exc:

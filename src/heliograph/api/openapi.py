@@ -10,6 +10,7 @@ from typing import Any
 
 from heliograph.ai.policy import POLICY_STATES
 from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
+from heliograph.api.openapi_prompts import PROMPT_SCHEMAS, prompt_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -1078,6 +1079,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 }
             },
             **_flag_paths(),
+            **prompt_paths(),
             **_replay_paths(),
             **llm_paths(),
             **_alert_paths(),
@@ -1086,7 +1088,11 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_sourcemap_paths(),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                # The SDK prompt fetch: project key as user, API token as password.
+                "basic": {"type": "http", "scheme": "basic"},
+            },
             "schemas": {
                 "ApiRoot": {
                     "type": "object",
@@ -1241,6 +1247,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                     },
                 },
                 **LLM_SCHEMAS,
+                **PROMPT_SCHEMAS,
             },
         },
     }

@@ -25,6 +25,8 @@ from heliograph.api.llm import routes as llm_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.organizations import routes as organization_routes
 from heliograph.api.project_admin import routes as admin_routes
+from heliograph.api.prompt_fetch import routes as prompt_fetch_routes
+from heliograph.api.prompts import routes as prompt_routes
 from heliograph.api.release_files import routes as release_file_routes
 from heliograph.api.replays import routes as replay_routes
 from heliograph.api.sourcemaps import routes as sourcemap_routes
@@ -306,6 +308,8 @@ routes = [
     *admin_routes,
     *organization_routes,
     *flag_routes,
+    *prompt_routes,
+    *prompt_fetch_routes,
     *replay_routes,
     *llm_routes,
     *alert_routes,

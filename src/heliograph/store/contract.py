@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from heliograph.alerts.rules import AlertRule
 from heliograph.flags.definition import FeatureFlag, FlagChange
+from heliograph.prompts.definition import Content, PromptSummary, PromptVersion
 from heliograph.store.alert_store import Delivery, NotificationRecord
 from heliograph.store.base import (
     LOGIN_LINK_TTL,
@@ -95,6 +96,7 @@ __all__ = [
     "LlmReads",
     "People",
     "ProjectLookup",
+    "Prompts",
     "ReplaySink",
     "Replays",
     "Retention",
@@ -510,6 +512,47 @@ class Flags(Protocol):
     def flag_calls(self, project_id: int, flag: str, since_hour: int) -> list[tuple[str, int]]: ...
 
 
+class Prompts(Protocol):
+    """Versioned prompts of a project and the labels pointing at their versions.
+
+    Fields come checked (:mod:`heliograph.prompts.definition`). A version is
+    never changed once created; numbers run 1..n per prompt with no gap or
+    repeat, however many writers; a label points at exactly one version of
+    its prompt, and ``latest`` (the newest version) is implicit.
+    """
+
+    def create_prompt_version(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        type: str,
+        prompt: Content,
+        config: dict[str, Any],
+        labels: Sequence[str],
+        commit_message: str,
+        user_id: int | None,
+    ) -> PromptVersion: ...
+
+    def get_prompt_version(
+        self, project_id: int, name: str, *, version: int | None = None, label: str | None = None
+    ) -> PromptVersion | None: ...
+
+    def list_prompts(self, project_id: int) -> list[PromptSummary]: ...
+
+    def prompt_versions(self, project_id: int, name: str) -> list[PromptVersion]: ...
+
+    def set_prompt_label(
+        self,
+        project_id: int,
+        name: str,
+        label: str,
+        version: int | None,
+        *,
+        user_id: int | None,
+    ) -> bool: ...
+
+
 class Replays(ReplaySink, Protocol):
     """Session replays: their summaries, segments, events and the errors seen in them.
 
@@ -762,6 +805,7 @@ class Store(
     Accounts,
     Access,
     Flags,
+    Prompts,
     Replays,
     Retention,
     DiskUse,

@@ -20,6 +20,7 @@ from heliograph.web.pages.llm import routes as llm_routes
 from heliograph.web.pages.members import organization_members
 from heliograph.web.pages.organizations import new_organization
 from heliograph.web.pages.project_settings import project_settings
+from heliograph.web.pages.prompts import routes as prompt_routes
 from heliograph.web.pages.replays import routes as replay_routes
 from heliograph.web.pages.setup import routes as setup_routes
 from heliograph.web.pages.source_maps import routes as source_map_routes
@@ -52,6 +53,7 @@ routes = [
     Route("/{org}/{project}/flags/{flag_id}/", flag_detail, methods=["GET", "POST"]),
     Route("/{org}/{project}/alerts/", alert_rules, methods=["GET", "POST"]),
     *llm_routes,
+    *prompt_routes,
     *replay_routes,
     *setup_routes,
     *source_map_routes,

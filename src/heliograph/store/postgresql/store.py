@@ -79,6 +79,7 @@ from heliograph.store.postgresql.message_locks import lock_generations
 from heliograph.store.postgresql.people_lock import people_lock
 from heliograph.store.postgresql.retention import purge_expired
 from heliograph.store.postgresql.schema import MIGRATIONS
+from heliograph.store.prompt_store import PromptStoreMixin
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sourcemap_store import SourceMapStoreMixin
@@ -89,6 +90,7 @@ from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analyti
 class PostgresStore(
     AccountsMixin,
     FlagStoreMixin[PgDatabase],
+    PromptStoreMixin[PgDatabase],
     LlmStoreMixin,
     IssueReadsMixin[PgDatabase],
     IssueActivityMixin[PgDatabase],

@@ -699,4 +699,38 @@ MIGRATIONS = [
         INSERT INTO llm_search (llm_search, rowid, body) VALUES ('delete', old.id, old.body);
     END;
     """,
+    # 17: prompt management (store/prompt_store.py): a prompt per (project, name)
+    # holding its newest version's number, its immutable versions (text or chat
+    # messages as JSON, config JSON), and one row per label naming the version it
+    # points at, so that a label points at exactly one version.
+    """
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        latest_version INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE prompt_versions (
+        prompt_id INTEGER NOT NULL REFERENCES prompts(id),
+        version INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        content TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        commit_message TEXT NOT NULL DEFAULT '',
+        created_by INTEGER,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (prompt_id, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE prompt_labels (
+        prompt_id INTEGER NOT NULL REFERENCES prompts(id),
+        label TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by INTEGER,
+        PRIMARY KEY (prompt_id, label)
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -48,6 +48,7 @@ from heliograph.store.issue_rows import (
 )
 from heliograph.store.llm_breakdown import LlmBreakdownMixin
 from heliograph.store.people_store import PeopleMixin, record_people
+from heliograph.store.prompt_store import PromptStoreMixin
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
 from heliograph.store.sourcemap_store import SourceMapStoreMixin
@@ -64,6 +65,7 @@ from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analyti
 class SQLiteStore(
     AccountsMixin,
     FlagStoreMixin[Database],
+    PromptStoreMixin[Database],
     LlmStoreMixin,
     IssueReadsMixin[Database],
     IssueActivityMixin[Database],
