@@ -49,6 +49,7 @@ from heliograph.store.llm_breakdown import LlmBreakdownMixin
 from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
+from heliograph.store.score_store import ScoreStoreMixin, record_scores
 from heliograph.store.sourcemap_store import SourceMapStoreMixin
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
@@ -73,6 +74,7 @@ class SQLiteStore(
     LlmBreakdownMixin[Database],
     PeopleMixin[Database],
     SourceMapStoreMixin[Database],
+    ScoreStoreMixin[Database],
 ):
     """Both stores on one SQLite database (the embedded default).
 
@@ -142,6 +144,7 @@ class SQLiteStore(
                 rejected,
             )
             record_llm_events(conn, batch.analytics)
+            record_scores(conn, SQLITE, batch.scores, batch.analytics, self._generation_contexts)
             held = join_messages(conn, SQLITE, batch)
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _record_web(conn, new_events(batch.analytics, outcomes.new_keys))
