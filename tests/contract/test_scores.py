@@ -68,6 +68,8 @@ def test_a_score_is_kept_with_its_generations_context(store: Store, project: Pro
     assert saved.context == ScoreContext("gpt-4o", "openai", "greeting", "3", (("new-ui", "test"),))
     assert store.get_score(project.id, "s-1") == saved
     assert saved.comment == "good" and saved.source == "api"
+    [by_call] = store.save_scores([score(project, "x", 1, observation_id="span-1")])
+    assert by_call.trace_id == "tr-1" and by_call.context.model == "gpt-4o"
 
 
 def test_the_same_id_replaces_a_score(store: Store, project: Project) -> None:
@@ -80,15 +82,7 @@ def test_the_same_id_replaces_a_score(store: Store, project: Project) -> None:
 def test_scores_from_a_batch_and_a_generation_that_comes_later(
     store: Store, project: Project
 ) -> None:
-    early = score(
-        project,
-        "thumbs",
-        True,
-        id="early",
-        trace_id="tr-2",
-        observation_id="span-2",
-        source="feedback",
-    )
+    early = score(project, "thumbs", True, id="early", observation_id="span-2", source="feedback")
     store.record(DigestBatch(scores=[early]))
     assert store.get_score(project.id, "early").context.model is None  # type: ignore[union-attr]
     gen = generation(
@@ -98,7 +92,7 @@ def test_scores_from_a_batch_and_a_generation_that_comes_later(
     store.record(DigestBatch(analytics=[gen], scores=[same_batch]))
     filled = store.get_score(project.id, "early")
     assert filled is not None and filled.context.model == "claude"
-    assert filled.context.flags == (("exp", "control"),)
+    assert filled.context.flags == (("exp", "control"),) and filled.trace_id == "tr-2"
     assert (filled.data_type, filled.value) == ("boolean", 1.0)
     with_it = store.get_score(project.id, "with-it")
     assert with_it is not None and with_it.context.model == "claude"

@@ -62,6 +62,8 @@ class ScoreContext:
     prompt_name: str | None = None
     prompt_version: str | None = None
     flags: tuple[tuple[str, str], ...] = ()
+    # The generation's trace: given to a score that named the call alone (not kept here).
+    trace_id: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self.model or self.provider or self.prompt_name or self.flags)
@@ -100,7 +102,8 @@ class Score:
             own.prompt_version or context.prompt_version,
             own.flags or context.flags,
         )
-        return Score(**{**_fields(self), "context": merged})
+        trace_id = self.trace_id or context.trace_id
+        return Score(**{**_fields(self), "context": merged, "trace_id": trace_id})
 
 
 def _fields(score: Score) -> dict[str, Any]:

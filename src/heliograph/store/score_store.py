@@ -100,7 +100,7 @@ def _clip(value: Any) -> str | None:
     return str(value)[:_MAX_TEXT]
 
 
-def event_context(event: Event) -> ScoreContext:
+def event_context(event: Event, trace_id: str | None = None) -> ScoreContext:
     """What a generation event (or a score event about one) says about the call."""
     props = event.properties
     return ScoreContext(
@@ -109,6 +109,7 @@ def event_context(event: Event) -> ScoreContext:
         prompt_name=_clip(props.get(AI_PROMPT_NAME)),
         prompt_version=_clip(props.get(AI_PROMPT_VERSION)),
         flags=tuple(event_flags(event)),
+        trace_id=trace_id,
     )
 
 
@@ -130,7 +131,7 @@ def batch_contexts(events: Iterable[Event]) -> dict[ContextKey, ScoreContext]:
         if event.name not in PRICED_EVENTS:
             continue
         record = llm_record(event, 0)
-        context = event_context(event)
+        context = event_context(event, record.trace_id)
         if record.span_id:
             found.setdefault((event.project_id, "span", record.span_id), context)
         if record.trace_id:
@@ -249,13 +250,15 @@ def fill_waiting_scores(conn: Any, dialect: SqlDialect, events: Sequence[Event])
                 dialect.sql(
                     "UPDATE llm_scores SET model = ?, provider = ?, "
                     "prompt_name = COALESCE(prompt_name, ?), "
-                    "prompt_version = COALESCE(prompt_version, ?) WHERE id = ?"
+                    "prompt_version = COALESCE(prompt_version, ?), "
+                    "trace_id = COALESCE(trace_id, ?) WHERE id = ?"
                 ),
                 (
                     context.model,
                     context.provider,
                     context.prompt_name,
                     context.prompt_version,
+                    context.trace_id,
                     row_id,
                 ),
             )
@@ -291,7 +294,7 @@ def stored_contexts(
             (project_id, *kind_params, *span_params, *trace_params),
         ).fetchall()
         for span_id, trace_id, data in rows:
-            context = document_context(data)
+            context = document_context(data, trace_id)
             if span_id in spans:
                 found.setdefault((project_id, "span", span_id), context)
             if trace_id in traces:
@@ -299,7 +302,7 @@ def stored_contexts(
     return found
 
 
-def document_context(data: Any) -> ScoreContext:
+def document_context(data: Any, trace_id: str | None = None) -> ScoreContext:
     """The context of a generation from its stored JSON document."""
     if isinstance(data, memoryview):
         data = bytes(data)
@@ -310,7 +313,9 @@ def document_context(data: Any) -> ScoreContext:
     props = document.get("properties") if isinstance(document, dict) else None
     if not isinstance(props, dict):
         return ScoreContext()
-    return event_context(Event(project_id=0, event_id="", timestamp=0.0, properties=props))
+    return event_context(
+        Event(project_id=0, event_id="", timestamp=0.0, properties=props), trace_id
+    )
 
 
 def _score(row: Sequence[Any], flags: tuple[tuple[str, str], ...] = ()) -> Score:

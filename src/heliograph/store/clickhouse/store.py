@@ -648,7 +648,7 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
                 {"p": project_id, "s": spans, "t": traces},
             )
             for span_id, trace_id, data in rows:
-                context = document_context(str(data).encode())
+                context = document_context(str(data).encode(), str(trace_id) or None)
                 if span_id in spans:
                     found.setdefault((project_id, "span", str(span_id)), context)
                 if trace_id in traces:
