@@ -8,7 +8,7 @@ place that summaries read (:mod:`heliograph.store.score_store`).
 * ``$ai_score`` (heliograph-sdk's ``score()``): ``$ai_score_name``,
   ``$ai_score_value``, and optionally ``$ai_score_data_type``,
   ``$ai_score_id``, ``$ai_score_comment``, ``$ai_score_source``
-  (``sdk`` or ``evaluator``).
+  (``sdk``, ``api`` (the Langfuse-shaped endpoint) or ``evaluator``).
 * ``$ai_metric``: ``$ai_metric_name`` = ``$ai_metric_value``; the type follows
   the value (a number: numeric, true/false: boolean, text: categorical).
 * ``$ai_feedback``: a score named ``$ai_feedback_name`` (default
@@ -58,7 +58,7 @@ def _fields(event: Event) -> dict[str, Any] | None:
             "data_type": props.get("$ai_score_data_type"),
             "comment": props.get("$ai_score_comment"),
             "id": props.get("$ai_score_id") or event.event_id,
-            "source": source if source in ("sdk", "evaluator") else "sdk",
+            "source": source if source in ("sdk", "api", "evaluator") else "sdk",
         }
     if event.name == AI_METRIC:
         return {
