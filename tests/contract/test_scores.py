@@ -207,3 +207,20 @@ def test_bad_scores_are_refused_with_a_reason(fields: dict[str, object]) -> None
     with pytest.raises(ScoreError) as refused:
         make_score(1, source="api", timestamp=T0, **fields)  # type: ignore[arg-type]
     assert str(refused.value)
+
+
+def test_retention_removes_old_scores_and_keeps_recent_ones(store: Store, project: Project) -> None:
+    now = time.time()
+    store.update_project(project.id, retention_days=7)
+    gen = generation(project, "g-old", trace="t-old", model="m", at=now - 30 * 86400,
+                     **{"$feature/f": "x"})  # fmt: skip
+    store.record(DigestBatch(analytics=[gen]))
+    store.save_scores(
+        [
+            score(project, "q", 1, id="old", observation_id="g-old", timestamp=now - 20 * 86400),
+            score(project, "q", 1, id="new", trace_id="t-new", timestamp=now - 3600),
+        ]
+    )
+    store.purge_expired(now=now)
+    assert store.get_score(project.id, "old") is None
+    assert store.get_score(project.id, "new") is not None
