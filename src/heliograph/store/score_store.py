@@ -54,6 +54,8 @@ __all__ = [
     "AI_PROMPT_VERSION",
     "ContextKey",
     "ScoreStoreMixin",
+    "batch_contexts",
+    "document_context",
     "event_context",
     "fill_waiting_scores",
     "record_scores",

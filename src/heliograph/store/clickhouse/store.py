@@ -75,7 +75,12 @@ from heliograph.store.postgresql.event_rows import EVENT_KEYS
 from heliograph.store.postgresql.store import PostgresStore, _add_outcomes
 from heliograph.store.retention import PurgeReport
 from heliograph.store.score_records import ScoreContext
-from heliograph.store.score_store import ContextKey, document_context
+from heliograph.store.score_store import (
+    ContextKey,
+    batch_contexts,
+    document_context,
+    fill_waiting_scores,
+)
 from heliograph.store.sql_dialect import POSTGRESQL
 
 __all__ = ["TABLE_COLUMNS", "ClickHouseStore", "analytics_row", "error_row", "llm_row"]
@@ -247,6 +252,10 @@ class ClickHouseStore(ClickHouseWebReads, PostgresStore):
             )
         if done.late:
             self._merge_held(done.late)
+        if done.pending and batch_contexts(batch.analytics):
+            # A score digested while these generations were on their way here found
+            # none of them (step 1 of its batch looks them up in ClickHouse).
+            self.db.write(lambda conn: fill_waiting_scores(conn, POSTGRESQL, batch.analytics))
         return done.result
 
     def _merge_held(self, keys: list[Key]) -> None:
