@@ -36,6 +36,7 @@ PUBLIC = [
     "langchain_handler",
     "observe",
     "openai_agents_processor",
+    "score",
     "set_context",
     "set_tag",
     "set_user",
@@ -85,6 +86,10 @@ SIGNATURES = {
     "langchain_handler": "(*, trace_name: 'str | None' = None, **properties: 'Any') "
     "-> 'BaseCallbackHandler'",
     "openai_agents_processor": "(**properties: 'Any') -> 'TracingProcessor'",
+    "score": "(name: 'str', value: 'float | bool | str', *, trace_id: 'str | None' = None, "
+    "generation_id: 'str | None' = None, session_id: 'str | None' = None, "
+    "data_type: 'str | None' = None, comment: 'str | None' = None, id: 'str | None' = None, "
+    "source: 'str' = 'sdk') -> 'str | None'",
 }
 
 

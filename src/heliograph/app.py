@@ -22,7 +22,7 @@ from heliograph.api.errors import ApiError
 from heliograph.api.routes import routes as api_routes
 from heliograph.config import Settings
 from heliograph.health import healthz, readyz
-from heliograph.ingest import otlp_http, posthog_http
+from heliograph.ingest import langfuse_scores, otlp_http, posthog_http
 from heliograph.ingest.sentry import envelope_endpoint, store_endpoint
 from heliograph.metrics_endpoint import metrics_endpoint
 from heliograph.metrics_middleware import RequestMetricsMiddleware
@@ -100,6 +100,7 @@ def ingest_routes() -> list[BaseRoute]:
         Route("/api/{project_id}/store/", store_endpoint, methods=methods),
         *posthog_http.routes(),
         *otlp_http.routes(),
+        *langfuse_scores.routes(),
     ]
 
 

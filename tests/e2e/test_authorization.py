@@ -47,6 +47,7 @@ from heliograph.sourcemaps.release_files import save_release_file
 from heliograph.store.base import DigestBatch, GroupedEvent, Project
 from heliograph.store.contract import Store
 from heliograph.store.replay_records import ReplaySegment
+from heliograph.store.score_records import make_score
 from tests.accounts import PASSWORD, make_user, server_store
 from tests.conftest import LiveServer, launch
 
@@ -140,6 +141,7 @@ class Target:
     person_id: int
     rule_id: int
     release_file_id: int
+    score_id: str
 
 
 @dataclass
@@ -228,6 +230,11 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         project.id, "walk-prompt", type="text", prompt=title, config={}, labels=["staging"],
         commit_message="", user_id=None,
     )  # fmt: skip
+    score_id = uuid.uuid4().hex
+    store.save_scores(
+        [make_score(project.id, id=score_id, name=title, value=1, trace_id=trace_id,
+                    source="api", timestamp=now)]
+    )  # fmt: skip
     return Target(
         project,
         stored.issue_id,
@@ -242,6 +249,7 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         person.id,
         rule.id,
         release_file.bundle.id,
+        score_id,
     )
 
 
@@ -344,6 +352,7 @@ def fill(path: str, target: Target, world: World) -> str:
             "label": "staging",
             "bundle_id": "1",
             "file_id": str(target.release_file_id),
+            "score_id": target.score_id,
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -448,7 +457,8 @@ def test_beta_ids_are_useless_through_alpha(
     world: World, routes: list[tuple[str, tuple[str, ...]]]
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
-               "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id")  # fmt: skip
+               "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id",
+               "{score_id")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
@@ -573,6 +583,8 @@ def test_nothing_changed_after_the_walk(
             keys = store.project_keys(target.project.id)
             assert [k.label for k in keys] == [f"{target.project.slug} key"]
             assert all(k.revoked_at is None for k in keys)
+            score = store.get_score(target.project.id, target.score_id)
+            assert score is not None and score.value == 1.0
             bundles = store.list_artifact_bundles(target.project.id)
             assert [b.id for b in bundles] == [target.release_file_id]
         acme = store.get_organization("acme")

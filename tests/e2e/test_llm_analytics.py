@@ -274,24 +274,25 @@ def test_feedback_metrics_the_traces_input_and_output_and_the_span_panel(seeded:
     trace_io = page.text.split('id="trace-io"', 1)[1].split("</section>", 1)[0]
     assert "Where is my parcel?" in trace_io and "It left the depot." in trace_io
     scores = page.text.split('id="scores"', 1)[1].split("</section>", 1)[0]
-    assert 'data-metric="helpfulness"' in scores and "Great, thanks!" in scores
+    assert 'data-score="helpfulness"' in scores and "Great, thanks!" in scores
     assert 'id="span-panel"' not in page.text
     [generation] = [r for r in trace_events(server, trace) if r.name == "$ai_generation"]
     panel_page = seeded.web.get(f"{LLM}traces/{trace}/", params={"span": generation.event_id})
     panel = panel_page.text.split('id="span-panel"', 1)[1]
     assert "Tracking says: depot" in panel
-    assert 'data-metric="grounded"' in panel and 'data-metric="helpfulness"' not in panel
+    assert 'data-score="grounded"' in panel and 'data-score="helpfulness"' not in panel
     # Not one of this trace's events: no panel.
     other = seeded.web.get(f"{LLM}traces/{trace}/", params={"span": "0" * 32})
     assert other.status_code == 200 and 'id="span-panel"' not in other.text
     dashboard = seeded.web.get(LLM).text
-    metrics = dashboard.split('id="metrics"', 1)[1].split("</table>", 1)[0]
+    summary = dashboard.split('id="scores"', 1)[1].split("</table>", 1)[0]
     assert re.search(
-        r'data-metric="helpfulness">.*?<td class="num">1</td>\s*<td class="num">0\.8<',
-        metrics,
+        r'data-score="helpfulness">.*?<td class="num">1</td>\s*<td class="num">0\.8<',
+        summary,
         re.S,
     )
-    assert "Great, thanks!" in dashboard.split('id="score-summary"', 1)[1]
+    # Feedback without a value: a categorical score labelled "comment" (digest/scores.py).
+    assert re.search(r'data-score="feedback">.*?<code>comment</code> 1', summary, re.S)
 
 
 def test_generations_list_sorts_and_filters_by_environment(seeded: Seeded) -> None:

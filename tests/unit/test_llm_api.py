@@ -24,6 +24,7 @@ from heliograph.api import llm_export
 from heliograph.app import create_app
 from heliograph.bootstrap import ensure_defaults
 from heliograph.config import Settings
+from heliograph.digest.scores import event_score
 from heliograph.model import Event
 from heliograph.runtime import Runtime
 from heliograph.store.base import DigestBatch, Project
@@ -43,7 +44,9 @@ class Api:
     project: Project
 
     def record(self, *events: Event) -> None:
-        result = self.runtime.store.record(DigestBatch(analytics=list(events)))
+        # As digest does: score events (``$ai_metric``, ``$ai_feedback``) give scores too.
+        scores = [score for event in events if (score := event_score(event))]
+        result = self.runtime.store.record(DigestBatch(analytics=list(events), scores=scores))
         assert result.rejected == ()
 
     def get(self, path: str, **params: Any) -> Any:
@@ -203,8 +206,15 @@ def test_a_trace_with_its_tree_and_linked_errors(api: Api) -> None:
     [linked] = found["linkedErrors"]
     assert linked["eventId"] == crash.event.event_id and linked["title"] == "KeyError: 'answer'"
     assert linked["issueId"] is not None
-    assert [(m["name"], m["value"]) for m in found["metrics"]] == [("helpful", 1.0)]
-    assert [(f["text"], f["spanId"]) for f in found["feedback"]] == [("spot on", "step")]
+    scores = {score["name"]: score for score in found["scores"]}
+    assert (scores["helpful"]["value"], scores["helpful"]["source"]) == (1.0, "sdk")
+    feedback = scores["feedback"]
+    assert (feedback["comment"], feedback["observationId"], feedback["source"]) == (
+        "spot on",
+        "step",
+        "feedback",
+    )
+    assert (feedback["dataType"], feedback["stringValue"]) == ("CATEGORICAL", "comment")
 
     assert [t["traceId"] for t in api.get("traces/", errors="1")] == ["a/b"]
     assert api.client.get(LLM + "traces/nope/").status_code == 404

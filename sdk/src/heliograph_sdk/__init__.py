@@ -35,6 +35,7 @@ from heliograph_sdk._llm_openai import wrap_openai
 from heliograph_sdk._logging import HeliographLoggingHandler
 from heliograph_sdk._prompts import Prompt
 from heliograph_sdk._scope import isolated_scope
+from heliograph_sdk._scores import score
 from heliograph_sdk._tracing import Span, current_span, observe, trace
 from heliograph_sdk._version import __version__
 
@@ -62,6 +63,7 @@ __all__ = [
     "langchain_handler",
     "observe",
     "openai_agents_processor",
+    "score",
     "set_context",
     "set_tag",
     "set_user",

@@ -177,6 +177,31 @@ class Generation:
         if isinstance(prompt, Prompt):
             self.properties.update(prompt.link_properties())
 
+    def score(
+        self,
+        name: str,
+        value: float | bool | str,
+        *,
+        data_type: str | None = None,
+        comment: str | None = None,
+        id: str | None = None,
+        source: str = "sdk",
+    ) -> str | None:
+        """Score this call (:func:`heliograph_sdk.score` naming it); returns the score's id."""
+        from heliograph_sdk._scores import score
+
+        return score(
+            name,
+            value,
+            trace_id=self.trace_id,
+            generation_id=self.span_id,
+            session_id=self.session_id,
+            data_type=data_type,
+            comment=comment,
+            id=id,
+            source=source,
+        )
+
     def set(self, **properties: Any) -> None:
         """Any other property for the event (e.g. ``$ai_session_id`` or your own)."""
         self.properties.update(properties)

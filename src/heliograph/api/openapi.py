@@ -11,6 +11,7 @@ from typing import Any
 from heliograph.ai.policy import POLICY_STATES
 from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
 from heliograph.api.openapi_prompts import PROMPT_SCHEMAS, prompt_paths
+from heliograph.api.openapi_scores import SCORE_SCHEMAS, score_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -1082,6 +1083,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **prompt_paths(),
             **_replay_paths(),
             **llm_paths(),
+            **score_paths(),
             **_alert_paths(),
             **_issue_work_paths(),
             **_organization_paths(),
@@ -1248,6 +1250,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 },
                 **LLM_SCHEMAS,
                 **PROMPT_SCHEMAS,
+                **SCORE_SCHEMAS,
             },
         },
     }

@@ -12,7 +12,20 @@ from typing import Any
 from heliograph.api.llm_export import GENERATION_COLUMNS, MAX_EXPORT_ROWS, TRACE_COLUMNS
 from heliograph.api.llm_params import MAX_TEXT
 
-__all__ = ["LLM_SCHEMAS", "llm_paths"]
+__all__ = [
+    "LLM_SCHEMAS",
+    "PAGING",
+    "PROJECT",
+    "RANGE",
+    "SINCE",
+    "UNTIL",
+    "errors",
+    "llm_paths",
+    "ok",
+    "path_param",
+    "query",
+    "ref",
+]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _STRING = {"type": "string"}
@@ -251,32 +264,7 @@ LLM_SCHEMAS: dict[str, Any] = {
                             },
                         },
                     },
-                    "metrics": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "name": _STRING,
-                                "value": _NUMBER_OR_NULL,
-                                "text": _STRING,
-                                "spanId": _TEXT_OR_NULL,
-                                "distinctId": _TEXT_OR_NULL,
-                                "timestamp": _TIME,
-                            },
-                        },
-                    },
-                    "feedback": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "text": _STRING,
-                                "spanId": _TEXT_OR_NULL,
-                                "distinctId": _TEXT_OR_NULL,
-                                "timestamp": _TIME,
-                            },
-                        },
-                    },
+                    "scores": {"type": "array", "items": _ref("LlmScore")},
                 },
             },
         ]
@@ -480,6 +468,11 @@ def _export() -> dict[str, Any]:
             },
         }
     }
+
+
+# For the other LLM parts of the document (api/openapi_scores.py).
+errors, ok, ref, query, path_param = _errors, _ok, _ref, _query, _path
+PROJECT, SINCE, UNTIL, RANGE, PAGING = _PROJECT, _SINCE, _UNTIL, _RANGE, _PAGING
 
 
 def llm_paths() -> dict[str, Any]:

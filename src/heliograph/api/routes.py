@@ -22,6 +22,7 @@ from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.llm import routes as llm_routes
+from heliograph.api.llm_scores import routes as score_routes
 from heliograph.api.openapi import openapi_schema
 from heliograph.api.organizations import routes as organization_routes
 from heliograph.api.project_admin import routes as admin_routes
@@ -312,6 +313,7 @@ routes = [
     *prompt_fetch_routes,
     *replay_routes,
     *llm_routes,
+    *score_routes,
     *alert_routes,
     *sourcemap_routes,
     *release_file_routes,

@@ -25,6 +25,7 @@ from heliograph.digest.grouping_upgrade import keep_v1_issues
 from heliograph.digest.log_messages import join_in_batch, prepare_messages
 from heliograph.digest.prepare import prepare_event
 from heliograph.digest.replays import ReplayLimits, ReplayPreparer
+from heliograph.digest.scores import event_score
 from heliograph.llm_messages import GenerationMessages
 from heliograph.protocols.errors import IngestError
 from heliograph.replay.recording import replay_id_of
@@ -323,6 +324,9 @@ class DigestWorker:
                     )
             else:
                 record.analytics.append(prepared)
+                score = event_score(prepared)
+                if score is not None:
+                    record.scores.append(score)
         for part in decoded.recordings:
             try:
                 kept = self.replays.prepare(part, project)

@@ -30,7 +30,7 @@ from heliograph.llm_vocabulary import (
     PAYLOAD_KEYS,
 )
 from heliograph.model import Event
-from heliograph.query.llm_scores import TraceScores, trace_scores
+from heliograph.query.llm_scores import TraceScores, call_scores, trace_scores
 from heliograph.query.llm_tree import TraceTree, build_tree
 from heliograph.store.base import Project
 from heliograph.store.llm_records import LlmEventRecord, TraceError, TraceRecord
@@ -95,7 +95,7 @@ class GenerationPage:
     payloads: list[PayloadSection]
     payloads_dropped: bool
     trace: TraceRecord | None
-    # Feedback and metrics naming this call (by its span id).
+    # Scores naming this call (by its span id): feedback, metrics, annotations...
     scores: TraceScores = field(default_factory=TraceScores)
 
 
@@ -121,11 +121,7 @@ def build_generation_page(store: Store, project: Project, event_id: str) -> Gene
         ],
         payloads_dropped=props.get(AI_PAYLOADS_DROPPED) is True,
         trace=trace,
-        scores=(
-            trace_scores(store, project, record.trace_id, trace.started_at).for_span(record.span_id)
-            if trace is not None and record.trace_id and record.span_id
-            else TraceScores()
-        ),
+        scores=call_scores(store, project, record.span_id),
     )
 
 
@@ -192,7 +188,7 @@ class TracePage:
     truncated: bool
     # The trace's own input and output (its $ai_trace event's, or its root span's).
     root_payloads: list[PayloadSection] = field(default_factory=list)
-    # Feedback and metrics naming the trace or one of its calls.
+    # Scores naming the trace or one of its calls.
     scores: TraceScores = field(default_factory=TraceScores)
     # The event the side panel shows (``?span=<event id>``), when it is one of the trace's.
     selected: GenerationPage | None = None
@@ -224,6 +220,6 @@ def build_trace_page(
         errors=store.llm_trace_errors(project.id, trace_id),
         truncated=len(events) < trace.events,
         root_payloads=root_payloads,
-        scores=trace_scores(store, project, trace_id, trace.started_at),
+        scores=trace_scores(store, project, trace_id),
         selected=chosen,
     )

@@ -23,12 +23,14 @@ from heliograph.store.llm_records import (
     TraceError,
     TraceRecord,
 )
+from heliograph.store.score_records import Score
 from heliograph.store.web_records import PersonLlmUsage
 
 __all__ = [
     "dashboard_json",
     "generation_detail_json",
     "generation_json",
+    "score_json",
     "session_json",
     "stats_json",
     "trace_detail_json",
@@ -167,27 +169,8 @@ def trace_detail_json(page: TracePage) -> dict[str, Any]:
         "orphans": page.tree.orphans,
         "truncated": page.truncated,
         "linkedErrors": [_error_json(error) for error in page.errors],
-        # $ai_metric and $ai_feedback events naming the trace (query/llm_scores.py).
-        "metrics": [
-            {
-                "name": m.name,
-                "value": m.value,
-                "text": m.text,
-                "spanId": m.span_id,
-                "distinctId": m.distinct_id,
-                "timestamp": iso(m.timestamp),
-            }
-            for m in page.scores.metrics
-        ],
-        "feedback": [
-            {
-                "text": f.text,
-                "spanId": f.span_id,
-                "distinctId": f.distinct_id,
-                "timestamp": iso(f.timestamp),
-            }
-            for f in page.scores.feedback
-        ],
+        # Scores naming the trace or one of its calls (store/score_store.py).
+        "scores": [score_json(score) for score in page.scores.scores],
     }
 
 
@@ -290,4 +273,30 @@ def user_usage_json(distinct_id: str, since: float, usage: PersonLlmUsage) -> di
             {"model": model or None, "requests": requests, "knownCostUsd": cost}
             for model, requests, cost in usage.by_model
         ],
+    }
+
+
+def score_json(score: Score) -> dict[str, Any]:
+    """A score as the API shows it (field names as Langfuse's, camelCase)."""
+    context = score.context
+    return {
+        "id": score.id,
+        "name": score.name,
+        "dataType": score.data_type.upper(),
+        "value": score.value,
+        "stringValue": score.string_value,
+        "comment": score.comment,
+        "source": score.source,
+        "traceId": score.trace_id,
+        "observationId": score.observation_id,
+        "sessionId": score.session_id,
+        "authorUserId": score.author_id,
+        "distinctId": score.distinct_id,
+        "environment": score.environment,
+        "timestamp": iso(score.timestamp),
+        "model": context.model,
+        "provider": context.provider,
+        "promptName": context.prompt_name,
+        "promptVersion": context.prompt_version,
+        "flags": dict(context.flags),
     }

@@ -1,209 +1,156 @@
-"""Feedback and metrics on LLM traces: ``$ai_feedback`` and ``$ai_metric`` events.
+"""Scores for the LLM pages: those of a trace or a call, and a range's summary.
 
-What a user said about an answer (``$ai_feedback_text``) and what an app or
-an evaluator measured (``$ai_metric_name`` = ``$ai_metric_value``: a thumbs
-up as 1, a relevance score, a latency budget kept) arrive as their own
-events, naming the trace (``$ai_trace_id``) and, optionally, the call
-(``$ai_span_id`` or ``$ai_parent_id``: its span id). They are shown on
-their trace and call, and summed per metric name on the dashboard.
-
-They are ordinary analytics events, found through the events explorer's
-reads (:meth:`~heliograph.store.contract.WebAnalytics.find_events`): by
-name, newest first, at most :data:`SUMMARY_EVENTS` for a summary, which
-says when it stopped there.
+Scores are rows of the store (:mod:`heliograph.store.score_store`): the
+SDK's ``score()``, ``$ai_metric`` and ``$ai_feedback`` events (turned into
+scores at digest), the API and annotations. The trace and generation pages
+list theirs; the dashboard summarises the range's per score name (count,
+mean, labels), optionally grouped by model, prompt version, a flag's
+variant or source, with each name's mean per slot for a chart.
 """
 
 from __future__ import annotations
 
-import math
-import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from heliograph.llm_vocabulary import AI_PARENT_ID, AI_SPAN_ID, AI_TRACE_ID
-from heliograph.model import Event
-from heliograph.store.base import Project
-from heliograph.store.web_records import EventQuery, PropertyFilter
+from heliograph.store.base import Project, TimeUnit
+from heliograph.store.score_records import (
+    GROUP_BYS,
+    Score,
+    ScoreBucket,
+    ScoreFilter,
+    ScoreGroupBy,
+    ScoreQuery,
+    ScoreSummary,
+)
 
 if TYPE_CHECKING:
-    from heliograph.store.contract import Store
+    from heliograph.store.contract import Scores
 
 __all__ = [
-    "AI_FEEDBACK",
-    "AI_METRIC",
-    "Feedback",
-    "Metric",
-    "MetricSummary",
-    "ScoreSummary",
+    "GROUP_CHOICES",
+    "ScoreSeries",
+    "ScoresView",
     "TraceScores",
-    "score_summary",
+    "build_scores_view",
+    "call_scores",
     "trace_scores",
 ]
 
-AI_METRIC = "$ai_metric"
-AI_FEEDBACK = "$ai_feedback"
-AI_METRIC_NAME = "$ai_metric_name"
-AI_METRIC_VALUE = "$ai_metric_value"
-AI_FEEDBACK_TEXT = "$ai_feedback_text"
-# Feedback and metrics come after their trace, often much later (a user's rating).
-_LATE = 30 * 86400.0
+# The most scores a trace or call page lists.
 TRACE_SCORES = 200
-SUMMARY_EVENTS = 5_000
-RECENT_FEEDBACK = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    name: str
-    value: float | None  # None: not a number (kept as text)
-    text: str
-    timestamp: float
-    span_id: str | None
-    distinct_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Feedback:
-    text: str
-    timestamp: float
-    span_id: str | None
-    distinct_id: str | None
+# The most score names charted over time (the most frequent).
+CHARTED_NAMES = 4
+GROUP_CHOICES: dict[str, str] = {
+    "": "No grouping",
+    "model": "Model",
+    "prompt": "Prompt version",
+    "flag": "Feature flag variant",
+    "source": "Source",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TraceScores:
-    metrics: list[Metric] = field(default_factory=list)
-    feedback: list[Feedback] = field(default_factory=list)
+    """Scores of a trace (or of one of its calls), newest first."""
+
+    scores: list[Score] = field(default_factory=list)
 
     def for_span(self, span_id: str | None) -> TraceScores:
         """Those naming one call of the trace."""
         if not span_id:
             return TraceScores()
-        return TraceScores(
-            [m for m in self.metrics if m.span_id == span_id],
-            [f for f in self.feedback if f.span_id == span_id],
-        )
+        return TraceScores([s for s in self.scores if s.observation_id == span_id])
 
     def __bool__(self) -> bool:
-        return bool(self.metrics or self.feedback)
+        return bool(self.scores)
+
+    def __len__(self) -> int:
+        return len(self.scores)
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
+def trace_scores(store: Scores, project: Project, trace_id: str) -> TraceScores:
+    """The scores naming a trace or any of its calls."""
+    found, _ = store.list_scores(ScoreFilter(project.id, trace_id=trace_id), limit=TRACE_SCORES)
+    return TraceScores(found)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _span(event: Event) -> str | None:
-    found = event.properties.get(AI_SPAN_ID) or event.properties.get(AI_PARENT_ID)
-    return str(found) if found else None
-
-
-def metric_of(event: Event) -> Metric:
-    raw = event.properties.get(AI_METRIC_VALUE)
-    return Metric(
-        name=_text(event.properties.get(AI_METRIC_NAME)) or "metric",
-        value=_number(raw),
-        text=_text(raw)[:200],
-        timestamp=event.timestamp,
-        span_id=_span(event),
-        distinct_id=event.distinct_id,
+def call_scores(store: Scores, project: Project, span_id: str | None) -> TraceScores:
+    """The scores naming one call (by its span id)."""
+    if not span_id:
+        return TraceScores()
+    found, _ = store.list_scores(
+        ScoreFilter(project.id, observation_id=span_id), limit=TRACE_SCORES
     )
-
-
-def feedback_of(event: Event) -> Feedback:
-    return Feedback(
-        text=_text(event.properties.get(AI_FEEDBACK_TEXT))[:2000],
-        timestamp=event.timestamp,
-        span_id=_span(event),
-        distinct_id=event.distinct_id,
-    )
-
-
-def trace_scores(store: Store, project: Project, trace_id: str, started_at: float) -> TraceScores:
-    """The feedback and metrics naming one trace, oldest first."""
-    found: dict[str, list[Event]] = {}
-    for name in (AI_METRIC, AI_FEEDBACK):
-        query = EventQuery(
-            project.id,
-            started_at - 3600.0,
-            max(started_at + _LATE, time.time() + 1.0),
-            name=name,
-            filters=(PropertyFilter(AI_TRACE_ID, "eq", trace_id),),
-        )
-        events, _ = store.find_events(query, limit=TRACE_SCORES)
-        found[name] = sorted((s.event for s in events), key=lambda e: e.timestamp)
-    return TraceScores(
-        [metric_of(e) for e in found[AI_METRIC]], [feedback_of(e) for e in found[AI_FEEDBACK]]
-    )
-
-
-@dataclass(slots=True)
-class MetricSummary:
-    name: str
-    count: int = 0
-    numbers: int = 0
-    total: float = 0.0
-    low: float | None = None
-    high: float | None = None
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.numbers if self.numbers else None
-
-    def add(self, value: float | None) -> None:
-        self.count += 1
-        if value is None:
-            return
-        self.numbers += 1
-        self.total += value
-        self.low = value if self.low is None else min(self.low, value)
-        self.high = value if self.high is None else max(self.high, value)
+    return TraceScores(found)
 
 
 @dataclass(frozen=True, slots=True)
-class ScoreSummary:
-    metrics: list[MetricSummary]
-    feedback_count: int
-    recent_feedback: list[tuple[Feedback, str | None]]  # with the trace it names
-    complete: bool
+class ScoreSeries:
+    """One score name's mean (and count) per slot of the range; None: no score there."""
+
+    name: str
+    means: list[float | None]
+    counts: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoresView:
+    """A range's scores: summaries (grouped as asked) and the top names over time."""
+
+    summaries: list[ScoreSummary]
+    series: list[ScoreSeries]
+    group_by: str  # "" or one of GROUP_BYS
+    flag: str | None
 
     def __bool__(self) -> bool:
-        return bool(self.metrics or self.feedback_count)
+        return bool(self.summaries)
+
+    def names(self) -> list[str]:
+        """Score names in the order the summaries came (most scores first)."""
+        return list(dict.fromkeys(s.name for s in self.summaries))
 
 
-def score_summary(store: Store, project: Project, since: float, until: float) -> ScoreSummary:
-    """Metrics per name (count, mean, range) and feedback of ``[since, until)``."""
-    metric_events, more_metrics = store.find_events(
-        EventQuery(project.id, since, until, name=AI_METRIC), limit=SUMMARY_EVENTS
-    )
-    by_name: dict[str, MetricSummary] = {}
-    for stored in metric_events:
-        metric = metric_of(stored.event)
-        by_name.setdefault(metric.name, MetricSummary(metric.name)).add(metric.value)
-    feedback_events, more_feedback = store.find_events(
-        EventQuery(project.id, since, until, name=AI_FEEDBACK), limit=SUMMARY_EVENTS
-    )
-    recent = [
-        (feedback_of(s.event), _text(s.event.properties.get(AI_TRACE_ID)) or None)
-        for s in feedback_events[:RECENT_FEEDBACK]
-    ]
-    return ScoreSummary(
-        sorted(by_name.values(), key=lambda m: (-m.count, m.name)),
-        len(feedback_events),
-        recent,
-        complete=more_metrics is None and more_feedback is None,
-    )
+def _series(
+    buckets: Sequence[ScoreBucket], slots: Sequence[int], names: Sequence[str]
+) -> list[ScoreSeries]:
+    by_name: dict[str, dict[int, ScoreBucket]] = {}
+    for bucket in buckets:
+        by_name.setdefault(bucket.name, {})[bucket.bucket] = bucket
+    found = []
+    for name in names:
+        slotted = by_name.get(name, {})
+        found.append(
+            ScoreSeries(
+                name,
+                [slotted[s].mean if s in slotted else None for s in slots],
+                [slotted[s].count if s in slotted else 0 for s in slots],
+            )
+        )
+    return found
+
+
+def build_scores_view(
+    store: Scores,
+    project: Project,
+    since: float,
+    until: float,
+    *,
+    unit: TimeUnit,
+    slots: Sequence[int],
+    params: Mapping[str, str],
+) -> ScoresView:
+    """The range's summaries, grouped by ``params["score_by"]`` (``flag``: the flag
+    ``params["score_flag"]``), and the most frequent names' means per slot."""
+    chosen = params.get("score_by", "")
+    group_by: ScoreGroupBy | None = next((g for g in GROUP_BYS if g == chosen), None)
+    flag = (params.get("score_flag") or "").strip()[:200] or None
+    if group_by == "flag" and flag is None:
+        group_by = None
+    name = (params.get("score_name") or "").strip()[:200] or None
+    query = ScoreQuery(project.id, since, until, name=name, group_by=group_by, flag=flag)
+    summaries = store.score_summary(query)
+    names = list(dict.fromkeys(s.name for s in summaries))[:CHARTED_NAMES]
+    buckets = store.score_series(ScoreQuery(project.id, since, until, name=name), unit)
+    return ScoresView(summaries, _series(buckets, slots, names), group_by or "", flag)

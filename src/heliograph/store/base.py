@@ -15,6 +15,7 @@ import orjson
 from heliograph.llm_messages import GenerationMessages
 from heliograph.model import Event
 from heliograph.store.replay_records import ReplayError, ReplaySegment
+from heliograph.store.score_records import Score
 
 IssueStatus = Literal["unresolved", "resolved", "ignored"]
 ISSUE_STATUSES: tuple[str, ...] = ("unresolved", "resolved", "ignored")
@@ -215,6 +216,9 @@ class DigestBatch:
     # completes its stored generation, or waits in the store for it
     # (:mod:`heliograph.store.held_messages`).
     llm_messages: list[GenerationMessages] = field(default_factory=list)
+    # Scores the batch's events gave (``$ai_score``, ``$ai_metric``, ``$ai_feedback``:
+    # digest/scores.py), written in the same transaction (store/score_store.py).
+    scores: list[Score] = field(default_factory=list)
 
     def document(self, event: Event) -> bytes:
         """``event`` as its stored JSON document: the one digest encoded, else now."""

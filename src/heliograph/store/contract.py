@@ -68,6 +68,13 @@ from heliograph.store.llm_records import (
 )
 from heliograph.store.replay_records import ReplayFilter, ReplayRecord, SegmentRecord
 from heliograph.store.retention import PurgeReport
+from heliograph.store.score_records import (
+    Score,
+    ScoreBucket,
+    ScoreFilter,
+    ScoreQuery,
+    ScoreSummary,
+)
 from heliograph.store.sourcemap_records import (
     ArtifactBundle,
     BundleFiles,
@@ -100,6 +107,7 @@ __all__ = [
     "ReplaySink",
     "Replays",
     "Retention",
+    "Scores",
     "SourceMaps",
     "Store",
     "WebAnalytics",
@@ -319,6 +327,40 @@ class LlmReads(Protocol):
         environment: str | None = None,
         release: str | None = None,
     ) -> tuple[list[SessionRecord], str | None]: ...
+
+
+class Scores(Protocol):
+    """Scores on LLM output: numeric, boolean or categorical, on a trace, a call or a
+    session (:mod:`heliograph.store.score_records`).
+
+    Digest writes those events give with the batch (``DigestBatch.scores``);
+    the API and annotation write through :meth:`save_scores`. Either way a
+    score is an upsert by (project, id), and is stored with the model,
+    provider, prompt and flag values of the generation it names, looked up
+    then, or copied on when that generation is digested later.
+    """
+
+    def save_scores(self, scores: Sequence[Score]) -> list[Score]:
+        """Write (or replace, same id) checked scores; returns them as stored."""
+        ...
+
+    def get_score(self, project_id: int, score_id: str) -> Score | None: ...
+
+    def list_scores(
+        self, filters: ScoreFilter, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[Score], str | None]:
+        """Scores matching ``filters``, newest first, ``limit`` at most."""
+        ...
+
+    def delete_score(self, project_id: int, score_id: str) -> bool: ...
+
+    def score_summary(self, query: ScoreQuery) -> list[ScoreSummary]:
+        """Per name (and group): count, mean, range, labels over ``[since, until)``."""
+        ...
+
+    def score_series(self, query: ScoreQuery, unit: TimeUnit) -> list[ScoreBucket]:
+        """Per name and hour or day: count and mean of the scores of the range."""
+        ...
 
 
 class Accounts(ProjectLookup, Protocol):
@@ -802,6 +844,7 @@ class Store(
     IssueStore,
     IssueWork,
     LlmReads,
+    Scores,
     Accounts,
     Access,
     Flags,

@@ -32,6 +32,9 @@ LLM_ROWS = (
     ("llm_events", "timestamp"),
     ("llm_traces", "ended_at"),
     ("llm_search_text", "timestamp"),
+    # Scores (store/score_store.py) go with the time they were given.
+    ("llm_scores", "timestamp"),
+    ("llm_score_flags", "timestamp"),
 )
 # People (store/people_store.py): a person last seen before the cutoff goes, with
 # every distinct id of theirs, in the same write.

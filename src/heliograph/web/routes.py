@@ -17,6 +17,7 @@ from heliograph.web.pages.issue_events import issue_events
 from heliograph.web.pages.issue_work import issue_assign, issue_comment
 from heliograph.web.pages.issues import issue_list
 from heliograph.web.pages.llm import routes as llm_routes
+from heliograph.web.pages.llm_annotate import routes as annotation_routes
 from heliograph.web.pages.members import organization_members
 from heliograph.web.pages.organizations import new_organization
 from heliograph.web.pages.project_settings import project_settings
@@ -54,6 +55,7 @@ routes = [
     Route("/{org}/{project}/alerts/", alert_rules, methods=["GET", "POST"]),
     *llm_routes,
     *prompt_routes,
+    *annotation_routes,
     *replay_routes,
     *setup_routes,
     *source_map_routes,

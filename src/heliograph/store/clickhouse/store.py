@@ -75,6 +75,13 @@ from heliograph.store.postgresql.database import MIGRATION_LOCK, Connection
 from heliograph.store.postgresql.event_rows import EVENT_KEYS
 from heliograph.store.postgresql.store import PostgresStore, _add_outcomes
 from heliograph.store.retention import PurgeReport
+from heliograph.store.score_records import ScoreContext
+from heliograph.store.score_store import (
+    ContextKey,
+    batch_contexts,
+    document_context,
+    fill_waiting_scores,
+)
 from heliograph.store.sql_dialect import POSTGRESQL
 
 __all__ = ["TABLE_COLUMNS", "ClickHouseStore", "analytics_row", "error_row", "llm_row"]
@@ -246,6 +253,10 @@ class ClickHouseStore(ClickHouseDiskUse, ClickHouseWebReads, PostgresStore):
             )
         if done.late:
             self._merge_held(done.late)
+        if done.pending and batch_contexts(batch.analytics):
+            # A score digested while these generations were on their way here found
+            # none of them (step 1 of its batch looks them up in ClickHouse).
+            self.db.write(lambda conn: fill_waiting_scores(conn, POSTGRESQL, batch.analytics))
         return done.result
 
     def _merge_held(self, keys: list[Key]) -> None:
@@ -623,6 +634,36 @@ class ClickHouseStore(ClickHouseDiskUse, ClickHouseWebReads, PostgresStore):
         if not trace_ids:
             return "FALSE", []
         return self.dialect.in_list("trace_id", trace_ids)
+
+    def _generation_contexts(
+        self, conn: Any, keys: Sequence[ContextKey]
+    ) -> dict[ContextKey, ScoreContext]:
+        """Scored generations' contexts from ClickHouse, which keeps their rows and
+        documents (read from within digest's PostgreSQL transaction: a score naming a
+        generation stored earlier is the usual case, a user's feedback)."""
+        found: dict[ContextKey, ScoreContext] = {}
+        by_project: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+        for project_id, kind, value in keys:
+            by_project[project_id][0 if kind == "span" else 1].append(value)
+        for project_id, (spans, traces) in sorted(by_project.items()):
+            rows = self.events.query(
+                "SELECT ifNull(l.span_id, ''), ifNull(l.trace_id, ''), a.data "
+                "FROM llm_events AS l INNER JOIN analytics_events AS a "
+                "ON a.project_id = l.project_id AND a.id = l.id "
+                "WHERE l.project_id = {p:UInt64} AND a.project_id = {p:UInt64} "
+                "AND l.name IN ('$ai_generation', '$ai_embedding') "
+                "AND (has({s:Array(String)}, ifNull(l.span_id, '')) "
+                "OR has({t:Array(String)}, ifNull(l.trace_id, ''))) "
+                "ORDER BY l.timestamp, l.id LIMIT 1000",
+                {"p": project_id, "s": spans, "t": traces},
+            )
+            for span_id, trace_id, data in rows:
+                context = document_context(str(data).encode(), str(trace_id) or None)
+                if span_id in spans:
+                    found.setdefault((project_id, "span", str(span_id)), context)
+                if trace_id in traces:
+                    found.setdefault((project_id, "trace", str(trace_id)), context)
+        return found
 
     def llm_trace_errors(self, project_id: int, trace_id: str) -> list[TraceError]:
         rows = self.events.query(

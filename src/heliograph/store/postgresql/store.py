@@ -82,6 +82,7 @@ from heliograph.store.postgresql.schema import MIGRATIONS
 from heliograph.store.prompt_store import PromptStoreMixin
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
+from heliograph.store.score_store import ScoreStoreMixin, record_scores
 from heliograph.store.sourcemap_store import SourceMapStoreMixin
 from heliograph.store.sql_dialect import POSTGRESQL
 from heliograph.store.web_rollups import WebRollupReadsMixin, record_web_analytics
@@ -102,6 +103,7 @@ class PostgresStore(
     PeopleMixin[PgDatabase],
     SourceMapStoreMixin[PgDatabase],
     DiskUseMixin,
+    ScoreStoreMixin[PgDatabase],
 ):
     """The store on a PostgreSQL database, which N nodes may share.
 
@@ -176,6 +178,7 @@ class PostgresStore(
             _write_per_event(conn, batch, outcomes, rejected, rows)
         _number_new_issues(conn, batch)
         record_llm_events(conn, batch.analytics, rows, outcomes.new_keys)
+        record_scores(conn, POSTGRESQL, batch.scores, batch.analytics, self._generation_contexts)
         held = self._join_messages(conn, batch)
         record_flag_calls(conn, POSTGRESQL, new_events(batch.analytics, outcomes.new_keys))
         _record_web(conn, new_events(batch.analytics, outcomes.new_keys))

@@ -733,4 +733,51 @@ MIGRATIONS = [
         PRIMARY KEY (prompt_id, label)
     ) WITHOUT ROWID;
     """,
+    # 18: scores on LLM output (store/score_store.py): one row per score, unique by
+    # the id its sender gave (a replay or a correction replaces it), with the scored
+    # generation's model, provider and prompt copied on (what summaries group by),
+    # and the feature-flag values it carried, one row each.
+    """
+    CREATE TABLE llm_scores (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        score_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        data_type TEXT NOT NULL,
+        value REAL,
+        string_value TEXT,
+        comment TEXT,
+        source TEXT NOT NULL,
+        trace_id TEXT,
+        observation_id TEXT,
+        session_id TEXT,
+        author_id INTEGER,
+        distinct_id TEXT,
+        environment TEXT,
+        timestamp REAL NOT NULL,
+        hour INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        model TEXT,
+        provider TEXT,
+        prompt_name TEXT,
+        prompt_version TEXT,
+        UNIQUE (project_id, score_id)
+    );
+    CREATE INDEX llm_scores_by_time ON llm_scores (project_id, timestamp);
+    CREATE INDEX llm_scores_by_trace ON llm_scores (project_id, trace_id)
+        WHERE trace_id IS NOT NULL;
+    CREATE INDEX llm_scores_by_observation ON llm_scores (project_id, observation_id)
+        WHERE observation_id IS NOT NULL;
+    CREATE INDEX llm_scores_by_session ON llm_scores (project_id, session_id)
+        WHERE session_id IS NOT NULL;
+    CREATE TABLE llm_score_flags (
+        score_row INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        flag TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (score_row, flag)
+    );
+    CREATE INDEX llm_score_flags_by_time ON llm_score_flags (project_id, timestamp);
+    """,
 ]

@@ -51,6 +51,7 @@ from heliograph.store.people_store import PeopleMixin, record_people
 from heliograph.store.prompt_store import PromptStoreMixin
 from heliograph.store.replay_store import ReplayStoreMixin, record_replays
 from heliograph.store.retention import PurgeReport
+from heliograph.store.score_store import ScoreStoreMixin, record_scores
 from heliograph.store.sourcemap_store import SourceMapStoreMixin
 from heliograph.store.sql_dialect import SQLITE
 from heliograph.store.sqlite.accounts import AccountsMixin
@@ -77,6 +78,7 @@ class SQLiteStore(
     PeopleMixin[Database],
     SourceMapStoreMixin[Database],
     DiskUseMixin,
+    ScoreStoreMixin[Database],
 ):
     """Both stores on one SQLite database (the embedded default).
 
@@ -146,6 +148,7 @@ class SQLiteStore(
                 rejected,
             )
             record_llm_events(conn, batch.analytics)
+            record_scores(conn, SQLITE, batch.scores, batch.analytics, self._generation_contexts)
             held = join_messages(conn, SQLITE, batch)
             record_flag_calls(conn, SQLITE, new_events(batch.analytics, outcomes.new_keys))
             _record_web(conn, new_events(batch.analytics, outcomes.new_keys))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from starlette.responses import Response
 from starlette.routing import Route
 
+from heliograph.auth import can_write
 from heliograph.query.llm import (
     LIST_RANGES,
     RANGES,
@@ -34,9 +35,9 @@ from heliograph.query.llm_people import (
     build_breakdown,
     build_user_list,
 )
-from heliograph.query.llm_scores import score_summary
+from heliograph.query.llm_scores import GROUP_CHOICES, ScoresView, build_scores_view
 from heliograph.store.base import Project
-from heliograph.web.common import NotFound, PageRequest, page
+from heliograph.web.common import NotFound, PageRequest, current_path, page
 from heliograph.web.llm_charts import (
     LineChart,
     StackedBars,
@@ -138,6 +139,15 @@ def dashboard_charts(view: LlmDashboard) -> dict[str, StackedBars | LineChart]:
     }
 
 
+def score_chart(view: LlmDashboard, scores: ScoresView) -> LineChart:
+    """The most frequent score names' means per slot, one line each."""
+    return line_chart(
+        [p.label for p in view.series],
+        [(f"line-score-{n}", s.name, s.means) for n, s in enumerate(scores.series)],
+        lambda v: f"{v:.3g}",
+    )
+
+
 @page
 def llm_dashboard(ctx: PageRequest) -> Response:
     """Cost, tokens, requests, latency and errors over time, by model, top traces."""
@@ -151,6 +161,16 @@ def llm_dashboard(ctx: PageRequest) -> Response:
     else:
         view = build_dashboard(ctx.store, project, ctx.params)
     pairs = ctx.store.llm_models(project.id, view.window.first_hour)
+    window = view.window
+    scores = build_scores_view(
+        ctx.store,
+        project,
+        window.since,
+        window.until,
+        unit=window.unit,
+        slots=window.slots,
+        params=ctx.params,
+    )
     return _render(
         ctx,
         "llm_dashboard.html",
@@ -163,7 +183,9 @@ def llm_dashboard(ctx: PageRequest) -> Response:
         units=UNITS[view.window.range_key],
         breakdown=build_breakdown(ctx.store, project, view.window, ctx.params),
         breakdown_choices=BREAKDOWN_CHOICES,
-        scores=score_summary(ctx.store, project, view.window.since, view.window.until),
+        scores=scores,
+        score_groups=GROUP_CHOICES,
+        score_chart=score_chart(view, scores),
         filters=filters,
         filtered=filtered,
         filter_models=sorted({m for m, _ in pairs if m}),
@@ -204,6 +226,27 @@ def llm_generations(ctx: PageRequest) -> Response:
     )
 
 
+def _annotate(
+    ctx: PageRequest, project: Project, trace_id: str | None, observation_id: str | None
+) -> dict[str, object] | None:
+    """The annotation form's fields for members and up (None for read-only access), and
+    the organization's members by id, to name the authors of annotations."""
+    _, role = ctx.visible_project(project)
+    if not can_write(ctx.principal, role):
+        return None
+    members = ctx.store.organization_members(project.organization_id)
+    return {
+        "action": llm_url(project, "scores/"),
+        "delete_action": llm_url(project, "scores/delete"),
+        "csrf_token": ctx.principal.csrf_token or "",
+        "next": current_path(ctx.request),
+        "trace_id": trace_id,
+        "observation_id": observation_id,
+        "user_id": ctx.principal.user.id,
+        "authors": {m.user.id: m.user.email for m in members},
+    }
+
+
 @page
 def llm_generation(ctx: PageRequest) -> Response:
     project = _project(ctx)
@@ -211,7 +254,14 @@ def llm_generation(ctx: PageRequest) -> Response:
     if view is None:
         raise NotFound()
     title = view.record.model or view.record.span_name or view.record.name
-    return _render(ctx, "llm_generation.html", project, "generations", title, view=view)
+    annotate = (
+        _annotate(ctx, project, view.record.trace_id, view.record.span_id)
+        if view.record.span_id
+        else None
+    )
+    return _render(
+        ctx, "llm_generation.html", project, "generations", title, view=view, annotate=annotate
+    )
 
 
 @page
@@ -239,6 +289,7 @@ def llm_trace(ctx: PageRequest) -> Response:
         f"Trace {view.tree.root.label}",
         view=view,
         ticks=timeline_ticks(view.tree.duration),
+        annotate=_annotate(ctx, project, view.trace.trace_id, None),
     )
 
 
