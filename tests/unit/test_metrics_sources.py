@@ -172,15 +172,25 @@ def test_the_middleware_labels_templates_mounts_crashes_and_odd_methods() -> Non
 
 
 @pytest.mark.parametrize(
-    ("health", "state"),
+    ("name", "up", "heartbeat_age", "started_age", "state"),
     [
-        (WorkerHealth("digest-0", up=True, heartbeat_at=time.time()), "ok"),
-        (WorkerHealth("digest-0", up=True, heartbeat_at=time.time() - 600), "stale"),
-        (WorkerHealth("acceptor-0", up=True), "ok"),
-        (WorkerHealth("digest-1", up=False, heartbeat_at=time.time() - 600), "down"),
-        (WorkerHealth("acceptor-1", up=False, started_at=time.time()), "down"),
-        (WorkerHealth("main", up=False, heartbeat_at=time.time()), "ok"),
+        ("digest-0", True, 0.0, None, "ok"),
+        ("digest-0", True, 600.0, None, "stale"),
+        ("acceptor-0", True, None, None, "ok"),
+        ("digest-1", False, 600.0, None, "down"),
+        ("acceptor-1", False, None, 0.0, "down"),
+        ("main", False, 0.0, None, "ok"),
     ],
 )
-def test_worker_states(health: WorkerHealth, state: str) -> None:
+def test_worker_states(
+    name: str, up: bool, heartbeat_age: float | None, started_age: float | None, state: str
+) -> None:
+    """Ages, not times: the cases are built when the test runs, not when pytest collects."""
+    now = time.time()
+    health = WorkerHealth(
+        name,
+        up=up,
+        heartbeat_at=None if heartbeat_age is None else now - heartbeat_age,
+        started_at=None if started_age is None else now - started_age,
+    )
     assert health.state == state
