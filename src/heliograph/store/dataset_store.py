@@ -180,6 +180,13 @@ class DatasetStoreMixin(Generic[DbT]):
         )
         return _dataset(rows[0]) if rows else None
 
+    def dataset_by_id(self, dataset_id: int) -> Dataset | None:
+        """A dataset by row id, whatever its project (the experiment job, which has a run)."""
+        rows = self._ds_read(
+            f"SELECT {_DATASET_COLUMNS} FROM datasets d WHERE d.id = ?", (dataset_id,)
+        )
+        return _dataset(rows[0]) if rows else None
+
     def list_datasets(self, project_id: int) -> list[Dataset]:
         """The project's datasets by name, with their item and run counts."""
         rows = self._ds_read(
