@@ -304,6 +304,6 @@ def test_sdk_endpoints_read_items_and_link_run_items(api: Api) -> None:
     run = api.client.get(BASE + "qa/runs/code-v1/").json()
     assert run["kind"] == "sdk" and run["status"] == "done"
     assert run["datasetRunItems"][0]["output"] == {"answer": 1}
-    bad = anonymous.post("/api/public/dataset-run-items", headers=api.basic(),
-                         json={"runName": "x", "datasetItemId": "nope", "traceId": "t"})  # fmt: skip
+    unknown = {"runName": "x", "datasetItemId": "nope", "traceId": "t"}
+    bad = anonymous.post("/api/public/dataset-run-items", headers=api.basic(), json=unknown)
     assert bad.status_code == 404
