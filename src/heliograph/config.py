@@ -128,6 +128,12 @@ class Settings:
     login_lockout_seconds: int = 900
     # How often digest deletes events past their project's retention (0: never by itself).
     retention_interval: int = 3600
+    # Experiments on datasets (src/heliograph/datasets/experiment.py), run by digest
+    # worker 0: seconds between looks for queued runs (0: never run them), the items
+    # one run may call the model for, and the USD one run may spend at most.
+    experiment_interval: int = 5
+    experiment_max_items: int = 500
+    experiment_cost_cap_usd: float = 5.0
     # MiB of request bodies (as received, and decoded) that ingest may hold in
     # memory at once, all requests together; past it, ingest answers 503.
     ingest_memory_mb: int = 128
@@ -248,6 +254,8 @@ class Settings:
             ("login_max_failures", "HELIOGRAPH_LOGIN_MAX_FAILURES"),
             ("login_lockout_seconds", "HELIOGRAPH_LOGIN_LOCKOUT_SECONDS"),
             ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
+            ("experiment_interval", "HELIOGRAPH_EXPERIMENT_INTERVAL"),
+            ("experiment_max_items", "HELIOGRAPH_EXPERIMENT_MAX_ITEMS"),
             ("workers", "HELIOGRAPH_WORKERS"),
             ("ready_min_free_mb", "HELIOGRAPH_READY_MIN_FREE_MB"),
             ("ready_max_lag_seconds", "HELIOGRAPH_READY_MAX_LAG_SECONDS"),
@@ -267,6 +275,15 @@ class Settings:
                     f"{MIN_INGEST_MEMORY_MB} (a 20 MiB body and the copy made of it)"
                 )
             settings = replace(settings, ingest_memory_mb=value)
+        if "HELIOGRAPH_EXPERIMENT_COST_CAP_USD" in env:
+            raw = env["HELIOGRAPH_EXPERIMENT_COST_CAP_USD"]
+            try:
+                cap = float(raw)
+            except ValueError:
+                cap = -1.0
+            if not 0 <= cap < float("inf"):
+                raise ConfigError(f"HELIOGRAPH_EXPERIMENT_COST_CAP_USD={raw!r}: expected 0 or more")
+            settings = replace(settings, experiment_cost_cap_usd=cap)
         if "HELIOGRAPH_SELF_MONITORING" in env:
             enabled = parse_bool("HELIOGRAPH_SELF_MONITORING", env["HELIOGRAPH_SELF_MONITORING"])
             settings = replace(settings, self_monitoring=enabled)

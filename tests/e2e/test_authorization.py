@@ -37,9 +37,11 @@ import pytest
 from starlette.routing import Mount, Route
 
 from heliograph.alerts.rules import check_rule
+from heliograph.api.dataset_fetch import routes as dataset_fetch_routes
 from heliograph.api.prompt_fetch import routes as prompt_fetch_routes
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
+from heliograph.datasets.definition import ItemDraft
 from heliograph.flags.definition import check_filters
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
@@ -142,6 +144,7 @@ class Target:
     rule_id: int
     release_file_id: int
     score_id: str
+    item_id: str
 
 
 @dataclass
@@ -235,6 +238,10 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         [make_score(project.id, id=score_id, name=title, value=1, trace_id=trace_id,
                     source="api", timestamp=now)]
     )  # fmt: skip
+    dataset = store.save_dataset(project.id, "walk-dataset", description=title, metadata={})
+    item_id = uuid.uuid4().hex
+    store.save_dataset_items(dataset.id, [ItemDraft(input=title, id=item_id)])
+    store.create_dataset_run(dataset.id, "walk-run", kind="sdk", status="done")
     return Target(
         project,
         stored.issue_id,
@@ -250,6 +257,7 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         rule.id,
         release_file.bundle.id,
         score_id,
+        item_id,
     )
 
 
@@ -312,6 +320,8 @@ def app_routes(tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
         # The SDK prompt fetch authenticates as an ingest route does, by project key (with an
         # API token as Langfuse's secret): tests/unit/test_prompts_api.py checks who gets in.
         skip |= {route.path for route in prompt_fetch_routes}
+        # So do the SDK's dataset reads and run-item links (tests/unit/test_datasets_api.py).
+        skip |= {route.path for route in dataset_fetch_routes}
         found = []
         for route in app.routes:
             if isinstance(route, Mount) or not isinstance(route, Route) or route.path in skip:
@@ -353,6 +363,9 @@ def fill(path: str, target: Target, world: World) -> str:
             "bundle_id": "1",
             "file_id": str(target.release_file_id),
             "score_id": target.score_id,
+            "dataset_name": "walk-dataset",
+            "item_id": target.item_id,
+            "run_name": "walk-run",
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -458,7 +471,7 @@ def test_beta_ids_are_useless_through_alpha(
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
                "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id",
-               "{score_id")  # fmt: skip
+               "{score_id", "{item_id")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
@@ -585,6 +598,9 @@ def test_nothing_changed_after_the_walk(
             assert all(k.revoked_at is None for k in keys)
             score = store.get_score(target.project.id, target.score_id)
             assert score is not None and score.value == 1.0
+            dataset = store.get_dataset(target.project.id, "walk-dataset")
+            assert dataset is not None and (dataset.items, dataset.runs) == (1, 1)
+            assert [d.name for d in store.list_datasets(target.project.id)] == ["walk-dataset"]
             bundles = store.list_artifact_bundles(target.project.id)
             assert [b.id for b in bundles] == [target.release_file_id]
         acme = store.get_organization("acme")

@@ -29,6 +29,12 @@ from heliograph_sdk._api import (
 )
 from heliograph_sdk._asgi import HeliographMiddleware
 from heliograph_sdk._cli import wrap_cli
+from heliograph_sdk._experiments import (
+    DatasetItem,
+    ExperimentError,
+    ExperimentResult,
+    run_experiment,
+)
 from heliograph_sdk._generation import Generation, trace_generation
 from heliograph_sdk._llm_anthropic import wrap_anthropic
 from heliograph_sdk._llm_openai import wrap_openai
@@ -40,6 +46,9 @@ from heliograph_sdk._tracing import Span, current_span, observe, trace
 from heliograph_sdk._version import __version__
 
 __all__ = [
+    "DatasetItem",
+    "ExperimentError",
+    "ExperimentResult",
     "Generation",
     "HeliographLoggingHandler",
     "HeliographMiddleware",
@@ -63,6 +72,7 @@ __all__ = [
     "langchain_handler",
     "observe",
     "openai_agents_processor",
+    "run_experiment",
     "score",
     "set_context",
     "set_tag",

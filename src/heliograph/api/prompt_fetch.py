@@ -33,7 +33,7 @@ from heliograph.auth import Principal, can_read, can_write, project_role
 from heliograph.prompts.definition import PRODUCTION, PromptError, check_label
 from heliograph.store.base import Project
 
-__all__ = ["routes"]
+__all__ = ["routes", "sdk_caller"]
 
 _CREDENTIALS = (
     "send 'Authorization: Basic base64(<project key>:<Heliograph API token>)' "
@@ -55,8 +55,11 @@ def _credentials(request: Request) -> tuple[str, str]:
     return public.strip(), secret.strip()
 
 
-def _caller(request: Request, *, write: bool = False) -> tuple[Project, Principal]:
-    """The project the key names and the token's principal, allowed to read (or write) it."""
+def sdk_caller(request: Request, *, write: bool = False) -> tuple[Project, Principal]:
+    """The project the key names and the token's principal, allowed to read (or write) it.
+
+    Every SDK endpoint authenticates so: the prompt fetches, and the datasets'
+    (``api/dataset_fetch.py``)."""
     public, secret = _credentials(request)
     runtime = common.runtime(request)
     found = runtime.store.user_for_api_token(secret)
@@ -71,12 +74,12 @@ def _caller(request: Request, *, write: bool = False) -> tuple[Project, Principa
     if not can_read(caller):
         raise ApiError(403, "this token lacks the read scope")
     if write and not can_write(caller, role):
-        raise ApiError(403, "creating prompts needs the write scope and a member role")
+        raise ApiError(403, "writing needs the write scope and a member role")
     return project, caller
 
 
 def get_prompt(request: Request) -> Response:
-    project, _ = _caller(request)
+    project, _ = sdk_caller(request)
     store = common.runtime(request).store
     name = request.path_params["name"]
     found = find_version(store, project, name, request.query_params, PRODUCTION)
@@ -84,7 +87,7 @@ def get_prompt(request: Request) -> Response:
 
 
 async def create_prompt(request: Request) -> Response:
-    project, caller = _caller(request, write=True)
+    project, caller = sdk_caller(request, write=True)
     fields = new_version_fields(await common.json_body(request))
     store = common.runtime(request).store
     created = store.create_prompt_version(project.id, **fields, user_id=caller.user.id)
@@ -102,7 +105,7 @@ def _new_labels(body: Any) -> list[str]:
 
 
 async def update_version(request: Request) -> Response:
-    project, caller = _caller(request, write=True)
+    project, caller = sdk_caller(request, write=True)
     store = common.runtime(request).store
     name = request.path_params["name"]
     raw = str(request.path_params["version"])

@@ -19,6 +19,8 @@ from heliograph import __version__
 from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
 from heliograph.api.alerts import routes as alert_routes
+from heliograph.api.dataset_fetch import routes as dataset_fetch_routes
+from heliograph.api.datasets import routes as dataset_routes
 from heliograph.api.errors import ApiError
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.llm import routes as llm_routes
@@ -314,6 +316,8 @@ routes = [
     *replay_routes,
     *llm_routes,
     *score_routes,
+    *dataset_routes,
+    *dataset_fetch_routes,
     *alert_routes,
     *sourcemap_routes,
     *release_file_routes,

@@ -11,7 +11,9 @@ processes take turns on its write lock, one batch each; grouping stays exact
 because each batch's upserts run inside one transaction.
 
 The retention job runs in worker 0 only: it writes to the same database as
-digest, in small batches, never in an acceptor. With self-monitoring on, what
+digest, in small batches, never in an acceptor. So does the experiment job
+(:mod:`heliograph.datasets.experiment`), which calls the AI provider for
+queued dataset runs and records each call through queue shard 0. With self-monitoring on, what
 these threads log at ERROR is reported to the internal project
 (:mod:`heliograph.selfmon_forward`), tagged with their role.
 """
@@ -24,6 +26,7 @@ import os
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from heliograph.alerts.channels import SmtpSettings
 from heliograph.alerts.delivery import AlertDelivery
@@ -38,6 +41,9 @@ from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.base import SchemaTooNew
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
+
+if TYPE_CHECKING:
+    from heliograph.datasets.experiment import ExperimentJob
 
 # Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
 logger = logging.getLogger("heliograph.digest.process")
@@ -65,6 +71,7 @@ def run_digest(
         smtp=SmtpSettings.configured(settings),
         retries=settings.alert_retry_seconds,
     )
+    experiments = _experiment_job(settings, store) if worker == 0 else None
     shards = _Shards(settings, store)
     stopping = threading.Event()
 
@@ -76,6 +83,8 @@ def run_digest(
     if retention is not None:
         retention.start()
         alerts.start()
+    if experiments is not None:
+        experiments.start()
     logger.info("digest worker %d of %d started (pid %d)", worker, workers, os.getpid())
     try:
         while True:
@@ -90,9 +99,44 @@ def run_digest(
         if retention is not None:
             retention.stop()
             alerts.stop()
+        if experiments is not None:
+            experiments.stop()
+            experiments.queue.close()
         shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
     logger.info("digest worker %d stopped", worker)
+
+
+def _experiment_job(settings: Settings, store: Store) -> ExperimentJob | None:
+    """The experiment job of worker 0, recording calls through queue shard 0; None when
+    experiments are off (``HELIOGRAPH_EXPERIMENT_INTERVAL=0``)."""
+    if settings.experiment_interval <= 0:
+        return None
+    from heliograph.ai.providers import make_provider
+    from heliograph.ai.settings import ProviderSettings
+    from heliograph.config import ConfigError
+    from heliograph.datasets.experiment import ExperimentJob, ExperimentLimits
+
+    try:
+        ai = ProviderSettings.from_env()
+        make_provider(ai)  # checked once here: a bad setting is logged, not retried per run
+    except ConfigError as exc:
+        logger.error("experiments cannot call the AI provider: %s", exc)
+        ai = ProviderSettings()
+    limits = ExperimentLimits(
+        max_items=settings.experiment_max_items,
+        cost_cap_usd=settings.experiment_cost_cap_usd,
+        model=ai.effective_model,
+        max_tokens=ai.max_output_tokens,
+        timeout=ai.timeout_seconds,
+    )
+    return ExperimentJob(
+        store,
+        open_queue(settings.data_dir, 0),
+        lambda: make_provider(ai),
+        limits,
+        interval=settings.experiment_interval,
+    )
 
 
 def _report_errors(store: Store, settings: Settings) -> None:

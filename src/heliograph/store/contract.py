@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from heliograph.alerts.rules import AlertRule
+from heliograph.datasets.definition import Dataset, DatasetItem, DatasetRun, ItemDraft, RunItem
 from heliograph.flags.definition import FeatureFlag, FlagChange
 from heliograph.prompts.definition import Content, PromptSummary, PromptVersion
 from heliograph.store.alert_store import Delivery, NotificationRecord
@@ -96,6 +97,7 @@ __all__ = [
     "Access",
     "Accounts",
     "Alerts",
+    "Datasets",
     "DigestSink",
     "Flags",
     "IssueStore",
@@ -354,6 +356,10 @@ class Scores(Protocol):
 
     def delete_score(self, project_id: int, score_id: str) -> bool: ...
 
+    def scores_of_traces(self, project_id: int, trace_ids: Sequence[str]) -> list[Score]:
+        """Every score naming one of ``trace_ids``, oldest first (run comparisons)."""
+        ...
+
     def score_summary(self, query: ScoreQuery) -> list[ScoreSummary]:
         """Per name (and group): count, mean, range, labels over ``[since, until)``."""
         ...
@@ -593,6 +599,88 @@ class Prompts(Protocol):
         *,
         user_id: int | None,
     ) -> bool: ...
+
+
+class Datasets(Protocol):
+    """Datasets of a project, their items, and the runs (experiments) over them.
+
+    Fields come checked (:mod:`heliograph.datasets.definition`). Items are
+    unique by the id their sender gave (saving one again replaces it); runs by
+    name in their dataset; a run item by (run, item), naming the trace that
+    recorded it (what scores, cost and latency are read by). Datasets are
+    reached through their project (:meth:`get_dataset`): the methods taking a
+    ``dataset_id`` trust the caller to have found it there.
+    """
+
+    def save_dataset(
+        self, project_id: int, name: str, *, description: str, metadata: dict[str, Any]
+    ) -> Dataset: ...
+
+    def get_dataset(self, project_id: int, name: str) -> Dataset | None: ...
+
+    def dataset_by_id(self, dataset_id: int) -> Dataset | None:
+        """By row id, whatever its project: for the experiment job only, never a request."""
+        ...
+
+    def list_datasets(self, project_id: int) -> list[Dataset]: ...
+
+    def delete_dataset(self, project_id: int, name: str) -> bool: ...
+
+    def save_dataset_items(self, dataset_id: int, items: Sequence[ItemDraft]) -> int:
+        """Insert or replace (same id) items; returns how many were new."""
+        ...
+
+    def dataset_items(
+        self,
+        dataset_id: int,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[DatasetItem], str | None]: ...
+
+    def get_dataset_item(self, dataset_id: int, item_id: str) -> DatasetItem | None: ...
+
+    def delete_dataset_item(self, dataset_id: int, item_id: str) -> bool: ...
+
+    def create_dataset_run(
+        self,
+        dataset_id: int,
+        name: str,
+        *,
+        kind: str,
+        status: str,
+        description: str = "",
+        metadata: dict[str, Any] | None = None,
+        prompt_name: str | None = None,
+        prompt_version: int | None = None,
+        settings: dict[str, Any] | None = None,
+        user_id: int | None = None,
+        exist_ok: bool = False,
+    ) -> DatasetRun: ...
+
+    def get_dataset_run(self, dataset_id: int, name: str) -> DatasetRun | None: ...
+
+    def list_dataset_runs(self, dataset_id: int) -> list[DatasetRun]: ...
+
+    def delete_dataset_run(self, dataset_id: int, name: str) -> bool: ...
+
+    def claim_dataset_run(self, now: float, stale_after: float) -> DatasetRun | None:
+        """A queued (or abandoned) prompt run, now running: only one caller gets it."""
+        ...
+
+    def update_dataset_run(
+        self,
+        run_id: int,
+        *,
+        status: str | None = None,
+        error: str | None = None,
+        cost_usd: float | None = None,
+    ) -> None: ...
+
+    def save_run_items(self, items: Sequence[RunItem]) -> None: ...
+
+    def run_items(self, run_id: int) -> list[RunItem]: ...
 
 
 class Replays(ReplaySink, Protocol):
@@ -849,6 +937,7 @@ class Store(
     Access,
     Flags,
     Prompts,
+    Datasets,
     Replays,
     Retention,
     DiskUse,

@@ -395,6 +395,18 @@ class ScoreStoreMixin(Generic[DbT]):
 
         return self.db.read(read)
 
+    def scores_of_traces(self, project_id: int, trace_ids: Sequence[str]) -> list[Score]:
+        """Every score naming one of ``trace_ids`` (a trace or a call in it), oldest first.
+
+        What a dataset run comparison reads: each run item's trace, its scores.
+        """
+        found: list[tuple[int, Score]] = []
+        wanted = sorted(set(trace_ids))
+        for start in range(0, len(wanted), 500):
+            condition, params = self.dialect.in_list("trace_id", wanted[start : start + 500])
+            found += self._read_scores(f"project_id = ? AND {condition}", (project_id, *params))
+        return [score for _, score in sorted(found, key=lambda f: (f[1].timestamp, f[0]))]
+
     def get_score(self, project_id: int, score_id: str) -> Score | None:
         found = self._read_scores("project_id = ? AND score_id = ?", (project_id, score_id))
         return found[0][1] if found else None

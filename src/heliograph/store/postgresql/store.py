@@ -51,6 +51,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
+from heliograph.store.dataset_store import DatasetStoreMixin
 from heliograph.store.disk_use import DiskUseMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
@@ -92,6 +93,7 @@ class PostgresStore(
     AccountsMixin,
     FlagStoreMixin[PgDatabase],
     PromptStoreMixin[PgDatabase],
+    DatasetStoreMixin[PgDatabase],
     LlmStoreMixin,
     IssueReadsMixin[PgDatabase],
     IssueActivityMixin[PgDatabase],

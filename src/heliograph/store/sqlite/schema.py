@@ -780,4 +780,69 @@ MIGRATIONS = [
     );
     CREATE INDEX llm_score_flags_by_time ON llm_score_flags (project_id, timestamp);
     """,
+    # 19: datasets and experiments (store/dataset_store.py): a dataset per (project,
+    # name); its items, unique by the id their sender gave (JSON input, expected
+    # output and metadata, the trace or generation they came from); runs, unique
+    # by name in their dataset, with a status the experiment job moves; and run
+    # items, one per (run, item), naming the trace their execution recorded:
+    # what scores, cost and latency are joined on.
+    """
+    CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE dataset_items (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+        item_id TEXT NOT NULL,
+        input TEXT,
+        expected_output TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        source_trace_id TEXT,
+        source_observation_id TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (dataset_id, item_id)
+    );
+    CREATE TABLE dataset_runs (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt_name TEXT,
+        prompt_version INTEGER,
+        settings TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        created_by INTEGER,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        UNIQUE (dataset_id, name)
+    );
+    CREATE INDEX dataset_runs_by_status ON dataset_runs (status, updated_at);
+    CREATE TABLE dataset_run_items (
+        run_id INTEGER NOT NULL REFERENCES dataset_runs(id),
+        item_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        observation_id TEXT,
+        output TEXT,
+        error TEXT,
+        latency_s REAL,
+        cost_usd REAL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, item_id)
+    );
+    """,
 ]

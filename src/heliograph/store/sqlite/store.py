@@ -29,6 +29,7 @@ from heliograph.store.base import (
     RejectedEvent,
 )
 from heliograph.store.blobs import BlobStore, FileBlobStore
+from heliograph.store.dataset_store import DatasetStoreMixin
 from heliograph.store.disk_use import DiskUseMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
@@ -67,6 +68,7 @@ class SQLiteStore(
     AccountsMixin,
     FlagStoreMixin[Database],
     PromptStoreMixin[Database],
+    DatasetStoreMixin[Database],
     LlmStoreMixin,
     IssueReadsMixin[Database],
     IssueActivityMixin[Database],
