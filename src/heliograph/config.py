@@ -128,6 +128,9 @@ class Settings:
     login_lockout_seconds: int = 900
     # How often digest deletes events past their project's retention (0: never by itself).
     retention_interval: int = 3600
+    # How often digest worker 0 runs evaluators on new generations and queued runs
+    # (seconds; 0: never, not even on demand).
+    evaluator_interval: int = 10
     # MiB of request bodies (as received, and decoded) that ingest may hold in
     # memory at once, all requests together; past it, ingest answers 503.
     ingest_memory_mb: int = 128
@@ -248,6 +251,7 @@ class Settings:
             ("login_max_failures", "HELIOGRAPH_LOGIN_MAX_FAILURES"),
             ("login_lockout_seconds", "HELIOGRAPH_LOGIN_LOCKOUT_SECONDS"),
             ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
+            ("evaluator_interval", "HELIOGRAPH_EVALUATOR_INTERVAL"),
             ("workers", "HELIOGRAPH_WORKERS"),
             ("ready_min_free_mb", "HELIOGRAPH_READY_MIN_FREE_MB"),
             ("ready_max_lag_seconds", "HELIOGRAPH_READY_MAX_LAG_SECONDS"),

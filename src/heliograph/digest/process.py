@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from heliograph.alerts.channels import SmtpSettings
 from heliograph.alerts.delivery import AlertDelivery
@@ -38,6 +39,9 @@ from heliograph.store import open_queue, open_store, queue_shards
 from heliograph.store.base import SchemaTooNew
 from heliograph.store.contract import Store
 from heliograph.store.retention import RetentionJob
+
+if TYPE_CHECKING:
+    from heliograph.evals.job import EvaluationJob
 
 # Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
 logger = logging.getLogger("heliograph.digest.process")
@@ -65,6 +69,7 @@ def run_digest(
         smtp=SmtpSettings.configured(settings),
         retries=settings.alert_retry_seconds,
     )
+    evaluations = _evaluation_job(settings, store) if worker == 0 else None
     shards = _Shards(settings, store)
     stopping = threading.Event()
 
@@ -76,6 +81,8 @@ def run_digest(
     if retention is not None:
         retention.start()
         alerts.start()
+    if evaluations is not None:
+        evaluations.start()
     logger.info("digest worker %d of %d started (pid %d)", worker, workers, os.getpid())
     try:
         while True:
@@ -90,9 +97,39 @@ def run_digest(
         if retention is not None:
             retention.stop()
             alerts.stop()
+        if evaluations is not None:
+            evaluations.stop()
+            evaluations.queue.close()
         shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
     logger.info("digest worker %d stopped", worker)
+
+
+def _evaluation_job(settings: Settings, store: Store) -> EvaluationJob | None:
+    """The evaluators' job (docs/evaluations.md): it appends its judge calls (to the
+    internal project) and quality regressions (error events) to queue shard 0, which
+    this worker drains. None when ``HELIOGRAPH_EVALUATOR_INTERVAL`` is 0."""
+    if not settings.evaluator_interval:
+        return None
+    from heliograph.ai.settings import ProviderSettings
+    from heliograph.evals.job import EvaluationJob
+    from heliograph.evals.provider_judge import provider_judge
+    from heliograph.selfmon import judge_recorder
+
+    queue = open_queue(settings.data_dir, 0)
+    try:
+        judge = provider_judge(ProviderSettings.from_env())
+    except Exception:
+        logger.exception("LLM-as-judge evaluators are off: the AI provider is misconfigured")
+        judge = None
+    return EvaluationJob(
+        store,
+        queue,
+        judge,
+        interval=settings.evaluator_interval,
+        base_url=settings.base_url,
+        record_judge_call=judge_recorder(queue, store),
+    )
 
 
 def _report_errors(store: Store, settings: Settings) -> None:

@@ -358,8 +358,9 @@ def make_evaluator(project_id: int, data: Mapping[str, Any], *, id: int = 0) -> 
     rate = _number(data.get("sampling_rate"), "sampling_rate", low=0, high=1)
     budget = _number(data.get("daily_budget_usd"), "daily_budget_usd", low=0, high=100_000)
     threshold = _number(data.get("threshold"), "threshold")
-    if threshold is None and kind in DETERMINISTIC:
-        threshold = 1.0  # a failed check (0) is below it: failures open issues
+    if threshold is None and (output["type"] == "boolean" or output.get("passing")):
+        # Passed is 1, failed 0: a failure is below 0.5, and so is a window mostly failing.
+        threshold = 0.5
     window = _number(data.get("window"), "window", low=1, high=MAX_WINDOW)
     return Evaluator(
         project_id=project_id,

@@ -108,11 +108,9 @@ def judge_cost(evaluator: Evaluator, reply: JudgeReply) -> float:
     return compute_cost(properties).total_usd or 0.0
 
 
-def _passed(evaluator: Evaluator, value: float | None, label: str | None) -> bool | None:
+def _passed(evaluator: Evaluator, value: float | None) -> bool | None:
     if evaluator.threshold is not None and value is not None:
         return value >= evaluator.threshold
-    if label is not None and evaluator.output.get("passing"):
-        return label in evaluator.output["passing"]
     return None
 
 
@@ -128,7 +126,7 @@ def evaluate(
             return Verdict("skipped", reasoning=f"no {target} text (payloads not kept?)")
         ok, why = run_check(evaluator.kind, evaluator.config, text)
         value = 1.0 if ok else 0.0
-        return Verdict("scored", value, None, _passed(evaluator, value, None), why)
+        return Verdict("scored", value, None, _passed(evaluator, value), why)
     if not sample.output:
         return Verdict("skipped", reasoning="no output text (payloads not kept?)")
     if judge is None:
@@ -149,5 +147,5 @@ def evaluate(
         number, label, reasoning = parse_verdict(evaluator.output, reply.text)
     except JudgeAnswerError as exc:
         return Verdict("error", reasoning=str(exc), cost_usd=cost, reply=reply)
-    passed = _passed(evaluator, number, label)
+    passed = _passed(evaluator, number)
     return Verdict("scored", number, label, passed, reasoning, cost, reply)
