@@ -40,6 +40,7 @@ from heliograph.alerts.rules import check_rule
 from heliograph.api.prompt_fetch import routes as prompt_fetch_routes
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
+from heliograph.evals.definition import make_evaluator
 from heliograph.flags.definition import check_filters
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
@@ -142,6 +143,7 @@ class Target:
     rule_id: int
     release_file_id: int
     score_id: str
+    evaluator_id: int
 
 
 @dataclass
@@ -235,6 +237,9 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         [make_score(project.id, id=score_id, name=title, value=1, trace_id=trace_id,
                     source="api", timestamp=now)]
     )  # fmt: skip
+    evaluator = store.create_evaluator(
+        make_evaluator(project.id, {"name": "walk-check", "kind": "length", "config": {"max": 9}})
+    )
     return Target(
         project,
         stored.issue_id,
@@ -250,6 +255,7 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         rule.id,
         release_file.bundle.id,
         score_id,
+        evaluator.id,
     )
 
 
@@ -353,6 +359,7 @@ def fill(path: str, target: Target, world: World) -> str:
             "bundle_id": "1",
             "file_id": str(target.release_file_id),
             "score_id": target.score_id,
+            "evaluator_id": str(target.evaluator_id),
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -458,7 +465,7 @@ def test_beta_ids_are_useless_through_alpha(
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
                "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id",
-               "{score_id")  # fmt: skip
+               "{score_id", "{evaluator_id")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
@@ -585,6 +592,9 @@ def test_nothing_changed_after_the_walk(
             assert all(k.revoked_at is None for k in keys)
             score = store.get_score(target.project.id, target.score_id)
             assert score is not None and score.value == 1.0
+            [evaluator] = store.list_evaluators(target.project.id)
+            assert (evaluator.id, evaluator.config["max"]) == (target.evaluator_id, 9)
+            assert store.evaluator_runs(target.project.id, target.evaluator_id) == []
             bundles = store.list_artifact_bundles(target.project.id)
             assert [b.id for b in bundles] == [target.release_file_id]
         acme = store.get_organization("acme")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from heliograph.ai.policy import POLICY_STATES
+from heliograph.api.openapi_evaluators import EVALUATOR_SCHEMAS, evaluator_paths
 from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
 from heliograph.api.openapi_prompts import PROMPT_SCHEMAS, prompt_paths
 from heliograph.api.openapi_scores import SCORE_SCHEMAS, score_paths
@@ -1084,6 +1085,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **_replay_paths(),
             **llm_paths(),
             **score_paths(),
+            **evaluator_paths(),
             **_alert_paths(),
             **_issue_work_paths(),
             **_organization_paths(),
@@ -1251,6 +1253,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 **LLM_SCHEMAS,
                 **PROMPT_SCHEMAS,
                 **SCORE_SCHEMAS,
+                **EVALUATOR_SCHEMAS,
             },
         },
     }

@@ -20,6 +20,7 @@ from heliograph.api import common
 from heliograph.api.ai_fix import ai_fix
 from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.errors import ApiError
+from heliograph.api.evaluators import routes as evaluator_routes
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.llm import routes as llm_routes
 from heliograph.api.llm_scores import routes as score_routes
@@ -314,6 +315,7 @@ routes = [
     *replay_routes,
     *llm_routes,
     *score_routes,
+    *evaluator_routes,
     *alert_routes,
     *sourcemap_routes,
     *release_file_routes,
