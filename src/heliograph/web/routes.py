@@ -10,6 +10,7 @@ from starlette.routing import Route
 from heliograph.web.pages.account import home, login, login_link, logout
 from heliograph.web.pages.admin_status import admin_status
 from heliograph.web.pages.alerts import alert_rules
+from heliograph.web.pages.evaluators import routes as evaluator_routes
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issue_alerts import issue_alerts
@@ -55,6 +56,7 @@ routes = [
     Route("/{org}/{project}/alerts/", alert_rules, methods=["GET", "POST"]),
     *llm_routes,
     *prompt_routes,
+    *evaluator_routes,
     *annotation_routes,
     *replay_routes,
     *setup_routes,
