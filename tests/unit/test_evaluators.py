@@ -260,3 +260,34 @@ def test_a_group_regresses_only_once_its_window_mean_is_low() -> None:
     assert not regresses(evaluator, high, 0.1)  # a passing generation adds no event
     other = Group("support", "3", "gpt")
     assert windows.observe(evaluator, other, 0.1) is None
+
+
+def test_the_ai_fix_sees_the_prompt_the_outputs_and_the_reasons() -> None:
+    from heliograph.ai.describe import build_messages, describe_event
+    from heliograph.evals.regression import regression_event
+
+    evaluator = make_evaluator(1, {
+        "name": "valid-json", "kind": "json_schema",
+        "config": {"schema": {"type": "object", "required": ["answer"]}},
+    })  # fmt: skip
+    event = generation(**{
+        "$ai_prompt_name": "support", "$ai_prompt_version": 3, "$ai_model": "gpt-4o-mini",
+        "$ai_output_choices": [{"role": "assistant", "content": "Sorry " * 1000}],
+    })  # fmt: skip
+    sample = generation_sample(event)
+    verdict = evaluate(evaluator, sample)
+    payload = regression_event(
+        evaluator, event, sample, verdict, mean=0.0, prompt="Answer as JSON: {{q}}",
+        generation_url="/g/",
+    )  # fmt: skip
+    error = Event(project_id=1, event_id="x", timestamp=0.0, message=payload["message"],
+                  contexts=payload["contexts"])  # fmt: skip
+    description = describe_event(error, budget_tokens=2000)
+    quality = description.data["llm_quality"]
+    assert quality["prompt"] == "Answer as JSON: {{q}}" and quality["prompt_version"] == "3"
+    assert "not valid JSON" in quality["reasoning"] and quality["output"].startswith("Sorry")
+    assert description.tokens <= 2000
+    system = build_messages(description)[0]["content"]
+    assert '"llm_quality"' in system and "prompt" in system
+    tiny = describe_event(error, budget_tokens=200)
+    assert "llm_quality" in tiny.data  # clipped, never dropped
