@@ -72,6 +72,13 @@ def test_the_cursor_moves_and_survives_an_update(store: Store, project: Project)
         "abc",
         1.0,
     )
+    # Paused, then switched back on: it judges from then on, not the pause's backlog.
+    store.update_evaluator(found.with_changes(enabled=False))
+    paused = store.get_evaluator(project.id, created.id)
+    assert paused is not None and paused.cursor_timestamp == 1234.5
+    resumed = store.update_evaluator(paused.with_changes(enabled=True))
+    assert resumed is not None and resumed.cursor_timestamp > 1234.5
+    assert resumed.cursor_event_id == ""
 
 
 def test_usage_adds_up_across_writers(store: Store, project: Project) -> None:

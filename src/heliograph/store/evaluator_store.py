@@ -139,8 +139,8 @@ class EvaluatorStoreMixin(Generic[DbT]):
         return created
 
     def update_evaluator(self, evaluator: Evaluator) -> Evaluator | None:
-        """Replace the definition of evaluator ``evaluator.id`` (its cursor stays);
-        None when the project has no such evaluator."""
+        """Replace the definition of evaluator ``evaluator.id`` (its cursor stays, but
+        one switched back on starts from now); None when the project has none such."""
 
         def write(conn: AccountConnection) -> Evaluator | None:
             clash = self._eval_one(
@@ -150,16 +150,25 @@ class EvaluatorStoreMixin(Generic[DbT]):
             )
             if clash is not None:
                 raise EvaluatorError(f"an evaluator named {evaluator.name!r} exists already")
+            now = time.time()
+            # Switched back on: judge what comes from now on, not the backlog of the pause.
             row = self._eval_one(
                 conn,
-                "UPDATE evaluators SET name = ?, kind = ?, definition = ?, enabled = ?, "
-                f"updated_at = ? WHERE project_id = ? AND id = ? RETURNING {_COLUMNS}",
+                "UPDATE evaluators SET name = ?, kind = ?, definition = ?, "
+                "cursor_timestamp = CASE WHEN enabled = 0 AND ? = 1 THEN ? "
+                "ELSE cursor_timestamp END, "
+                "cursor_event_id = CASE WHEN enabled = 0 AND ? = 1 THEN '' "
+                "ELSE cursor_event_id END, "
+                f"enabled = ?, updated_at = ? WHERE project_id = ? AND id = ? RETURNING {_COLUMNS}",
                 (
                     evaluator.name,
                     evaluator.kind,
                     _definition(evaluator),
                     int(evaluator.enabled),
-                    time.time(),
+                    now,
+                    int(evaluator.enabled),
+                    int(evaluator.enabled),
+                    now,
                     evaluator.project_id,
                     evaluator.id,
                 ),
