@@ -134,6 +134,9 @@ class Settings:
     experiment_interval: int = 5
     experiment_max_items: int = 500
     experiment_cost_cap_usd: float = 5.0
+    # How often digest worker 0 runs evaluators on new generations and queued runs
+    # (seconds; 0: never, not even on demand).
+    evaluator_interval: int = 10
     # MiB of request bodies (as received, and decoded) that ingest may hold in
     # memory at once, all requests together; past it, ingest answers 503.
     ingest_memory_mb: int = 128
@@ -256,6 +259,7 @@ class Settings:
             ("retention_interval", "HELIOGRAPH_RETENTION_INTERVAL"),
             ("experiment_interval", "HELIOGRAPH_EXPERIMENT_INTERVAL"),
             ("experiment_max_items", "HELIOGRAPH_EXPERIMENT_MAX_ITEMS"),
+            ("evaluator_interval", "HELIOGRAPH_EVALUATOR_INTERVAL"),
             ("workers", "HELIOGRAPH_WORKERS"),
             ("ready_min_free_mb", "HELIOGRAPH_READY_MIN_FREE_MB"),
             ("ready_max_lag_seconds", "HELIOGRAPH_READY_MAX_LAG_SECONDS"),

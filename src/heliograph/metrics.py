@@ -206,6 +206,19 @@ AI_FIX_COST = Counter(
     "of a model without a known price add nothing.",
     ["provider", "model"],
 )
+EVALUATOR_RUNS = Counter(
+    "heliograph_evaluator_runs",
+    "Generations evaluators looked at, by kind and outcome: passed, failed, scored "
+    "(no threshold), skipped (no text, or the day's budget spent), error (the judge failed "
+    "or answered nonsense).",
+    ["kind", "outcome"],
+)
+EVALUATOR_COST = Counter(
+    "heliograph_evaluator_cost_usd",
+    "What LLM-as-judge evaluators' calls cost in US dollars (the evaluator's token prices, "
+    "else the price table); calls of a model without a known price add nothing.",
+    [],
+)
 ALERT_DELIVERIES = Counter(
     "heliograph_alert_deliveries",
     "Alert notifications by channel (email, slack, webhook) and outcome: sent, "

@@ -1,8 +1,9 @@
 """Heliograph watches itself, in its own ``heliograph-internal`` project.
 
-Every AI-fix call becomes an ``$ai_generation`` event there, appended to the
-local ingest queue like any PostHog event (no network involved), so the
-platform's own LLM spend shows up in its own LLM dashboard.
+Every AI-fix call and every evaluator's judge call becomes an ``$ai_generation``
+event there, appended to the local ingest queue like any PostHog event (no
+network involved), so the platform's own LLM spend shows up in its own LLM
+dashboard.
 
 With ``HELIOGRAPH_SELF_MONITORING=on`` and heliograph-sdk installed, the
 errors every process of the server logs (the acceptors' unhandled 500s,
@@ -21,15 +22,19 @@ import orjson
 
 from heliograph.ai.fix import GenerationRecord
 from heliograph.bootstrap import ensure_internal_key, ensure_internal_project
+from heliograph.evals.definition import Evaluator
+from heliograph.evals.engine import JudgeReply
 from heliograph.llm_vocabulary import (
     AI_BASE_URL,
     AI_ERROR,
     AI_GENERATION,
     AI_HTTP_STATUS,
+    AI_INPUT_TOKEN_PRICE,
     AI_INPUT_TOKENS,
     AI_IS_ERROR,
     AI_LATENCY,
     AI_MODEL,
+    AI_OUTPUT_TOKEN_PRICE,
     AI_OUTPUT_TOKENS,
     AI_PROVIDER,
     AI_SPAN_NAME,
@@ -81,6 +86,63 @@ def generation_recorder(queue: PayloadQueue, store: Store) -> Callable[[Generati
             now=time.time(),
         )
         queue.append_nowait(project_id, "posthog", time.time(), orjson.dumps([event]))
+
+    return record
+
+
+def judge_properties(
+    evaluator: Evaluator, project_id: int, event_id: str, reply: JudgeReply
+) -> dict[str, object]:
+    """An evaluator's judge call as ``$ai_generation`` properties: the evaluator and the
+    generation it judged are named, never the judged text."""
+    properties: dict[str, object] = {
+        AI_TRACE_ID: f"evaluator-{evaluator.id}-{event_id}",
+        AI_SPAN_NAME: "evaluator",
+        AI_PROVIDER: reply.provider,
+        AI_MODEL: reply.model,
+        AI_BASE_URL: reply.base_url,
+        AI_INPUT_TOKENS: reply.input_tokens,
+        AI_OUTPUT_TOKENS: reply.output_tokens,
+        AI_LATENCY: reply.latency_s,
+        AI_IS_ERROR: reply.error is not None,
+        "evaluator": evaluator.name,
+        "evaluator_id": evaluator.id,
+        "evaluated_project_id": project_id,
+        "evaluated_event_id": event_id,
+    }
+    for key, name in (
+        ("input_token_price", AI_INPUT_TOKEN_PRICE),
+        ("output_token_price", AI_OUTPUT_TOKEN_PRICE),
+    ):
+        if key in evaluator.config:
+            properties[name] = evaluator.config[key]
+    if reply.http_status is not None:
+        properties[AI_HTTP_STATUS] = reply.http_status
+    if reply.error:
+        properties[AI_ERROR] = reply.error
+    return properties
+
+
+def judge_recorder(
+    queue: PayloadQueue, store: Store
+) -> Callable[[Evaluator, int, str, JudgeReply], None]:
+    """What the evaluation job calls after each judge call: an ``$ai_generation`` in the
+    internal project, through the local queue."""
+
+    def record(evaluator: Evaluator, project_id: int, event_id: str, reply: JudgeReply) -> None:
+        internal = ensure_internal_project(store).id
+        event = normalize_event(
+            {
+                "event": AI_GENERATION,
+                "distinct_id": "heliograph",
+                "properties": {
+                    **judge_properties(evaluator, project_id, event_id, reply),
+                    "$process_person_profile": False,
+                },
+            },
+            now=time.time(),
+        )
+        queue.append_nowait(internal, "posthog", time.time(), orjson.dumps([event]))
 
     return record
 

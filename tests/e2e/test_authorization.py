@@ -42,6 +42,7 @@ from heliograph.api.prompt_fetch import routes as prompt_fetch_routes
 from heliograph.app import create_app, ingest_routes
 from heliograph.config import Settings
 from heliograph.datasets.definition import ItemDraft
+from heliograph.evals.definition import make_evaluator
 from heliograph.flags.definition import check_filters
 from heliograph.model import Event, Exception_
 from heliograph.runtime import Runtime
@@ -145,6 +146,7 @@ class Target:
     release_file_id: int
     score_id: str
     item_id: str
+    evaluator_id: int
 
 
 @dataclass
@@ -242,6 +244,9 @@ def _seed(store: Store, project: Project, title: str) -> Target:
     item_id = uuid.uuid4().hex
     store.save_dataset_items(dataset.id, [ItemDraft(input=title, id=item_id)])
     store.create_dataset_run(dataset.id, "walk-run", kind="sdk", status="done")
+    evaluator = store.create_evaluator(
+        make_evaluator(project.id, {"name": "walk-check", "kind": "length", "config": {"max": 9}})
+    )
     return Target(
         project,
         stored.issue_id,
@@ -258,6 +263,7 @@ def _seed(store: Store, project: Project, title: str) -> Target:
         release_file.bundle.id,
         score_id,
         item_id,
+        evaluator.id,
     )
 
 
@@ -366,6 +372,7 @@ def fill(path: str, target: Target, world: World) -> str:
             "dataset_name": "walk-dataset",
             "item_id": target.item_id,
             "run_name": "walk-run",
+            "evaluator_id": str(target.evaluator_id),
         }
         if name not in values:
             raise AssertionError(f"{path}: teach the authorization test about {{{name}}}")
@@ -471,7 +478,7 @@ def test_beta_ids_are_useless_through_alpha(
 ) -> None:
     objects = ("{issue_id}", "{event_id}", "{trace_id", "{key_id}", "{flag_id}", "{replay_id}",
                "{person_id}", "{rule_id}", "{file_id}", "{session_id", "{distinct_id",
-               "{score_id", "{item_id")  # fmt: skip
+               "{score_id", "{item_id", "{evaluator_id")  # fmt: skip
     for template, methods in routes:
         has_project = "{project" in template
         if not has_project or not any(name in template for name in objects):
@@ -601,6 +608,9 @@ def test_nothing_changed_after_the_walk(
             dataset = store.get_dataset(target.project.id, "walk-dataset")
             assert dataset is not None and (dataset.items, dataset.runs) == (1, 1)
             assert [d.name for d in store.list_datasets(target.project.id)] == ["walk-dataset"]
+            [evaluator] = store.list_evaluators(target.project.id)
+            assert (evaluator.id, evaluator.config["max"]) == (target.evaluator_id, 9)
+            assert store.evaluator_runs(target.project.id, target.evaluator_id) == []
             bundles = store.list_artifact_bundles(target.project.id)
             assert [b.id for b in bundles] == [target.release_file_id]
         acme = store.get_organization("acme")

@@ -10,6 +10,7 @@ from typing import Any
 
 from heliograph.ai.policy import POLICY_STATES
 from heliograph.api.openapi_datasets import DATASET_SCHEMAS, dataset_paths
+from heliograph.api.openapi_evaluators import EVALUATOR_SCHEMAS, evaluator_paths
 from heliograph.api.openapi_llm import LLM_SCHEMAS, llm_paths
 from heliograph.api.openapi_prompts import PROMPT_SCHEMAS, prompt_paths
 from heliograph.api.openapi_scores import SCORE_SCHEMAS, score_paths
@@ -1086,6 +1087,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
             **llm_paths(),
             **score_paths(),
             **dataset_paths(),
+            **evaluator_paths(),
             **_alert_paths(),
             **_issue_work_paths(),
             **_organization_paths(),
@@ -1254,6 +1256,7 @@ def openapi_schema(base_url: str) -> dict[str, Any]:
                 **PROMPT_SCHEMAS,
                 **SCORE_SCHEMAS,
                 **DATASET_SCHEMAS,
+                **EVALUATOR_SCHEMAS,
             },
         },
     }

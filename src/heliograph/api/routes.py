@@ -22,6 +22,7 @@ from heliograph.api.alerts import routes as alert_routes
 from heliograph.api.dataset_fetch import routes as dataset_fetch_routes
 from heliograph.api.datasets import routes as dataset_routes
 from heliograph.api.errors import ApiError
+from heliograph.api.evaluators import routes as evaluator_routes
 from heliograph.api.flags import routes as flag_routes
 from heliograph.api.llm import routes as llm_routes
 from heliograph.api.llm_scores import routes as score_routes
@@ -318,6 +319,7 @@ routes = [
     *score_routes,
     *dataset_routes,
     *dataset_fetch_routes,
+    *evaluator_routes,
     *alert_routes,
     *sourcemap_routes,
     *release_file_routes,

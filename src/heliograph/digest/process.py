@@ -44,6 +44,7 @@ from heliograph.store.retention import RetentionJob
 
 if TYPE_CHECKING:
     from heliograph.datasets.experiment import ExperimentJob
+    from heliograph.evals.job import EvaluationJob
 
 # Named, not __name__: run with -m, this module is "__main__" (docs/logging.md).
 logger = logging.getLogger("heliograph.digest.process")
@@ -72,6 +73,7 @@ def run_digest(
         retries=settings.alert_retry_seconds,
     )
     experiments = _experiment_job(settings, store) if worker == 0 else None
+    evaluations = _evaluation_job(settings, store) if worker == 0 else None
     shards = _Shards(settings, store)
     stopping = threading.Event()
 
@@ -85,6 +87,8 @@ def run_digest(
         alerts.start()
     if experiments is not None:
         experiments.start()
+    if evaluations is not None:
+        evaluations.start()
     logger.info("digest worker %d of %d started (pid %d)", worker, workers, os.getpid())
     try:
         while True:
@@ -102,6 +106,9 @@ def run_digest(
         if experiments is not None:
             experiments.stop()
             experiments.queue.close()
+        if evaluations is not None:
+            evaluations.stop()
+            evaluations.queue.close()
         shards.stop()  # each worker finishes the batch in flight; the rest stays queued
         store.close()
     logger.info("digest worker %d stopped", worker)
@@ -136,6 +143,33 @@ def _experiment_job(settings: Settings, store: Store) -> ExperimentJob | None:
         lambda: make_provider(ai),
         limits,
         interval=settings.experiment_interval,
+    )
+
+
+def _evaluation_job(settings: Settings, store: Store) -> EvaluationJob | None:
+    """The evaluators' job (docs/evaluations.md): it appends its judge calls (to the
+    internal project) and quality regressions (error events) to queue shard 0, which
+    this worker drains. None when ``HELIOGRAPH_EVALUATOR_INTERVAL`` is 0."""
+    if not settings.evaluator_interval:
+        return None
+    from heliograph.ai.settings import ProviderSettings
+    from heliograph.evals.job import EvaluationJob
+    from heliograph.evals.provider_judge import provider_judge
+    from heliograph.selfmon import judge_recorder
+
+    queue = open_queue(settings.data_dir, 0)
+    try:
+        judge = provider_judge(ProviderSettings.from_env())
+    except Exception:
+        logger.exception("LLM-as-judge evaluators are off: the AI provider is misconfigured")
+        judge = None
+    return EvaluationJob(
+        store,
+        queue,
+        judge,
+        interval=settings.evaluator_interval,
+        base_url=settings.base_url,
+        record_judge_call=judge_recorder(queue, store),
     )
 
 

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 
 from heliograph.alerts.rules import AlertRule
 from heliograph.datasets.definition import Dataset, DatasetItem, DatasetRun, ItemDraft, RunItem
+from heliograph.evals.definition import Evaluator
+from heliograph.evals.records import EvaluatorRun, EvaluatorUsage
 from heliograph.flags.definition import FeatureFlag, FlagChange
 from heliograph.prompts.definition import Content, PromptSummary, PromptVersion
 from heliograph.store.alert_store import Delivery, NotificationRecord
@@ -99,6 +101,7 @@ __all__ = [
     "Alerts",
     "Datasets",
     "DigestSink",
+    "Evaluators",
     "Flags",
     "IssueStore",
     "IssueWork",
@@ -367,6 +370,63 @@ class Scores(Protocol):
     def score_series(self, query: ScoreQuery, unit: TimeUnit) -> list[ScoreBucket]:
         """Per name and hour or day: count and mean of the scores of the range."""
         ...
+
+
+class Evaluators(Protocol):
+    """Evaluators of a project's LLM output (:mod:`heliograph.evals`), where their
+    background run is, their usage per day and their on-demand runs.
+
+    Definitions come checked (:func:`heliograph.evals.definition.make_evaluator`);
+    a name is unique in its project (:class:`~heliograph.evals.definition.EvaluatorError`
+    otherwise). Usage is only ever added to: two writers' spend adds up. A queued
+    run is claimed by one caller only.
+    """
+
+    def create_evaluator(self, evaluator: Evaluator) -> Evaluator: ...
+
+    def update_evaluator(self, evaluator: Evaluator) -> Evaluator | None: ...
+
+    def get_evaluator(self, project_id: int, evaluator_id: int) -> Evaluator | None: ...
+
+    def list_evaluators(
+        self, project_id: int | None = None, *, enabled_only: bool = False
+    ) -> list[Evaluator]:
+        """A project's evaluators by name; None: every project's (the job's view)."""
+        ...
+
+    def delete_evaluator(self, project_id: int, evaluator_id: int) -> bool: ...
+
+    def move_evaluator_cursor(self, evaluator_id: int, timestamp: float, event_id: str) -> None:
+        """Remember the last generation the background run looked at."""
+        ...
+
+    def add_evaluator_usage(
+        self, project_id: int, evaluator_id: int, day: int, usage: EvaluatorUsage
+    ) -> None: ...
+
+    def evaluator_usage(self, evaluator_id: int, day: int) -> EvaluatorUsage: ...
+
+    def queue_evaluator_run(
+        self,
+        project_id: int,
+        evaluator_id: int,
+        filters: Mapping[str, Any],
+        limit: int,
+        *,
+        user_id: int | None,
+    ) -> EvaluatorRun: ...
+
+    def claim_evaluator_run(self) -> EvaluatorRun | None:
+        """The oldest queued run, marked running; None when none waits."""
+        ...
+
+    def finish_evaluator_run(
+        self, run_id: int, *, state: str, usage: EvaluatorUsage, message: str = ""
+    ) -> None: ...
+
+    def evaluator_runs(
+        self, project_id: int, evaluator_id: int, *, limit: int = 20
+    ) -> list[EvaluatorRun]: ...
 
 
 class Accounts(ProjectLookup, Protocol):
@@ -933,6 +993,7 @@ class Store(
     IssueWork,
     LlmReads,
     Scores,
+    Evaluators,
     Accounts,
     Access,
     Flags,

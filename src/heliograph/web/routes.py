@@ -11,6 +11,7 @@ from heliograph.web.pages.account import home, login, login_link, logout
 from heliograph.web.pages.admin_status import admin_status
 from heliograph.web.pages.alerts import alert_rules
 from heliograph.web.pages.datasets import routes as dataset_routes
+from heliograph.web.pages.evaluators import routes as evaluator_routes
 from heliograph.web.pages.flags import flag_detail, flag_list
 from heliograph.web.pages.issue import issue_detail
 from heliograph.web.pages.issue_alerts import issue_alerts
@@ -57,6 +58,7 @@ routes = [
     *llm_routes,
     *prompt_routes,
     *dataset_routes,
+    *evaluator_routes,
     *annotation_routes,
     *replay_routes,
     *setup_routes,

@@ -53,6 +53,7 @@ from heliograph.store.base import (
 from heliograph.store.blobs import BlobStore, UnconfiguredBlobStore
 from heliograph.store.dataset_store import DatasetStoreMixin
 from heliograph.store.disk_use import DiskUseMixin
+from heliograph.store.evaluator_store import EvaluatorStoreMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
@@ -106,6 +107,7 @@ class PostgresStore(
     SourceMapStoreMixin[PgDatabase],
     DiskUseMixin,
     ScoreStoreMixin[PgDatabase],
+    EvaluatorStoreMixin[PgDatabase],
 ):
     """The store on a PostgreSQL database, which N nodes may share.
 

@@ -845,4 +845,55 @@ MIGRATIONS = [
         PRIMARY KEY (run_id, item_id)
     );
     """,
+    # 20: evaluators (evals/definition.py; store/evaluator_store.py): one row per
+    # evaluator with its definition as JSON and where its background run is (the
+    # last generation looked at); its usage per UTC day (what the daily budget is
+    # checked against, added to, never overwritten); on-demand runs over a filter.
+    """
+    CREATE TABLE evaluators (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        cursor_timestamp REAL NOT NULL DEFAULT 0,
+        cursor_event_id TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE evaluator_usage (
+        evaluator_id INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        project_id INTEGER NOT NULL,
+        scored INTEGER NOT NULL DEFAULT 0,
+        passed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (evaluator_id, day)
+    );
+    CREATE TABLE evaluator_runs (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        evaluator_id INTEGER NOT NULL,
+        filters TEXT NOT NULL,
+        run_limit INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        requested_by INTEGER,
+        created_at REAL NOT NULL,
+        finished_at REAL,
+        scored INTEGER NOT NULL DEFAULT 0,
+        passed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX evaluator_runs_by_state ON evaluator_runs (state, id);
+    CREATE INDEX evaluator_runs_by_evaluator ON evaluator_runs (evaluator_id, id);
+    """,
 ]

@@ -31,6 +31,7 @@ from heliograph.store.base import (
 from heliograph.store.blobs import BlobStore, FileBlobStore
 from heliograph.store.dataset_store import DatasetStoreMixin
 from heliograph.store.disk_use import DiskUseMixin
+from heliograph.store.evaluator_store import EvaluatorStoreMixin
 from heliograph.store.event_explorer import EventExplorerMixin
 from heliograph.store.fix_cache import SqlFixCache
 from heliograph.store.flag_store import FlagStoreMixin, new_events, record_flag_calls
@@ -81,6 +82,7 @@ class SQLiteStore(
     SourceMapStoreMixin[Database],
     DiskUseMixin,
     ScoreStoreMixin[Database],
+    EvaluatorStoreMixin[Database],
 ):
     """Both stores on one SQLite database (the embedded default).
 
