@@ -10,6 +10,7 @@ from heliograph.prompts.comparison import compare_versions
 from heliograph.prompts.definition import PromptError
 from heliograph.store.base import DigestBatch, Project
 from heliograph.store.contract import Store
+from heliograph.store.score_records import make_score
 from tests.contract.builders import ai_event
 from tests.contract.test_llm import T0
 
@@ -137,3 +138,29 @@ def test_calls_compare_by_prompt_version(store: Store, project: Project) -> None
     two = found.of(2)
     assert two is not None and two.figures.mean_latency == pytest.approx(2.0)
     assert two.figures.error_rate == pytest.approx(0.5)
+
+
+def test_versions_show_the_means_of_their_calls_scores(store: Store, project: Project) -> None:
+    """A score carries its call's prompt version: the comparison reads their means."""
+    events = []
+    for n, version in enumerate((1, 2, 2)):
+        event = ai_event(project.id, trace=f"s{n}", at=T0 + n)
+        event.properties.update({"$ai_prompt_name": "summarise", "$ai_prompt_version": version})
+        events.append(event)
+    elsewhere = ai_event(project.id, trace="sx", at=T0)
+    elsewhere.properties.update({"$ai_prompt_name": "other", "$ai_prompt_version": 1})
+    assert store.record(DigestBatch(analytics=[*events, elsewhere])).rejected == ()
+    judged = [("s0", 0.9), ("s1", 0.5), ("s2", 0.7), ("sx", 0.1)]
+    store.save_scores(
+        [
+            make_score(project.id, id=f"q-{trace}", name="quality", value=value,
+                       trace_id=trace, source="api", timestamp=T0 + 5)
+            for trace, value in judged
+        ]
+        + [make_score(project.id, id="label", name="tone", value="friendly", trace_id="s1",
+                      source="api", timestamp=T0 + 5)]
+    )  # fmt: skip
+    found = compare_versions(store, project.id, "summarise", T0 - 60, T0 + 60)
+    one, two = found.of(1), found.of(2)
+    assert one is not None and one.scores == {"quality": pytest.approx(0.9)}
+    assert two is not None and two.scores == {"quality": pytest.approx(0.6)}

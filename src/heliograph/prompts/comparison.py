@@ -9,18 +9,22 @@ calls, up to their scan limit, and say when they stopped short).
 
 Calls linked to the prompt's name without a version used the application's
 fallback (the fetch failed and nothing was cached): they are counted apart,
-so that a fallback rate shows. Scores of the versions (``$ai_metric`` and
-``$ai_feedback``, evaluators) belong in :attr:`VersionFigures.scores` once
-evaluations link them to calls; until then it stays empty.
+so that a fallback rate shows. Each version's scores (from the SDK, the
+API, feedback events, annotation and evaluators) are the means of its
+numeric and boolean scores in the window: a score carries the prompt name and
+version of the call it judged (:mod:`heliograph.store.score_store`), so the
+store's score summary grouped by prompt gives them on every backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from heliograph.llm_vocabulary import AI_PROMPT_NAME, AI_PROMPT_VERSION
-from heliograph.store.contract import LlmReads
+from heliograph.store.contract import LlmReads, Scores
 from heliograph.store.llm_breakdown import LlmBreakdownQuery, LlmBreakdownRow, merge_into
+from heliograph.store.score_records import ScoreQuery
 from heliograph.store.web_records import PropertyFilter
 
 __all__ = ["PromptComparison", "VersionFigures", "compare_versions"]
@@ -29,9 +33,14 @@ __all__ = ["PromptComparison", "VersionFigures", "compare_versions"]
 MAX_VERSIONS = 200
 
 
+class PromptReads(LlmReads, Scores, Protocol):
+    """What a comparison reads: the calls' breakdown and the scores' summary."""
+
+
 @dataclass(frozen=True, slots=True)
 class VersionFigures:
-    """One version's calls in the window (``version`` None: calls that used the fallback)."""
+    """One version's calls in the window (``version`` None: calls that used the fallback),
+    and the mean of each numeric or boolean score name its calls got."""
 
     version: int | None
     figures: LlmBreakdownRow
@@ -61,7 +70,7 @@ def _version_number(value: str | None) -> int | None:
 
 
 def compare_versions(
-    store: LlmReads, project_id: int, name: str, since: float, until: float
+    store: PromptReads, project_id: int, name: str, since: float, until: float
 ) -> PromptComparison:
     """Each version's calls of ``[since, until)`` linked to prompt ``name``."""
     query = LlmBreakdownQuery(
@@ -81,6 +90,26 @@ def compare_versions(
         else:
             merged[number] = row
     ordered = sorted(merged.items(), key=lambda item: (item[0] is None, -(item[0] or 0)))
+    scores = _version_scores(store, project_id, name, since, until)
     return PromptComparison(
-        [VersionFigures(number, row) for number, row in ordered], found.complete, found.scanned
+        [VersionFigures(number, row, scores.get(number, {})) for number, row in ordered],
+        found.complete,
+        found.scanned,
     )
+
+
+def _version_scores(
+    store: Scores, project_id: int, name: str, since: float, until: float
+) -> dict[int | None, dict[str, float]]:
+    """Version -> score name -> mean, for the scores of this prompt's calls.
+
+    A categorical score has no mean; its labels are on the scores page.
+    """
+    means: dict[int | None, dict[str, float]] = {}
+    summary = store.score_summary(ScoreQuery(project_id, since, until, group_by="prompt"))
+    for row in summary:
+        if row.group.key != name or row.mean is None:
+            continue
+        version = _version_number(row.group.version) if row.group.version else None
+        means.setdefault(version, {})[row.name] = row.mean
+    return means
