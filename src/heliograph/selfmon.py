@@ -73,21 +73,29 @@ def generation_recorder(queue: PayloadQueue, store: Store) -> Callable[[Generati
     """A ``FixService.on_generation`` callback writing into the internal project."""
 
     def record(generation: GenerationRecord) -> None:
-        project_id = ensure_internal_project(store).id
-        event = normalize_event(
-            {
-                "event": AI_GENERATION,
-                "distinct_id": "heliograph",
-                "properties": {
-                    **generation_properties(generation),
-                    "$process_person_profile": False,
-                },
-            },
-            now=time.time(),
-        )
-        queue.append_nowait(project_id, "posthog", time.time(), orjson.dumps([event]))
+        append_internal_generation(queue, store, generation_properties(generation))
 
     return record
+
+
+def append_internal_generation(
+    queue: PayloadQueue, store: Store, properties: dict[str, object]
+) -> None:
+    """Queue one ``$ai_generation`` of Heliograph's own in the internal project.
+
+    Through the local queue like any PostHog event, without waiting for its
+    commit: these records are best-effort, and no network is involved.
+    """
+    project_id = ensure_internal_project(store).id
+    event = normalize_event(
+        {
+            "event": AI_GENERATION,
+            "distinct_id": "heliograph",
+            "properties": {**properties, "$process_person_profile": False},
+        },
+        now=time.time(),
+    )
+    queue.append_nowait(project_id, "posthog", time.time(), orjson.dumps([event]))
 
 
 def judge_properties(
@@ -130,19 +138,9 @@ def judge_recorder(
     internal project, through the local queue."""
 
     def record(evaluator: Evaluator, project_id: int, event_id: str, reply: JudgeReply) -> None:
-        internal = ensure_internal_project(store).id
-        event = normalize_event(
-            {
-                "event": AI_GENERATION,
-                "distinct_id": "heliograph",
-                "properties": {
-                    **judge_properties(evaluator, project_id, event_id, reply),
-                    "$process_person_profile": False,
-                },
-            },
-            now=time.time(),
+        append_internal_generation(
+            queue, store, judge_properties(evaluator, project_id, event_id, reply)
         )
-        queue.append_nowait(internal, "posthog", time.time(), orjson.dumps([event]))
 
     return record
 
