@@ -13,6 +13,9 @@ import pytest
 import heliograph_sdk
 
 PUBLIC = [
+    "DatasetItem",
+    "ExperimentError",
+    "ExperimentResult",
     "Generation",
     "HeliographLoggingHandler",
     "HeliographMiddleware",
@@ -36,6 +39,7 @@ PUBLIC = [
     "langchain_handler",
     "observe",
     "openai_agents_processor",
+    "run_experiment",
     "score",
     "set_context",
     "set_tag",
