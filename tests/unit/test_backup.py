@@ -24,7 +24,6 @@ from heliograph.backup.restore import (
     PG_DUMP_FILE,
     PG_RESTORE_COMMAND,
     restore_backup,
-    users_of,
     verify_backup,
 )
 from heliograph.backup.take import take_backup
@@ -32,6 +31,7 @@ from heliograph.cli import app
 from heliograph.cli_errors import run_cli
 from heliograph.config import Settings
 from heliograph.store import open_queue, open_store
+from heliograph.store.node_files import users_of
 from heliograph.store.sqlite.schema import MIGRATIONS
 from tests.postgres import PostgresCluster
 
@@ -106,13 +106,13 @@ def test_the_queue_is_copied_before_the_store(
 ) -> None:
     """The order every acknowledged payload depends on (see heliograph.backup.take)."""
     copied: list[str] = []
-    snapshot = take_module.snapshot_sqlite
+    snapshot = take_module.snapshot_database
 
     def recording(source: Path, target: Path) -> int:
         copied.append(source.name)
         return snapshot(source, target)
 
-    monkeypatch.setattr(take_module, "snapshot_sqlite", recording)
+    monkeypatch.setattr(take_module, "snapshot_database", recording)
     take_backup(Settings(data_dir=data_dir), tmp_path / "backup")
     assert copied == ["queue.sqlite3", "queue-1.sqlite3", "heliograph.sqlite3"]
 

@@ -6,11 +6,11 @@ its SHA-256 and size compared with the manifest as it is copied, each SQLite
 copy read through by ``PRAGMA quick_check``; only then is that directory
 renamed into place. A failed restore leaves the data directory as it was.
 
-A restore never writes under a running server: SQLite files that some
-process has open (see :func:`users_of`) stop it, ``--force`` or not. A data
-directory that holds anything else is only replaced with ``force=True``, and
-even then it is renamed aside (``<name>.before-restore-<time>``), not
-deleted.
+A restore never writes under a running server: database files that some
+process has open (:func:`heliograph.store.node_files.users_of`) stop it,
+``--force`` or not. A data directory that holds anything else is only
+replaced with ``force=True``, and even then it is renamed aside
+(``<name>.before-restore-<time>``), not deleted.
 
 What the restored queue holds is digested when the server starts: payloads
 the store copy already has are skipped by event id, the rest are stored.
@@ -18,8 +18,6 @@ the store copy already has are skipped by event id, the rest are stored.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import shutil
 import time
@@ -27,18 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from heliograph.backup.files import copy_file, fsync_dir, hash_file, human_size, quick_check
+from heliograph.backup.files import copy_file, fsync_dir, hash_file, human_size
 from heliograph.backup.manifest import BackupError, Entry, Manifest, read_manifest
 from heliograph.backup.take import PG_DUMP_FILE, QueueCounts, queue_counts
-from heliograph.store.sqlite.queue import MIGRATIONS as QUEUE_MIGRATIONS
-from heliograph.store.sqlite.schema import MIGRATIONS as STORE_MIGRATIONS
+from heliograph.store.node_files import known_schema_versions, quick_check, users_of
 
 __all__ = [
     "PG_DUMP_FILE",
     "PG_RESTORE_COMMAND",
     "RestoreResult",
     "restore_backup",
-    "users_of",
     "verify_backup",
 ]
 
@@ -46,12 +42,6 @@ Say = Callable[[str], None]
 
 # How to put a backup's PostgreSQL dump back (before the server starts).
 PG_RESTORE_COMMAND = "pg_restore --clean --if-exists --no-owner --dbname {url} {dump}"
-
-# Each connection to a WAL database holds a shared POSIX lock on this byte of
-# its ``-shm`` file (SQLite's "dead man switch", UNIX_SHM_DMS in os_unix.c)
-# for as long as it is open: an exclusive lock on it is refused while any
-# process, on this machine, has the database open.
-_SHM_DMS_BYTE = 128
 
 
 @dataclass(frozen=True)
@@ -120,64 +110,13 @@ def restore_backup(
     return RestoreResult(data_dir, manifest, counts, moved_aside)
 
 
-def users_of(data_dir: Path) -> list[str]:
-    """The SQLite files in ``data_dir`` that a process has open (a running server).
-
-    Asks the kernel rather than looking for process ids: a ``-shm`` file's
-    liveness lock is held by every connection of every process using the
-    database, and a ``-writer.lock`` is held while one of them writes. Both
-    are gone the moment the last user exits, even after ``kill -9``.
-    """
-    busy = set()
-    for shm in data_dir.glob("*.sqlite3-shm"):
-        if _posix_locked(shm, _SHM_DMS_BYTE):
-            busy.add(shm.name.removesuffix("-shm"))
-    for lock in data_dir.glob("*.sqlite3-writer.lock"):
-        if _flocked(lock):
-            busy.add(lock.name.removesuffix("-writer.lock"))
-    return sorted(busy)
-
-
-def _posix_locked(path: Path, byte: int) -> bool:
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise BackupError(f"cannot tell whether {path.parent} is in use: {exc.strerror}") from None
-    try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, byte)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                return True
-            raise
-        fcntl.lockf(fd, fcntl.LOCK_UN, 1, byte)
-        return False
-    finally:
-        os.close(fd)
-
-
-def _flocked(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def _check_target(target: Path, force: bool) -> None:
     if not target.is_dir():
         return
-    in_use = users_of(target)
+    try:
+        in_use = users_of(target)
+    except OSError as exc:
+        raise BackupError(f"cannot tell whether {target} is in use: {exc.strerror}") from None
     if in_use:
         raise BackupError(
             f"{target} is in use ({', '.join(in_use)} open in a running process): "
@@ -195,7 +134,7 @@ def _check_target(target: Path, force: bool) -> None:
 
 def _check_versions(manifest: Manifest) -> None:
     """Refuse files whose schema is newer than this Heliograph's (it would not know it)."""
-    known = {"store": len(STORE_MIGRATIONS), "queue": len(QUEUE_MIGRATIONS)}
+    known = known_schema_versions()
     for entry in manifest.files:
         if entry.is_sqlite and (entry.schema_version or 0) > known[entry.role]:
             raise BackupError(

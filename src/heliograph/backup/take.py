@@ -4,7 +4,7 @@ What must survive is every payload ingest acknowledged: ingest answers 2xx
 only once the payload is committed to a queue shard, and digest commits a
 batch to the store *before* it deletes the batch's payloads from the queue
 (and skips, on a replay, event ids the store already has). Each SQLite file
-is copied with the backup API (:func:`~heliograph.backup.files.snapshot_sqlite`):
+is copied with the backup API (:func:`~heliograph.store.node_files.snapshot_database`):
 a snapshot as of one instant, but a different instant for each file. The
 order of the snapshots is what makes them agree.
 
@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -59,20 +58,19 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from heliograph import __version__
-from heliograph.backup.files import (
-    copy_file,
-    fsync_dir,
-    hash_file,
-    human_size,
-    snapshot_sqlite,
-)
+from heliograph.backup.files import copy_file, fsync_dir, hash_file, human_size
 from heliograph.backup.manifest import BackupError, Entry, Manifest, Role, write_manifest
 from heliograph.config import Settings
-from heliograph.store.sqlite.queue import existing_shards, shard_path
+from heliograph.store.node_files import (
+    STORE_FILE,
+    FileCopyError,
+    queue_files,
+    queued_payloads,
+    snapshot_database,
+)
 
 __all__ = ["PG_DUMP_FILE", "BackupResult", "QueueCounts", "queue_counts", "take_backup"]
 
-STORE_FILE = "heliograph.sqlite3"
 BLOBS_DIR = "blobs"
 PG_DUMP_FILE = "postgresql.dump"
 # FileBlobStore writes each blob to such a name first, then renames it.
@@ -227,8 +225,7 @@ def _blob_root(settings: Settings) -> Path | None:
 
 def _copy_queue(data_dir: Path, staging: Path, say: Say) -> list[Entry]:
     entries = []
-    for shard in existing_shards(data_dir):
-        source = shard_path(data_dir, shard)
+    for source in queue_files(data_dir):
         entries.append(_snapshot(source, staging / source.name, "queue"))
         say(f"queue shard {source.name}: {human_size(entries[-1].size)}")
     return entries
@@ -242,9 +239,9 @@ def _copy_store(data_dir: Path, staging: Path, say: Say) -> Entry:
 
 def _snapshot(source: Path, target: Path, role: Role) -> Entry:
     try:
-        version = snapshot_sqlite(source, target)
-    except sqlite3.Error as exc:
-        raise BackupError(f"cannot copy {source}: {exc}") from None
+        version = snapshot_database(source, target)
+    except FileCopyError as exc:
+        raise BackupError(str(exc)) from None
     copied = hash_file(target)
     return Entry(target.name, role, copied.size, copied.sha256, version)
 
@@ -318,14 +315,9 @@ def queue_counts(directory: Path, manifest: Manifest) -> QueueCounts:
     """Payloads waiting, and dead letters, in the queue shards of a backup's files."""
     waiting = dead = 0
     for entry in manifest.of_role("queue"):
-        conn = sqlite3.connect(f"file:{directory / entry.path}?mode=ro", uri=True)
-        try:
-            waiting += conn.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
-            dead += conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
-        except sqlite3.Error:
-            pass  # a shard created as the backup ran: no tables yet
-        finally:
-            conn.close()
+        shard_waiting, shard_dead = queued_payloads(directory / entry.path)
+        waiting += shard_waiting
+        dead += shard_dead
     return QueueCounts(waiting, dead)
 
 
