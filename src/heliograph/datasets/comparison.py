@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from heliograph.datasets.definition import Dataset, DatasetItem, DatasetRun, RunItem
+from heliograph.store.contract import Datasets, LlmReads, Scores
 from heliograph.store.llm_records import TraceRecord
 from heliograph.store.score_records import Score
 
@@ -27,16 +28,8 @@ MAX_ITEMS = 2_000
 _PAGE = 500
 
 
-class _Reads(Protocol):
-    def dataset_items(
-        self, dataset_id: int, *, limit: int, cursor: str | None = None, status: str | None = None
-    ) -> tuple[list[DatasetItem], str | None]: ...
-
-    def run_items(self, run_id: int) -> list[RunItem]: ...
-
-    def llm_trace(self, project_id: int, trace_id: str) -> TraceRecord | None: ...
-
-    def scores_of_traces(self, project_id: int, trace_ids: Sequence[str]) -> list[Score]: ...
+class _Reads(Datasets, LlmReads, Scores, Protocol):
+    """What a comparison reads: the runs' items, their traces and their scores."""
 
 
 @dataclass(frozen=True, slots=True)

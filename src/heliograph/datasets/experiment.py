@@ -70,7 +70,7 @@ from heliograph.llm_vocabulary import (
 )
 from heliograph.prompts.definition import PromptVersion
 from heliograph.protocols.posthog_capture import normalize_event
-from heliograph.store.base import Project
+from heliograph.store.contract import Datasets, ProjectLookup, Prompts
 from heliograph.store.queue import PayloadKind
 
 __all__ = [
@@ -104,33 +104,8 @@ class _Queue(Protocol):
     def close(self) -> None: ...
 
 
-class _Store(Protocol):
-    def claim_dataset_run(self, now: float, stale_after: float) -> DatasetRun | None: ...
-
-    def update_dataset_run(
-        self,
-        run_id: int,
-        *,
-        status: str | None = None,
-        error: str | None = None,
-        cost_usd: float | None = None,
-    ) -> None: ...
-
-    def dataset_by_id(self, dataset_id: int) -> Dataset | None: ...
-
-    def dataset_items(
-        self, dataset_id: int, *, limit: int, cursor: str | None = None, status: str | None = None
-    ) -> tuple[list[DatasetItem], str | None]: ...
-
-    def run_items(self, run_id: int) -> list[RunItem]: ...
-
-    def save_run_items(self, items: list[RunItem]) -> None: ...
-
-    def get_prompt_version(
-        self, project_id: int, name: str, *, version: int | None = None, label: str | None = None
-    ) -> PromptVersion | None: ...
-
-    def get_project_by_id(self, project_id: int) -> Project | None: ...
+class _Store(Datasets, Prompts, ProjectLookup, Protocol):
+    """What the job reads and writes: runs and their items, the prompt, the project."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from heliograph.llm_vocabulary import (
     AI_OUTPUT_STATE,
     AI_TRACE,
 )
-from heliograph.store.base import StoredEvent
+from heliograph.store.contract import IssueStore, LlmReads
 from heliograph.store.llm_records import LlmEventRecord
 
 __all__ = ["FromCalls", "items_from_calls", "plain_output"]
@@ -32,12 +32,8 @@ __all__ = ["FromCalls", "items_from_calls", "plain_output"]
 MAX_CALLS = 200
 
 
-class _Reads(Protocol):
-    def llm_event(self, project_id: int, event_id: str) -> LlmEventRecord | None: ...
-
-    def llm_trace_events(self, project_id: int, trace_id: str) -> list[LlmEventRecord]: ...
-
-    def get_event(self, project_id: int, event_id: str) -> StoredEvent | None: ...
+class _Reads(LlmReads, IssueStore, Protocol):
+    """Where a dataset's items come from: stored LLM calls and events."""
 
 
 @dataclass

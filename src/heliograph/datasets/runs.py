@@ -23,7 +23,8 @@ from heliograph.datasets.definition import (
 )
 from heliograph.datasets.experiment import MAX_CONCURRENCY
 from heliograph.prompts.definition import LATEST, PromptError, PromptVersion, check_label
-from heliograph.store.base import Organization, Project
+from heliograph.store.base import Project
+from heliograph.store.contract import Accounts, Datasets, Prompts
 
 __all__ = ["RunRefused", "start_prompt_run"]
 
@@ -36,28 +37,8 @@ class RunRefused(DatasetError):
         self.status = status
 
 
-class _Store(Protocol):
-    def get_prompt_version(
-        self, project_id: int, name: str, *, version: int | None = None, label: str | None = None
-    ) -> PromptVersion | None: ...
-
-    def get_organization_by_id(self, organization_id: int) -> Organization | None: ...
-
-    def create_dataset_run(
-        self,
-        dataset_id: int,
-        name: str,
-        *,
-        kind: str,
-        status: str,
-        description: str = "",
-        metadata: dict[str, Any] | None = None,
-        prompt_name: str | None = None,
-        prompt_version: int | None = None,
-        settings: dict[str, Any] | None = None,
-        user_id: int | None = None,
-        exist_ok: bool = False,
-    ) -> DatasetRun: ...
+class _Store(Datasets, Prompts, Accounts, Protocol):
+    """What starting a run reads and writes: the prompt, the AI policy, the run."""
 
 
 def _bounded(body: dict[str, Any], key: str, low: float, high: float, integer: bool) -> Any:
